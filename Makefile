@@ -1,0 +1,43 @@
+# RightsDesk — the two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint migrate install lock clean
+
+# Create the virtual environment and install the pinned versions from requirements.lock.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/rightsdesk migrate
+
+run: migrate
+	$(BIN)/rightsdesk serve
+
+# pytest exits 5 when it collected no tests; make treats that as a failure too.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests
+	$(BIN)/ruff format --check app tests
+	$(BIN)/mypy app
+
+# Re-resolve the dependencies in a scratch environment and pin what was installed.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Pinned versions that \`make\` installs (pip install -c requirements.lock -e '.[dev]')."; \
+	  echo "# Regenerate with \`make lock\` after changing dependencies in pyproject.toml."; \
+	  .lockenv/bin/python -m pip freeze --exclude-editable; } > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
