@@ -1,0 +1,132 @@
+"""The public catalog (GET /v1/catalog): the facts of the privacy policy in force.
+
+A pure function of the policy; the legal periods and grounds come from app.workflows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.policy import Contact, DataItem, Policy, RetentionRule
+from app.workflows.deadlines import period_for
+from app.workflows.grounds import GROUNDS
+
+_CATEGORY_KO = {"required": "필수항목", "optional": "선택항목", "auto": "자동수집"}
+
+
+def build_catalog(policy: Policy) -> dict[str, Any]:
+    controller = policy.controller
+    offered = {t.code for t in policy.rights.request_types}
+    rules = {r.code: r for r in policy.retention_rules}
+    return {
+        "controller": {
+            "name": controller.name,
+            "public_institution": controller.public_institution,
+        },
+        "policy_effective_date": controller.policy_effective_date.isoformat(),
+        "request_types": [
+            {"code": t.code.value, "label": t.label, "period_days": period_for(t.code)}
+            for t in policy.rights.request_types
+        ],
+        "request_channels": list(policy.rights.channels),
+        "services": [
+            {
+                "code": s.code,
+                "name": s.name,
+                "contexts": [{"code": c.code, "name": c.name} for c in s.contexts],
+                "items": [_item(i, rules) for i in s.items],
+            }
+            for s in policy.services
+        ],
+        "purposes": [
+            {"code": p.code, "name": p.name, "description": p.description} for p in policy.purposes
+        ],
+        "retention_rules": [_rule(r) for r in policy.retention_rules],
+        "processors": [
+            {"name": p.name, "task": p.task, "retention": p.retention} for p in policy.processors
+        ],
+        "third_party_provision": {
+            "recipients": [r.model_dump() for r in policy.third_party_provision.recipients],
+            "note": policy.third_party_provision.note,
+        },
+        "contacts": {
+            "privacy_officer": _contact(controller.privacy_officer),
+            "departments": [_contact(d) for d in controller.departments],
+        },
+        "remedies": [r.model_dump() for r in controller.remedies],
+        "grounds": [
+            {
+                "code": g.code,
+                "article": g.article,
+                "text": g.text_ko,
+                "applies_to": sorted(t.value for t in g.applies_to & offered),
+                "requires_no_termination": g.requires_no_termination,
+            }
+            for g in GROUNDS.values()
+            if g.applies_to & offered and (controller.public_institution or not g.public_only)
+        ],
+        "objection_method": _objection_method(policy),
+    }
+
+
+def _item(item: DataItem, rules: dict[str, RetentionRule]) -> dict[str, Any]:
+    return {
+        "code": item.code,
+        "name": item.name,
+        "components": list(item.components),
+        "category": item.category,
+        "category_label": _CATEGORY_KO[item.category],
+        "context": item.context,
+        "purposes": list(item.purposes),
+        "retention": list(item.retention),
+        "retention_text": "; ".join(_retention_text(rules[code]) for code in item.retention),
+    }
+
+
+def _retention_text(rule: RetentionRule) -> str:
+    source = f"「{rule.statute}」에 따른 " if rule.statute else ""
+    text = f"{source}{rule.name}: {rule.period}"
+    if rule.exceptions:
+        text += f" (다만 {'; '.join(e.text for e in rule.exceptions)})"
+    return text
+
+
+def _rule(rule: RetentionRule) -> dict[str, Any]:
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "period": rule.period,
+        "until": rule.until,
+        "months": rule.duration_months,
+        "counted_from": rule.counted_from,
+        "statute": rule.statute,
+        "statutory": rule.statutory,
+        "text": _retention_text(rule),
+        "exceptions": [{"code": e.code, "text": e.text} for e in rule.exceptions],
+    }
+
+
+def _contact(contact: Contact) -> dict[str, Any]:
+    return contact.model_dump(exclude_none=True)
+
+
+def _reach(contact: Contact) -> str:
+    who = contact.department or contact.role
+    means = ", ".join(x for x in (contact.email, contact.phone) if x)
+    return f"{who}({means})"
+
+
+def _objection_method(policy: Policy) -> str:
+    contact = policy.contact(policy.rights.objection_contact)
+    assert contact is not None  # Policy validation guarantees the reference
+    text = (
+        "열람등요구에 대한 일부 열람, 열람 연기·거절, 삭제·처리정지 거절 등의 결과에 이의가 "
+        "있으면 결과 통지를 받은 뒤 요청 조회 화면(요청 번호와 접근 코드로 조회)에서 이의제기를 "
+        f"신청하거나, {_reach(contact)}에 요청 번호와 이의 사유를 적어 전자우편 등으로 "
+        "제출하실 수 있습니다. 이의제기는 별도의 요청으로 접수되어 검토 후 그 결과를 알려 드립니다."
+    )
+    remedies = policy.controller.remedies
+    if remedies:
+        bodies = ", ".join(f"{r.name}({r.phone})" for r in remedies)
+        text += f" 이와 별도로 {bodies} 등에 분쟁해결이나 상담을 신청하실 수 있습니다."
+    return text

@@ -1,0 +1,340 @@
+"""The controller's data inventory (services, items, purposes, retention, processors).
+
+One TOML file per controller, read once at start-up with `load_policy`. Nothing in this module
+knows about a particular company: point RIGHTSDESK_POLICY_FILE at another file to swap it.
+Every problem in the file surfaces as `PolicyError`, naming the file and the bad entry.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from app.workflows.vocab import FILEABLE_TYPES, RequestType
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("carelabs_crm.toml")
+
+# Stable ASCII identifiers: stored on requests and in the audit trail.
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class PolicyError(ValueError):
+    """The policy file cannot be read or does not describe a consistent inventory."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_unique(what: str, codes: Iterable[str]) -> None:
+    dups = sorted(code for code, n in Counter(codes).items() if n > 1)
+    if dups:
+        raise ValueError(f"duplicate {what} code(s): {', '.join(map(repr, dups))}")
+
+
+def _require_entries(value: tuple[Any, ...], info: ValidationInfo) -> tuple[Any, ...]:
+    # An after-validator rather than Field(min_length=1): pydantic would also report the
+    # length error whenever one entry is invalid, burying the real problem.
+    if not value:
+        raise ValueError(f"{info.field_name} must list at least one entry")
+    return value
+
+
+class Contact(_Model):
+    """A role the policy publishes (officer or department) and how to reach it."""
+
+    code: Code
+    role: Text  # the policy's heading, e.g. 개인정보보호책임자
+    name: str | None = None  # the person, as published
+    title: str | None = None  # 직책
+    department: str | None = None  # 부서명
+    email: str | None = None
+    phone: str | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Contact:
+        if not (self.email or self.phone):
+            raise ValueError(f"contact {self.code!r} has neither email nor phone")
+        return self
+
+
+class Remedy(_Model):
+    """An outside body the subject can turn to (policy: 권익침해 구제방법)."""
+
+    name: Text
+    phone: Text
+    site: Text
+
+
+class Controller(_Model):
+    name: Text
+    public_institution: bool  # 공공기관: unlocks the public-only legal grounds
+    policy_effective_date: date
+    privacy_officer: Contact
+    departments: tuple[Contact, ...] = ()
+    remedies: tuple[Remedy, ...] = ()
+
+
+class Purpose(_Model):
+    code: Code
+    name: Text
+    description: Text
+
+
+class RetentionException(_Model):
+    """A circumstance that extends a retention period (e.g. an ongoing investigation)."""
+
+    code: Code
+    text: Text
+    until: Code  # the event that ends the extension
+
+
+class RetentionRule(_Model):
+    """How long data is kept: until an event, or for a fixed number of months or years."""
+
+    code: Code
+    name: Text  # what is kept, in the policy's words
+    period: Text  # the period, in the policy's words
+    until: Literal["withdrawal", "contract_end"] | None = None
+    months: int | None = Field(default=None, gt=0)
+    years: int | None = Field(default=None, gt=0)
+    counted_from: Literal["collection", "record_creation"] | None = None
+    statute: str | None = None
+    # Another law obliges keeping the data: deletion meets art. 36(1) proviso and the data is
+    # stored separately (art. 21(3)).
+    statutory: bool
+    exceptions: tuple[RetentionException, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_duration(self) -> RetentionRule:
+        given = [k for k in ("until", "months", "years") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"retention rule {self.code!r} needs exactly one of until, months, years"
+                f" (got {', '.join(given) or 'none'})"
+            )
+        if (self.until is None) != (self.counted_from is not None):
+            raise ValueError(
+                f"retention rule {self.code!r}: counted_from goes with months/years, not until"
+            )
+        if self.statutory and not self.statute:
+            raise ValueError(f"retention rule {self.code!r} is statutory but names no statute")
+        _check_unique(f"exception (rule {self.code!r})", (e.code for e in self.exceptions))
+        return self
+
+    @property
+    def duration_months(self) -> int | None:
+        """The fixed period in months, or None for an event-bound rule."""
+        if self.years is not None:
+            return self.years * 12
+        return self.months
+
+
+class CollectionContext(_Model):
+    """How a service collects data (the policy's 수집방법), e.g. staff registration."""
+
+    code: Code
+    name: Text
+
+
+class DataItem(_Model):
+    code: Code
+    name: Text
+    category: Literal["required", "optional", "auto"]  # 필수항목 / 선택항목 / 자동수집
+    context: Code | None = None  # None: collected automatically, no collection step
+    components: tuple[Text, ...] = ()  # listed details, e.g. 단말기 정보(IP, user-agent)
+    purposes: tuple[Code, ...]
+    retention: tuple[Code, ...]
+
+    _non_empty = field_validator("purposes", "retention")(_require_entries)
+
+
+class Service(_Model):
+    code: Code
+    name: Text
+    contexts: tuple[CollectionContext, ...] = ()
+    items: tuple[DataItem, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Service:
+        if not self.items:
+            raise ValueError(f"service {self.code!r} has no data items")
+        _check_unique(f"context (service {self.code!r})", (c.code for c in self.contexts))
+        _check_unique(f"item (service {self.code!r})", (i.code for i in self.items))
+        contexts = {c.code for c in self.contexts}
+        for item in self.items:
+            if item.context is not None and item.context not in contexts:
+                raise ValueError(
+                    f"item {item.code!r} of service {self.code!r} refers to unknown context"
+                    f" {item.context!r}"
+                )
+        return self
+
+    def item(self, code: str) -> DataItem | None:
+        return next((i for i in self.items if i.code == code), None)
+
+
+class Processor(_Model):
+    """수탁자: a company processing personal data on the controller's behalf."""
+
+    code: Code
+    name: Text  # as the policy writes it
+    task: Text  # 위탁업무
+    retention: Text  # 보유 및 이용기간
+    role: Literal["sms", "channeltalk"] | None = None  # which integration it backs
+
+
+class Recipient(_Model):
+    """A third party the data is provided to (제3자 제공)."""
+
+    name: Text
+    purpose: Text
+    items: Text
+    retention: Text
+
+
+class ThirdPartyProvision(_Model):
+    recipients: tuple[Recipient, ...] = ()
+    note: Text
+
+
+class RequestTypeOffer(_Model):
+    code: RequestType
+    label: Text
+
+    @field_validator("code")
+    @classmethod
+    def _fileable(cls, v: RequestType) -> RequestType:
+        if v not in FILEABLE_TYPES:
+            raise ValueError(f"{v.value!r} cannot be offered as a request type")
+        return v
+
+
+class Rights(_Model):
+    channels: tuple[Text, ...] = ()  # published request channels, in the policy's words
+    intake_contact: Code  # department that receives requests
+    objection_contact: Code  # department that receives objections (art. 38(5))
+    request_types: tuple[RequestTypeOffer, ...]
+
+    _non_empty = field_validator("request_types")(_require_entries)
+
+
+class Policy(_Model):
+    controller: Controller
+    purposes: tuple[Purpose, ...]
+    retention_rules: tuple[RetentionRule, ...]
+    services: tuple[Service, ...]
+    processors: tuple[Processor, ...] = ()
+    third_party_provision: ThirdPartyProvision
+    rights: Rights
+
+    _non_empty = field_validator("purposes", "retention_rules", "services")(_require_entries)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        _check_unique("service", (s.code for s in self.services))
+        _check_unique("purpose", (p.code for p in self.purposes))
+        _check_unique("retention rule", (r.code for r in self.retention_rules))
+        _check_unique("processor", (p.code for p in self.processors))
+        _check_unique("processor role", (p.role for p in self.processors if p.role))
+        _check_unique("contact", (c.code for c in self.contacts()))
+        _check_unique("request type", (t.code for t in self.rights.request_types))
+        purposes = {p.code for p in self.purposes}
+        rules = {r.code for r in self.retention_rules}
+        for service in self.services:
+            for item in service.items:
+                for kind, refs, known in (
+                    ("purpose", item.purposes, purposes),
+                    ("retention", item.retention, rules),
+                ):
+                    unknown = [r for r in refs if r not in known]
+                    if unknown:
+                        raise ValueError(
+                            f"item {item.code!r} of service {service.code!r} refers to unknown"
+                            f" {kind} code(s): {', '.join(map(repr, unknown))}"
+                        )
+        contact_codes = {c.code for c in self.contacts()}
+        for field in ("intake_contact", "objection_contact"):
+            ref = getattr(self.rights, field)
+            if ref not in contact_codes:
+                raise ValueError(f"rights.{field} refers to unknown contact {ref!r}")
+        return self
+
+    def service(self, code: str) -> Service | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    def service_codes(self) -> tuple[str, ...]:
+        return tuple(s.code for s in self.services)
+
+    def item_codes(self, service_code: str) -> frozenset[str]:
+        """The item codes of a service; empty for an unknown service."""
+        service = self.service(service_code)
+        return frozenset(i.code for i in service.items) if service else frozenset()
+
+    def purpose(self, code: str) -> Purpose | None:
+        return next((p for p in self.purposes if p.code == code), None)
+
+    def retention_rule(self, code: str) -> RetentionRule | None:
+        return next((r for r in self.retention_rules if r.code == code), None)
+
+    def contacts(self) -> tuple[Contact, ...]:
+        return (self.controller.privacy_officer, *self.controller.departments)
+
+    def contact(self, code: str) -> Contact | None:
+        return next((c for c in self.contacts() if c.code == code), None)
+
+    def processor_for_role(self, role: str) -> Processor | None:
+        return next((p for p in self.processors if p.role == role), None)
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy file; any problem raises PolicyError naming file and entry."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: policy file is not UTF-8: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n".join(f"  {_describe(err, raw)}" for err in exc.errors())
+        raise PolicyError(f"{path}: invalid policy:\n{problems}") from exc
+
+
+def _describe(err: Mapping[str, Any], raw: Any) -> str:
+    """One validation error as `services[uno].items[gender].category: message (got ...)`."""
+    parts: list[str] = []
+    node: Any = raw
+    for step in err["loc"]:
+        if isinstance(step, int) and isinstance(node, Sequence) and 0 <= step < len(node):
+            node = node[step]
+            code = node.get("code") if isinstance(node, Mapping) else None
+            # Name list entries by their code when they have one: that is what people search for.
+            parts.append(f"[{code}]" if isinstance(code, str) and code else f"[{step}]")
+        else:
+            node = node.get(step) if isinstance(node, Mapping) else None
+            parts.append(f".{step}" if parts else str(step))
+    where = "".join(parts) or "policy"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] in ("missing", "value_error") or "input" not in err:
+        return f"{where}: {msg}"
+    got = repr(err["input"])
+    return f"{where}: {msg} (got {got if len(got) <= 60 else got[:57] + '...'})"

@@ -1,0 +1,587 @@
+"""The controller inventory (app/policy), the legal grounds table and the public catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.catalog import build_catalog
+from app.policy import DEFAULT_POLICY_FILE, Policy, PolicyError, load_policy
+from app.workflows.grounds import GROUNDS, grounds_for
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(DEFAULT_POLICY_FILE)
+
+
+# ---------------------------------------------------------------------------------------------
+# The shipped Carelabs file against the policy text (section 3 of the 2024.9.13 policy)
+
+AUTO_COMMON = [
+    "서비스 이용기록",
+    "IP 주소",
+    "접속기록",
+    "접속환경",
+    "접속일시",
+    "기기정보",
+    "플랫폼 정보",
+    "불량 혹은 비정상 이용기록 정보",
+]
+
+EXPECTED_ITEMS = {
+    "uno": {
+        "required": ["담당자 이름", "관리자 전화번호", "담당자 이메일", "대표자 이름"],
+        "optional": ["생년월일", "직원 휴대전화 번호"],
+        "auto": ["단말기 정보", *AUTO_COMMON],
+    },
+    "smartcrm": {
+        "required": ["담당자 전화번호", "성별", "생년월일", "연락처"],
+        "optional": [],
+        "auto": ["단말기 정보", *AUTO_COMMON],
+    },
+    "webersoft": {
+        "required": ["이름", "이메일", "의사면허번호"],
+        "optional": ["휴대전화 번호", "집 전화번호", "집주소"],
+        "auto": ["단말기 정보", *AUTO_COMMON],
+    },
+    "carecrm": {
+        "required": ["이름", "연락처", "병원명", "담당자명", "문의내용", "등록일시"],
+        "optional": [],
+        "auto": [],
+    },
+}
+
+TERMINAL_COMPONENTS = {
+    "uno": ["IP", "user-agent"],
+    "smartcrm": ["hostname", "PrivateIP", "PublicIP", "MacAddr", "DeviceModel", "DeviceOSVersion"],
+    "webersoft": ["local ip", "remote ip"],
+}
+
+
+def test_shipped_policy_loads_with_the_controller_facts(policy: Policy) -> None:
+    c = policy.controller
+    assert c.name == "(주)케어랩스 CRM사업부"
+    assert c.public_institution is False
+    assert c.policy_effective_date == date(2024, 9, 13)
+    assert (c.privacy_officer.role, c.privacy_officer.title) == ("개인정보보호책임자", "대표이사")
+    assert c.privacy_officer.email == "cs@carecrm.co.kr"
+    roles = {d.role: d for d in c.departments}
+    for role in ("개인정보보호 담당부서", "개인정보 열람청구 접수·처리 부서"):
+        assert roles[role].department == "정보보안팀"
+        assert roles[role].email == "heegon.oh@carelabs.co.kr"
+        assert roles[role].phone == "070-4895-0876"
+    assert [(r.name, r.phone) for r in c.remedies] == [
+        ("개인정보보호포탈", "1833-6972"),
+        ("개인정보침해신고센터", "118"),
+        ("대검찰청", "1301"),
+        ("경찰청", "182"),
+    ]
+
+
+def test_four_services_with_their_korean_names(policy: Policy) -> None:
+    assert policy.service_codes() == ("uno", "smartcrm", "webersoft", "carecrm")
+    names = {s.code: s.name for s in policy.services}
+    assert names == {
+        "uno": "우노",
+        "smartcrm": "스마트CRM",
+        "webersoft": "위버소프트",
+        "carecrm": "브랜드 사이트(CARECRM)",
+    }
+
+
+@pytest.mark.parametrize("service_code", list(EXPECTED_ITEMS))
+def test_each_service_lists_exactly_the_policy_items(policy: Policy, service_code: str) -> None:
+    service = policy.service(service_code)
+    assert service is not None
+    for category, names in EXPECTED_ITEMS[service_code].items():
+        assert [i.name for i in service.items if i.category == category] == names, category
+    if service_code in TERMINAL_COMPONENTS:
+        terminal = service.item("terminal_info")
+        assert terminal is not None
+        assert list(terminal.components) == TERMINAL_COMPONENTS[service_code]
+
+
+def _by_name(policy: Policy, service_code: str, name: str) -> tuple[str, str | None, str]:
+    service = policy.service(service_code)
+    assert service is not None
+    (item,) = [i for i in service.items if i.name == name]
+    return item.category, item.context, item.code
+
+
+def test_spot_checks_by_korean_name(policy: Policy) -> None:
+    assert _by_name(policy, "webersoft", "의사면허번호")[0] == "required"
+    assert _by_name(policy, "webersoft", "집주소")[0] == "optional"
+    assert _by_name(policy, "carecrm", "문의내용") == ("required", "inquiry", "inquiry_content")
+    assert _by_name(policy, "smartcrm", "연락처") == ("required", "inquiry", "inquiry_contact")
+    assert _by_name(policy, "uno", "관리자 전화번호") == ("required", "registration", "admin_phone")
+    assert _by_name(policy, "uno", "IP 주소") == ("auto", None, "ip_address")
+
+
+def test_contexts_follow_the_collection_methods(policy: Policy) -> None:
+    contexts = {s.code: [c.name for c in s.contexts] for s in policy.services}
+    assert contexts == {
+        "uno": ["관리자, 사용자(직원) 등록"],
+        "smartcrm": ["관리자, 사용자(직원) 등록", "문의"],
+        "webersoft": ["의사, 사용자(직원) 등록"],
+        "carecrm": ["제품 문의, 상담"],
+    }
+
+
+def test_item_purposes_and_retention_follow_the_collection_context(policy: Policy) -> None:
+    for service in policy.services:
+        for item in service.items:
+            if item.category == "auto":
+                assert item.purposes == ("service_provision",)
+                assert "comms_access_logs" in item.retention
+            elif item.context == "inquiry":
+                assert (item.purposes, item.retention) == (("inquiry",), ("inquiry_period",))
+            else:
+                assert (item.purposes, item.retention) == (
+                    ("member_management",),
+                    ("until_withdrawal",),
+                )
+
+
+def test_item_code_helpers(policy: Policy) -> None:
+    assert "medical_license_number" in policy.item_codes("webersoft")
+    assert "medical_license_number" not in policy.item_codes("uno")
+    assert policy.item_codes("carecrm") == frozenset(
+        {"name", "contact", "hospital_name", "manager_name", "inquiry_content", "registered_at"}
+    )
+    assert policy.service("nope") is None
+    assert policy.item_codes("nope") == frozenset()
+
+
+def test_purposes(policy: Policy) -> None:
+    assert [(p.code, p.name) for p in policy.purposes] == [
+        ("member_management", "회원 가입 및 관리"),
+        ("service_provision", "서비스 제공 및 기능개선"),
+        ("inquiry", "문의 및 상담"),
+    ]
+
+
+def test_retention_rules_have_machine_durations(policy: Policy) -> None:
+    rules = {r.code: r for r in policy.retention_rules}
+    expected = {
+        # code: (until, months, statutory, statute)
+        "until_withdrawal": ("withdrawal", None, False, None),
+        "ecommerce_advertising": (None, 6, True, "전자상거래 등에서의 소비자 보호에 관한 법률"),
+        "ecommerce_contract": (None, 60, True, "전자상거래 등에서의 소비자 보호에 관한 법률"),
+        "ecommerce_complaint": (None, 36, True, "전자상거래 등에서의 소비자 보호에 관한 법률"),
+        "comms_fact_records": (None, 12, True, "통신비밀보호법"),
+        "comms_access_logs": (None, 3, True, "통신비밀보호법"),
+        "inquiry_period": (None, 3, False, None),
+    }
+    got = {code: (r.until, r.duration_months, r.statutory, r.statute) for code, r in rules.items()}
+    assert got == expected
+    assert rules["inquiry_period"].counted_from == "collection"
+    assert [e.code for e in rules["until_withdrawal"].exceptions] == [
+        "ongoing_investigation",
+        "outstanding_claims",
+    ]
+
+
+def test_ten_processors_with_roles(policy: Policy) -> None:
+    assert len(policy.processors) == 10
+    names = [p.name for p in policy.processors]
+    assert "(주)채널코퍼레이션(채널톡)" in names
+    assert "(주)써머스플랫폼 스윗트래커" in names
+    assert "효성에프엠에스(주)(효성CMS)" in names
+    channel = policy.processor_for_role("channeltalk")
+    sms = policy.processor_for_role("sms")
+    assert channel is not None and "채널코퍼레이션" in channel.name
+    assert channel.task == "고객상담"
+    assert sms is not None and "스윗트래커" in sms.name
+    assert sms.task == "문자메시지 발송"
+    assert sum(p.task == "전자계약" for p in policy.processors) == 3
+
+
+def test_no_third_party_provision_and_the_five_request_types(policy: Policy) -> None:
+    assert policy.third_party_provision.recipients == ()
+    assert "제17조 및 제18조" in policy.third_party_provision.note
+    assert [(t.code, t.label) for t in policy.rights.request_types] == [
+        ("access", "열람"),
+        ("correction", "정정"),
+        ("deletion", "삭제"),
+        ("suspension", "처리정지"),
+        ("consent_withdrawal", "동의 철회"),
+    ]
+
+
+def test_policy_models_are_frozen(policy: Policy) -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        policy.controller.public_institution = True  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------------
+# Another controller's file, and every way a file can be wrong
+
+MINIMAL = """
+[controller]
+name = "테스트공단"
+public_institution = true
+policy_effective_date = 2025-01-01
+
+[controller.privacy_officer]
+code = "officer"
+role = "개인정보보호책임자"
+email = "officer@example.org"
+
+[[purposes]]
+code = "membership"
+name = "회원 관리"
+description = "회원 관리 목적"
+
+[[retention_rules]]
+code = "until_withdrawal"
+name = "회원 정보"
+period = "탈퇴 시까지"
+until = "withdrawal"
+statutory = false
+
+[[services]]
+code = "portal"
+name = "포털"
+
+[[services.items]]
+code = "email"
+name = "이메일"
+category = "required"
+purposes = ["membership"]
+retention = ["until_withdrawal"]
+
+[[processors]]
+code = "cloud"
+name = "클라우드(주)"
+task = "데이터 보관"
+retention = "계약 종료 시"
+
+[third_party_provision]
+note = "제3자에게 제공하지 않습니다."
+
+[rights]
+intake_contact = "officer"
+objection_contact = "officer"
+
+[[rights.request_types]]
+code = "access"
+label = "열람"
+
+[[rights.request_types]]
+code = "suspension"
+label = "처리정지"
+"""
+
+ITEM = """
+[[services.items]]
+code = "email"
+name = "이메일"
+category = "required"
+purposes = ["membership"]
+retention = ["until_withdrawal"]
+"""
+
+
+def _after(anchor: str, extra: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        assert anchor in text
+        return text.replace(anchor, anchor + extra, 1)
+
+    return edit
+
+
+def _swap(old: str, new: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        assert old in text
+        return text.replace(old, new, 1)
+
+    return edit
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "acme.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_another_controller_file_loads(tmp_path: Path) -> None:
+    other = load_policy(_write(tmp_path, MINIMAL))
+    assert other.controller.public_institution is True
+    assert other.service_codes() == ("portal",)
+    assert other.item_codes("portal") == frozenset({"email"})
+
+
+SERVICE = (
+    """
+[[services]]
+code = "portal"
+name = "다른 포털"
+"""
+    + ITEM
+)
+
+PURPOSE = """
+[[purposes]]
+code = "membership"
+name = "회원 관리"
+description = "중복"
+"""
+
+RULE = """
+[[retention_rules]]
+code = "until_withdrawal"
+name = "회원 정보"
+period = "탈퇴 시까지"
+until = "withdrawal"
+statutory = false
+"""
+
+PROCESSOR = """
+[[processors]]
+code = "cloud"
+name = "다른(주)"
+task = "문자 발송"
+retention = "계약 종료 시"
+"""
+
+# case: (edit of MINIMAL, fragments the message must contain besides the file path)
+BAD_FILES: dict[str, tuple[Callable[[str], str], list[str]]] = {
+    "toml_syntax": (_after("[controller]", "\nname = "), ["invalid TOML", "line"]),
+    "schema_bad_category": (
+        _swap('category = "required"', 'category = "mandatory"'),
+        ["services[portal].items[email].category", "'mandatory'"],
+    ),
+    "schema_unknown_key": (
+        _after("public_institution = true", '\ncolour = "red"'),
+        ["controller.colour", "Extra inputs are not permitted"],
+    ),
+    "schema_missing_field": (_swap('task = "데이터 보관"\n', ""), ["processors[cloud].task"]),
+    "schema_bad_date": (
+        _swap("2025-01-01", '"someday"'),
+        ["controller.policy_effective_date"],
+    ),
+    "schema_unofferable_type": (
+        _swap('code = "suspension"', 'code = "objection"'),
+        ["rights.request_types[objection].code", "'objection' cannot be offered"],
+    ),
+    "duplicate_service": (
+        _after('retention = ["until_withdrawal"]\n', SERVICE),
+        ["duplicate service code(s): 'portal'"],
+    ),
+    "duplicate_item": (
+        _after('retention = ["until_withdrawal"]\n', ITEM),
+        ["services[portal]", "duplicate item (service 'portal') code(s): 'email'"],
+    ),
+    "duplicate_purpose": (
+        _after('description = "회원 관리 목적"\n', PURPOSE),
+        ["duplicate purpose code(s): 'membership'"],
+    ),
+    "duplicate_retention": (
+        _after("statutory = false\n", RULE),
+        ["duplicate retention rule code(s): 'until_withdrawal'"],
+    ),
+    "duplicate_processor": (
+        _after('retention = "계약 종료 시"\n', PROCESSOR),
+        ["duplicate processor code(s): 'cloud'"],
+    ),
+    "unknown_purpose": (
+        _swap('purposes = ["membership"]', 'purposes = ["marketing"]'),
+        ["item 'email' of service 'portal'", "unknown purpose code(s): 'marketing'"],
+    ),
+    "unknown_retention": (
+        _swap('retention = ["until_withdrawal"]', 'retention = ["forever"]'),
+        ["item 'email' of service 'portal'", "unknown retention code(s): 'forever'"],
+    ),
+    "service_without_items": (
+        _swap(ITEM, "\n"),
+        ["services[portal]", "service 'portal' has no data items"],
+    ),
+    "item_without_purpose": (
+        _swap('purposes = ["membership"]', "purposes = []"),
+        ["services[portal].items[email].purposes", "must list at least one entry"],
+    ),
+    "unknown_contact": (
+        _swap('objection_contact = "officer"', 'objection_contact = "legal"'),
+        ["rights.objection_contact refers to unknown contact 'legal'"],
+    ),
+    "statutory_without_statute": (
+        _swap("statutory = false", "statutory = true"),
+        ["retention_rules[until_withdrawal]", "statutory but names no statute"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_policy_files_raise_policy_error_naming_the_entry(tmp_path: Path, case: str) -> None:
+    edit, fragments = BAD_FILES[case]
+    path = _write(tmp_path, edit(MINIMAL))
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message
+    # Only the real problem is reported, not follow-on noise.
+    assert message.count("\n  ") <= 1
+
+
+def test_shipped_file_error_names_service_and_item(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
+    anchor = 'code = "medical_license_number"\nname = "의사면허번호"\ncategory = "required"'
+    assert anchor in text
+    path = _write(tmp_path, text.replace(anchor, anchor.replace("required", "must")))
+    with pytest.raises(
+        PolicyError, match=r"services\[webersoft\]\.items\[medical_license_number\]"
+    ):
+        load_policy(path)
+
+
+def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    with pytest.raises(PolicyError, match="cannot read policy file") as info:
+        load_policy(missing)
+    assert str(missing) in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Legal grounds
+
+
+def _codes(request_type: str, *, public: bool) -> list[str]:
+    return [g.code for g in grounds_for(request_type, public_institution=public)]
+
+
+def test_ground_codes_are_the_contract() -> None:
+    assert list(GROUNDS) == [
+        "35-4-1",
+        "35-4-2",
+        "35-4-3-ga",
+        "35-4-3-na",
+        "35-4-3-da",
+        "35-4-3-ra",
+        "35-4-3-ma",
+        "36-1-proviso",
+        "37-2-1",
+        "37-2-2",
+        "37-2-3",
+        "37-2-4",
+    ]
+    assert GROUNDS["35-4-1"].article == "개인정보 보호법 제35조제4항제1호"
+    assert GROUNDS["35-4-3-ga"].article == "개인정보 보호법 제35조제4항제3호가목"
+    assert "조세의 부과ㆍ징수 또는 환급" in GROUNDS["35-4-3-ga"].text_ko
+    assert GROUNDS["36-1-proviso"].text_ko.startswith("다른 법령에서 그 개인정보가 수집 대상으로")
+
+
+def test_access_grounds_for_a_private_controller_exclude_public_ones() -> None:
+    assert _codes("access", public=False) == ["35-4-1", "35-4-2"]
+    assert _codes("access", public=True) == [
+        "35-4-1",
+        "35-4-2",
+        "35-4-3-ga",
+        "35-4-3-na",
+        "35-4-3-da",
+        "35-4-3-ra",
+        "35-4-3-ma",
+    ]
+
+
+def test_deletion_proviso_only_for_deletion() -> None:
+    assert _codes("deletion", public=False) == ["36-1-proviso"]
+    for request_type in ("access", "correction", "suspension", "consent_withdrawal"):
+        assert "36-1-proviso" not in _codes(request_type, public=True)
+    assert GROUNDS["36-1-proviso"].applies_to == {"deletion"}
+
+
+def test_suspension_and_withdrawal_grounds() -> None:
+    for request_type in ("suspension", "consent_withdrawal"):
+        assert _codes(request_type, public=False) == ["37-2-1", "37-2-2", "37-2-4"]
+        assert _codes(request_type, public=True) == ["37-2-1", "37-2-2", "37-2-3", "37-2-4"]
+    assert [g.code for g in GROUNDS.values() if g.requires_no_termination] == ["37-2-4"]
+
+
+def test_correction_and_unknown_types_have_no_grounds() -> None:
+    assert _codes("correction", public=True) == []
+    assert _codes("objection", public=True) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalog
+
+
+def test_catalog_for_carelabs(policy: Policy) -> None:
+    catalog = build_catalog(policy)
+    assert set(catalog) >= {
+        "controller",
+        "policy_effective_date",
+        "request_types",
+        "services",
+        "purposes",
+        "retention_rules",
+        "processors",
+        "contacts",
+        "grounds",
+        "objection_method",
+    }
+    assert catalog["controller"] == {"name": "(주)케어랩스 CRM사업부", "public_institution": False}
+    assert catalog["policy_effective_date"] == "2024-09-13"
+    assert [(t["code"], t["label"], t["period_days"]) for t in catalog["request_types"]] == [
+        ("access", "열람", 10),
+        ("correction", "정정", 10),
+        ("deletion", "삭제", 10),
+        ("suspension", "처리정지", 10),
+        ("consent_withdrawal", "동의 철회", 10),
+    ]
+    grounds = [g["code"] for g in catalog["grounds"]]
+    assert grounds == ["35-4-1", "35-4-2", "36-1-proviso", "37-2-1", "37-2-2", "37-2-4"]
+    assert all(g["text"] and g["article"].startswith("개인정보 보호법") for g in catalog["grounds"])
+
+    webersoft = next(s for s in catalog["services"] if s["code"] == "webersoft")
+    license_item = next(i for i in webersoft["items"] if i["code"] == "medical_license_number")
+    assert license_item["name"] == "의사면허번호"
+    assert license_item["category"] == "required"
+    assert license_item["purposes"] == ["member_management"]
+    assert "서비스 회원 탈퇴 시까지" in license_item["retention_text"]
+    ip = next(i for i in webersoft["items"] if i["code"] == "ip_address")
+    assert "「통신비밀보호법」" in ip["retention_text"] and "3개월" in ip["retention_text"]
+
+    assert len(catalog["processors"]) == 10
+    assert {"name": "(주)써머스플랫폼 스윗트래커", "task": "문자메시지 발송"}.items() <= next(
+        p for p in catalog["processors"] if "스윗트래커" in p["name"]
+    ).items()
+    assert catalog["contacts"]["privacy_officer"]["email"] == "cs@carecrm.co.kr"
+    objection = catalog["objection_method"]
+    assert "이의" in objection and "정보보안팀" in objection
+    assert "heegon.oh@carelabs.co.kr" in objection and "070-4895-0876" in objection
+
+
+def test_catalog_includes_public_grounds_for_a_public_controller(tmp_path: Path) -> None:
+    public = load_policy(_write(tmp_path, MINIMAL))
+    grounds = [g["code"] for g in build_catalog(public)["grounds"]]
+    # Only access and suspension are offered by this controller.
+    assert grounds == [
+        "35-4-1",
+        "35-4-2",
+        "35-4-3-ga",
+        "35-4-3-na",
+        "35-4-3-da",
+        "35-4-3-ra",
+        "35-4-3-ma",
+        "37-2-1",
+        "37-2-2",
+        "37-2-3",
+        "37-2-4",
+    ]
+    assert "36-1-proviso" not in grounds
+
+
+def test_catalog_is_json_serialisable_and_pure(policy: Policy) -> None:
+    import json
+
+    first = build_catalog(policy)
+    assert json.loads(json.dumps(first, ensure_ascii=False)) == first
+    assert build_catalog(policy) == first
