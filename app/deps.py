@@ -1,0 +1,53 @@
+"""Annotated dependency aliases: one per resource and one per permission."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlmodel import Session
+
+from app.db import session_scope
+from app.errors import Forbidden
+from app.models.staff import Role, Staff
+from app.runtime import Runtime
+from app.services.staff import authenticate
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(rt: RuntimeDep) -> Iterator[Session]:
+    yield from session_scope(rt.engine)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_staff(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Staff:
+    return authenticate(session, authorization)
+
+
+CurrentStaff = Annotated[Staff, Depends(current_staff)]
+
+
+def require(*roles: Role) -> Callable[[Staff], Staff]:
+    def check(staff: CurrentStaff) -> Staff:
+        if staff.role not in roles:
+            raise Forbidden(f"이 작업은 {', '.join(r.value for r in roles)} 역할만 할 수 있습니다.")
+        return staff
+
+    return check
+
+
+# Handling requests (personal data): agent, security, officer. Admin manages staff only.
+CaseHandler = Annotated[Staff, Depends(require(Role.AGENT, Role.SECURITY, Role.OFFICER))]

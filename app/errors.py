@@ -1,0 +1,194 @@
+"""Domain errors and the one place they become application/problem+json (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("rightsdesk.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    code: str
+    message: str
+
+
+class DomainError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "잘못된 요청입니다."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = list(errors)
+        if code:
+            self.code = code
+        self.headers = headers or {}
+
+
+class ValidationFailed(DomainError):
+    status, code, title = 422, "validation_error", "입력값이 올바르지 않습니다."
+
+
+class BusinessRuleViolation(DomainError):
+    """A refusal under a rule of the law or the policy; `code` names the rule."""
+
+    status, code, title = 422, "business_rule_violation", "요청을 받을 수 없습니다."
+
+    def __init__(self, code: str, field: str, message: str) -> None:
+        super().__init__(message, errors=[FieldError(field, code, message)], code=code)
+
+
+class Unauthenticated(DomainError):
+    status, code, title = 401, "unauthenticated", "인증이 필요합니다."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "이 작업을 할 권한이 없습니다."
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "찾을 수 없습니다."
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "현재 상태에서는 처리할 수 없습니다."
+
+
+class InvalidTransition(Conflict):
+    code, title = "invalid_transition", "현재 상태에서는 이 단계로 바꿀 수 없습니다."
+
+
+class PreconditionRequired(DomainError):
+    status, code, title = 428, "precondition_required", "If-Match 헤더가 필요합니다."
+
+
+class VersionMismatch(DomainError):
+    status, code, title = 412, "version_mismatch", "그사이 다른 사람이 요청을 변경했습니다."
+
+
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "payload_too_large", "요청 본문이 너무 큽니다."
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "unsupported_media_type", "지원하지 않는 형식입니다."
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": [{"field": e.field, "code": e.code, "message": e.message} for e in errors],
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# Korean messages for pydantic's error types; the input value itself is never echoed.
+_PYDANTIC_MESSAGES = {
+    "missing": ("required", "필수 항목입니다."),
+    "literal_error": ("invalid_choice", "허용되지 않는 값입니다."),
+    "enum": ("invalid_choice", "허용되지 않는 값입니다."),
+    "date_from_datetime_parsing": ("invalid_date", "날짜 형식(YYYY-MM-DD)이 아닙니다."),
+    "date_parsing": ("invalid_date", "날짜 형식(YYYY-MM-DD)이 아닙니다."),
+    "date_type": ("invalid_date", "날짜 형식(YYYY-MM-DD)이 아닙니다."),
+    "datetime_parsing": ("invalid_datetime", "시각 형식(RFC 3339)이 아닙니다."),
+    "datetime_from_date_parsing": ("invalid_datetime", "시각 형식(RFC 3339)이 아닙니다."),
+    "timezone_aware": ("timezone_required", "시간대(예: +09:00)를 포함해야 합니다."),
+    "string_too_long": ("too_long", "너무 깁니다."),
+    "string_too_short": ("too_short", "너무 짧습니다."),
+    "too_long": ("too_many", "항목이 너무 많습니다."),
+    "too_short": ("too_few", "항목이 부족합니다."),
+    "value_error": ("invalid", "올바른 값이 아닙니다."),
+    "string_type": ("invalid_type", "문자열이어야 합니다."),
+    "int_parsing": ("invalid_type", "정수여야 합니다."),
+    "less_than_equal": ("too_large", "허용 범위를 넘었습니다."),
+    "greater_than_equal": ("too_small", "허용 범위보다 작습니다."),
+    "extra_forbidden": ("unknown_field", "알 수 없는 항목입니다."),
+    "json_invalid": ("invalid_json", "JSON 형식이 올바르지 않습니다."),
+    "model_attributes_type": ("invalid_type", "객체(JSON object)여야 합니다."),
+    "dict_type": ("invalid_type", "객체(JSON object)여야 합니다."),
+    "list_type": ("invalid_type", "목록(JSON array)이어야 합니다."),
+}
+
+_LOCATION_PREFIXES = {"body", "query", "header", "path", "cookie"}
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in _LOCATION_PREFIXES:
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or "body"
+
+
+def pydantic_field_errors(raw: Sequence[Any]) -> list[FieldError]:
+    out = []
+    for err in raw:
+        code, message = _PYDANTIC_MESSAGES.get(err.get("type", ""), ("invalid", ""))
+        if err.get("type") == "value_error" and err.get("ctx", {}).get("error"):
+            # Our own validators raise ValueError with a Korean message meant for people.
+            message = str(err["ctx"]["error"])
+        out.append(
+            FieldError(field_path(err.get("loc", ())), code, message or "올바르지 않은 값입니다.")
+        )
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = pydantic_field_errors(exc.errors())
+        detail = "입력값을 확인해 주세요: " + ", ".join(sorted({e.field for e in errors}))
+        return problem(422, "validation_error", ValidationFailed.title, detail, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {
+            404: ("not_found", NotFound.title),
+            405: ("method_not_allowed", "허용되지 않는 메서드입니다."),
+        }
+        code, title = codes.get(exc.status_code, ("http_error", "요청을 처리할 수 없습니다."))
+        return problem(exc.status_code, code, title, title, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The message may carry personal data; log the type and the route only.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        title = "서버 오류가 발생했습니다."
+        return problem(500, "internal_error", title, "잠시 후 다시 시도해 주세요.")

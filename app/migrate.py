@@ -1,0 +1,41 @@
+"""Alembic, driven from code: `rightsdesk migrate` and the start-up check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    # '%' must be escaped for configparser (URL-encoded passwords contain it).
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def head_revision(database_url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+
+
+def assert_at_head(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = head_revision(url)
+    if current != head:
+        raise RuntimeError(
+            f"database is at revision {current or 'none'}, code expects {head}: "
+            "run `rightsdesk migrate` (or `make migrate`) first"
+        )

@@ -1,0 +1,17 @@
+"""All tables, imported so that SQLModel.metadata (and Alembic) sees them."""
+
+from app.models import base as _base  # noqa: F401  (naming convention first)
+from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
+from app.models.staff import AccessLog, ApiToken, Role, Staff
+
+__all__ = [
+    "AccessLog",
+    "ApiToken",
+    "Delegation",
+    "Event",
+    "IdempotencyRecord",
+    "Party",
+    "Request",
+    "Role",
+    "Staff",
+]

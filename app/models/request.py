@@ -1,0 +1,119 @@
+"""The request aggregate: request, party, delegation, event, idempotency record.
+
+Personal data (names, birth dates, contacts, free text) lives only in `*_enc` columns,
+encrypted with AES-GCM by app.crypto.Vault; `*_bidx` columns hold keyed hashes for lookup.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.base import utc_field, utcnow
+
+
+class Request(SQLModel, table=True):
+    __tablename__ = "request"
+    __table_args__ = (
+        Index("ix_request_status_due", "status", "legal_due_on"),
+        Index("ix_request_received", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=32, unique=True)
+    type: str = Field(max_length=32, index=True)
+    service: str = Field(max_length=32, index=True)
+    channel: str = Field(max_length=16)
+    status: str = Field(max_length=32)
+    outcome: str | None = Field(default=None, max_length=32)
+    resume_status: str | None = Field(default=None, max_length=32)
+    received_at: datetime = utc_field()
+    # KST dates: Civil Act arts. 157-161 count whole days in Korea time.
+    legal_due_on: date
+    target_due_on: date
+    period_days: int
+    # The deadline reached past the confirmed holiday calendar (law rule 5): unconfirmed.
+    deadline_unconfirmed: bool = False
+    assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="request.id")
+    version: int = 1
+    access_code_hash: str = Field(max_length=64)
+    items: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    delivery: str = Field(max_length=16)
+    notify_by: str = Field(max_length=8)
+    details_enc: str | None = None
+    correction_enc: str | None = None
+    created_at: datetime = utc_field()
+    updated_at: datetime = utc_field()
+    closed_at: datetime | None = utc_field(nullable=True)
+    # KST date of closing, fixed when the request closes; the SLA twin compares it in SQL.
+    closed_on: date | None = None
+
+
+class Party(SQLModel, table=True):
+    """The data subject, and the requester when someone else files."""
+
+    __tablename__ = "party"
+    __table_args__ = (UniqueConstraint("request_id", "role", name="uq_party_request_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    role: str = Field(max_length=16)  # subject | requester
+    relationship: str = Field(max_length=32)  # self | legal_representative | delegate
+    name_enc: str | None = None
+    birth_date_enc: str | None = None
+    email_enc: str | None = None
+    phone_enc: str | None = None
+    name_bidx: str | None = Field(default=None, max_length=64, index=True)
+    email_bidx: str | None = Field(default=None, max_length=64, index=True)
+    phone_bidx: str | None = Field(default=None, max_length=64, index=True)
+
+
+class Delegation(SQLModel, table=True):
+    """위임장 (PIPC notice form No. 11): its fields, encrypted as one document, and its scope."""
+
+    __tablename__ = "delegation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", unique=True)
+    fields_enc: str
+    scope: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    signed_on: date
+
+
+class Event(SQLModel, table=True):
+    """Append-only timeline; `data` never holds personal data."""
+
+    __tablename__ = "event"
+    __table_args__ = (UniqueConstraint("request_id", "seq", name="uq_event_request_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    seq: int
+    kind: str = Field(max_length=48)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    actor: str = Field(max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = utc_field()
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first response to a POST with an Idempotency-Key, encrypted (it holds the access
+    code), kept for RIGHTSDESK_IDEMPOTENCY_TTL_HOURS."""
+
+    __tablename__ = "idempotency_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    body_hash: str = Field(max_length=64)
+    request_id: int = Field(foreign_key="request.id")
+    response_enc: str
+    created_at: datetime = utc_field()
+    expires_at: datetime = utc_field(index=True)
+
+
+__all__ = ["Delegation", "Event", "IdempotencyRecord", "Party", "Request", "utcnow"]

@@ -1,0 +1,182 @@
+"""API schemas of the request aggregate (contract: ../shared/design/api.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from app.crypto import normalize_phone
+from app.workflows.vocab import DelegationScope, Delivery, NotifyBy, Relationship
+
+FileableType = Literal["access", "correction", "deletion", "suspension", "consent_withdrawal"]
+StaffChannel = Literal["email", "fax", "letter", "phone", "in_person", "channeltalk"]
+
+
+def _phone(value: str) -> str:
+    digits = normalize_phone(value)
+    if not 9 <= len(digits) <= 11 or not digits.startswith("0"):
+        raise ValueError("전화번호 형식이 올바르지 않습니다(예: 010-1234-5678).")
+    return value.strip()
+
+
+def _name(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("이름을 입력해 주세요.")
+    return value
+
+
+Phone = Annotated[str, Field(max_length=32), AfterValidator(_phone)]
+Name = Annotated[str, Field(max_length=100), AfterValidator(_name)]
+ShortText = Annotated[str, Field(max_length=300)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SubjectIn(_In):
+    name: Name
+    birth_date: date
+    email: EmailStr | None = None
+    phone: Phone | None = None
+
+
+class RequesterIn(_In):
+    relationship: Relationship = Relationship.SELF
+    name: Name | None = None
+    birth_date: date | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+
+
+class DelegationIn(_In):
+    """The fields of 위임장 (PIPC notice form No. 11)."""
+
+    delegator_name: Name
+    delegator_birth_date: date
+    delegator_phone: Phone | None = None
+    delegator_address: ShortText | None = None
+    delegate_name: Name
+    delegate_birth_date: date
+    delegate_phone: Phone | None = None
+    delegate_address: ShortText | None = None
+    relationship_to_subject: ShortText | None = None
+    scope: list[DelegationScope] = Field(min_length=1, max_length=4)
+    signed_on: date
+
+
+class CorrectionIn(_In):
+    item: str = Field(max_length=64)
+    current_value: str | None = Field(default=None, max_length=1000)
+    requested_value: str = Field(min_length=1, max_length=1000)
+
+
+class RequestCreate(_In):
+    type: FileableType
+    service: str = Field(max_length=64)
+    subject: SubjectIn
+    requester: RequesterIn | None = None
+    delegation: DelegationIn | None = None
+    items: list[str] = Field(default_factory=list)
+    details: str | None = None
+    correction: CorrectionIn | None = None
+    delivery: Delivery = Delivery.ELECTRONIC
+    notify_by: NotifyBy | None = None
+
+
+class StaffRequestCreate(RequestCreate):
+    channel: StaffChannel
+    received_at: AwareDatetime
+
+
+class RequestCreated(BaseModel):
+    reference: str
+    access_code: str = Field(description="Shown only in this response; stored hashed.")
+    type: str
+    status: str
+    received_at: datetime
+    legal_deadline: date
+    next_action: str
+
+
+class NoticeSummary(BaseModel):
+    kind: str
+    sent_at: datetime | None
+
+
+class RequestPublic(BaseModel):
+    """What the requester sees with the access code: no personal data."""
+
+    reference: str
+    type: str
+    service: str
+    status: str
+    outcome: str | None
+    received_at: datetime
+    legal_deadline: date
+    next_action: str
+    decision: dict[str, object] | None = None
+    notices: list[NoticeSummary] = Field(default_factory=list)
+
+
+class QueueItem(BaseModel):
+    reference: str
+    type: str
+    service: str
+    channel: str
+    status: str
+    received_at: datetime
+    legal_deadline: date
+    target_date: date
+    sla: str
+    assignee: int | None
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class PersonOut(BaseModel):
+    relationship: str
+    name: str | None
+    birth_date: date | None
+    email: str | None
+    phone: str | None
+
+
+class EventOut(BaseModel):
+    seq: int
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    actor: str
+    at: datetime
+    data: dict[str, object]
+
+
+class StaffRequestDetail(QueueItem):
+    """Everything staff may see, personal data included (each view is access-logged)."""
+
+    outcome: str | None
+    version: int
+    deadline_unconfirmed: bool
+    period_days: int
+    items: list[str]
+    delivery: str
+    notify_by: str
+    details: str | None
+    correction: dict[str, object] | None
+    subject: PersonOut
+    requester: PersonOut | None
+    delegation: dict[str, object] | None
+    parent_reference: str | None
+    closed_at: datetime | None
+    events: list[EventOut]
+
+
+SortKey = Literal["legal_deadline", "-received_at"]
+SlaState = Literal["on_track", "due_soon", "overdue", "met", "breached"]

@@ -1,0 +1,51 @@
+"""Staff accounts, their bearer tokens, and the log of who looked at whose data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from app.models.base import utc_field
+
+
+class Role(StrEnum):
+    AGENT = "agent"  # triage, information requests, draft decisions
+    SECURITY = "security"  # 정보보안팀: all handling
+    OFFICER = "officer"  # 개인정보보호책임자: approves refusals, partial grants, destruction
+    ADMIN = "admin"  # staff and tokens; no access to requests
+
+
+class Staff(SQLModel, table=True):
+    __tablename__ = "staff"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    role: str = Field(max_length=16)
+    active: bool = True
+    created_at: datetime = utc_field()
+    revoked_at: datetime | None = utc_field(nullable=True)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = utc_field()
+    revoked_at: datetime | None = utc_field(nullable=True)
+
+
+class AccessLog(SQLModel, table=True):
+    """Which staff member viewed which request's personal data, when and from where."""
+
+    __tablename__ = "access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    action: str = Field(max_length=32)
+    client_ip: str | None = Field(default=None, max_length=64)
+    at: datetime = utc_field()

@@ -1,0 +1,75 @@
+"""One settings class, read from the environment with the prefix RIGHTSDESK_."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.policy import DEFAULT_POLICY_FILE
+
+DEFAULT_HOLIDAY_FILE = Path(__file__).parent / "policy" / "holidays_kr.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RIGHTSDESK_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+    # Default: SQLite file under data_dir (see `database_url_resolved`).
+    database_url: str | None = None
+    # Base64 (urlsafe) 32-byte AES key. Generated under data_dir in development only.
+    data_key: str | None = None
+    policy_file: Path = DEFAULT_POLICY_FILE
+    holiday_file: Path | None = DEFAULT_HOLIDAY_FILE
+    # Years whose public holidays are confirmed; a deadline beyond them is flagged.
+    calendar_first_year: int = 2020
+    calendar_last_year: int = 2027
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    # The team's internal target: this many calendar days before the legal deadline.
+    target_days_before: int = Field(default=3, ge=0, le=9)
+    # An open request is "due_soon" from this many days before its legal deadline.
+    due_soon_days: int = Field(default=3, ge=0, le=9)
+
+    # Limits
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_text_chars: int = Field(default=4000, ge=100)
+    max_items_per_request: int = Field(default=100, ge=1)
+    page_limit_default: int = Field(default=50, ge=1, le=200)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    smtp_url: str | None = None
+    mail_from: str = "정보보안팀 <privacy@localhost>"
+    sms_url: str | None = None
+    channeltalk_access_key: str | None = None
+    channeltalk_access_secret: str | None = None
+    channeltalk_webhook_token: str | None = None
+    channeltalk_api_base: str = "https://api.channel.io"
+    embedded_worker: bool = True
+
+    @model_validator(mode="after")
+    def _explicit_key_outside_development(self) -> Settings:
+        # A generated development key must never protect real personal data.
+        if self.env != "development" and not self.data_key:
+            raise ValueError(
+                "RIGHTSDESK_DATA_KEY is required when RIGHTSDESK_ENV is not development"
+            )
+        return self
+
+    @property
+    def database_url_resolved(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'rightsdesk.db').as_posix()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
