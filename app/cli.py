@@ -1,0 +1,103 @@
+"""`rightsdesk` command: serve, migrate, staff add / revoke."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from app.db import make_engine, session_scope
+from app.errors import DomainError
+from app.models.base import utcnow
+from app.models.staff import Role
+from app.settings import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:app_factory",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from app.migrate import upgrade
+
+    settings = get_settings()
+    if settings.database_url_resolved.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url_resolved)
+    return 0
+
+
+def _staff_add(args: argparse.Namespace) -> int:
+    from app.services.staff import add_staff
+
+    engine = make_engine(get_settings())
+    for session in session_scope(engine):
+        created = add_staff(session, name=args.name, role=Role(args.role), now=utcnow())
+    if args.json:
+        print(json.dumps({"staff_id": created.staff_id, "token": created.token}))
+    else:
+        print(f"staff #{created.staff_id} '{args.name}' ({args.role}) added.")
+        print(f"token (shown once, keep it safe): {created.token}")
+    return 0
+
+
+def _staff_revoke(args: argparse.Namespace) -> int:
+    from app.services.staff import revoke_staff
+
+    engine = make_engine(get_settings())
+    for session in session_scope(engine):
+        count = revoke_staff(session, name=args.name, now=utcnow())
+    print(f"staff '{args.name}' deactivated; {count} token(s) revoked.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rightsdesk", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the HTTP service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=_serve)
+
+    sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
+        func=_migrate
+    )
+
+    staff = sub.add_parser("staff", help="staff accounts and tokens")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="add a staff member and print a new token once")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--json", action="store_true", help="print one JSON line")
+    add.set_defaults(func=_staff_add)
+    revoke = staff_sub.add_parser("revoke", help="deactivate a staff member and their tokens")
+    revoke.add_argument("--name", required=True)
+    revoke.set_defaults(func=_staff_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (DomainError, ValueError) as exc:
+        print(f"rightsdesk: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Small HTTP helpers shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from app.errors import UnsupportedMediaType
+
+
+def require_json(request: Request) -> None:
+    """415 for a body that is not JSON (multipart intake arrives with the evidence issue)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType("본문은 application/json 이어야 합니다.")
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Declare the problem+json responses a route can give, for /docs."""
+    return {c: {"content": {"application/problem+json": {}}} for c in codes}

@@ -1,0 +1,126 @@
+"""Staff endpoints (bearer token): the queue, filing on a requester's behalf, the detail."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from app.deps import CaseHandler, CurrentStaff, RuntimeDep, SessionDep
+from app.errors import FieldError, ValidationFailed
+from app.models.request_api import (
+    QueuePage,
+    RequestCreated,
+    SlaState,
+    SortKey,
+    StaffRequestCreate,
+    StaffRequestDetail,
+)
+from app.routers.common import client_ip, problem_responses, require_json
+from app.services.filing import FilingContext, file_request
+from app.services.requests import QueueFilter, get_detail, list_queue
+from app.workflows.lifecycle import Status
+from app.workflows.vocab import RequestType
+
+router = APIRouter(prefix="/v1/staff", tags=["staff"], responses=problem_responses(401, 403))
+
+
+@router.get("/me", summary="토큰 확인 (who am I)")
+def me(staff: CurrentStaff) -> dict[str, object]:
+    return {"staff_id": staff.id, "name": staff.name, "role": staff.role}
+
+
+@router.post(
+    "/requests",
+    status_code=201,
+    response_model=RequestCreated,
+    dependencies=[Depends(require_json)],
+    responses=problem_responses(409, 413, 415, 422),
+    summary="서면·전화·팩스 등으로 받은 요구 등록",
+)
+def create_request(
+    payload: StaffRequestCreate,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> RequestCreated:
+    if payload.received_at > rt.clock():
+        msg = "접수 시각은 미래일 수 없습니다."
+        raise ValidationFailed(msg, errors=[FieldError("received_at", "future_date", msg)])
+    created, replayed = file_request(
+        session,
+        rt,
+        payload,
+        FilingContext(
+            channel=payload.channel,
+            received_at=payload.received_at,
+            actor=f"staff:{staff.id}",
+            idempotency_scope=f"staff:{staff.id}",
+            idempotency_key=idempotency_key,
+        ),
+    )
+    response.headers["Location"] = f"/v1/staff/requests/{created.reference}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return created
+
+
+@router.get("/requests", response_model=QueuePage, responses=problem_responses(422))
+def queue(
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    status: Annotated[list[Status] | None, Query()] = None,
+    type: RequestType | None = None,
+    service: Annotated[str | None, Query(max_length=64)] = None,
+    sla: SlaState | None = None,
+    assignee: Annotated[str | None, Query(max_length=32)] = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+    q: Annotated[str | None, Query(max_length=32)] = None,
+    sort: SortKey = "legal_deadline",
+    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> QueuePage:
+    """처리 대기열: 기한 순(기본) 또는 최근 접수 순, 커서 페이지."""
+    return list_queue(
+        session,
+        rt,
+        QueueFilter(
+            status=[s.value for s in status or []],
+            type=type.value if type else None,
+            service=service,
+            sla=sla,
+            assignee=assignee,
+            due_before=due_before,
+            due_after=due_after,
+            q=q,
+            sort=sort,
+            limit=limit or rt.settings.page_limit_default,
+            cursor=cursor,
+        ),
+        staff,
+    )
+
+
+@router.get(
+    "/requests/{reference}",
+    response_model=StaffRequestDetail,
+    responses=problem_responses(404),
+    summary="요청 상세 (개인정보 포함, 열람 기록이 남습니다)",
+)
+def detail(
+    reference: str,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffRequestDetail:
+    out = get_detail(session, rt, reference, staff, client_ip(request))
+    response.headers["ETag"] = f'"{out.version}"'
+    response.headers["Cache-Control"] = "no-store"
+    return out

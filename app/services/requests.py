@@ -1,0 +1,278 @@
+"""Reading requests: the requester's view, the staff queue and the staff detail."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from app.crypto import constant_time_equal
+from app.errors import FieldError, NotFound, ValidationFailed
+from app.models.request import Delegation, Event, Party, Request
+from app.models.request_api import (
+    EventOut,
+    PersonOut,
+    QueueItem,
+    QueuePage,
+    RequestPublic,
+    SlaState,
+    SortKey,
+    StaffRequestDetail,
+)
+from app.models.staff import AccessLog, Staff
+from app.runtime import Runtime
+from app.services.codes import canonical_code, canonical_reference
+from app.workflows import intake
+from app.workflows.deadlines import kst_date
+from app.workflows.sla import Sla, sla_condition, sla_state
+
+# Compared against when the reference is unknown, so both failures cost the same.
+_DUMMY_HASH = "0" * 64
+
+
+def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) -> RequestPublic:
+    request = session.exec(
+        select(Request).where(Request.reference == canonical_reference(reference))
+    ).first()
+    supplied = rt.vault.hash_secret(canonical_code(code))
+    stored = request.access_code_hash if request is not None else _DUMMY_HASH
+    if not constant_time_equal(supplied, stored) or request is None:
+        raise NotFound("접수번호 또는 확인코드가 올바르지 않습니다.")
+    return RequestPublic(
+        reference=request.reference,
+        type=request.type,
+        service=request.service,
+        status=request.status,
+        outcome=request.outcome,
+        received_at=request.received_at,
+        legal_deadline=request.legal_due_on,
+        next_action=intake.next_action(request.status, _relationship(session, request)),
+    )
+
+
+def _relationship(session: Session, request: Request) -> str:
+    rel = session.exec(
+        select(Party.relationship).where(Party.request_id == request.id, Party.role == "subject")
+    ).one()
+    return rel
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: list[str]
+    type: str | None = None
+    service: str | None = None
+    sla: SlaState | None = None
+    assignee: str | None = None
+    due_before: date | None = None
+    due_after: date | None = None
+    q: str | None = None
+    sort: SortKey = "legal_deadline"
+    limit: int = 50
+    cursor: str | None = None
+
+
+def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> QueuePage:
+    today = kst_date(rt.clock())
+    due_soon = rt.settings.due_soon_days
+    stmt = select(Request)
+    if f.status:
+        stmt = stmt.where(col(Request.status).in_(f.status))
+    if f.type:
+        stmt = stmt.where(Request.type == f.type)
+    if f.service:
+        stmt = stmt.where(Request.service == f.service)
+    if f.sla:
+        stmt = stmt.where(
+            sla_condition(
+                Sla(f.sla),
+                status=col(Request.status),
+                legal_due_on=col(Request.legal_due_on),
+                closed_on=col(Request.closed_on),
+                today=today,
+                due_soon_days=due_soon,
+            )
+        )
+    if f.assignee is not None:
+        stmt = stmt.where(_assignee_clause(f.assignee, staff))
+    if f.due_before:
+        stmt = stmt.where(col(Request.legal_due_on) <= f.due_before)
+    if f.due_after:
+        stmt = stmt.where(col(Request.legal_due_on) >= f.due_after)
+    if f.q:
+        stmt = stmt.where(
+            col(Request.reference).startswith(canonical_reference(f.q), autoescape=True)
+        )
+    stmt = _page(stmt, f)
+    rows = list(session.exec(stmt.limit(f.limit + 1)).all())
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
+    items = [_queue_item(r, today, due_soon) for r in rows]
+    next_cursor = _encode_cursor(rows[-1], f.sort) if more and rows else None
+    return QueuePage(items=items, next_cursor=next_cursor)
+
+
+def _assignee_clause(value: str, staff: Staff) -> Any:
+    if value == "me":
+        return Request.assignee_id == staff.id
+    if value == "none":
+        return col(Request.assignee_id).is_(None)
+    if value.isdigit():
+        return Request.assignee_id == int(value)
+    msg = "담당자는 me, none 또는 직원 번호여야 합니다."
+    raise ValidationFailed(msg, errors=[FieldError("assignee", "invalid", msg)])
+
+
+def _page(stmt: Any, f: QueueFilter) -> Any:
+    """Keyset pagination: the cursor carries the last row's sort value and id."""
+    last = _decode_cursor(f.cursor, f.sort) if f.cursor else None
+    if f.sort == "legal_deadline":
+        if last is not None:
+            due, rid = date.fromisoformat(last[0]), int(last[1])
+            stmt = stmt.where(
+                or_(
+                    col(Request.legal_due_on) > due,
+                    and_(col(Request.legal_due_on) == due, col(Request.id) > rid),
+                )
+            )
+        return stmt.order_by(col(Request.legal_due_on), col(Request.id))
+    if last is not None:
+        at, rid = datetime.fromisoformat(last[0]), int(last[1])
+        stmt = stmt.where(
+            or_(
+                col(Request.received_at) < at,
+                and_(col(Request.received_at) == at, col(Request.id) < rid),
+            )
+        )
+    return stmt.order_by(col(Request.received_at).desc(), col(Request.id).desc())
+
+
+def _encode_cursor(row: Request, sort: str) -> str:
+    value = (
+        row.legal_due_on.isoformat() if sort == "legal_deadline" else row.received_at.isoformat()
+    )
+    raw = json.dumps([sort, value, row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, value, rid = json.loads(raw)
+        if kind != sort:
+            raise ValueError("cursor from another sort order")
+        # Validate the value's shape now rather than failing inside the query.
+        (date.fromisoformat if sort == "legal_deadline" else datetime.fromisoformat)(value)
+        return str(value), int(rid)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        msg = "페이지 커서가 올바르지 않습니다. 첫 페이지부터 다시 조회해 주세요."
+        raise ValidationFailed(msg, errors=[FieldError("cursor", "invalid", msg)]) from exc
+
+
+def _queue_item(r: Request, today: date, due_soon_days: int) -> QueueItem:
+    return QueueItem(
+        reference=r.reference,
+        type=r.type,
+        service=r.service,
+        channel=r.channel,
+        status=r.status,
+        received_at=r.received_at,
+        legal_deadline=r.legal_due_on,
+        target_date=r.target_due_on,
+        sla=sla_state(
+            status=r.status,
+            legal_due_on=r.legal_due_on,
+            closed_on=r.closed_on,
+            today=today,
+            due_soon_days=due_soon_days,
+        ),
+        assignee=r.assignee_id,
+    )
+
+
+def get_detail(
+    session: Session, rt: Runtime, reference: str, staff: Staff, client_ip: str | None
+) -> StaffRequestDetail:
+    request = session.exec(
+        select(Request).where(Request.reference == canonical_reference(reference))
+    ).first()
+    if request is None:
+        raise NotFound("요청을 찾을 수 없습니다.")
+    assert request.id is not None and staff.id is not None
+    now = rt.clock()
+    v = rt.vault
+    parties = {p.role: p for p in session.exec(select(Party).where(Party.request_id == request.id))}
+    delegation = session.exec(select(Delegation).where(Delegation.request_id == request.id)).first()
+    events = session.exec(
+        select(Event).where(Event.request_id == request.id).order_by(col(Event.seq))
+    ).all()
+    parent_ref = (
+        session.exec(select(Request.reference).where(Request.id == request.parent_id)).first()
+        if request.parent_id
+        else None
+    )
+    session.add(
+        AccessLog(
+            staff_id=staff.id,
+            request_id=request.id,
+            action="view_detail",
+            client_ip=client_ip,
+            at=now,
+        )
+    )
+    base = _queue_item(request, kst_date(now), rt.settings.due_soon_days)
+    correction = v.decrypt_opt(request.correction_enc, field="request.correction")
+    return StaffRequestDetail(
+        **base.model_dump(),
+        outcome=request.outcome,
+        version=request.version,
+        deadline_unconfirmed=request.deadline_unconfirmed,
+        period_days=request.period_days,
+        items=request.items,
+        delivery=request.delivery,
+        notify_by=request.notify_by,
+        details=v.decrypt_opt(request.details_enc, field="request.details"),
+        correction=json.loads(correction) if correction else None,
+        subject=_person(rt, parties["subject"]),
+        requester=_person(rt, parties["requester"]) if "requester" in parties else None,
+        delegation=(
+            {
+                **json.loads(v.decrypt(delegation.fields_enc, field="delegation.fields")),
+                "scope": delegation.scope,
+            }
+            if delegation
+            else None
+        ),
+        parent_reference=parent_ref,
+        closed_at=request.closed_at,
+        events=[
+            EventOut(
+                seq=e.seq,
+                kind=e.kind,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                actor=e.actor,
+                at=e.created_at,
+                data=e.data,
+            )
+            for e in events
+        ],
+    )
+
+
+def _person(rt: Runtime, p: Party) -> PersonOut:
+    v = rt.vault
+    birth = v.decrypt_opt(p.birth_date_enc, field="party.birth_date")
+    return PersonOut(
+        relationship=p.relationship,
+        name=v.decrypt_opt(p.name_enc, field="party.name"),
+        birth_date=date.fromisoformat(birth) if birth else None,
+        email=v.decrypt_opt(p.email_enc, field="party.email"),
+        phone=v.decrypt_opt(p.phone_enc, field="party.phone"),
+    )

@@ -1,0 +1,210 @@
+"""Who may file what: the rules checked when a request arrives. Pure: no clock, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from app.crypto import normalize
+from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
+from app.models.request_api import RequestCreate
+from app.workflows.lifecycle import Status
+from app.workflows.vocab import SCOPE_FOR_TYPE, NotifyBy, Relationship
+
+# PIPA art. 38(2) and the Carelabs policy §7①※: under 14, only a legal representative files.
+CHILD_AGE_LIMIT = 14
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    max_text_chars: int
+    max_items: int
+
+
+def age_on(birth_date: date, on: date) -> int:
+    """Age in full years (만 나이) on a day; a 29 February birthday completes on 1 March."""
+    before_birthday = (on.month, on.day) < (birth_date.month, birth_date.day)
+    return on.year - birth_date.year - int(before_birthday)
+
+
+def _invalid(field: str, code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[FieldError(field, code, message)])
+
+
+def check_intake(
+    payload: RequestCreate,
+    *,
+    received_on: date,
+    item_codes: frozenset[str] | None,
+    limits: IntakeLimits,
+) -> None:
+    """Raise the first rule the request breaks; `item_codes` is None for an unknown service."""
+    _check_payload(payload, received_on=received_on, limits=limits)
+    if item_codes is None:
+        raise BusinessRuleViolation(
+            "unknown_service", "service", "개인정보 처리방침에 없는 서비스입니다."
+        )
+    for i, item in enumerate(payload.items):
+        if item not in item_codes:
+            raise BusinessRuleViolation(
+                "unknown_item", f"items.{i}", "이 서비스에서 처리하지 않는 개인정보 항목입니다."
+            )
+    if payload.correction and payload.correction.item not in item_codes:
+        raise BusinessRuleViolation(
+            "unknown_item", "correction.item", "이 서비스에서 처리하지 않는 개인정보 항목입니다."
+        )
+    _check_authority(payload, received_on=received_on)
+    _check_contact(payload)
+
+
+def _check_payload(payload: RequestCreate, *, received_on: date, limits: IntakeLimits) -> None:
+    if payload.subject.birth_date > received_on:
+        raise _invalid("subject.birth_date", "future_date", "생년월일이 접수일보다 늦습니다.")
+    if payload.details and len(payload.details) > limits.max_text_chars:
+        raise _invalid(
+            "details", "too_long", f"요청 내용은 {limits.max_text_chars}자 이내로 적어 주세요."
+        )
+    if len(payload.items) > limits.max_items:
+        raise _invalid("items", "too_many", f"항목은 {limits.max_items}개까지 고를 수 있습니다.")
+    if payload.type == "correction" and payload.correction is None:
+        raise _invalid("correction", "required", "정정 요구에는 정정할 항목과 내용이 필요합니다.")
+    rel = relationship_of(payload)
+    if rel is not Relationship.SELF:
+        assert payload.requester is not None
+        if payload.requester.name is None:
+            raise _invalid("requester.name", "required", "대리인의 이름이 필요합니다.")
+        if payload.requester.birth_date is None:
+            raise _invalid("requester.birth_date", "required", "대리인의 생년월일이 필요합니다.")
+    if payload.delegation is not None:
+        if rel is Relationship.SELF:
+            raise _invalid(
+                "delegation", "not_applicable", "본인이 요구할 때에는 위임장이 필요하지 않습니다."
+            )
+        if payload.delegation.signed_on > received_on:
+            raise _invalid(
+                "delegation.signed_on", "future_date", "위임장 작성일이 접수일보다 늦습니다."
+            )
+
+
+def relationship_of(payload: RequestCreate) -> Relationship:
+    return payload.requester.relationship if payload.requester else Relationship.SELF
+
+
+def _check_authority(payload: RequestCreate, *, received_on: date) -> None:
+    rel = relationship_of(payload)
+    subject = payload.subject
+    # Art. 38(2); policy §7①※: the age that counts is the one on the day of receipt (KST).
+    if age_on(subject.birth_date, received_on) < CHILD_AGE_LIMIT and (
+        rel is not Relationship.LEGAL_REPRESENTATIVE
+    ):
+        raise BusinessRuleViolation(
+            "legal_representative_required",
+            "requester.relationship",
+            "만 14세 미만 아동의 개인정보에 관한 요구는 법정대리인이 직접 해야 합니다. "
+            "법정대리인으로 다시 신청해 주세요.",
+        )
+    if rel is Relationship.DELEGATE and payload.delegation is None:
+        raise BusinessRuleViolation(
+            "delegation_required",
+            "delegation",
+            "대리인이 요구할 때에는 위임장(개인정보 처리 방법에 관한 고시 별지 제11호)이 "
+            "필요합니다.",
+        )
+    delegation = payload.delegation
+    if delegation is None:
+        return
+    # Decree art. 45(2): the 위임장 must be the subject's own.
+    if (
+        normalize(delegation.delegator_name) != normalize(subject.name)
+        or delegation.delegator_birth_date != subject.birth_date
+    ):
+        raise BusinessRuleViolation(
+            "delegation_subject_mismatch",
+            "delegation.delegator_name",
+            "위임장의 위임하는 사람이 정보주체와 다릅니다(성명·생년월일 확인).",
+        )
+    requester = payload.requester
+    assert requester is not None and requester.name is not None
+    if (
+        normalize(delegation.delegate_name) != normalize(requester.name)
+        or delegation.delegate_birth_date != requester.birth_date
+    ):
+        raise BusinessRuleViolation(
+            "delegation_delegate_mismatch",
+            "delegation.delegate_name",
+            "위임장의 위임받는 사람이 신청인과 다릅니다(성명·생년월일 확인).",
+        )
+    needed = SCOPE_FOR_TYPE[payload.type]
+    if needed not in delegation.scope:
+        raise BusinessRuleViolation(
+            "delegation_scope_mismatch",
+            "delegation.scope",
+            "위임장의 위임 범위에 이 요구가 포함되어 있지 않습니다.",
+        )
+
+
+def _check_contact(payload: RequestCreate) -> None:
+    emails, phones = contacts(payload)
+    if not emails and not phones:
+        raise BusinessRuleViolation(
+            "contact_required",
+            "subject.email",
+            "결과를 알려 드릴 이메일 또는 휴대전화 번호를 하나 이상 적어 주세요.",
+        )
+    if payload.notify_by is NotifyBy.EMAIL and not emails:
+        raise BusinessRuleViolation(
+            "contact_required", "notify_by", "이메일로 안내받으려면 이메일 주소가 필요합니다."
+        )
+    if payload.notify_by is NotifyBy.SMS and not phones:
+        raise BusinessRuleViolation(
+            "contact_required", "notify_by", "문자로 안내받으려면 휴대전화 번호가 필요합니다."
+        )
+
+
+def contacts(payload: RequestCreate) -> tuple[list[str], list[str]]:
+    """Addresses that notices may go to: the subject's, and the representative's if any."""
+    people = [payload.subject]
+    if payload.requester and relationship_of(payload) is not Relationship.SELF:
+        people.append(payload.requester)  # type: ignore[arg-type]
+    emails = [p.email for p in people if p.email]
+    phones = [p.phone for p in people if p.phone]
+    return emails, phones
+
+
+def default_notify_by(payload: RequestCreate) -> NotifyBy:
+    if payload.notify_by is not None:
+        return payload.notify_by
+    emails, _ = contacts(payload)
+    return NotifyBy.EMAIL if emails else NotifyBy.SMS
+
+
+# Resident registration numbers must never be stored (PIPA art. 24-2): mask them in free text.
+_RRN = re.compile(
+    r"(?<!\d)(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))\s*-?\s*([1-8])\d{6}(?!\d)"
+)
+
+
+def mask_rrn(text: str) -> str:
+    return _RRN.sub(lambda m: f"{m.group(1)}-{m.group(2)}******", text)
+
+
+# What the requester is asked to do next, by status (shown on the status page).
+NEXT_ACTION: dict[str, str] = {
+    Status.AWAITING_REQUESTER: "provide_information",
+    Status.IN_REVIEW: "wait",
+    Status.POSTPONED: "wait",
+    Status.AWAITING_APPROVAL: "wait",
+    Status.EXECUTING: "wait",
+    Status.COMPLETED: "none",
+    Status.REJECTED: "none",
+    Status.WITHDRAWN: "none",
+}
+
+
+def next_action(status: str, relationship: str) -> str:
+    if status == Status.IDENTITY_PENDING:
+        # Decree art. 46(1): the subject proves control of the contact; a representative
+        # shows their own identity and authority (form No. 11 or proof of representation).
+        return "verify_contact" if relationship == Relationship.SELF else "submit_documents"
+    return NEXT_ACTION[status]

@@ -1,0 +1,84 @@
+"""The vocabulary of a rights request (PIPA art. 38(1) 열람등요구)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestType(StrEnum):
+    ACCESS = "access"  # art. 35
+    CORRECTION = "correction"  # art. 36
+    DELETION = "deletion"  # art. 36
+    SUSPENSION = "suspension"  # art. 37(1)
+    CONSENT_WITHDRAWAL = "consent_withdrawal"  # art. 37(1), added 2023
+    OBJECTION = "objection"  # art. 38(5); created only against a decision, never filed directly
+
+
+FILEABLE_TYPES = tuple(t for t in RequestType if t is not RequestType.OBJECTION)
+
+TYPE_LABELS_KO: dict[str, str] = {
+    "access": "열람",
+    "correction": "정정",
+    "deletion": "삭제",
+    "suspension": "처리정지",
+    "consent_withdrawal": "동의 철회",
+    "objection": "이의제기",
+}
+
+
+class Relationship(StrEnum):
+    SELF = "self"
+    LEGAL_REPRESENTATIVE = "legal_representative"  # art. 38(2), Decree art. 45(1)1
+    DELEGATE = "delegate"  # Decree art. 45(1)2, with 위임장 (form No. 11)
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    API = "api"
+    EMAIL = "email"
+    FAX = "fax"
+    LETTER = "letter"
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+    CHANNELTALK = "channeltalk"
+
+
+# Channels staff record for requests that reached the company another way (Decree art. 41(2)).
+STAFF_CHANNELS = (
+    Channel.EMAIL,
+    Channel.FAX,
+    Channel.LETTER,
+    Channel.PHONE,
+    Channel.IN_PERSON,
+    Channel.CHANNELTALK,
+)
+
+
+class Delivery(StrEnum):
+    ELECTRONIC = "electronic"
+    MAIL = "mail"
+    IN_PERSON = "in_person"
+
+
+class NotifyBy(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class DelegationScope(StrEnum):
+    """The boxes of 위임장 (PIPC notice form No. 11)."""
+
+    ACCESS = "access"
+    CORRECTION_DELETION = "correction_deletion"
+    SUSPENSION = "suspension"
+    CONSENT_WITHDRAWAL = "consent_withdrawal"
+
+
+# Which box of the 위임장 covers which request type; form No. 11 has one box for 정정ㆍ삭제.
+SCOPE_FOR_TYPE: dict[str, DelegationScope] = {
+    "access": DelegationScope.ACCESS,
+    "correction": DelegationScope.CORRECTION_DELETION,
+    "deletion": DelegationScope.CORRECTION_DELETION,
+    "suspension": DelegationScope.SUSPENSION,
+    "consent_withdrawal": DelegationScope.CONSENT_WITHDRAWAL,
+}
