@@ -1,0 +1,158 @@
+"""Test fixtures: the app built by its factory on a fresh database made by the migrations."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.db import session_scope
+from app.main import create_app
+from app.migrate import upgrade
+from app.models.staff import Role
+from app.runtime import Runtime
+from app.services.staff import add_staff
+from app.settings import Settings
+
+# A fixed key for tests only (32 zero-to-31 bytes); never a real deployment's key.
+TEST_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+
+# Tuesday 2026-12-15 10:00 KST: the contract's worked example (due Mon 2026-12-28).
+T0 = datetime(2026, 12, 15, 1, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The injected `now`: tests move time instead of sleeping."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One database upgraded by Alembic per session; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[Callable[[], str]]:
+    """Returns a callable: each call gives the URL of a new PostgreSQL database at the head.
+
+    The server is one this session starts (tests/pg.py), or RIGHTSDESK_TEST_POSTGRES_URL's.
+    """
+    from tests.pg import postgres_databases
+
+    with postgres_databases(upgrade) as fresh_db:
+        yield fresh_db
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        db = tmp_path / "rightsdesk.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), db)
+        return f"sqlite:///{db}"
+    fresh_db: Callable[[], str] = request.getfixturevalue("postgres_database")
+    return fresh_db()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        data_key=TEST_KEY,
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(settings: Settings, clock: Clock) -> FastAPI:
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+def runtime(app: FastAPI) -> Runtime:
+    rt: Runtime = app.state.runtime
+    return rt
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def db(runtime: Runtime) -> Iterator[Session]:
+    """A session for looking at what the service stored."""
+    with Session(runtime.engine) as session:
+        yield session
+
+
+@pytest.fixture
+def staff_headers(runtime: Runtime, clock: Clock) -> Callable[..., dict[str, str]]:
+    """Make a staff member with a role; returns the Authorization header for their token."""
+    counter = iter(range(1, 1000))
+
+    def make(role: str = "security", name: str | None = None) -> dict[str, str]:
+        for session in session_scope(runtime.engine):
+            created = add_staff(
+                session, name=name or f"{role}-{next(counter)}", role=Role(role), now=clock()
+            )
+        return {"Authorization": f"Bearer {created.token}"}
+
+    return make
+
+
+def subject(**overrides: Any) -> dict[str, Any]:
+    """A synthetic adult data subject (no real person)."""
+    person = {"name": "김가상", "birth_date": "1990-05-01", "email": "kim.gasang@example.com"}
+    person.update(overrides)
+    return person
+
+
+def request_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "access", "service": "uno", "subject": subject()}
+    body.update(overrides)
+    return body
+
+
+def delegation_for(
+    subj: dict[str, Any], delegate: dict[str, Any], **overrides: Any
+) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "delegator_name": subj["name"],
+        "delegator_birth_date": subj["birth_date"],
+        "delegator_phone": "010-2000-0001",
+        "delegator_address": "서울특별시 가상구 예시로 1",
+        "delegate_name": delegate["name"],
+        "delegate_birth_date": delegate["birth_date"],
+        "delegate_phone": "010-2000-0002",
+        "delegate_address": "서울특별시 가상구 예시로 2",
+        "relationship_to_subject": "배우자",
+        "scope": ["access", "correction_deletion"],
+        "signed_on": "2026-12-10",
+    }
+    d.update(overrides)
+    return d

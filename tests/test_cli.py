@@ -1,0 +1,71 @@
+"""The `rightsdesk` command as an operator runs it: migrate, staff add, staff revoke."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import TEST_KEY
+
+
+def rightsdesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_operator_sets_up_staff_from_the_command_line(tmp_path: Path) -> None:
+    env = {
+        "RIGHTSDESK_ENV": "test",
+        "RIGHTSDESK_DATA_DIR": str(tmp_path),
+        "RIGHTSDESK_DATA_KEY": TEST_KEY,
+    }
+    assert rightsdesk(env, "migrate").returncode == 0
+    added = rightsdesk(
+        env, "staff", "add", "--name", "정보보안 담당", "--role", "security", "--json"
+    )
+    assert added.returncode == 0, added.stderr
+    line = json.loads(added.stdout.strip())
+    assert set(line) == {"staff_id", "token"}
+
+    settings = Settings(env="test", data_dir=tmp_path, data_key=TEST_KEY)
+    headers = {"Authorization": f"Bearer {line['token']}"}
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/staff/me", headers=headers).json()["role"] == "security"
+
+    dup = rightsdesk(env, "staff", "add", "--name", "정보보안 담당", "--role", "agent")
+    assert dup.returncode != 0 and "already exists" in dup.stderr
+    bad_role = rightsdesk(env, "staff", "add", "--name", "x", "--role", "boss")
+    assert bad_role.returncode == 2
+
+    revoked = rightsdesk(env, "staff", "revoke", "--name", "정보보안 담당")
+    assert revoked.returncode == 0 and "1 token(s) revoked" in revoked.stdout
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/staff/me", headers=headers).status_code == 401
+    assert rightsdesk(env, "staff", "revoke", "--name", "nobody").returncode == 1
+
+
+def test_production_without_a_key_refuses_to_start(tmp_path: Path) -> None:
+    env = {"RIGHTSDESK_ENV": "production", "RIGHTSDESK_DATA_DIR": str(tmp_path)}
+    env_clean = {k: v for k, v in os.environ.items() if k != "RIGHTSDESK_DATA_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-c", "from app.main import create_app; create_app()"],
+        env={**env_clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0 and "RIGHTSDESK_DATA_KEY is required" in result.stderr
