@@ -9,6 +9,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
+from app.apidocs import install_docs
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.migrate import assert_at_head
@@ -38,10 +39,13 @@ def create_app(
         version="0.1.0",
         summary="개인정보 열람등요구 처리 — PIPA data-subject rights requests",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
+    install_docs(app)
     for module in (public, staff, meta):
         app.include_router(module.router)
     return app

@@ -1,0 +1,52 @@
+"""Public facts over HTTP: deadline computation, the catalog, the API docs."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.test_intake_api import assert_problem
+
+
+def test_deadline_endpoint_explains_each_rolled_day(client: TestClient) -> None:
+    resp = client.get(
+        "/v1/deadlines", params={"type": "access", "received_at": "2026-12-15T10:00:00+09:00"}
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["legal_deadline"] == "2026-12-28" and body["period_days"] == 10
+    assert body["calendar_confirmed"] is True
+    rolled = [step["date"] for step in body["explain"] if "연장" in step["note"]]
+    assert rolled == ["2026-12-25", "2026-12-26", "2026-12-27"]
+    assert body["target_date"] == "2026-12-24"  # 12-25 is 성탄절: one working day earlier
+
+
+def test_deadline_beyond_the_confirmed_calendar_is_flagged(client: TestClient) -> None:
+    resp = client.get("/v1/deadlines", params={"received_at": "2027-12-28T10:00:00+09:00"})
+    assert resp.json()["calendar_confirmed"] is False
+
+
+def test_deadline_needs_an_offset_and_a_known_type(client: TestClient) -> None:
+    naive = client.get("/v1/deadlines", params={"received_at": "2026-12-15T10:00:00"})
+    assert_problem(naive, 422, "validation_error", "received_at")
+    unknown = client.get(
+        "/v1/deadlines", params={"type": "portability", "received_at": "2026-12-15T10:00:00Z"}
+    )
+    assert_problem(unknown, 422, "validation_error", "type")
+
+
+def test_catalog_lists_the_policy_in_force(client: TestClient) -> None:
+    body = client.get("/v1/catalog").json()
+    assert [s["code"] for s in body["services"]] == ["uno", "smartcrm", "webersoft", "carecrm"]
+    assert body["controller"]["public_institution"] is False
+    codes = {g["code"] for g in body["grounds"]}
+    assert "35-4-1" in codes and not any(c.startswith("35-4-3") for c in codes)
+    assert "37-2-3" not in codes
+
+
+def test_api_docs_work_without_a_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/v1/requests" in spec["paths"] and "/v1/staff/requests" in spec["paths"]
