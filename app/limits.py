@@ -8,6 +8,13 @@ from app.errors import PayloadTooLarge, problem
 
 
 class BodySizeLimit:
+    """Answers 413 as soon as the declared or the received size passes the cap.
+
+    A body sent without Content-Length is counted as it arrives; once past the cap the app sees
+    the client as gone and whatever it would still answer is dropped, so the 413 is the
+    only response.
+    """
+
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -21,21 +28,28 @@ class BodySizeLimit:
             await self._reject(scope, receive, send)
             return
         seen = 0
+        rejected = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise PayloadTooLarge(self._detail())
+                    rejected = True
+                    await self._reject(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
 
-    def _detail(self) -> str:
-        return f"요청 본문은 {self.max_bytes:,}바이트를 넘을 수 없습니다."
+        await self.app(scope, counting_receive, guarded_send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, PayloadTooLarge.code, PayloadTooLarge.title, self._detail())
+        detail = f"요청 본문은 {self.max_bytes:,}바이트를 넘을 수 없습니다."
+        response = problem(413, PayloadTooLarge.code, PayloadTooLarge.title, detail)
         await response(scope, receive, send)

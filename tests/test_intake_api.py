@@ -277,3 +277,19 @@ def test_resident_registration_numbers_are_masked(
     row = db.exec(select(Request)).one()
     details = runtime.vault.decrypt(row.details_enc, field="request.details")
     assert "1234567" not in details and "900501-1******" in details
+
+
+def test_oversized_body_without_a_length_is_cut_off(
+    client: TestClient, settings: Any, db: Session
+) -> None:
+    def chunks() -> Any:
+        yield b'{"type": "access", "service": "uno", "details": "'
+        for _ in range(settings.max_body_bytes // 1000 + 2):
+            yield b"x" * 1000
+        yield b'"}'
+
+    resp = client.post(
+        "/v1/requests", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_problem(resp, 413, "payload_too_large")
+    assert db.exec(select(Request)).all() == []

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from app.deps import CaseHandler, CurrentStaff, RuntimeDep, SessionDep
-from app.errors import FieldError, ValidationFailed
 from app.models.request_api import (
     QueuePage,
     RequestCreated,
@@ -47,9 +46,6 @@ def create_request(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RequestCreated:
-    if payload.received_at > rt.clock():
-        msg = "접수 시각은 미래일 수 없습니다."
-        raise ValidationFailed(msg, errors=[FieldError("received_at", "future_date", msg)])
     created, replayed = file_request(
         session,
         rt,

@@ -44,6 +44,7 @@ def file_request(
         if replay is not None:
             return replay, True
 
+    intake.check_receipt_time(ctx.received_at, now=now)
     received_on = kst_date(ctx.received_at)
     service = rt.policy.service(payload.service)
     intake.check_intake(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from app.crypto import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
@@ -56,6 +56,12 @@ def check_intake(
         )
     _check_authority(payload, received_on=received_on)
     _check_contact(payload)
+
+
+def check_receipt_time(received_at: datetime, *, now: datetime) -> None:
+    """Staff record when a letter, fax or call arrived; that cannot be later than now."""
+    if received_at > now:
+        raise _invalid("received_at", "future_date", "접수 시각은 미래일 수 없습니다.")
 
 
 def _check_payload(payload: RequestCreate, *, received_on: date, limits: IntakeLimits) -> None:
