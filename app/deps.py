@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.db import session_scope
@@ -30,11 +31,16 @@ def get_session(rt: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+# Declared as a security scheme so /docs offers an "Authorize" button; our own handler answers
+# a missing or bad token with the contract's 401 problem.
+_bearer = HTTPBearer(auto_error=False, description="rightsdesk staff add 로 발급한 토큰")
+
+
 def current_staff(
     session: SessionDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Staff:
-    return authenticate(session, authorization)
+    return authenticate(session, credentials.credentials if credentials else None)
 
 
 CurrentStaff = Annotated[Staff, Depends(current_staff)]

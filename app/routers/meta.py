@@ -33,7 +33,12 @@ class DeadlineOut(BaseModel):
     explain: list[ExplainOut]
 
 
-@router.get("/v1/deadlines", response_model=DeadlineOut, responses=problem_responses(422))
+@router.get(
+    "/v1/deadlines",
+    response_model=DeadlineOut,
+    responses=problem_responses(422),
+    summary="법정 처리기한 계산 (legal deadline)",
+)
 def deadlines(
     rt: RuntimeDep,
     received_at: AwareDatetime,
@@ -53,7 +58,7 @@ def deadlines(
     )
 
 
-@router.get("/v1/catalog")
+@router.get("/v1/catalog", summary="처리방침 안내 (the policy in force)")
 def catalog(rt: RuntimeDep) -> dict[str, Any]:
     """처리방침에 따른 서비스·개인정보 항목·요구 유형·제한 사유."""
     return build_catalog(rt.policy)

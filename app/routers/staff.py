@@ -64,7 +64,12 @@ def create_request(
     return created
 
 
-@router.get("/requests", response_model=QueuePage, responses=problem_responses(422))
+@router.get(
+    "/requests",
+    response_model=QueuePage,
+    responses=problem_responses(422),
+    summary="처리 대기열 (the queue)",
+)
 def queue(
     staff: CaseHandler,
     session: SessionDep,
