@@ -65,7 +65,7 @@ def build_catalog(policy: Policy) -> dict[str, Any]:
             for g in GROUNDS.values()
             if g.applies_to & offered and (controller.public_institution or not g.public_only)
         ],
-        "objection_method": _objection_method(policy),
+        "objection_method": objection_method(policy),
     }
 
 
@@ -116,7 +116,9 @@ def _reach(contact: Contact) -> str:
     return f"{who}({means})"
 
 
-def _objection_method(policy: Policy) -> str:
+def objection_method(policy: Policy, *, include_remedies: bool = True) -> str:
+    """How to object (PIPA art. 38(5)), in Korean, with the policy's contact; notices list the
+    outside bodies separately, so they ask for it without them."""
     contact = policy.contact(policy.rights.objection_contact)
     assert contact is not None  # Policy validation guarantees the reference
     text = (
@@ -126,7 +128,7 @@ def _objection_method(policy: Policy) -> str:
         "제출하실 수 있습니다. 이의제기는 별도의 요청으로 접수되어 검토 후 그 결과를 알려 드립니다."
     )
     remedies = policy.controller.remedies
-    if remedies:
+    if remedies and include_remedies:
         bodies = ", ".join(f"{r.name}({r.phone})" for r in remedies)
         text += f" 이와 별도로 {bodies} 등에 분쟁해결이나 상담을 신청하실 수 있습니다."
     return text

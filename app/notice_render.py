@@ -1,0 +1,78 @@
+"""Render a notice (e-mail subject and body, SMS/LMS text) from its context.
+
+Impure only in that it loads the templates shipped in app/templates/notices; the context comes
+from app.workflows.notices.notice_context. Plain text throughout, so no HTML escaping; a
+template that uses a name the context lacks fails (StrictUndefined) instead of printing blanks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError
+
+from app.workflows.notices import NoticeKind
+
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    subject: str
+    body: str
+    sms: str
+
+
+def josa(word: str, pair: str) -> str:
+    """`word` followed by the Korean particle that fits its last syllable.
+
+    `pair` is "after a final consonant/after a vowel", e.g. "이/가", "을/를", "은/는", "과/와",
+    "으로/로" (ㄹ takes 로). Words not ending in a Hangul syllable get both: "CRM을(를)".
+    """
+    after_consonant, after_vowel = pair.split("/")
+    last = word.rstrip()[-1:]
+    if not ("가" <= last <= "힣"):
+        return f"{word}{after_consonant}({after_vowel})"
+    final = (ord(last) - ord("가")) % 28
+    if final == 0 or (after_vowel == "로" and final == 8):  # 8 = ㄹ
+        return word + after_vowel
+    return word + after_consonant
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("app", "templates/notices"),
+        undefined=StrictUndefined,
+        autoescape=False,  # plain-text e-mail and SMS
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["josa"] = josa
+    return env
+
+
+def render_notice(kind: NoticeKind, context: Mapping[str, Any]) -> RenderedNotice:
+    """Render `<kind>.txt.j2` (its `subject` block and body) and `<kind>.sms.j2`.
+
+    Raises jinja2.UndefinedError when a template needs a value the context lacks.
+    """
+    kind = NoticeKind(kind)
+    if context.get("kind", kind.value) != kind.value:
+        raise ValueError(f"context was built for {context['kind']!r}, not {kind.value!r}")
+    env = _environment()
+    values = dict(context)
+    module = env.get_template(f"{kind.value}.txt.j2").make_module(values)
+    subject = getattr(module, "subject", None)
+    if subject is None:
+        raise TemplateError(f"{kind.value}.txt.j2 does not set a subject")
+    return RenderedNotice(
+        subject=" ".join(str(subject).split()),  # one header line
+        body=_LEADING_BLANK_LINES.sub("", str(module)),
+        sms=env.get_template(f"{kind.value}.sms.j2").render(values).strip(),
+    )

@@ -1,0 +1,472 @@
+"""Notices to requesters: the context (app.workflows.notices) and the Korean templates.
+
+Everything is rendered against the shipped policy, with synthetic people and facts, and checked
+for what a reader (or a regulator) would look for in the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+
+from app.notice_render import RenderedNotice, _environment, josa, render_notice
+from app.policy import DEFAULT_POLICY_FILE, Policy, load_policy
+from app.workflows.notices import NoticeFacts, NoticeKind, notice_context
+
+REF = "DSR-20261215-7KQ2M9"
+T0 = datetime(2026, 12, 15, 1, 0, tzinfo=UTC)  # Tue 2026-12-15 10:00 KST
+DUE = date(2026, 12, 28)  # the contract's worked example (12-25 holiday, weekend)
+OFFICE_EMAIL = "heegon.oh@carelabs.co.kr"
+OFFICE_PHONE = "070-4895-0876"
+ACCESS_CODE = "ZX9-SECRET-CODE"  # what filing returned; must never reach a notice
+
+PARTIAL_REASON = "접속기록에 같은 계정을 쓰는 다른 직원의 접속 정보가 함께 들어 있습니다."
+STATUTE = "「전자상거래 등에서의 소비자 보호에 관한 법률」 제6조(계약 등에 관한 기록: 5년)"
+
+# A complete `extra` for each kind (and outcome), to render or to take keys away from.
+EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
+    "receipt": (NoticeKind.RECEIPT, "access", {"next_action": "verify_contact"}),
+    "verification_code": (
+        NoticeKind.VERIFICATION_CODE,
+        "access",
+        {"code": "482913", "valid_minutes": 10},
+    ),
+    "info_request": (
+        NoticeKind.INFO_REQUEST,
+        "correction",
+        {"message": "정정하실 전화번호를 알려 주세요.", "respond_by": date(2026, 12, 22)},
+    ),
+    "postponement": (
+        NoticeKind.POSTPONEMENT,
+        "access",
+        {
+            "reason": "보관 시스템 이전 작업으로 접속기록을 조회할 수 없습니다.",
+            "expected_end": date(2026, 12, 23),
+        },
+    ),
+    "access_granted": (
+        NoticeKind.ACCESS_RESULT,
+        "access",
+        {
+            "outcome": "granted",
+            "items_granted": ["manager_name", "terminal_info"],
+            "method": "electronic",
+            "place": "요청 조회 화면에서 내려받기",
+            "fee_krw": 0,
+        },
+    ),
+    "access_partial": (
+        NoticeKind.ACCESS_RESULT,
+        "access",
+        {
+            "outcome": "partially_granted",
+            "items_granted": ["manager_name", "manager_email"],
+            "items_withheld": ["access_records"],
+            "grounds": ["35-4-2"],
+            "reason": PARTIAL_REASON,
+            "method": "in_person",
+            "available_at": datetime(2026, 12, 22, 5, 0, tzinfo=UTC),
+            "place": "본사 3층 회의실",
+            "fee_krw": 0,
+        },
+    ),
+    "access_refused": (
+        NoticeKind.ACCESS_RESULT,
+        "access",
+        {"outcome": "refused", "grounds": ["35-4-1"], "reason": "수사기관의 요청으로 제한됩니다."},
+    ),
+    "deletion_refused": (
+        NoticeKind.ACTION_RESULT,
+        "deletion",
+        {
+            "outcome": "refused",
+            "grounds": ["36-1-proviso"],
+            "reason": "결제 기록은 법령에 따라 5년간 보존해야 합니다.",
+            "statute": STATUTE,
+        },
+    ),
+    "suspension_granted": (
+        NoticeKind.ACTION_RESULT,
+        "suspension",
+        {"outcome": "granted", "action": "12월 18일부터 서비스 개선 목적의 처리를 정지했습니다."},
+    ),
+    "withdrawal": (
+        NoticeKind.WITHDRAWAL,
+        "access",
+        {"withdrawn_at": datetime(2026, 12, 16, 3, 30, tzinfo=UTC)},
+    ),
+    "objection_receipt": (
+        NoticeKind.OBJECTION_RECEIPT,
+        "access",
+        {"objection_reference": "DSR-20261224-OBJ1", "objection_due_on": date(2027, 1, 4)},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(DEFAULT_POLICY_FILE)
+
+
+def facts(request_type: str = "access", **extra: Any) -> NoticeFacts:
+    return NoticeFacts(
+        reference=REF,
+        request_type=request_type,
+        service_code="uno",
+        received_at=T0,
+        legal_due_on=DUE,
+        recipient_name="김가상",
+        extra=extra,
+    )
+
+
+def render(policy: Policy, case: str, **changes: Any) -> RenderedNotice:
+    kind, request_type, extra = EXTRA[case]
+    context = notice_context(kind, facts(request_type, **{**extra, **changes}), policy)
+    return render_notice(kind, context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every kind
+
+
+def test_every_kind_has_an_email_and_an_sms_template() -> None:
+    names = set(_environment().list_templates())
+    for kind in NoticeKind:
+        assert {f"{kind}.txt.j2", f"{kind}.sms.j2"} <= names, kind
+    assert {kind for kind, _, _ in EXTRA.values()} == set(NoticeKind)
+
+
+@pytest.mark.parametrize("case", sorted(EXTRA))
+def test_each_notice_names_its_reference_and_ends_with_the_controller_contact(
+    policy: Policy, case: str
+) -> None:
+    notice = render(policy, case)
+    assert REF in notice.subject and "\n" not in notice.subject
+    assert notice.subject.startswith("[(주)케어랩스 CRM사업부]")
+    assert notice.body.strip() and not notice.body.startswith("\n")
+    footer = notice.body.rstrip().splitlines()[-4:]
+    assert footer == [
+        "(주)케어랩스 CRM사업부",
+        "문의: 정보보안팀",
+        f"전자우편: {OFFICE_EMAIL}",
+        f"전화: {OFFICE_PHONE}",
+    ]
+    assert REF in notice.sms or case == "verification_code"
+    assert 0 < len(notice.sms) <= 300
+    for text in (notice.subject, notice.body, notice.sms):
+        assert ACCESS_CODE not in text
+        assert "{{" not in text and "{%" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Receipt
+
+
+def test_receipt_states_reference_received_time_in_kst_and_civil_act_deadline(
+    policy: Policy,
+) -> None:
+    body = render(policy, "receipt").body
+    assert REF in body
+    assert "열람 / 우노" in body
+    assert "2026년 12월 15일(화) 10:00 (한국 시간)" in body  # 01:00 UTC
+    assert "01:00" not in body
+    assert "2026년 12월 28일(월)까지" in body
+    assert "「민법」" in body and "제157조" in body and "제161조" in body
+    assert "개인정보 보호법 시행령 제41조제4항" in body and "10일 이내" in body
+
+
+def test_receipt_converts_a_late_utc_instant_to_the_next_korean_day(policy: Policy) -> None:
+    late = replace(
+        facts(next_action="wait"), received_at=datetime(2026, 12, 15, 15, 30, tzinfo=UTC)
+    )
+    body = render_notice(NoticeKind.RECEIPT, notice_context(NoticeKind.RECEIPT, late, policy)).body
+    assert "2026년 12월 16일(수) 00:30" in body
+    assert "접수한 다음 날부터 세며" in body
+    midnight = replace(late, received_at=datetime(2026, 12, 15, 15, 0, tzinfo=UTC))
+    body = render_notice(
+        NoticeKind.RECEIPT, notice_context(NoticeKind.RECEIPT, midnight, policy)
+    ).body
+    assert "0시에 접수되어 접수한 날부터" in body  # 민법 제157조 단서
+
+
+def test_receipt_next_steps_depend_on_who_filed(policy: Policy) -> None:
+    self_filed = render(policy, "receipt", next_action="verify_contact")
+    agent = render(policy, "receipt", next_action="submit_documents")
+    assert "인증번호" in self_filed.body and "위임장" not in self_filed.body
+    assert "위임장" in agent.body and "별지 제11호" in agent.body
+    assert "인증번호" in self_filed.sms and "위임장" in agent.sms
+
+
+def test_receipt_explains_how_to_check_status_without_the_access_code(policy: Policy) -> None:
+    notice = render(policy, "receipt", status_url="https://rights.example.com/status")
+    assert "접수할 때 화면에 표시된 접근 코드" in notice.body
+    assert "https://rights.example.com/status" in notice.body
+    with pytest.raises(ValueError, match="access_code"):
+        notice_context(
+            NoticeKind.RECEIPT, facts(next_action="wait", access_code=ACCESS_CODE), policy
+        )
+
+
+def test_consent_withdrawal_receipt_does_not_claim_a_statutory_ten_days(policy: Policy) -> None:
+    body = render_notice(
+        NoticeKind.RECEIPT,
+        notice_context(NoticeKind.RECEIPT, facts("consent_withdrawal", next_action="wait"), policy),
+    ).body
+    assert "지체 없이" in body and "제37조제3항" in body
+    assert "시행령 제41조" not in body and "시행령 제44조" not in body
+
+
+def test_contacts_come_from_the_policy_file(policy: Policy, tmp_path: Path) -> None:
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
+    changed = (
+        text.replace(OFFICE_EMAIL, "privacy-desk@example.com")
+        .replace(OFFICE_PHONE, "02-0000-0000")
+        .replace('department = "정보보안팀"', 'department = "고객정보보호팀"')
+    )
+    assert changed != text
+    path = tmp_path / "policy.toml"
+    path.write_text(changed, encoding="utf-8")
+    other = load_policy(path)
+    for case in ("receipt", "access_partial"):
+        notice = render(other, case)
+        assert "privacy-desk@example.com" in notice.body and "02-0000-0000" in notice.body
+        assert "문의: 고객정보보호팀" in notice.body
+        for old in (OFFICE_EMAIL, OFFICE_PHONE, "정보보안팀"):
+            assert old not in notice.body and old not in notice.sms
+    # The shipped policy still renders its own contact.
+    assert OFFICE_EMAIL in render(policy, "receipt").body
+
+
+# ---------------------------------------------------------------------------------------------
+# Access results and postponement (form No. 9)
+
+
+def test_partial_access_names_withheld_items_ground_reason_and_objection(policy: Policy) -> None:
+    notice = render(policy, "access_partial")
+    body = notice.body
+    assert "일부열람 통지" in notice.subject
+    assert body.startswith(
+        "개인정보 일부열람 통지서\n(개인정보 처리 방법에 관한 고시 별지 제9호 서식)"
+    )
+    assert "김가상 님" in body
+    granted, withheld = body.split("■ 열람을 제한한 개인정보")
+    assert "- 담당자 이름" in granted and "- 담당자 이메일" in granted
+    assert "- 접속기록" in withheld and "접속기록" not in granted
+    # Decree art. 41(5): date, time and place of access.
+    assert "방문 열람" in body and "2026년 12월 22일(화) 14:00" in body
+    assert "본사 3층 회의실" in body and "수수료 없음" in body
+    # Decree art. 41(5) brackets: reason and objection method; art. 35(4)2 in words.
+    assert PARTIAL_REASON in withheld
+    assert "개인정보 보호법 제35조제4항제2호" in withheld
+    assert "다른 사람의 생명ㆍ신체를 해할 우려가 있거나" in withheld
+    assert (
+        "■ 이의제기 방법" in withheld and f"정보보안팀({OFFICE_EMAIL}, {OFFICE_PHONE})" in withheld
+    )
+    assert "개인정보침해신고센터: 118 (privacy.kisa.or.kr)" in withheld
+    assert "시행령 제41조제5항·제42조제1항" in body
+
+
+def test_refused_access_states_ground_reason_and_objection(policy: Policy) -> None:
+    notice = render(policy, "access_refused")
+    assert "열람거절 통지" in notice.subject
+    assert notice.body.startswith("개인정보 열람거절 통지서\n")
+    assert "- 요구하신 개인정보 전부" in notice.body
+    assert "수사기관의 요청으로 제한됩니다." in notice.body
+    assert "개인정보 보호법 제35조제4항제1호" in notice.body
+    assert "법률에 따라 열람이 금지되거나 제한되는 경우" in notice.body
+    assert "■ 이의제기 방법" in notice.body and "■ 열람할 개인정보" not in notice.body
+    assert "열람 거절" in notice.sms and "이의제기 방법" in notice.sms
+
+
+def test_granted_access_lists_the_data_and_the_fee(policy: Policy) -> None:
+    free = render(policy, "access_granted").body
+    assert free.startswith("개인정보 열람 통지서\n")
+    assert "- 담당자 이름" in free and "- 단말기 정보(IP, user-agent)" in free
+    assert "전자 문서로 제공" in free and "요청 조회 화면에서 내려받기" in free
+    assert "수수료 없음" in free and "■ 이의제기 방법" not in free
+    paid = render(policy, "access_granted", method="mail", place=None, fee_krw=5000).body
+    assert "5,000원" in paid and "시행령 제47조" in paid and "수수료 없음" not in paid
+    assert "우편으로 사본 발송" in paid and "지체 없이 발송합니다." in paid
+
+
+def test_postponement_states_reason_resumption_and_objection(policy: Policy) -> None:
+    notice = render(policy, "postponement")
+    assert "열람연기 통지" in notice.subject
+    assert notice.body.startswith(
+        "개인정보 열람연기 통지서\n(개인정보 처리 방법에 관한 고시 별지 제9호"
+    )
+    assert "보관 시스템 이전 작업으로 접속기록을 조회할 수 없습니다." in notice.body
+    assert "2026년 12월 23일(수)" in notice.body
+    assert "지체 없이" in notice.body and "제35조제3항" in notice.body
+    assert "■ 이의제기 방법" in notice.body
+    with pytest.raises(ValueError, match="deletion"):
+        notice_context(NoticeKind.POSTPONEMENT, facts("deletion", reason="x"), policy)
+
+
+# ---------------------------------------------------------------------------------------------
+# Correction / deletion / suspension / consent withdrawal results (form No. 10)
+
+
+def test_deletion_refused_under_36_1_proviso_states_the_statute(policy: Policy) -> None:
+    notice = render(policy, "deletion_refused")
+    body = notice.body
+    assert "삭제 요구 결과 통지" in notice.subject
+    assert body.startswith("개인정보 정정ㆍ삭제 요구에 대한 결과 통지서\n")
+    assert "별지 제10호 서식" in body
+    assert "결제 기록은 법령에 따라 5년간 보존해야 합니다." in body
+    assert "개인정보 보호법 제36조제1항 단서" in body
+    assert STATUTE in body  # 표준지침 32②
+    assert "제21조제3항" in body and "■ 이의제기 방법" in body
+
+
+def test_suspension_and_consent_withdrawal_results_state_what_was_done(policy: Policy) -> None:
+    suspension = render(policy, "suspension_granted").body
+    assert suspension.startswith("개인정보 처리정지 요구에 대한 결과 통지서\n")
+    assert "12월 18일부터 서비스 개선 목적의 처리를 정지했습니다." in suspension
+    assert "처리정지 조치를 마쳤습니다" in suspension and "■ 이의제기 방법" not in suspension
+    withdrawal = render_notice(
+        NoticeKind.ACTION_RESULT,
+        notice_context(
+            NoticeKind.ACTION_RESULT,
+            facts("consent_withdrawal", outcome="refused", grounds=["37-2-1"], reason="법정 보존"),
+            policy,
+        ),
+    ).body
+    assert withdrawal.startswith("개인정보 처리 동의 철회 결과 안내\n")
+    assert "별지" not in withdrawal  # no form is prescribed for consent withdrawal
+    assert "개인정보 보호법 제37조제2항제1호" in withdrawal and "■ 이의제기 방법" in withdrawal
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification code, withdrawal, objection receipt
+
+
+def test_verification_code_is_short_and_carries_nothing_personal(policy: Policy) -> None:
+    notice = render(policy, "verification_code")
+    assert "482913" in notice.sms and "10분" in notice.sms and "무시" in notice.sms
+    assert len(notice.sms) <= 90
+    assert len(notice.sms.encode("euc-kr")) <= 90  # one Korean SMS (90 bytes), not an LMS
+    assert "482913" in notice.body and "10분" in notice.body and "무시" in notice.body
+    assert "482913" not in notice.subject
+    for text in (notice.body, notice.sms):
+        assert "김가상" not in text and "우노" not in text and "열람" not in text
+
+
+def test_withdrawal_confirms_when_the_request_was_cancelled(policy: Policy) -> None:
+    notice = render(policy, "withdrawal")
+    assert "2026년 12월 16일(수) 12:30" in notice.body
+    assert "취소" in notice.subject and "직접 취소하지 않으셨다면" in notice.body
+
+
+def test_objection_receipt_names_both_references_and_the_due_date(policy: Policy) -> None:
+    notice = render(policy, "objection_receipt")
+    assert "DSR-20261224-OBJ1" in notice.subject and REF in notice.subject
+    assert "2027년 1월 4일(월)까지" in notice.body and "제38조제5항" in notice.body
+    assert "이의제기를 접수할 때 화면에 표시된 접근 코드" in notice.body
+
+
+# ---------------------------------------------------------------------------------------------
+# What the context refuses to build
+
+
+@pytest.mark.parametrize(
+    ("case", "key"),
+    [
+        ("receipt", "next_action"),
+        ("verification_code", "code"),
+        ("verification_code", "valid_minutes"),
+        ("info_request", "message"),
+        ("postponement", "reason"),
+        ("access_partial", "outcome"),
+        ("access_partial", "items_granted"),
+        ("access_partial", "items_withheld"),
+        ("access_partial", "grounds"),
+        ("access_partial", "reason"),
+        ("access_partial", "method"),
+        ("access_partial", "available_at"),
+        ("access_partial", "place"),
+        ("access_partial", "fee_krw"),
+        ("access_refused", "grounds"),
+        ("access_refused", "reason"),
+        ("deletion_refused", "statute"),
+        ("deletion_refused", "reason"),
+        ("suspension_granted", "action"),
+        ("withdrawal", "withdrawn_at"),
+        ("objection_receipt", "objection_reference"),
+        ("objection_receipt", "objection_due_on"),
+    ],
+)
+def test_missing_extra_key_is_named(policy: Policy, case: str, key: str) -> None:
+    kind, request_type, extra = EXTRA[case]
+    notice_context(kind, facts(request_type, **extra), policy)  # complete: builds
+    incomplete = {k: v for k, v in extra.items() if k != key}
+    with pytest.raises(ValueError, match=rf"extra\['{key}'\]"):
+        notice_context(kind, facts(request_type, **incomplete), policy)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"grounds": ["35-4-3-ga"]}, "public institutions only"),
+        ({"grounds": ["37-2-1"]}, "does not apply to 'access'"),
+        ({"grounds": ["no-such-ground"]}, "unknown ground"),
+        ({"items_withheld": ["no_such_item"]}, "unknown item"),
+        ({"outcome": "granted"}, "partially_granted"),
+        ({"method": "fax"}, r"extra\['method'\]"),
+        ({"fee_krw": -1}, r"extra\['fee_krw'\]"),
+        ({"available_at": datetime(2026, 12, 22, 14, 0)}, "timezone-aware"),
+    ],
+)
+def test_inconsistent_decisions_are_refused(
+    policy: Policy, changes: dict[str, Any], message: str
+) -> None:
+    _, _, extra = EXTRA["access_partial"]
+    with pytest.raises(ValueError, match=message):
+        notice_context(NoticeKind.ACCESS_RESULT, facts(**{**extra, **changes}), policy)
+
+
+def test_facts_need_an_aware_receipt_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        replace(facts(), received_at=datetime(2026, 12, 15, 10, 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _receipt_context(policy: Policy) -> Mapping[str, Any]:
+    return notice_context(NoticeKind.RECEIPT, facts(next_action="wait"), policy)
+
+
+def test_a_template_name_missing_from_the_context_fails_loudly(policy: Policy) -> None:
+    context = dict(_receipt_context(policy))
+    render_notice(NoticeKind.RECEIPT, context)  # complete: renders
+    del context["legal_due_text"]
+    with pytest.raises(UndefinedError, match="legal_due_text"):
+        render_notice(NoticeKind.RECEIPT, context)
+
+
+def test_a_context_is_rendered_only_by_its_own_kind(policy: Policy) -> None:
+    with pytest.raises(ValueError, match="receipt"):
+        render_notice(NoticeKind.WITHDRAWAL, _receipt_context(policy))
+
+
+@pytest.mark.parametrize(
+    ("word", "pair", "expected"),
+    [
+        ("개인정보 열람 요구", "이/가", "개인정보 열람 요구가"),
+        ("정보보안팀", "이/가", "정보보안팀이"),
+        ("정보보안팀", "으로/로", "정보보안팀으로"),
+        ("서울", "으로/로", "서울로"),
+        ("스마트CRM", "을/를", "스마트CRM을(를)"),
+    ],
+)
+def test_josa_follows_the_last_syllable(word: str, pair: str, expected: str) -> None:
+    assert josa(word, pair) == expected
