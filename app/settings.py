@@ -45,9 +45,22 @@ class Settings(BaseSettings):
     page_limit_default: int = Field(default=50, ge=1, le=200)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
-    smtp_url: str | None = None
-    mail_from: str = "정보보안팀 <privacy@localhost>"
-    sms_url: str | None = None
+    # Notices. With no SMTP_URL (or SMS_URL) messages are written as .eml files under
+    # DATA_DIR/mail so a person can read what would have been sent.
+    smtp_url: str | None = None  # smtp://user:pass@host:587?starttls=true, or smtps://...
+    smtp_ca_file: Path | None = None  # a private CA to trust for STARTTLS / SMTPS
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    mail_from: str = "케어랩스 정보보안팀 <privacy@rightsdesk.localhost>"
+    sms_url: str | None = None  # HTTP gateway taking a JSON POST
+    sms_token: str | None = None  # sent as Authorization: Bearer, when the gateway wants one
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    notice_max_attempts: int = Field(default=8, ge=1, le=50)
+    notice_backoff_base_seconds: float = Field(default=30.0, gt=0)
+    notice_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    # A worker that claimed a notice and died releases it after this long.
+    notice_lease_seconds: float = Field(default=120.0, gt=0)
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+    worker_batch_size: int = Field(default=20, ge=1, le=500)
     channeltalk_access_key: str | None = None
     channeltalk_access_secret: str | None = None
     channeltalk_webhook_token: str | None = None
@@ -62,6 +75,10 @@ class Settings(BaseSettings):
                 "RIGHTSDESK_DATA_KEY is required when RIGHTSDESK_ENV is not development"
             )
         return self
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
 
     @property
     def database_url_resolved(self) -> str:

@@ -1,6 +1,7 @@
 """All tables, imported so that SQLModel.metadata (and Alembic) sees them."""
 
 from app.models import base as _base  # noqa: F401  (naming convention first)
+from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, ApiToken, Role, Staff
 
@@ -10,6 +11,8 @@ __all__ = [
     "Delegation",
     "Event",
     "IdempotencyRecord",
+    "Notice",
+    "NoticeAttempt",
     "Party",
     "Request",
     "Role",

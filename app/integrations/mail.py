@@ -1,0 +1,93 @@
+"""E-mail: the message as sent, over SMTP or into .eml files for the embedded default."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from app.integrations.delivery import Outgoing, classify
+from app.models.base import utcnow
+
+
+def build_email(message: Outgoing, mail_from: str) -> EmailMessage:
+    """UTF-8 text message; headers are RFC 2047-encoded by the SMTP policy when sent."""
+    msg = EmailMessage()
+    msg["From"] = mail_from
+    msg["To"] = message.to
+    msg["Subject"] = message.subject
+    msg["Date"] = format_datetime(utcnow())
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "rightsdesk.localhost"
+    # The same notice always has the same Message-ID, so a retry after a crash is a duplicate
+    # that mail systems recognise rather than a second message.
+    msg["Message-ID"] = f"<{message.key}@{domain}>"
+    msg["X-RightsDesk-Reference"] = message.reference
+    msg["X-RightsDesk-Notice"] = message.kind
+    msg.set_content(message.body, charset="utf-8")
+    return msg
+
+
+class SmtpTransport:
+    name = "smtp"
+
+    def __init__(
+        self, url: str, mail_from: str, *, timeout: float, ca_file: Path | None = None
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("RIGHTSDESK_SMTP_URL must start with smtp:// or smtps://")
+        query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+        self.host = parts.hostname or "localhost"
+        self.implicit_tls = parts.scheme == "smtps"
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.starttls = query.get("starttls") in ("1", "true", "yes")
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.mail_from = mail_from
+        self.timeout = timeout
+        self.tls = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+    def send(self, message: Outgoing) -> None:
+        email = build_email(message, self.mail_from)
+        try:
+            client: smtplib.SMTP
+            if self.implicit_tls:
+                client = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=self.tls
+                )
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with client:
+                if self.starttls:
+                    client.starttls(context=self.tls)
+                if self.username:
+                    client.login(self.username, self.password or "")
+                client.send_message(email)
+        except Exception as exc:
+            raise classify(exc) from None
+
+
+class FileTransport:
+    """Writes each message as an .eml file: what would have been sent, for a person to read."""
+
+    name = "file"
+
+    def __init__(self, directory: Path, mail_from: str) -> None:
+        self.directory = directory
+        self.mail_from = mail_from
+
+    def send(self, message: Outgoing) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        email = build_email(message, self.mail_from)
+        if message.channel != "email":
+            email.replace_header("To", message.to)
+            email["X-RightsDesk-Channel"] = message.channel
+        # One file per notice, written atomically: a retry rewrites the same file.
+        path = self.directory / f"{message.reference}-{message.kind}-{message.notice_id}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(email.as_bytes())
+        os.replace(tmp, path)

@@ -1,0 +1,75 @@
+"""Notices to the requester and the outbox that delivers them.
+
+A notice is written in the same transaction as the change that causes it, so a request that
+exists always has its notices; the outbox then delivers each one at least once, with a stable
+Message-ID / Idempotency-Key so that a retry after a crash is recognisable downstream.
+Recipient, subject and body are personal data and are stored encrypted, as sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from app.models.base import utc_field
+
+
+class Notice(SQLModel, table=True):
+    __tablename__ = "notice"
+    __table_args__ = (Index("ix_notice_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    kind: str = Field(max_length=32)
+    channel: str = Field(max_length=8)  # email | sms
+    # Idempotency: the same logical notice is queued once, whatever retries the caller makes.
+    dedupe_key: str = Field(max_length=128, unique=True)
+    recipient_enc: str
+    subject_enc: str
+    body_enc: str
+    status: str = Field(default="pending", max_length=16)  # pending | delivered | failed
+    attempts: int = 0
+    next_attempt_at: datetime = utc_field()
+    lease_until: datetime | None = utc_field(nullable=True)
+    last_error: str | None = Field(default=None, max_length=200)
+    resend_of_id: int | None = Field(default=None, foreign_key="notice.id")
+    created_at: datetime = utc_field()
+    delivered_at: datetime | None = utc_field(nullable=True)
+    failed_at: datetime | None = utc_field(nullable=True)
+
+
+class NoticeAttempt(SQLModel, table=True):
+    """One record per delivery try: which transport, when, and how it ended (no addresses)."""
+
+    __tablename__ = "notice_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="notice.id", index=True)
+    number: int
+    transport: str = Field(max_length=16)
+    started_at: datetime = utc_field()
+    finished_at: datetime | None = utc_field(nullable=True)
+    outcome: str | None = Field(default=None, max_length=16)  # delivered | retry | failed
+    error: str | None = Field(default=None, max_length=200)
+
+
+class NoticeOut(BaseModel):
+    """A notice as staff see it: what was sent, to whom, and how delivery went."""
+
+    id: int
+    kind: str
+    channel: str
+    status: str
+    recipient: str
+    subject: str
+    body: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    last_error: str | None
+    resend_of: int | None

@@ -1,0 +1,166 @@
+"""Writing notices: render the Korean text, pick the recipient, queue it in the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.errors import Conflict, NotFound
+from app.models.notice import Notice, NoticeOut
+from app.models.request import Party, Request
+from app.models.request_api import NoticeSummary
+from app.notice_render import render_notice
+from app.runtime import Runtime
+from app.services.events import record_event
+from app.workflows.lifecycle import TransitionEvent
+from app.workflows.notices import NoticeFacts, NoticeKind, notice_context
+
+
+def queue_notice(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    kind: NoticeKind,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    dedupe: str | None = None,
+    actor: str = "system",
+) -> Notice:
+    """Queue one notice for the request's recipient; the same `dedupe` key queues it once."""
+    assert request.id is not None
+    key = f"{request.reference}:{dedupe or kind.value}"
+    existing = session.exec(select(Notice).where(Notice.dedupe_key == key)).first()
+    if existing is not None:
+        return existing
+    now = rt.clock()
+    name, channel, address = _recipient(session, rt, request)
+    facts = NoticeFacts(
+        reference=request.reference,
+        request_type=request.type,
+        service_code=request.service,
+        received_at=request.received_at,
+        legal_due_on=request.legal_due_on,
+        recipient_name=name,
+        filed_by_staff=request.channel not in ("web", "api"),
+        extra=dict(extra or {}),
+    )
+    rendered = render_notice(kind, notice_context(kind, facts, rt.policy))
+    body = rendered.body if channel == "email" else rendered.sms
+    v = rt.vault
+    notice = Notice(
+        request_id=request.id,
+        kind=kind.value,
+        channel=channel,
+        dedupe_key=key,
+        recipient_enc=v.encrypt(address, field="notice.recipient"),
+        subject_enc=v.encrypt(rendered.subject, field="notice.subject"),
+        body_enc=v.encrypt(body, field="notice.body"),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(notice)
+    session.flush()
+    _event(session, request, "notice_queued", notice, actor=actor, at=now)
+    return notice
+
+
+def _recipient(session: Session, rt: Runtime, request: Request) -> tuple[str | None, str, str]:
+    """Whoever filed hears back: the representative when one filed, else the subject; on the
+    chosen channel if that person has it, otherwise on the other."""
+    parties = {p.role: p for p in session.exec(select(Party).where(Party.request_id == request.id))}
+    v = rt.vault
+    people = [parties[r] for r in ("requester", "subject") if r in parties]
+    prefer = ["email", "sms"] if request.notify_by == "email" else ["sms", "email"]
+    for channel in prefer:
+        for person in people:
+            enc = person.email_enc if channel == "email" else person.phone_enc
+            field = "party.email" if channel == "email" else "party.phone"
+            if enc is not None:
+                name = v.decrypt_opt(person.name_enc, field="party.name")
+                return name, channel, v.decrypt(enc, field=field)
+    raise RuntimeError(f"request {request.reference} has no contact")  # intake requires one
+
+
+def _event(
+    session: Session, request: Request, kind: str, notice: Notice, *, actor: str, at: datetime
+) -> None:
+    record_event(
+        session,
+        request,
+        TransitionEvent(
+            kind=kind,
+            from_status="",
+            to_status="",
+            actor=actor,
+            at=at,
+            data={"notice_id": notice.id, "notice_kind": notice.kind, "channel": notice.channel},
+        ),
+    )
+
+
+def notices_of(session: Session, request_id: int) -> list[Notice]:
+    return list(
+        session.exec(
+            select(Notice).where(Notice.request_id == request_id).order_by(col(Notice.id))
+        ).all()
+    )
+
+
+def summaries(session: Session, request_id: int) -> list[NoticeSummary]:
+    """The requester's view: kinds and times only."""
+    return [
+        NoticeSummary(kind=n.kind, sent_at=n.delivered_at) for n in notices_of(session, request_id)
+    ]
+
+
+def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
+    v = rt.vault
+    assert n.id is not None
+    return NoticeOut(
+        id=n.id,
+        kind=n.kind,
+        channel=n.channel,
+        status=n.status,
+        recipient=v.decrypt(n.recipient_enc, field="notice.recipient"),
+        subject=v.decrypt(n.subject_enc, field="notice.subject"),
+        body=v.decrypt(n.body_enc, field="notice.body"),
+        attempts=n.attempts,
+        created_at=n.created_at,
+        next_attempt_at=n.next_attempt_at if n.status == "pending" else None,
+        delivered_at=n.delivered_at,
+        failed_at=n.failed_at,
+        last_error=n.last_error,
+        resend_of=n.resend_of_id,
+    )
+
+
+def resend(
+    session: Session, rt: Runtime, request: Request, notice_id: int, *, actor: str
+) -> Notice:
+    """A new copy of a notice, queued now; the original keeps its history."""
+    original = session.get(Notice, notice_id)
+    if original is None or original.request_id != request.id:
+        raise NotFound("통지를 찾을 수 없습니다.")
+    if original.status == "pending":
+        raise Conflict("아직 발송 중인 통지입니다. 결과를 기다려 주세요.", code="notice_pending")
+    now = rt.clock()
+    copies = session.exec(select(Notice.id).where(Notice.resend_of_id == original.id)).all()
+    notice = Notice(
+        request_id=original.request_id,
+        kind=original.kind,
+        channel=original.channel,
+        dedupe_key=f"{original.dedupe_key}:resend:{len(copies) + 1}",
+        recipient_enc=original.recipient_enc,
+        subject_enc=original.subject_enc,
+        body_enc=original.body_enc,
+        next_attempt_at=now,
+        created_at=now,
+        resend_of_id=original.id,
+    )
+    session.add(notice)
+    session.flush()
+    _event(session, request, "notice_resent", notice, actor=actor, at=now)
+    return notice

@@ -1,0 +1,265 @@
+"""The outbox: claims due notices, hands them to a transport, records every attempt.
+
+Delivery is at least once. A notice is claimed with a conditional UPDATE (a lease), which is
+safe with several workers on SQLite and PostgreSQL alike; the claim and the attempt record
+are committed before sending, the outcome right after. A worker that dies mid-send leaves a
+lease that expires, and the notice is sent again under the same Message-ID /
+Idempotency-Key, so the receiving side can tell it is the same message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from app.db import transaction
+from app.integrations.delivery import (
+    DeliveryError,
+    Outgoing,
+    PermanentDeliveryError,
+    Transport,
+    classify,
+)
+from app.integrations.mail import FileTransport, SmtpTransport
+from app.integrations.sms import HttpSmsTransport
+from app.models.notice import Notice, NoticeAttempt
+from app.models.request import Request
+from app.runtime import Runtime
+from app.services.events import record_event
+from app.settings import Settings
+from app.workflows.lifecycle import TransitionEvent
+
+log = logging.getLogger("rightsdesk.outbox")
+
+
+def retry_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Capped exponential backoff with jitter: uniform in [half, full] of min(cap, base*2^(n-1))."""
+    ceiling: float = min(cap, base * 2.0 ** (attempt - 1))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+def transports_for(settings: Settings) -> dict[str, Transport]:
+    """Chosen by settings: SMTP / the SMS gateway when configured, .eml files otherwise."""
+    files = FileTransport(settings.mail_dir, settings.mail_from)
+    email: Transport = (
+        SmtpTransport(
+            settings.smtp_url,
+            settings.mail_from,
+            timeout=settings.smtp_timeout_seconds,
+            ca_file=settings.smtp_ca_file,
+        )
+        if settings.smtp_url
+        else files
+    )
+    sms: Transport = (
+        HttpSmsTransport(
+            settings.sms_url, timeout=settings.sms_timeout_seconds, token=settings.sms_token
+        )
+        if settings.sms_url
+        else files
+    )
+    return {"email": email, "sms": sms}
+
+
+class Outbox:
+    def __init__(
+        self,
+        rt: Runtime,
+        transports: dict[str, Transport] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.rt = rt
+        self.transports = transports or transports_for(rt.settings)
+        self.rng = rng or random.SystemRandom()
+
+    def run_once(self) -> int:
+        """Deliver what is due now; returns how many notices were tried."""
+        now = self.rt.clock()
+        with transaction(self.rt.engine) as session:
+            due = session.exec(
+                select(Notice.id)
+                .where(
+                    Notice.status == "pending",
+                    col(Notice.next_attempt_at) <= now,
+                    or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
+                )
+                .order_by(col(Notice.next_attempt_at), col(Notice.id))
+                .limit(self.rt.settings.worker_batch_size)
+            ).all()
+        tried = 0
+        for notice_id in due:
+            assert notice_id is not None
+            claim = self._claim(notice_id)
+            if claim is not None:
+                self._deliver(*claim)
+                tried += 1
+        return tried
+
+    def _claim(self, notice_id: int) -> tuple[Outgoing, int, int] | None:
+        now = self.rt.clock()
+        lease = now + timedelta(seconds=self.rt.settings.notice_lease_seconds)
+        with transaction(self.rt.engine) as session:
+            claimed = session.execute(
+                update(Notice)
+                .where(
+                    col(Notice.id) == notice_id,
+                    col(Notice.status) == "pending",
+                    or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
+                )
+                .values(lease_until=lease, attempts=col(Notice.attempts) + 1)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None  # another worker has it
+            notice = session.get(Notice, notice_id)
+            assert notice is not None
+            session.refresh(notice)
+            reference = session.exec(
+                select(Request.reference).where(Request.id == notice.request_id)
+            ).one()
+            transport = self.transports[notice.channel]
+            attempt = NoticeAttempt(
+                notice_id=notice_id,
+                number=notice.attempts,
+                transport=transport.name,
+                started_at=now,
+            )
+            session.add(attempt)
+            session.flush()
+            v = self.rt.vault
+            outgoing = Outgoing(
+                notice_id=notice_id,
+                key=f"rightsdesk-notice-{notice_id}",
+                channel=notice.channel,
+                to=v.decrypt(notice.recipient_enc, field="notice.recipient"),
+                subject=v.decrypt(notice.subject_enc, field="notice.subject"),
+                body=v.decrypt(notice.body_enc, field="notice.body"),
+                reference=reference,
+                kind=notice.kind,
+            )
+            assert attempt.id is not None
+            return outgoing, attempt.id, notice.attempts
+        return None
+
+    def _deliver(self, message: Outgoing, attempt_id: int, number: int) -> None:
+        transport = self.transports[message.channel]
+        error: DeliveryError | None = None
+        try:
+            transport.send(message)
+        except Exception as exc:  # every failure is recorded; none escapes the worker
+            error = classify(exc)
+        self._record(message, attempt_id, number, transport.name, error)
+
+    def _record(
+        self,
+        message: Outgoing,
+        attempt_id: int,
+        number: int,
+        transport: str,
+        error: DeliveryError | None,
+    ) -> None:
+        now = self.rt.clock()
+        settings = self.rt.settings
+        with transaction(self.rt.engine) as session:
+            notice = session.get(Notice, message.notice_id)
+            attempt = session.get(NoticeAttempt, attempt_id)
+            request = session.get(Request, notice.request_id) if notice else None
+            assert notice is not None and attempt is not None and request is not None
+            attempt.finished_at = now
+            notice.lease_until = None
+            if error is None:
+                notice.status, notice.delivered_at, notice.last_error = "delivered", now, None
+                attempt.outcome = "delivered"
+                self._event(session, request, notice, "notice_delivered", now, transport)
+                log.info(
+                    "notice %s (%s) for %s delivered via %s",
+                    notice.id,
+                    notice.kind,
+                    message.reference,
+                    transport,
+                )
+                return
+            attempt.outcome, attempt.error = "retry", error.reason
+            notice.last_error = error.reason
+            final = (
+                isinstance(error, PermanentDeliveryError) or number >= settings.notice_max_attempts
+            )
+            if final:
+                attempt.outcome = "failed"
+                notice.status, notice.failed_at = "failed", now
+                self._event(session, request, notice, "notice_failed", now, transport)
+                log.error(
+                    "notice %s (%s) for %s failed after %d attempt(s): %s",
+                    notice.id,
+                    notice.kind,
+                    message.reference,
+                    number,
+                    error.reason,
+                )
+                return
+            delay = retry_delay(
+                number,
+                base=settings.notice_backoff_base_seconds,
+                cap=settings.notice_backoff_cap_seconds,
+                rng=self.rng,
+            )
+            notice.next_attempt_at = now + timedelta(seconds=delay)
+            log.warning(
+                "notice %s (%s) for %s: attempt %d failed (%s); retry in %.0fs",
+                notice.id,
+                notice.kind,
+                message.reference,
+                number,
+                error.reason,
+                delay,
+            )
+
+    @staticmethod
+    def _event(
+        session: Session, request: Request, notice: Notice, kind: str, at: datetime, via: str
+    ) -> None:
+        data = {
+            "notice_id": notice.id,
+            "notice_kind": notice.kind,
+            "transport": via,
+            "attempts": notice.attempts,
+        }
+        if notice.last_error:
+            data["error"] = notice.last_error
+        record_event(
+            session,
+            request,
+            TransitionEvent(
+                kind=kind, from_status="", to_status="", actor="outbox", at=at, data=data
+            ),
+        )
+
+
+class BackgroundWorker:
+    """Runs the outbox in a thread of the web process (RIGHTSDESK_EMBEDDED_WORKER)."""
+
+    def __init__(self, outbox: Outbox, poll_seconds: float) -> None:
+        self.outbox = outbox
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rightsdesk-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.outbox.run_once() and not self._stop.is_set():
+                    pass
+            except Exception as exc:  # keep the thread alive; the database may be back soon
+                log.error("outbox pass failed: %s", type(exc).__name__)
+            self._stop.wait(self.poll_seconds)
