@@ -1,23 +1,32 @@
-"""`rightsdesk` command: serve, migrate, staff add / revoke."""
+"""`rightsdesk` command: serve, worker, migrate, staff add / revoke."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
-from app.db import make_engine, session_scope
+from app.db import make_engine, transaction
 from app.errors import DomainError
 from app.models.base import utcnow
 from app.models.staff import Role
 from app.settings import get_settings
 
 
+def _configure_logging(level: str) -> None:
+    # Our loggers name references and notice kinds only, never people (see docs/decisions.md).
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
+    _configure_logging(settings.log_level)
     uvicorn.run(
         "app.main:app_factory",
         factory=True,
@@ -26,6 +35,33 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=settings.log_level,
     )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from app.migrate import assert_at_head
+    from app.runtime import build_runtime
+    from app.services.outbox import Outbox
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    assert_at_head(runtime.engine)
+    outbox = Outbox(runtime)
+    if args.once:
+        while outbox.run_once():
+            pass
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    # A notice being sent when the signal arrives is finished and recorded before exiting.
+    while not stop.is_set():
+        if not outbox.run_once():
+            stop.wait(settings.worker_poll_seconds)
     return 0
 
 
@@ -43,7 +79,7 @@ def _staff_add(args: argparse.Namespace) -> int:
     from app.services.staff import add_staff
 
     engine = make_engine(get_settings())
-    for session in session_scope(engine):
+    with transaction(engine) as session:
         created = add_staff(session, name=args.name, role=Role(args.role), now=utcnow())
     if args.json:
         print(json.dumps({"staff_id": created.staff_id, "token": created.token}))
@@ -57,7 +93,7 @@ def _staff_revoke(args: argparse.Namespace) -> int:
     from app.services.staff import revoke_staff
 
     engine = make_engine(get_settings())
-    for session in session_scope(engine):
+    with transaction(engine) as session:
         count = revoke_staff(session, name=args.name, now=utcnow())
     print(f"staff '{args.name}' deactivated; {count} token(s) revoked.")
     return 0
@@ -72,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="deliver queued notices (production: run beside serve)")
+    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.set_defaults(func=_worker)
 
     sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
         func=_migrate

@@ -16,6 +16,7 @@ from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.routers import meta, public, staff
 from app.runtime import build_runtime
+from app.services.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("rightsdesk")
@@ -31,7 +32,13 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Refuse to serve a database that is behind the code: `rightsdesk migrate` first.
         assert_at_head(runtime.engine)
+        worker = None
+        if settings.embedded_worker:
+            worker = BackgroundWorker(Outbox(runtime), settings.worker_poll_seconds)
+            worker.start()
         yield
+        if worker is not None:
+            worker.stop()
         runtime.engine.dispose()
 
     app = FastAPI(

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.db import session_scope
+from app.db import transaction
 from app.main import create_app
 from app.migrate import upgrade
 from app.models.staff import Role
@@ -72,13 +72,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path / "var",
-        database_url=database_url,
-        data_key=TEST_KEY,
-    )
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its tests."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "data_dir": tmp_path / "var",
+        "database_url": database_url,
+        "data_key": TEST_KEY,
+        # Tests drive the outbox themselves (Outbox.run_once) with the injected clock.
+        "embedded_worker": False,
+    }
+    values.update(settings_overrides)
+    return Settings(**values)
 
 
 @pytest.fixture
@@ -116,7 +126,7 @@ def staff_headers(runtime: Runtime, clock: Clock) -> Callable[..., dict[str, str
     counter = iter(range(1, 1000))
 
     def make(role: str = "security", name: str | None = None) -> dict[str, str]:
-        for session in session_scope(runtime.engine):
+        with transaction(runtime.engine) as session:
             created = add_staff(
                 session, name=name or f"{role}-{next(counter)}", role=Role(role), now=clock()
             )

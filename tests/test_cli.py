@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, request_body
 
 
 def rightsdesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,3 +69,22 @@ def test_production_without_a_key_refuses_to_start(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode != 0 and "RIGHTSDESK_DATA_KEY is required" in result.stderr
+
+
+def test_worker_once_delivers_what_the_web_process_queued(tmp_path: Path) -> None:
+    env = {
+        "RIGHTSDESK_ENV": "test",
+        "RIGHTSDESK_DATA_DIR": str(tmp_path),
+        "RIGHTSDESK_DATA_KEY": TEST_KEY,
+        "RIGHTSDESK_EMBEDDED_WORKER": "false",
+    }
+    assert rightsdesk(env, "migrate").returncode == 0
+    settings = Settings(env="test", data_dir=tmp_path, data_key=TEST_KEY, embedded_worker=False)
+    with TestClient(create_app(settings)) as client:
+        ref = client.post("/v1/requests", json=request_body()).json()["reference"]
+    assert list((tmp_path / "mail").glob("*.eml")) == []
+    result = rightsdesk(env, "worker", "--once")
+    assert result.returncode == 0, result.stderr
+    [eml] = list((tmp_path / "mail").glob("*.eml"))
+    assert eml.name.startswith(f"{ref}-receipt-")
+    assert "kim.gasang" not in result.stderr  # the worker's log names no one

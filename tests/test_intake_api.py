@@ -263,7 +263,8 @@ def test_power_of_attorney_signed_in_the_future(client: TestClient) -> None:
 
 def test_filing_records_an_event_with_the_deadline_trace(client: TestClient, db: Session) -> None:
     file(client, request_body())
-    event = db.exec(select(Event)).one()
+    event, queued = db.exec(select(Event).order_by(Event.seq)).all()  # type: ignore[arg-type]
+    assert queued.kind == "notice_queued" and queued.data["notice_kind"] == "receipt"
     assert event.kind == "filed" and event.to_status == "identity_pending" and event.seq == 1
     assert event.data["legal_deadline"] == "2026-12-28"
     assert any("성탄절" in step["note"] for step in event.data["explain"])

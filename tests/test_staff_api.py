@@ -48,12 +48,12 @@ def test_case_handlers_read_the_queue(
 def test_revoked_staff_lose_access(
     client: TestClient, staff_headers: Headers, runtime: Any
 ) -> None:
-    from app.db import session_scope
+    from app.db import transaction
     from app.services.staff import revoke_staff
 
     headers = staff_headers("security", name="퇴사자")
     assert client.get("/v1/staff/requests", headers=headers).status_code == 200
-    for session in session_scope(runtime.engine):
+    with transaction(runtime.engine) as session:
         assert revoke_staff(session, name="퇴사자", now=datetime.now(UTC)) == 1
     assert_problem(client.get("/v1/staff/requests", headers=headers), 401, "unauthenticated")
 
@@ -209,7 +209,7 @@ def test_detail_shows_personal_data_with_etag_and_logs_access(
     assert data["subject"]["email"] == "kim.gasang@example.com"
     assert data["details"] == "제 이름을 확인하고 싶습니다"
     assert data["items"] == ["manager_name"]
-    assert [e["kind"] for e in data["events"]] == ["filed"]
+    assert [e["kind"] for e in data["events"]] == ["filed", "notice_queued"]
     log = db.exec(select(AccessLog)).one()
     assert log.action == "view_detail" and log.client_ip == "testclient"
     assert_problem(client.get("/v1/staff/requests/DSR-0000-NOPE", headers=h), 404, "not_found")
@@ -228,13 +228,13 @@ def test_delegation_fields_are_shown_to_staff(client: TestClient, staff_headers:
 def test_closed_requests_are_met_or_breached(
     client: TestClient, staff_headers: Headers, runtime: Any, clock: Clock
 ) -> None:
-    from app.db import session_scope
+    from app.db import transaction
     from app.models.request import Request
     from app.workflows.lifecycle import Status, transition
 
     h = staff_headers()
     refs = _seed(client, h)
-    for session in session_scope(runtime.engine):
+    with transaction(runtime.engine) as session:
         for label, closed in [("old", clock() - timedelta(days=1)), ("soon", clock())]:
             req = session.exec(select(Request).where(Request.reference == refs[label])).one()
             transition(req, Status.WITHDRAWN, actor="requester", now=closed)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from app.deps import CaseHandler, CurrentStaff, RuntimeDep, SessionDep
+from app.models.notice import NoticeOut
 from app.models.request_api import (
     QueuePage,
     RequestCreated,
@@ -18,7 +19,14 @@ from app.models.request_api import (
 )
 from app.routers.common import client_ip, problem_responses, require_json
 from app.services.filing import FilingContext, file_request
-from app.services.requests import QueueFilter, get_detail, list_queue
+from app.services.notices import notice_out, notices_of, resend
+from app.services.requests import (
+    QueueFilter,
+    get_detail,
+    list_queue,
+    log_access,
+    request_by_reference,
+)
 from app.workflows.lifecycle import Status
 from app.workflows.vocab import RequestType
 
@@ -125,3 +133,32 @@ def detail(
     response.headers["ETag"] = f'"{out.version}"'
     response.headers["Cache-Control"] = "no-store"
     return out
+
+
+@router.get(
+    "/requests/{reference}/notices",
+    response_model=list[NoticeOut],
+    responses=problem_responses(404),
+    summary="요청의 통지 목록과 발송 상태",
+)
+def list_notices(
+    reference: str, staff: CaseHandler, session: SessionDep, rt: RuntimeDep, request: Request
+) -> list[NoticeOut]:
+    req = request_by_reference(session, reference)
+    assert req.id is not None
+    log_access(session, rt, req, staff, "view_notices", client_ip(request))
+    return [notice_out(rt, n) for n in notices_of(session, req.id)]
+
+
+@router.post(
+    "/requests/{reference}/notices/{notice_id}/resend",
+    status_code=202,
+    response_model=NoticeOut,
+    responses=problem_responses(404, 409),
+    summary="통지 재발송 (a new copy of a delivered or failed notice)",
+)
+def resend_notice(
+    reference: str, notice_id: int, staff: CaseHandler, session: SessionDep, rt: RuntimeDep
+) -> NoticeOut:
+    req = request_by_reference(session, reference)
+    return notice_out(rt, resend(session, rt, req, notice_id, actor=f"staff:{staff.id}"))

@@ -12,13 +12,16 @@ from sqlmodel import Session, select
 
 from app.crypto import Vault
 from app.errors import Conflict
-from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
+from app.models.request import Delegation, IdempotencyRecord, Party, Request
 from app.models.request_api import RequestCreate, RequestCreated
 from app.runtime import Runtime
 from app.services.codes import new_access_code, new_reference
+from app.services.events import record_event
+from app.services.notices import queue_notice
 from app.workflows import intake
 from app.workflows.deadlines import kst_date, legal_deadline, period_for, target_date
 from app.workflows.lifecycle import Status, TransitionEvent
+from app.workflows.notices import NoticeKind
 from app.workflows.vocab import Relationship
 
 
@@ -115,6 +118,10 @@ def file_request(
             },
         ),
     )
+    next_action = intake.next_action(request.status, relationship)
+    # The receipt goes into the outbox in this same transaction: if the request exists, so
+    # does its receipt notice.
+    queue_notice(session, rt, request, NoticeKind.RECEIPT, extra={"next_action": next_action})
     response = RequestCreated(
         reference=request.reference,
         access_code=access_code,
@@ -122,29 +129,11 @@ def file_request(
         status=request.status,
         received_at=ctx.received_at,
         legal_deadline=deadline.due_on,
-        next_action=intake.next_action(request.status, relationship),
+        next_action=next_action,
     )
     if key_hash:
         _remember(session, rt, key_hash, body_hash, request.id, response, now)
     return response, False
-
-
-def record_event(session: Session, request: Request, ev: TransitionEvent) -> Event:
-    last = session.exec(
-        select(Event.seq).where(Event.request_id == request.id).order_by(Event.seq.desc())  # type: ignore[attr-defined]
-    ).first()
-    event = Event(
-        request_id=request.id,  # type: ignore[arg-type]
-        seq=(last or 0) + 1,
-        kind=ev.kind,
-        from_status=ev.from_status or None,
-        to_status=ev.to_status,
-        actor=ev.actor,
-        data=ev.data,
-        created_at=ev.at,
-    )
-    session.add(event)
-    return event
 
 
 def _add_parties(

@@ -28,6 +28,7 @@ from app.models.request_api import (
 from app.models.staff import AccessLog, Staff
 from app.runtime import Runtime
 from app.services.codes import canonical_code, canonical_reference
+from app.services.notices import summaries
 from app.workflows import intake
 from app.workflows.deadlines import kst_date
 from app.workflows.sla import Sla, sla_condition, sla_state
@@ -42,7 +43,7 @@ def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) 
     ).first()
     supplied = rt.vault.hash_secret(canonical_code(code))
     stored = request.access_code_hash if request is not None else _DUMMY_HASH
-    if not constant_time_equal(supplied, stored) or request is None:
+    if not constant_time_equal(supplied, stored) or request is None or request.id is None:
         raise NotFound("접수번호 또는 확인코드가 올바르지 않습니다.")
     return RequestPublic(
         reference=request.reference,
@@ -53,6 +54,7 @@ def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) 
         received_at=request.received_at,
         legal_deadline=request.legal_due_on,
         next_action=intake.next_action(request.status, _relationship(session, request)),
+        notices=summaries(session, request.id),
     )
 
 
@@ -196,15 +198,31 @@ def _queue_item(r: Request, today: date, due_soon_days: int) -> QueueItem:
     )
 
 
-def get_detail(
-    session: Session, rt: Runtime, reference: str, staff: Staff, client_ip: str | None
-) -> StaffRequestDetail:
+def request_by_reference(session: Session, reference: str) -> Request:
     request = session.exec(
         select(Request).where(Request.reference == canonical_reference(reference))
     ).first()
     if request is None:
         raise NotFound("요청을 찾을 수 없습니다.")
+    return request
+
+
+def log_access(
+    session: Session, rt: Runtime, request: Request, staff: Staff, action: str, ip: str | None
+) -> None:
     assert request.id is not None and staff.id is not None
+    session.add(
+        AccessLog(
+            staff_id=staff.id, request_id=request.id, action=action, client_ip=ip, at=rt.clock()
+        )
+    )
+
+
+def get_detail(
+    session: Session, rt: Runtime, reference: str, staff: Staff, client_ip: str | None
+) -> StaffRequestDetail:
+    request = request_by_reference(session, reference)
+    assert request.id is not None
     now = rt.clock()
     v = rt.vault
     parties = {p.role: p for p in session.exec(select(Party).where(Party.request_id == request.id))}
@@ -217,15 +235,7 @@ def get_detail(
         if request.parent_id
         else None
     )
-    session.add(
-        AccessLog(
-            staff_id=staff.id,
-            request_id=request.id,
-            action="view_detail",
-            client_ip=client_ip,
-            at=now,
-        )
-    )
+    log_access(session, rt, request, staff, "view_detail", client_ip)
     base = _queue_item(request, kst_date(now), rt.settings.due_soon_days)
     correction = v.decrypt_opt(request.correction_enc, field="request.correction")
     return StaffRequestDetail(

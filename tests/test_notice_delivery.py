@@ -1,0 +1,363 @@
+"""Notices leave through real transports: SMTP (aiosmtpd), an HTTP SMS gateway, .eml files."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.db import transaction
+from app.integrations.delivery import Outgoing
+from app.models.notice import Notice, NoticeAttempt
+from app.models.request import Event, Request
+from app.runtime import Runtime
+from app.services.notices import queue_notice
+from app.services.outbox import Outbox, retry_delay
+from app.workflows.notices import NoticeKind
+from tests.conftest import Clock, request_body, subject
+from tests.servers import SmsGateway, SmtpServer, free_port
+from tests.test_intake_api import file
+
+SMTP_PORT = "smtp_port"
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings_overrides(smtp_port: int) -> dict[str, Any]:
+    return {
+        "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
+        "mail_from": "케어랩스 정보보안팀 <privacy@carelabs.example>",
+        "notice_max_attempts": 3,
+        "smtp_timeout_seconds": 5,
+    }
+
+
+@pytest.fixture
+def smtp(smtp_port: int) -> Iterator[SmtpServer]:
+    server = SmtpServer(smtp_port).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def outbox(runtime: Runtime) -> Outbox:
+    return Outbox(runtime, rng=random.Random(7))
+
+
+def notices(db: Session) -> list[Notice]:
+    db.expire_all()
+    return list(db.exec(select(Notice).order_by(Notice.id)).all())  # type: ignore[arg-type]
+
+
+def test_receipt_arrives_over_smtp_in_korean(
+    client: TestClient, smtp: SmtpServer, outbox: Outbox, db: Session
+) -> None:
+    created = file(client, request_body()).json()
+    assert outbox.run_once() == 1
+    assert len(smtp.received) == 1
+    got = smtp.received[0]
+    assert got.rcpt_tos == ["kim.gasang@example.com"]
+    msg = got.message
+    assert created["reference"] in msg["Subject"]
+    assert "접수" in msg["Subject"]  # the UTF-8 subject decodes back to Korean
+    assert b"=?utf-8?" in got.raw.lower()  # and it was sent RFC 2047-encoded
+    body = msg.get_content()
+    assert msg.get_content_charset() == "utf-8"
+    assert created["reference"] in body and "2026년 12월 28일" in body
+    assert created["access_code"] not in got.raw.decode("ascii", "replace")
+    assert msg["Message-ID"].startswith("<rightsdesk-notice-")
+    [notice] = notices(db)
+    assert notice.status == "delivered" and notice.attempts == 1
+    assert outbox.run_once() == 0  # nothing left, nothing sent twice
+    assert len(smtp.received) == 1
+
+
+def test_notices_wait_while_smtp_is_down_and_go_once_it_is_back(
+    client: TestClient, smtp_port: int, outbox: Outbox, clock: Clock, db: Session
+) -> None:
+    file(client, request_body())
+    assert outbox.run_once() == 1  # connection refused
+    [notice] = notices(db)
+    assert notice.status == "pending" and notice.attempts == 1
+    assert notice.last_error == "connection refused"
+    assert notice.next_attempt_at > clock()
+    assert outbox.run_once() == 0  # backing off: not due yet
+
+    server = SmtpServer(smtp_port).start()
+    try:
+        clock.advance(hours=2)
+        assert outbox.run_once() == 1
+        clock.advance(hours=2)
+        assert outbox.run_once() == 0
+        assert len(server.received) == 1
+    finally:
+        server.stop()
+    [notice] = notices(db)
+    assert notice.status == "delivered" and notice.attempts == 2
+    attempts = db.exec(select(NoticeAttempt).order_by(NoticeAttempt.number)).all()  # type: ignore[arg-type]
+    assert [a.outcome for a in attempts] == ["retry", "delivered"]
+
+
+def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
+    client: TestClient,
+    smtp_port: int,
+    outbox: Outbox,
+    clock: Clock,
+    db: Session,
+    staff_headers: Callable[..., dict[str, str]],
+) -> None:
+    created = file(client, request_body()).json()
+    ref = created["reference"]
+    for _ in range(3):
+        outbox.run_once()
+        clock.advance(hours=2)
+    h = staff_headers("security")
+    listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).json()
+    assert [(n["kind"], n["status"], n["attempts"]) for n in listed] == [("receipt", "failed", 3)]
+    assert listed[0]["last_error"] == "connection refused"
+    assert listed[0]["recipient"] == "kim.gasang@example.com"
+    kinds = [e.kind for e in db.exec(select(Event).order_by(Event.seq)).all()]  # type: ignore[arg-type]
+    assert kinds == ["filed", "notice_queued", "notice_failed"]
+    mine = client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": created["access_code"]})
+    assert mine.json()["notices"] == [{"kind": "receipt", "sent_at": None}]
+
+    again = client.post(f"/v1/staff/requests/{ref}/notices/{listed[0]['id']}/resend", headers=h)
+    assert again.status_code == 202 and again.json()["status"] == "pending"
+    server = SmtpServer(smtp_port).start()
+    try:
+        assert outbox.run_once() == 1
+    finally:
+        server.stop()
+    assert len(server.received) == 1
+    listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).json()
+    assert [n["status"] for n in listed] == ["failed", "delivered"]
+    assert listed[1]["resend_of"] == listed[0]["id"]
+    mine = client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": created["access_code"]})
+    assert [n["sent_at"] is not None for n in mine.json()["notices"]] == [False, True]
+    assert set(mine.json()["notices"][0]) == {"kind", "sent_at"}
+
+
+def test_resend_of_a_pending_notice_is_refused(
+    client: TestClient, db: Session, staff_headers: Callable[..., dict[str, str]]
+) -> None:
+    ref = file(client, request_body()).json()["reference"]
+    [notice] = notices(db)
+    resp = client.post(
+        f"/v1/staff/requests/{ref}/notices/{notice.id}/resend", headers=staff_headers()
+    )
+    assert resp.status_code == 409 and resp.json()["code"] == "notice_pending"
+
+
+def test_two_workers_never_send_the_same_notice(
+    client: TestClient, runtime: Runtime, db: Session
+) -> None:
+    for _ in range(6):
+        file(client, request_body())
+    sent: list[int] = []
+    lock = threading.Lock()
+
+    class Slow:
+        name = "slow"
+
+        def send(self, message: Outgoing) -> None:
+            time.sleep(0.05)
+            with lock:
+                sent.append(message.notice_id)
+
+    workers = [Outbox(runtime, {"email": Slow(), "sms": Slow()}) for _ in range(2)]
+    threads = [threading.Thread(target=w.run_once) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(sent) == sorted({n.id for n in notices(db)})  # type: ignore[type-var]
+    assert all(n.status == "delivered" and n.attempts == 1 for n in notices(db))
+
+
+def test_a_worker_that_died_mid_send_is_taken_over_after_its_lease(
+    client: TestClient,
+    smtp: SmtpServer,
+    runtime: Runtime,
+    outbox: Outbox,
+    clock: Clock,
+    db: Session,
+) -> None:
+    file(client, request_body())
+    [notice] = notices(db)
+    assert notice.id is not None
+    assert outbox._claim(notice.id) is not None  # claimed, then the process "died"
+    assert outbox.run_once() == 0  # still leased to the dead worker
+    clock.advance(seconds=runtime.settings.notice_lease_seconds + 1)
+    assert outbox.run_once() == 1
+    assert len(smtp.received) == 1
+    # The retry carries the notice's stable Message-ID, so a downstream copy is recognisable.
+    assert smtp.received[0].message["Message-ID"].startswith(f"<rightsdesk-notice-{notice.id}@")
+
+
+def test_queueing_the_same_notice_twice_keeps_one(
+    client: TestClient, runtime: Runtime, db: Session
+) -> None:
+    file(client, request_body())
+    with transaction(runtime.engine) as session:
+        request = session.exec(select(Request)).one()
+        first = queue_notice(
+            session, runtime, request, NoticeKind.RECEIPT, extra={"next_action": "verify_contact"}
+        )
+        second = queue_notice(
+            session, runtime, request, NoticeKind.RECEIPT, extra={"next_action": "verify_contact"}
+        )
+        assert first.id == second.id
+    assert len(notices(db)) == 1
+
+
+def test_logs_name_references_and_kinds_never_people(
+    client: TestClient,
+    smtp_port: int,
+    outbox: Outbox,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    ref = file(client, request_body(subject=subject(phone="010-5555-6666"))).json()["reference"]
+    outbox.run_once()  # fails: server down
+    server = SmtpServer(smtp_port).start()
+    try:
+        clock.advance(hours=2)
+        outbox.run_once()
+    finally:
+        server.stop()
+    # Everything this process logged, except the test SMTP server's own protocol trace.
+    ours = [r for r in caplog.records if not r.name.startswith("mail.log")]
+    text = "\n".join(f"{r.name} {r.getMessage()}" for r in ours)
+    assert "rightsdesk.outbox" in text
+    assert ref in text and "receipt" in text
+    for personal in ("kim.gasang", "example.com", "김가상", "5555", "1990-05-01"):
+        assert personal not in text, personal
+
+
+def test_retry_delay_grows_with_jitter_and_is_capped() -> None:
+    rng = random.Random(1)
+    delays = [retry_delay(n, base=30, cap=3600, rng=rng) for n in range(1, 12)]
+    for n, d in enumerate(delays, start=1):
+        ceiling = min(3600, 30 * 2 ** (n - 1))
+        assert ceiling / 2 <= d <= ceiling
+    assert max(delays) <= 3600 and delays[-1] >= 1800
+
+
+class TestStartTlsAndLogin:
+    @pytest.fixture
+    def tls_server(self, smtp_port: int, tmp_path: Path) -> Iterator[SmtpServer]:
+        server = SmtpServer(smtp_port, tls_dir=tmp_path / "tls", login=("rightsdesk", "s3cret"))
+        server.start()
+        yield server
+        server.stop()
+
+    @pytest.fixture
+    def settings_overrides(self, smtp_port: int, tls_server: SmtpServer) -> dict[str, Any]:
+        return {
+            "smtp_url": f"smtp://rightsdesk:s3cret@localhost:{smtp_port}?starttls=true",
+            "smtp_ca_file": tls_server.cert_file,
+            "smtp_timeout_seconds": 5,
+        }
+
+    def test_starttls_then_login(
+        self, client: TestClient, tls_server: SmtpServer, outbox: Outbox, db: Session
+    ) -> None:
+        file(client, request_body())
+        outbox.run_once()
+        assert tls_server.authenticated == ["rightsdesk"]
+        assert len(tls_server.received) == 1
+        assert notices(db)[0].status == "delivered"
+
+
+class TestSmsGateway:
+    @pytest.fixture
+    def gateway(self) -> Iterator[SmsGateway]:
+        gw = SmsGateway().start()
+        yield gw
+        gw.stop()
+
+    @pytest.fixture
+    def settings_overrides(self, gateway: SmsGateway) -> dict[str, Any]:
+        return {"sms_url": gateway.url, "sms_token": "gw-token", "notice_max_attempts": 3}
+
+    def sms_body(self) -> dict[str, Any]:
+        return request_body(subject=subject(email=None, phone="010-4444-3333"))
+
+    def test_sms_goes_to_the_gateway_as_json(
+        self, client: TestClient, gateway: SmsGateway, outbox: Outbox, db: Session
+    ) -> None:
+        ref = file(client, self.sms_body()).json()["reference"]
+        assert outbox.run_once() == 1
+        [sent] = gateway.requests
+        assert sent["json"]["to"] == "010-4444-3333"
+        assert ref in sent["json"]["text"] and sent["json"]["reference"] == ref
+        assert sent["headers"]["Authorization"] == "Bearer gw-token"
+        assert sent["headers"]["Idempotency-Key"] == sent["json"]["message_id"]
+        assert notices(db)[0].channel == "sms" and notices(db)[0].status == "delivered"
+
+    def test_gateway_errors_retry_or_fail(
+        self,
+        client: TestClient,
+        gateway: SmsGateway,
+        outbox: Outbox,
+        clock: Clock,
+        db: Session,
+    ) -> None:
+        file(client, self.sms_body())
+        gateway.status = 503
+        outbox.run_once()
+        assert notices(db)[0].status == "pending" and notices(db)[0].last_error == "HTTP 503"
+        gateway.status = 400  # the vendor refuses the message: retrying will not help
+        clock.advance(hours=2)
+        outbox.run_once()
+        [notice] = notices(db)
+        assert notice.status == "failed" and notice.attempts == 2
+
+
+class TestEmbeddedDefault:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"embedded_worker": True, "worker_poll_seconds": 0.1}
+
+    def test_without_smtp_messages_are_written_as_eml_files(
+        self, client: TestClient, settings: Any
+    ) -> None:
+        ref = file(client, request_body()).json()["reference"]
+        deadline = time.monotonic() + 10
+        files: list[Path] = []
+        while time.monotonic() < deadline and not files:
+            files = list(settings.mail_dir.glob(f"{ref}-receipt-*.eml"))
+            time.sleep(0.05)
+        assert len(files) == 1, "the embedded worker wrote no .eml file"
+        msg = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+        assert ref in msg["Subject"] and msg["To"] == "kim.gasang@example.com"
+        assert "2026년 12월 28일" in msg.get_content()  # type: ignore[attr-defined]
+
+
+def test_receipt_of_a_letter_says_staff_give_the_access_code(
+    client: TestClient,
+    smtp: SmtpServer,
+    outbox: Outbox,
+    staff_headers: Callable[..., dict[str, str]],
+) -> None:
+    body = request_body(channel="letter", received_at="2026-12-14T16:00:00+09:00")
+    assert client.post("/v1/staff/requests", json=body, headers=staff_headers()).status_code == 201
+    file(client, request_body())
+    outbox.run_once()
+    letter, web = (m.message.get_content() for m in smtp.received)
+    assert "담당자가 따로 알려 드립니다" in letter and "화면에 표시된" not in letter
+    assert "화면에 표시된 접근 코드" in web
