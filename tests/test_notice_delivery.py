@@ -346,6 +346,8 @@ class TestEmbeddedDefault:
         msg = message_from_bytes(files[0].read_bytes(), policy=policy.default)
         assert ref in msg["Subject"] and msg["To"] == "kim.gasang@example.com"
         assert "2026년 12월 28일" in msg.get_content()  # type: ignore[attr-defined]
+        # Readable as it is, in a text editor, not only in a mail program.
+        assert "2026년 12월 28일" in files[0].read_text(encoding="utf-8")
 
 
 def test_receipt_of_a_letter_says_staff_give_the_access_code(

@@ -14,8 +14,9 @@ from app.integrations.delivery import Outgoing, classify
 from app.models.base import utcnow
 
 
-def build_email(message: Outgoing, mail_from: str) -> EmailMessage:
-    """UTF-8 text message; headers are RFC 2047-encoded by the SMTP policy when sent."""
+def build_email(message: Outgoing, mail_from: str, *, cte: str = "base64") -> EmailMessage:
+    """UTF-8 text message; headers are RFC 2047-encoded. Base64 bodies pass any SMTP server;
+    files use 8bit so the Korean text reads as it is in an editor."""
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = message.to
@@ -27,7 +28,7 @@ def build_email(message: Outgoing, mail_from: str) -> EmailMessage:
     msg["Message-ID"] = f"<{message.key}@{domain}>"
     msg["X-RightsDesk-Reference"] = message.reference
     msg["X-RightsDesk-Notice"] = message.kind
-    msg.set_content(message.body, charset="utf-8")
+    msg.set_content(message.body, charset="utf-8", cte=cte)
     return msg
 
 
@@ -82,10 +83,9 @@ class FileTransport:
 
     def send(self, message: Outgoing) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        email = build_email(message, self.mail_from)
-        if message.channel != "email":
-            email.replace_header("To", message.to)
-            email["X-RightsDesk-Channel"] = message.channel
+        email = build_email(message, self.mail_from, cte="8bit")
+        # SMS land here too when no gateway is configured; To then holds the phone number.
+        email["X-RightsDesk-Channel"] = message.channel
         # One file per notice, written atomically: a retry rewrites the same file.
         path = self.directory / f"{message.reference}-{message.kind}-{message.notice_id}.eml"
         tmp = path.with_suffix(".tmp")
