@@ -57,6 +57,7 @@ class SmtpServer:
         *,
         tls_dir: Path | None = None,
         login: tuple[str, str] | None = None,
+        implicit_tls: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.handler = MailHandler()
@@ -68,7 +69,10 @@ class SmtpServer:
             self.cert_file, key_file = self_signed(tls_dir)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.cert_file, key_file)
-            kwargs.update(tls_context=context, require_starttls=True)
+            if implicit_tls:
+                kwargs.update(ssl_context=context)
+            else:
+                kwargs.update(tls_context=context, require_starttls=True)
         if login is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=True)
         self.controller = Controller(

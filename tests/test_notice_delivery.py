@@ -283,6 +283,42 @@ class TestStartTlsAndLogin:
         assert notices(db)[0].status == "delivered"
 
 
+class TestImplicitTls:
+    @pytest.fixture
+    def tls_server(self, smtp_port: int, tmp_path: Path) -> Iterator[SmtpServer]:
+        server = SmtpServer(smtp_port, tls_dir=tmp_path / "tls", implicit_tls=True)
+        server.start()
+        yield server
+        server.stop()
+
+    @pytest.fixture
+    def settings_overrides(self, smtp_port: int, tls_server: SmtpServer) -> dict[str, Any]:
+        return {
+            "smtp_url": f"smtps://localhost:{smtp_port}",
+            "smtp_ca_file": tls_server.cert_file,
+            "smtp_timeout_seconds": 5,
+        }
+
+    def test_smtps(
+        self, client: TestClient, tls_server: SmtpServer, outbox: Outbox, db: Session
+    ) -> None:
+        file(client, request_body())
+        outbox.run_once()
+        assert len(tls_server.received) == 1
+        assert notices(db)[0].status == "delivered"
+
+    def test_an_untrusted_certificate_is_not_accepted(
+        self, client: TestClient, tls_server: SmtpServer, runtime: Runtime, db: Session
+    ) -> None:
+        from app.services.outbox import transports_for
+
+        untrusted = runtime.settings.model_copy(update={"smtp_ca_file": None})
+        file(client, request_body())
+        Outbox(runtime, transports_for(untrusted)).run_once()
+        assert tls_server.received == []
+        assert notices(db)[0].status == "pending"
+
+
 class TestSmsGateway:
     @pytest.fixture
     def gateway(self) -> Iterator[SmsGateway]:
