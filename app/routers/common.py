@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from app.errors import UnsupportedMediaType
 
@@ -23,3 +23,10 @@ def client_ip(request: Request) -> str | None:
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Declare the problem+json responses a route can give, for /docs."""
     return {c: {"content": {"application/problem+json": {}}} for c in codes}
+
+
+def created_headers(response: Response, location: str, *, replayed: bool) -> None:
+    """201 headers of a filing: where it lives, and whether this is an idempotent replay."""
+    response.headers["Location"] = location
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Response
 
 from app.deps import RuntimeDep, SessionDep
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
-from app.routers.common import problem_responses, require_json
+from app.routers.common import created_headers, problem_responses, require_json
 from app.services.filing import FilingContext, file_request
 from app.services.requests import get_for_requester
 
@@ -43,9 +43,7 @@ def create_request(
             idempotency_key=idempotency_key,
         ),
     )
-    response.headers["Location"] = f"/v1/requests/{created.reference}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
     return created
 
 

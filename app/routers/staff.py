@@ -17,7 +17,7 @@ from app.models.request_api import (
     StaffRequestCreate,
     StaffRequestDetail,
 )
-from app.routers.common import client_ip, problem_responses, require_json
+from app.routers.common import client_ip, created_headers, problem_responses, require_json
 from app.services.filing import FilingContext, file_request
 from app.services.notices import notice_out, notices_of, resend
 from app.services.requests import (
@@ -66,9 +66,7 @@ def create_request(
             idempotency_key=idempotency_key,
         ),
     )
-    response.headers["Location"] = f"/v1/staff/requests/{created.reference}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+    created_headers(response, f"/v1/staff/requests/{created.reference}", replayed=replayed)
     return created
 
 
