@@ -76,9 +76,14 @@ class Vault:
     """Encrypts fields with AES-GCM; the field name is bound as associated data."""
 
     def __init__(self, master_key: bytes) -> None:
+        self._master = master_key
         self._aead = AESGCM(_derive(master_key, b"rightsdesk/field-encryption"))
         self._index_key = _derive(master_key, b"rightsdesk/blind-index")
         self._secret_key = _derive(master_key, b"rightsdesk/secret-hash")
+
+    def derive(self, purpose: str) -> bytes:
+        """An independent 32-byte subkey for another use (e.g. evidence files)."""
+        return _derive(self._master, f"rightsdesk/{purpose}".encode())
 
     @classmethod
     def from_text(cls, key_text: str) -> Vault:
