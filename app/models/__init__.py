@@ -1,6 +1,7 @@
 """All tables, imported so that SQLModel.metadata (and Alembic) sees them."""
 
 from app.models import base as _base  # noqa: F401  (naming convention first)
+from app.models.identity import Attachment, IdentityCheck, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, ApiToken, Role, Staff
@@ -8,13 +9,17 @@ from app.models.staff import AccessLog, ApiToken, Role, Staff
 __all__ = [
     "AccessLog",
     "ApiToken",
+    "Attachment",
     "Delegation",
     "Event",
     "IdempotencyRecord",
+    "IdentityCheck",
     "Notice",
     "NoticeAttempt",
     "Party",
+    "Reply",
     "Request",
     "Role",
     "Staff",
+    "Verification",
 ]

@@ -30,6 +30,9 @@ class Notice(SQLModel, table=True):
     recipient_enc: str
     subject_enc: str
     body_enc: str
+    # For a one-time code: the body with the code masked, which replaces body_enc once the
+    # message is delivered, so the code does not outlive its delivery even encrypted.
+    redacted_body_enc: str | None = None
     status: str = Field(default="pending", max_length=16)  # pending | delivered | failed
     attempts: int = 0
     next_attempt_at: datetime = utc_field()

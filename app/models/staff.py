@@ -47,5 +47,6 @@ class AccessLog(SQLModel, table=True):
     staff_id: int = Field(foreign_key="staff.id", index=True)
     request_id: int = Field(foreign_key="request.id", index=True)
     action: str = Field(max_length=32)
+    attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
     client_ip: str | None = Field(default=None, max_length=64)
     at: datetime = utc_field()
