@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("rightsdesk.errors")
 
@@ -89,12 +92,25 @@ class VersionMismatch(DomainError):
     status, code, title = 412, "version_mismatch", "그사이 다른 사람이 요청을 변경했습니다."
 
 
+class RateLimited(DomainError):
+    status, code, title = 429, "rate_limited", "잠시 후 다시 시도해 주세요."
+
+    def __init__(self, detail: str, *, retry_after: timedelta, field: str | None = None) -> None:
+        seconds = max(1, math.ceil(retry_after.total_seconds()))
+        errors = [FieldError(field, "too_many_attempts", detail)] if field else []
+        super().__init__(detail, errors=errors, headers={"Retry-After": str(seconds)})
+
+
 class PayloadTooLarge(DomainError):
     status, code, title = 413, "payload_too_large", "요청 본문이 너무 큽니다."
 
 
 class UnsupportedMediaType(DomainError):
     status, code, title = 415, "unsupported_media_type", "지원하지 않는 형식입니다."
+
+
+def problem_response(exc: DomainError) -> JSONResponse:
+    return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers)
 
 
 def problem(
@@ -169,7 +185,7 @@ def pydantic_field_errors(raw: Sequence[Any]) -> list[FieldError]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers)
+        return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -185,6 +201,12 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         code, title = codes.get(exc.status_code, ("http_error", "요청을 처리할 수 없습니다."))
         return problem(exc.status_code, code, title, title, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client went away (or the body-size cap cut it off and already answered 413).
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return problem(400, "client_disconnected", "요청이 중간에 끊겼습니다.", "다시 보내 주세요.")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

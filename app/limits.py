@@ -15,17 +15,26 @@ class BodySizeLimit:
     only response.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_multipart_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_multipart_bytes = max_multipart_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope["headers"])
+        # Evidence uploads have their own per-file limits, checked while they stream; this is
+        # only the outer bound of the whole body.
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        limit = self.max_multipart_bytes if multipart else self.max_bytes
+        await self._limited(scope, receive, send, limit)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(scope, receive, send, limit)
             return
         seen = 0
         rejected = False
@@ -37,9 +46,9 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     rejected = True
-                    await self._reject(scope, receive, send)
+                    await self._reject(scope, receive, send, limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -49,7 +58,7 @@ class BodySizeLimit:
 
         await self.app(scope, counting_receive, guarded_send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"요청 본문은 {self.max_bytes:,}바이트를 넘을 수 없습니다."
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        detail = f"요청 본문은 {limit:,}바이트를 넘을 수 없습니다."
         response = problem(413, PayloadTooLarge.code, PayloadTooLarge.title, detail)
         await response(scope, receive, send)

@@ -9,11 +9,12 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from app.apidocs import install_docs
+from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.migrate import assert_at_head
 from app.models.base import utcnow
+from app.models.request_api import RequestCreate
 from app.routers import meta, public, staff
 from app.runtime import build_runtime
 from app.services.outbox import BackgroundWorker, Outbox
@@ -50,11 +51,16 @@ def create_app(
         redoc_url=None,
     )
     app.state.runtime = runtime
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        max_multipart_bytes=settings.max_upload_body_bytes,
+    )
     install_error_handlers(app)
     install_docs(app)
     for module in (public, staff, meta):
         app.include_router(module.router)
+    register_schema(app, RequestCreate)
     return app
 
 

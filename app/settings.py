@@ -47,6 +47,17 @@ class Settings(BaseSettings):
 
     # Notices. With no SMTP_URL (or SMS_URL) messages are written as .eml files under
     # DATA_DIR/mail so a person can read what would have been sent.
+    # Evidence uploads (identity documents, 위임장 scans, proof of representation).
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_attachments: int = Field(default=10, ge=1, le=100)
+    # One-time codes (Decree art. 46(1) check of the contact).
+    otp_ttl_minutes: int = Field(default=10, ge=1, le=60)
+    otp_max_attempts: int = Field(default=5, ge=1, le=20)
+    otp_lock_minutes: int = Field(default=15, ge=1)
+    otp_resend_seconds: int = Field(default=60, ge=0)
+    otp_max_sends: int = Field(default=5, ge=1)
+    otp_send_window_hours: int = Field(default=24, ge=1)
+
     smtp_url: str | None = None  # smtp://user:pass@host:587?starttls=true, or smtps://...
     smtp_ca_file: Path | None = None  # a private CA to trust for STARTTLS / SMTPS
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
@@ -75,6 +86,15 @@ class Settings(BaseSettings):
                 "RIGHTSDESK_DATA_KEY is required when RIGHTSDESK_ENV is not development"
             )
         return self
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def max_upload_body_bytes(self) -> int:
+        """Cap on a whole multipart body: every file at its limit, plus the JSON part."""
+        return self.max_attachments * (self.max_attachment_bytes + 16 * 1024) + self.max_body_bytes
 
     @property
     def mail_dir(self) -> Path:

@@ -85,6 +85,7 @@ def test_worker_once_delivers_what_the_web_process_queued(tmp_path: Path) -> Non
     assert list((tmp_path / "mail").glob("*.eml")) == []
     result = rightsdesk(env, "worker", "--once")
     assert result.returncode == 0, result.stderr
-    [eml] = list((tmp_path / "mail").glob("*.eml"))
-    assert eml.name.startswith(f"{ref}-receipt-")
+    names = sorted(p.name for p in (tmp_path / "mail").glob("*.eml"))
+    assert [n.split("-")[3] for n in names] == ["receipt", "verification_code"]
+    assert all(n.startswith(ref) for n in names)
     assert "kim.gasang" not in result.stderr  # the worker's log names no one

@@ -199,7 +199,8 @@ def test_legal_representative_files_for_a_child(client: TestClient, db: Session)
     }
     resp = file(client, request_body(subject=child, requester=parent))
     assert resp.status_code == 201, resp.text
-    assert resp.json()["next_action"] == "submit_documents"
+    # The representative's own ID comes first, then the proof of representation.
+    assert resp.json()["next_action"] == "submit_identity_document"
     roles = {p.role: p.relationship for p in db.exec(select(Party)).all()}
     assert roles == {"subject": "legal_representative", "requester": "legal_representative"}
 
@@ -226,7 +227,7 @@ def delegate_body(**delegation_overrides: Any) -> dict[str, Any]:
 def test_delegate_with_a_valid_power_of_attorney(client: TestClient, db: Session) -> None:
     resp = file(client, delegate_body())
     assert resp.status_code == 201, resp.text
-    assert resp.json()["next_action"] == "submit_documents"
+    assert resp.json()["next_action"] == "submit_power_of_attorney"
 
 
 def test_delegate_without_power_of_attorney(client: TestClient) -> None:
@@ -263,7 +264,7 @@ def test_power_of_attorney_signed_in_the_future(client: TestClient) -> None:
 
 def test_filing_records_an_event_with_the_deadline_trace(client: TestClient, db: Session) -> None:
     file(client, request_body())
-    event, queued = db.exec(select(Event).order_by(Event.seq)).all()  # type: ignore[arg-type]
+    event, queued, *_ = db.exec(select(Event).order_by(Event.seq)).all()  # type: ignore[arg-type]
     assert queued.kind == "notice_queued" and queued.data["notice_kind"] == "receipt"
     assert event.kind == "filed" and event.to_status == "identity_pending" and event.seq == 1
     assert event.data["legal_deadline"] == "2026-12-28"

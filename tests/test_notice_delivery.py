@@ -57,18 +57,24 @@ def outbox(runtime: Runtime) -> Outbox:
     return Outbox(runtime, rng=random.Random(7))
 
 
-def notices(db: Session) -> list[Notice]:
+def notices(db: Session, kind: str | None = "receipt") -> list[Notice]:
+    """The notices of a kind (a self-filed request also gets a verification-code notice)."""
     db.expire_all()
-    return list(db.exec(select(Notice).order_by(Notice.id)).all())  # type: ignore[arg-type]
+    rows = db.exec(select(Notice).order_by(Notice.id)).all()  # type: ignore[arg-type]
+    return [n for n in rows if kind is None or n.kind == kind]
+
+
+def mail(server: SmtpServer, kind: str = "receipt") -> list[Any]:
+    return [m for m in server.received if m.message["X-RightsDesk-Notice"] == kind]
 
 
 def test_receipt_arrives_over_smtp_in_korean(
     client: TestClient, smtp: SmtpServer, outbox: Outbox, db: Session
 ) -> None:
     created = file(client, request_body()).json()
-    assert outbox.run_once() == 1
-    assert len(smtp.received) == 1
-    got = smtp.received[0]
+    assert outbox.run_once() == 2  # the receipt and the verification code
+    assert len(mail(smtp)) == 1 and len(mail(smtp, "verification_code")) == 1
+    got = mail(smtp)[0]
     assert got.rcpt_tos == ["kim.gasang@example.com"]
     msg = got.message
     assert created["reference"] in msg["Subject"]
@@ -82,14 +88,14 @@ def test_receipt_arrives_over_smtp_in_korean(
     [notice] = notices(db)
     assert notice.status == "delivered" and notice.attempts == 1
     assert outbox.run_once() == 0  # nothing left, nothing sent twice
-    assert len(smtp.received) == 1
+    assert len(smtp.received) == 2
 
 
 def test_notices_wait_while_smtp_is_down_and_go_once_it_is_back(
     client: TestClient, smtp_port: int, outbox: Outbox, clock: Clock, db: Session
 ) -> None:
     file(client, request_body())
-    assert outbox.run_once() == 1  # connection refused
+    assert outbox.run_once() == 2  # connection refused, for the receipt and the code
     [notice] = notices(db)
     assert notice.status == "pending" and notice.attempts == 1
     assert notice.last_error == "connection refused"
@@ -99,15 +105,19 @@ def test_notices_wait_while_smtp_is_down_and_go_once_it_is_back(
     server = SmtpServer(smtp_port).start()
     try:
         clock.advance(hours=2)
-        assert outbox.run_once() == 1
+        assert outbox.run_once() == 2
         clock.advance(hours=2)
         assert outbox.run_once() == 0
-        assert len(server.received) == 1
+        assert len(mail(server)) == 1 and len(server.received) == 2
     finally:
         server.stop()
     [notice] = notices(db)
     assert notice.status == "delivered" and notice.attempts == 2
-    attempts = db.exec(select(NoticeAttempt).order_by(NoticeAttempt.number)).all()  # type: ignore[arg-type]
+    attempts = db.exec(
+        select(NoticeAttempt)
+        .where(NoticeAttempt.notice_id == notice.id)
+        .order_by(NoticeAttempt.number)  # type: ignore[arg-type]
+    ).all()
     assert [a.outcome for a in attempts] == ["retry", "delivered"]
 
 
@@ -126,13 +136,26 @@ def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
         clock.advance(hours=2)
     h = staff_headers("security")
     listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).json()
-    assert [(n["kind"], n["status"], n["attempts"]) for n in listed] == [("receipt", "failed", 3)]
+    assert [(n["kind"], n["status"], n["attempts"]) for n in listed] == [
+        ("receipt", "failed", 3),
+        ("verification_code", "failed", 3),
+    ]
     assert listed[0]["last_error"] == "connection refused"
     assert listed[0]["recipient"] == "kim.gasang@example.com"
     kinds = [e.kind for e in db.exec(select(Event).order_by(Event.seq)).all()]  # type: ignore[arg-type]
-    assert kinds == ["filed", "notice_queued", "notice_failed"]
+    assert kinds == [
+        "filed",
+        "notice_queued",
+        "notice_queued",
+        "code_sent",
+        "notice_failed",
+        "notice_failed",
+    ]
     mine = client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": created["access_code"]})
-    assert mine.json()["notices"] == [{"kind": "receipt", "sent_at": None}]
+    assert mine.json()["notices"] == [
+        {"kind": "receipt", "sent_at": None},
+        {"kind": "verification_code", "sent_at": None},
+    ]
 
     again = client.post(f"/v1/staff/requests/{ref}/notices/{listed[0]['id']}/resend", headers=h)
     assert again.status_code == 202 and again.json()["status"] == "pending"
@@ -143,10 +166,10 @@ def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
         server.stop()
     assert len(server.received) == 1
     listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).json()
-    assert [n["status"] for n in listed] == ["failed", "delivered"]
-    assert listed[1]["resend_of"] == listed[0]["id"]
+    assert [n["status"] for n in listed] == ["failed", "failed", "delivered"]
+    assert listed[2]["resend_of"] == listed[0]["id"]
     mine = client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": created["access_code"]})
-    assert [n["sent_at"] is not None for n in mine.json()["notices"]] == [False, True]
+    assert [n["sent_at"] is not None for n in mine.json()["notices"]] == [False, False, True]
     assert set(mine.json()["notices"][0]) == {"kind", "sent_at"}
 
 
@@ -183,8 +206,10 @@ def test_two_workers_never_send_the_same_notice(
         t.start()
     for t in threads:
         t.join(30)
-    assert sorted(sent) == sorted({n.id for n in notices(db)})  # type: ignore[type-var]
-    assert all(n.status == "delivered" and n.attempts == 1 for n in notices(db))
+    everything = notices(db, kind=None)
+    assert len(everything) == 12
+    assert sorted(sent) == sorted({n.id for n in everything})  # type: ignore[type-var]
+    assert all(n.status == "delivered" and n.attempts == 1 for n in everything)
 
 
 def test_a_worker_that_died_mid_send_is_taken_over_after_its_lease(
@@ -199,12 +224,13 @@ def test_a_worker_that_died_mid_send_is_taken_over_after_its_lease(
     [notice] = notices(db)
     assert notice.id is not None
     assert outbox._claim(notice.id) is not None  # claimed, then the process "died"
-    assert outbox.run_once() == 0  # still leased to the dead worker
+    assert outbox.run_once() == 1  # only the code: the receipt is leased to the dead worker
+    assert mail(smtp) == []
     clock.advance(seconds=runtime.settings.notice_lease_seconds + 1)
     assert outbox.run_once() == 1
-    assert len(smtp.received) == 1
+    assert len(mail(smtp)) == 1
     # The retry carries the notice's stable Message-ID, so a downstream copy is recognisable.
-    assert smtp.received[0].message["Message-ID"].startswith(f"<rightsdesk-notice-{notice.id}@")
+    assert mail(smtp)[0].message["Message-ID"].startswith(f"<rightsdesk-notice-{notice.id}@")
 
 
 def test_queueing_the_same_notice_twice_keeps_one(
@@ -278,8 +304,8 @@ class TestStartTlsAndLogin:
     ) -> None:
         file(client, request_body())
         outbox.run_once()
-        assert tls_server.authenticated == ["rightsdesk"]
-        assert len(tls_server.received) == 1
+        assert set(tls_server.authenticated) == {"rightsdesk"}
+        assert len(mail(tls_server)) == 1
         assert notices(db)[0].status == "delivered"
 
 
@@ -304,7 +330,7 @@ class TestImplicitTls:
     ) -> None:
         file(client, request_body())
         outbox.run_once()
-        assert len(tls_server.received) == 1
+        assert len(mail(tls_server)) == 1
         assert notices(db)[0].status == "delivered"
 
     def test_an_untrusted_certificate_is_not_accepted(
@@ -337,8 +363,9 @@ class TestSmsGateway:
         self, client: TestClient, gateway: SmsGateway, outbox: Outbox, db: Session
     ) -> None:
         ref = file(client, self.sms_body()).json()["reference"]
-        assert outbox.run_once() == 1
-        [sent] = gateway.requests
+        assert outbox.run_once() == 2
+        sent, code = gateway.requests
+        assert "인증번호" in code["json"]["text"]
         assert sent["json"]["to"] == "010-4444-3333"
         assert ref in sent["json"]["text"] and sent["json"]["reference"] == ref
         assert sent["headers"]["Authorization"] == "Bearer gw-token"
@@ -396,6 +423,6 @@ def test_receipt_of_a_letter_says_staff_give_the_access_code(
     assert client.post("/v1/staff/requests", json=body, headers=staff_headers()).status_code == 201
     file(client, request_body())
     outbox.run_once()
-    letter, web = (m.message.get_content() for m in smtp.received)
+    letter, web = (m.message.get_content() for m in mail(smtp))
     assert "담당자가 따로 알려 드립니다" in letter and "화면에 표시된" not in letter
     assert "화면에 표시된 접근 코드" in web

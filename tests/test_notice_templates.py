@@ -101,6 +101,11 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         "access",
         {"withdrawn_at": datetime(2026, 12, 16, 3, 30, tzinfo=UTC)},
     ),
+    "identity_rejected": (
+        NoticeKind.IDENTITY_REJECTED,
+        "deletion",
+        {"reason": "제출하신 위임장의 서명이 정보주체의 것인지 확인할 수 없었습니다."},
+    ),
     "objection_receipt": (
         NoticeKind.OBJECTION_RECEIPT,
         "access",
@@ -198,7 +203,7 @@ def test_receipt_converts_a_late_utc_instant_to_the_next_korean_day(policy: Poli
 
 def test_receipt_next_steps_depend_on_who_filed(policy: Policy) -> None:
     self_filed = render(policy, "receipt", next_action="verify_contact")
-    agent = render(policy, "receipt", next_action="submit_documents")
+    agent = render(policy, "receipt", next_action="submit_power_of_attorney")
     assert "인증번호" in self_filed.body and "위임장" not in self_filed.body
     assert "위임장" in agent.body and "별지 제11호" in agent.body
     assert "인증번호" in self_filed.sms and "위임장" in agent.sms
@@ -470,3 +475,10 @@ def test_a_context_is_rendered_only_by_its_own_kind(policy: Policy) -> None:
 )
 def test_josa_follows_the_last_syllable(word: str, pair: str, expected: str) -> None:
     assert josa(word, pair) == expected
+
+
+def test_identity_rejection_says_why_and_how_to_file_again(policy: Policy) -> None:
+    notice = render(policy, "identity_rejected")
+    assert "위임장의 서명" in notice.body and "시행령 제46조제1항" in notice.body
+    assert "다시 요청하실 수 있습니다" in notice.body and "이의제기 방법" in notice.body
+    assert "위임장의 서명" in notice.sms

@@ -209,7 +209,14 @@ def test_detail_shows_personal_data_with_etag_and_logs_access(
     assert data["subject"]["email"] == "kim.gasang@example.com"
     assert data["details"] == "제 이름을 확인하고 싶습니다"
     assert data["items"] == ["manager_name"]
-    assert [e["kind"] for e in data["events"]] == ["filed", "notice_queued"]
+    assert [e["kind"] for e in data["events"]] == [
+        "filed",
+        "notice_queued",
+        "notice_queued",
+        "code_sent",
+    ]
+    assert data["next_action"] == "verify_contact" and data["missing"] == ["verify_contact"]
+    assert data["verification"]["sends"] == 1 and data["verification"]["verified_at"] is None
     log = db.exec(select(AccessLog)).one()
     assert log.action == "view_detail" and log.client_ip == "testclient"
     assert_problem(client.get("/v1/staff/requests/DSR-0000-NOPE", headers=h), 404, "not_found")

@@ -158,8 +158,49 @@ class EventOut(BaseModel):
     data: dict[str, object]
 
 
+class AttachmentOut(BaseModel):
+    id: int
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+    filename: str | None
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class IdentityCheckOut(BaseModel):
+    method: str
+    result: str
+    actor: str
+    note: str | None
+    checked_at: datetime
+
+
+class VerificationOut(BaseModel):
+    sends: int
+    issued_at: datetime
+    expires_at: datetime
+    failed_attempts: int
+    locked_until: datetime | None
+    verified_at: datetime | None
+
+
+class ReplyOut(BaseModel):
+    at: datetime
+    message: str
+
+
 class StaffRequestDetail(QueueItem):
     """Everything staff may see, personal data included (each view is access-logged)."""
+
+    next_action: str
+    # Identity and authority pieces still missing, by name (empty once past identity_pending).
+    missing: list[str]
+    attachments: list[AttachmentOut]
+    identity_checks: list[IdentityCheckOut]
+    verification: VerificationOut | None
+    replies: list[ReplyOut]
 
     outcome: str | None
     version: int

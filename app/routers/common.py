@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Header, Request, Response
 
-from app.errors import UnsupportedMediaType
+from app.errors import PreconditionRequired, UnsupportedMediaType, VersionMismatch
 
 
 def require_json(request: Request) -> None:
@@ -30,3 +30,16 @@ def created_headers(response: Response, location: str, *, replayed: bool) -> Non
     response.headers["Location"] = location
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
+
+
+def if_match_version(if_match: Annotated[str | None, Header()] = None) -> int:
+    """Writes name the version they were based on (the ETag of the detail), or get 428."""
+    if not if_match:
+        raise PreconditionRequired("변경하려면 상세 조회의 ETag 값을 If-Match 헤더로 보내 주세요.")
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise VersionMismatch("If-Match 값이 이 요청의 ETag가 아닙니다.")
+    return int(value)
+
+
+IfMatch = Annotated[int, Depends(if_match_version)]

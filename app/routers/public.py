@@ -1,48 +1,59 @@
-"""Public endpoints: no staff token. Intake and the requester's own view."""
+"""Public endpoints: no staff token. Intake, the requester's own view, and what the
+requester does with their access code: verify, supplement, reply."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 
 from app.deps import RuntimeDep, SessionDep
+from app.errors import problem_response
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
-from app.routers.common import created_headers, problem_responses, require_json
+from app.routers.common import created_headers, problem_responses
+from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
+from app.services import identity
 from app.services.filing import FilingContext, file_request
-from app.services.requests import get_for_requester
+from app.services.requests import authorize_requester, get_for_requester
 
 router = APIRouter(prefix="/v1/requests", tags=["public"])
+
+AccessCode = Annotated[str, Header(max_length=64)]
 
 
 @router.post(
     "",
     status_code=201,
     response_model=RequestCreated,
-    dependencies=[Depends(require_json)],
     responses=problem_responses(409, 413, 415, 422),
+    openapi_extra=FILING_BODY_DOCS,
     summary="열람등요구 접수 (file a request)",
 )
-def create_request(
-    payload: RequestCreate,
+async def create_request(
+    request: Request,
     session: SessionDep,
     rt: RuntimeDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RequestCreated:
-    now = rt.clock()
-    created, replayed = file_request(
-        session,
-        rt,
-        payload,
-        FilingContext(
-            channel="api",
-            received_at=now,
-            actor="requester",
-            idempotency_scope="public",
-            idempotency_key=idempotency_key,
-        ),
+    """JSON, or `multipart/form-data` with a JSON part `request`, files `attachments` and a
+    parallel field `attachment_kinds` (the n-th kind is the n-th file's)."""
+    body = await read_filing_body(request, rt, RequestCreate)
+    ctx = FilingContext(
+        channel="api",
+        received_at=rt.clock(),
+        actor="requester",
+        idempotency_scope="public",
+        idempotency_key=idempotency_key,
     )
+    with body.discard_on_error(rt):
+        created, replayed = await run_in_threadpool(
+            file_request, session, rt, body.payload, ctx, body.files, body.kinds
+        )
+        if replayed:
+            body.discard(rt)  # the first POST's files are the ones on record
     created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
     return created
 
@@ -54,9 +65,89 @@ def create_request(
     summary="내 요청 조회 (the requester's view)",
 )
 def read_request(
+    reference: str, session: SessionDep, rt: RuntimeDep, x_access_code: AccessCode = ""
+) -> RequestPublic:
+    return get_for_requester(session, rt, reference, x_access_code)
+
+
+class CodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=12)
+
+
+class ReplyIn(BaseModel):
+    message: str = Field(min_length=1, max_length=4000)
+
+
+@router.post(
+    "/{reference}/verification",
+    response_model=RequestPublic,
+    responses=problem_responses(404, 409, 422, 429),
+    summary="인증번호 확인 (one-time code)",
+)
+def verify(
     reference: str,
+    body: CodeIn,
     session: SessionDep,
     rt: RuntimeDep,
-    x_access_code: Annotated[str, Header(max_length=64)] = "",
+    x_access_code: AccessCode = "",
+) -> RequestPublic | Response:
+    req = authorize_requester(session, rt, reference, x_access_code)
+    error = identity.verify_code(session, rt, req, body.code)
+    if error is not None:
+        # Answered, not raised: the failed attempt must be committed to count.
+        return problem_response(error)
+    return get_for_requester(session, rt, reference, x_access_code)
+
+
+@router.post(
+    "/{reference}/verification/resend",
+    status_code=202,
+    response_model=RequestPublic,
+    responses=problem_responses(404, 409, 429),
+    summary="인증번호 다시 받기",
+)
+def resend(
+    reference: str, session: SessionDep, rt: RuntimeDep, x_access_code: AccessCode = ""
 ) -> RequestPublic:
+    req = authorize_requester(session, rt, reference, x_access_code)
+    identity.resend_code(session, rt, req)
+    return get_for_requester(session, rt, reference, x_access_code)
+
+
+@router.post(
+    "/{reference}/attachments",
+    status_code=201,
+    response_model=RequestPublic,
+    responses=problem_responses(404, 409, 413, 415, 422),
+    summary="서류 제출·보완 (multipart: attachments + attachment_kinds)",
+)
+async def supplement(
+    reference: str,
+    request: Request,
+    session: SessionDep,
+    rt: RuntimeDep,
+    x_access_code: AccessCode = "",
+) -> RequestPublic:
+    req = await run_in_threadpool(authorize_requester, session, rt, reference, x_access_code)
+    upload = await read_supplement(request, rt)
+    with upload.discard_on_error(rt):
+        await run_in_threadpool(identity.supplement, session, rt, req, upload.files, upload.kinds)
+    return await run_in_threadpool(get_for_requester, session, rt, reference, x_access_code)
+
+
+@router.post(
+    "/{reference}/replies",
+    response_model=RequestPublic,
+    responses=problem_responses(404, 409, 422),
+    summary="보완 요청에 답하기",
+)
+def reply(
+    reference: str,
+    body: ReplyIn,
+    session: SessionDep,
+    rt: RuntimeDep,
+    x_access_code: AccessCode = "",
+) -> RequestPublic:
+    req = authorize_requester(session, rt, reference, x_access_code)
+    identity.reply(session, rt, req, body.message)
     return get_for_requester(session, rt, reference, x_access_code)

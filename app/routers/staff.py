@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from app.deps import CaseHandler, CurrentStaff, RuntimeDep, SessionDep
+from app.errors import NotFound
+from app.models.identity import Attachment
 from app.models.notice import NoticeOut
 from app.models.request_api import (
     QueuePage,
@@ -17,16 +21,25 @@ from app.models.request_api import (
     StaffRequestCreate,
     StaffRequestDetail,
 )
-from app.routers.common import client_ip, created_headers, problem_responses, require_json
+from app.routers.common import (
+    IfMatch,
+    client_ip,
+    created_headers,
+    problem_responses,
+    require_json,
+)
+from app.services import identity
 from app.services.filing import FilingContext, file_request
 from app.services.notices import notice_out, notices_of, resend
 from app.services.requests import (
     QueueFilter,
+    check_version,
     get_detail,
     list_queue,
     log_access,
     request_by_reference,
 )
+from app.workflows.identity import IdentityMethod
 from app.workflows.lifecycle import Status
 from app.workflows.vocab import RequestType
 
@@ -160,3 +173,118 @@ def resend_notice(
 ) -> NoticeOut:
     req = request_by_reference(session, reference)
     return notice_out(rt, resend(session, rt, req, notice_id, actor=f"staff:{staff.id}"))
+
+
+class IdentityIn(BaseModel):
+    result: Literal["verified", "failed"]
+    method: IdentityMethod
+    note: str | None = Field(default=None, max_length=2000, description="internal note")
+    reason: str | None = Field(
+        default=None, max_length=1000, description="shown to the requester when failed"
+    )
+
+
+class InfoRequestIn(BaseModel):
+    message: str = Field(min_length=1, max_length=4000, description="what to supply, in Korean")
+    respond_by: date | None = None
+
+
+@router.post(
+    "/requests/{reference}/identity",
+    response_model=StaffRequestDetail,
+    responses=problem_responses(404, 409, 412, 428),
+    summary="본인·대리권 확인 결과 기록",
+)
+def identity_check(
+    reference: str,
+    body: IdentityIn,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+    version: IfMatch,
+) -> StaffRequestDetail:
+    req = request_by_reference(session, reference)
+    check_version(req, version)
+    identity.staff_identity_check(
+        session,
+        rt,
+        req,
+        result=body.result,
+        method=body.method,
+        note=body.note,
+        reason=body.reason,
+        actor=f"staff:{staff.id}",
+    )
+    return detail(reference, staff, session, rt, request, response)
+
+
+@router.post(
+    "/requests/{reference}/info-requests",
+    response_model=StaffRequestDetail,
+    responses=problem_responses(404, 409, 412, 428),
+    summary="보완 요청 (the legal deadline keeps running)",
+)
+def info_request(
+    reference: str,
+    body: InfoRequestIn,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+    version: IfMatch,
+) -> StaffRequestDetail:
+    req = request_by_reference(session, reference)
+    check_version(req, version)
+    identity.request_information(
+        session,
+        rt,
+        req,
+        message=body.message,
+        respond_by=body.respond_by,
+        actor=f"staff:{staff.id}",
+    )
+    return detail(reference, staff, session, rt, request, response)
+
+
+@router.get(
+    "/requests/{reference}/attachments/{attachment_id}",
+    response_class=StreamingResponse,
+    responses=problem_responses(404),
+    summary="제출 서류 내려받기 (열람 기록이 남습니다)",
+)
+def download_attachment(
+    reference: str,
+    attachment_id: int,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+) -> StreamingResponse:
+    req = request_by_reference(session, reference)
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.request_id != req.id:
+        raise NotFound("첨부파일을 찾을 수 없습니다.")
+    log_access(
+        session,
+        rt,
+        req,
+        staff,
+        "download_attachment",
+        client_ip(request),
+        attachment_id=attachment_id,
+    )
+    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+    name = f"{req.reference}-{attachment.id}-{attachment.kind}.{extension[attachment.content_type]}"
+    return StreamingResponse(
+        rt.evidence.open(attachment.blob_key),
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Length": str(attachment.size),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

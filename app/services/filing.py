@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,9 +13,11 @@ from sqlmodel import Session, select
 
 from app.crypto import Vault
 from app.errors import Conflict
+from app.evidence.multipart import UploadedFile
 from app.models.request import Delegation, IdempotencyRecord, Party, Request
 from app.models.request_api import RequestCreate, RequestCreated
 from app.runtime import Runtime
+from app.services import identity
 from app.services.codes import new_access_code, new_reference
 from app.services.events import record_event
 from app.services.notices import queue_notice
@@ -36,9 +39,18 @@ class FilingContext:
 
 
 def file_request(
-    session: Session, rt: Runtime, payload: RequestCreate, ctx: FilingContext
+    session: Session,
+    rt: Runtime,
+    payload: RequestCreate,
+    ctx: FilingContext,
+    files: Sequence[UploadedFile] = (),
+    kinds: Sequence[str] = (),
 ) -> tuple[RequestCreated, bool]:
-    """Returns the response and whether it is a replay of an earlier identical POST."""
+    """Returns the response and whether it is a replay of an earlier identical POST.
+
+    `files` were already streamed into the evidence store by the router; they are recorded
+    here with their `kinds`.
+    """
     now = rt.clock()
     body_hash = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
     key_hash = _key_hash(ctx) if ctx.idempotency_key else None
@@ -118,10 +130,15 @@ def file_request(
             },
         ),
     )
-    next_action = intake.next_action(request.status, relationship)
+    if files:
+        identity.attach(session, rt, request, files, kinds, actor=ctx.actor)
+    next_action = identity.next_action(session, request)
     # The receipt goes into the outbox in this same transaction: if the request exists, so
     # does its receipt notice.
     queue_notice(session, rt, request, NoticeKind.RECEIPT, extra={"next_action": next_action})
+    if relationship is Relationship.SELF:
+        # Decree art. 46(1): the subject shows control of the contact they gave.
+        identity.issue_code(session, rt, request, actor=ctx.actor)
     response = RequestCreated(
         reference=request.reference,
         access_code=access_code,

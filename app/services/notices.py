@@ -28,8 +28,12 @@ def queue_notice(
     extra: Mapping[str, Any] | None = None,
     dedupe: str | None = None,
     actor: str = "system",
+    secret: str | None = None,
 ) -> Notice:
-    """Queue one notice for the request's recipient; the same `dedupe` key queues it once."""
+    """Queue one notice for the request's recipient; the same `dedupe` key queues it once.
+
+    `secret` (a one-time code) is masked in the stored body once the notice is delivered.
+    """
     assert request.id is not None
     key = f"{request.reference}:{dedupe or kind.value}"
     existing = session.exec(select(Notice).where(Notice.dedupe_key == key)).first()
@@ -58,6 +62,11 @@ def queue_notice(
         recipient_enc=v.encrypt(address, field="notice.recipient"),
         subject_enc=v.encrypt(rendered.subject, field="notice.subject"),
         body_enc=v.encrypt(body, field="notice.body"),
+        redacted_body_enc=(
+            v.encrypt(body.replace(secret, "*" * len(secret)), field="notice.body")
+            if secret
+            else None
+        ),
         next_attempt_at=now,
         created_at=now,
     )
@@ -156,6 +165,7 @@ def resend(
         recipient_enc=original.recipient_enc,
         subject_enc=original.subject_enc,
         body_enc=original.body_enc,
+        redacted_body_enc=original.redacted_body_enc,
         next_attempt_at=now,
         created_at=now,
         resend_of_id=original.id,

@@ -173,6 +173,8 @@ class Outbox:
             notice.lease_until = None
             if error is None:
                 notice.status, notice.delivered_at, notice.last_error = "delivered", now, None
+                if notice.redacted_body_enc is not None:  # a one-time code ends with delivery
+                    notice.body_enc, notice.redacted_body_enc = notice.redacted_body_enc, None
                 attempt.outcome = "delivered"
                 self._event(session, request, notice, "notice_delivered", now, transport)
                 log.info(

@@ -13,23 +13,28 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from app.crypto import constant_time_equal
-from app.errors import FieldError, NotFound, ValidationFailed
+from app.errors import FieldError, NotFound, ValidationFailed, VersionMismatch
+from app.models.identity import Attachment, IdentityCheck, Verification
 from app.models.request import Delegation, Event, Party, Request
 from app.models.request_api import (
+    AttachmentOut,
     EventOut,
+    IdentityCheckOut,
     PersonOut,
     QueueItem,
     QueuePage,
+    ReplyOut,
     RequestPublic,
     SlaState,
     SortKey,
     StaffRequestDetail,
+    VerificationOut,
 )
 from app.models.staff import AccessLog, Staff
 from app.runtime import Runtime
+from app.services import identity
 from app.services.codes import canonical_code, canonical_reference
 from app.services.notices import summaries
-from app.workflows import intake
 from app.workflows.deadlines import kst_date
 from app.workflows.sla import Sla, sla_condition, sla_state
 
@@ -37,7 +42,8 @@ from app.workflows.sla import Sla, sla_condition, sla_state
 _DUMMY_HASH = "0" * 64
 
 
-def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) -> RequestPublic:
+def authorize_requester(session: Session, rt: Runtime, reference: str, code: str) -> Request:
+    """The request, if the access code is right; unknown reference and wrong code look alike."""
     request = session.exec(
         select(Request).where(Request.reference == canonical_reference(reference))
     ).first()
@@ -45,6 +51,12 @@ def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) 
     stored = request.access_code_hash if request is not None else _DUMMY_HASH
     if not constant_time_equal(supplied, stored) or request is None or request.id is None:
         raise NotFound("접수번호 또는 확인코드가 올바르지 않습니다.")
+    return request
+
+
+def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) -> RequestPublic:
+    request = authorize_requester(session, rt, reference, code)
+    assert request.id is not None
     return RequestPublic(
         reference=request.reference,
         type=request.type,
@@ -53,16 +65,9 @@ def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) 
         outcome=request.outcome,
         received_at=request.received_at,
         legal_deadline=request.legal_due_on,
-        next_action=intake.next_action(request.status, _relationship(session, request)),
+        next_action=identity.next_action(session, request),
         notices=summaries(session, request.id),
     )
-
-
-def _relationship(session: Session, request: Request) -> str:
-    rel = session.exec(
-        select(Party.relationship).where(Party.request_id == request.id, Party.role == "subject")
-    ).one()
-    return rel
 
 
 @dataclass(frozen=True)
@@ -207,13 +212,34 @@ def request_by_reference(session: Session, reference: str) -> Request:
     return request
 
 
+def check_version(request: Request, expected: int) -> None:
+    """Optimistic concurrency: a write based on an older version changes nothing (412)."""
+    if request.version != expected:
+        raise VersionMismatch(
+            f"요청이 그사이 변경되었습니다(현재 버전 {request.version}). "
+            "다시 조회한 뒤 시도해 주세요."
+        )
+
+
 def log_access(
-    session: Session, rt: Runtime, request: Request, staff: Staff, action: str, ip: str | None
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    staff: Staff,
+    action: str,
+    ip: str | None,
+    attachment_id: int | None = None,
 ) -> None:
+    """Who looked at whose personal data, when and from where."""
     assert request.id is not None and staff.id is not None
     session.add(
         AccessLog(
-            staff_id=staff.id, request_id=request.id, action=action, client_ip=ip, at=rt.clock()
+            staff_id=staff.id,
+            request_id=request.id,
+            action=action,
+            client_ip=ip,
+            attachment_id=attachment_id,
+            at=rt.clock(),
         )
     )
 
@@ -260,6 +286,7 @@ def get_detail(
             else None
         ),
         parent_reference=parent_ref,
+        **identity_view(session, rt, request),
         closed_at=request.closed_at,
         events=[
             EventOut(
@@ -274,6 +301,48 @@ def get_detail(
             for e in events
         ],
     )
+
+
+def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, Any]:
+    v = rt.vault
+    attachments = session.exec(
+        select(Attachment).where(Attachment.request_id == request.id).order_by(col(Attachment.id))
+    ).all()
+    checks = session.exec(
+        select(IdentityCheck)
+        .where(IdentityCheck.request_id == request.id)
+        .order_by(col(IdentityCheck.id))
+    ).all()
+    otp = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
+    return {
+        "next_action": identity.next_action(session, request),
+        "missing": identity.missing(session, request),
+        "attachments": [
+            AttachmentOut(
+                **a.model_dump(exclude={"request_id", "blob_key", "filename_enc"}),
+                filename=v.decrypt_opt(a.filename_enc, field="attachment.filename"),
+            )
+            for a in attachments
+        ],
+        "identity_checks": [
+            IdentityCheckOut(
+                method=c.method,
+                result=c.result,
+                actor=c.actor,
+                checked_at=c.checked_at,
+                note=v.decrypt_opt(c.note_enc, field="identity_check.note"),
+            )
+            for c in checks
+        ],
+        "verification": (
+            VerificationOut(
+                **otp.model_dump(exclude={"id", "request_id", "code_hash", "window_started_at"})
+            )
+            if otp
+            else None
+        ),
+        "replies": [ReplyOut(**r) for r in identity.replies_of(session, rt, request)],
+    }
 
 
 def _person(rt: Runtime, p: Party) -> PersonOut:

@@ -9,7 +9,6 @@ from datetime import date, datetime
 from app.crypto import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
 from app.models.request_api import RequestCreate
-from app.workflows.lifecycle import Status
 from app.workflows.vocab import SCOPE_FOR_TYPE, NotifyBy, Relationship
 
 # PIPA art. 38(2) and the Carelabs policy §7①※: under 14, only a legal representative files.
@@ -193,24 +192,3 @@ _RRN = re.compile(
 
 def mask_rrn(text: str) -> str:
     return _RRN.sub(lambda m: f"{m.group(1)}-{m.group(2)}******", text)
-
-
-# What the requester is asked to do next, by status (shown on the status page).
-NEXT_ACTION: dict[str, str] = {
-    Status.AWAITING_REQUESTER: "provide_information",
-    Status.IN_REVIEW: "wait",
-    Status.POSTPONED: "wait",
-    Status.AWAITING_APPROVAL: "wait",
-    Status.EXECUTING: "wait",
-    Status.COMPLETED: "none",
-    Status.REJECTED: "none",
-    Status.WITHDRAWN: "none",
-}
-
-
-def next_action(status: str, relationship: str) -> str:
-    if status == Status.IDENTITY_PENDING:
-        # Decree art. 46(1): the subject proves control of the contact; a representative
-        # shows their own identity and authority (form No. 11 or proof of representation).
-        return "verify_contact" if relationship == Relationship.SELF else "submit_documents"
-    return NEXT_ACTION[status]

@@ -33,6 +33,8 @@ class NoticeKind(StrEnum):
     ACTION_RESULT = "action_result"
     WITHDRAWAL = "withdrawal"  # the requester withdrew (cancelled) the request: confirmation
     OBJECTION_RECEIPT = "objection_receipt"  # 이의제기 접수 (art. 38(5))
+    # Identity or authority not established (Decree arts. 45, 46): why, and how to file again.
+    IDENTITY_REJECTED = "identity_rejected"
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,7 @@ class NoticeFacts:
     instants tz-aware `datetime` objects or ISO 8601 strings with an offset. Keys per kind:
 
     - every kind, optional: `status_url` (str) — link to the requester's status page.
-    - receipt: `next_action` (required; "verify_contact" | "submit_documents" |
-      "provide_information" | "wait" | "none", as app.workflows.intake.next_action gives it).
+    - receipt: `next_action` (required; as app.workflows.identity.next_action gives it).
     - verification_code: `code` (str), `valid_minutes` (int > 0).
     - info_request: `message` (what to supply), `respond_by` (date | None, optional).
     - postponement (access only): `reason`, `expected_end` (date | None, optional).
@@ -61,6 +62,7 @@ class NoticeFacts:
       partially_granted and refused: `grounds`, `reason`, and `statute` when the grounds include
       36-1-proviso (the other statute that names the data for collection).
     - withdrawal: `withdrawn_at` (datetime).
+    - identity_rejected: `reason` (why identity or authority was not established).
     - objection_receipt: `objection_reference`, `objection_due_on` (date); the other fields
       describe the request objected to.
 
@@ -104,11 +106,22 @@ _NEXT_STEPS: dict[str, tuple[str, str]] = {
     ),
     # Decree art. 45(2) / 46(1): an agent shows their authority and identity. 표준지침 34 bars
     # asking for more than that, so only the authority and the filer's identity are named.
-    "submit_documents": (
-        "대리인으로 신청하셨으므로 위임장(개인정보 처리 방법에 관한 고시 별지 제11호 서식) 또는 "
-        "법정대리인임을 확인할 수 있는 서류와, 신청하신 분의 신원을 확인할 수 있는 자료를 요청 "
-        "조회 화면에서 제출해 주세요. 서류를 확인한 뒤 검토를 시작합니다.",
-        "위임장 등 대리권 확인 서류를 요청 조회 화면에서 제출해 주세요.",
+    "submit_identity_document": (
+        "대리인으로 신청하셨으므로 신청하신 분의 신원을 확인할 수 있는 자료(신분증 사본 등)를 "
+        "요청 조회 화면에서 제출해 주세요. 서류를 확인한 뒤 검토를 시작합니다.",
+        "신청인의 신분증 사본을 요청 조회 화면에서 제출해 주세요.",
+    ),
+    "submit_proof_of_representation": (
+        "법정대리인으로 신청하셨으므로 법정대리인임을 확인할 수 있는 서류(가족관계증명서 등)와 "
+        "신청하신 분의 신원을 확인할 수 있는 자료를 요청 조회 화면에서 제출해 주세요. 서류를 "
+        "확인한 뒤 검토를 시작합니다.",
+        "가족관계증명서 등 법정대리인 확인 서류를 요청 조회 화면에서 제출해 주세요.",
+    ),
+    "submit_power_of_attorney": (
+        "대리인으로 신청하셨으므로 정보주체가 서명한 위임장(개인정보 처리 방법에 관한 고시 "
+        "별지 제11호 서식)과 신청하신 분의 신원을 확인할 수 있는 자료를 요청 조회 화면에서 "
+        "제출해 주세요. 서류를 확인한 뒤 검토를 시작합니다.",
+        "서명한 위임장과 신청인의 신분증 사본을 요청 조회 화면에서 제출해 주세요.",
     ),
     "provide_information": (
         "처리에 필요한 내용을 보완해 주셔야 합니다. 요청 조회 화면에서 요청 사항을 확인해 주세요.",
@@ -439,6 +452,10 @@ def _withdrawal(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]
     return {"withdrawn_at_text": kst_datetime_text(withdrawn_at)}
 
 
+def _identity_rejected(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
+    return {"reason": x.text("reason")}
+
+
 def _objection_receipt(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
     due_on = x.day("objection_due_on")
     assert due_on is not None
@@ -458,4 +475,5 @@ _BUILDERS = {
     NoticeKind.ACTION_RESULT: _action_result,
     NoticeKind.WITHDRAWAL: _withdrawal,
     NoticeKind.OBJECTION_RECEIPT: _objection_receipt,
+    NoticeKind.IDENTITY_REJECTED: _identity_rejected,
 }

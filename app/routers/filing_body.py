@@ -1,0 +1,153 @@
+"""Reading a filing: a JSON body, or multipart with a JSON part `request` and evidence files.
+
+Files stream into the encrypted evidence store while the body arrives; if anything after
+that fails, they are deleted again, so a refused filing leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from app.errors import (
+    FieldError,
+    UnsupportedMediaType,
+    ValidationFailed,
+    pydantic_field_errors,
+)
+from app.evidence.multipart import UploadedFile, UploadLimits, read_upload
+from app.runtime import Runtime
+from app.services.identity import attachment_kinds
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class StoredFiles:
+    files: list[UploadedFile] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+    def discard(self, rt: Runtime) -> None:
+        for f in self.files:
+            rt.evidence.delete(f.blob_key)
+
+    @contextmanager
+    def discard_on_error(self, rt: Runtime) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            self.discard(rt)
+            raise
+
+
+@dataclass
+class FilingBody(StoredFiles, Generic[M]):
+    payload_or_none: M | None = None
+
+    @property
+    def payload(self) -> M:
+        assert self.payload_or_none is not None  # set by read_filing_body before returning
+        return self.payload_or_none
+
+
+def _media(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _limits(rt: Runtime) -> UploadLimits:
+    s = rt.settings
+    return UploadLimits(
+        max_file_bytes=s.max_attachment_bytes,
+        max_files=s.max_attachments,
+        max_field_bytes=s.max_body_bytes,
+    )
+
+
+def _parse(model: type[M], raw: str | bytes) -> M:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = pydantic_field_errors(exc.errors())
+        detail = "입력값을 확인해 주세요: " + ", ".join(sorted({e.field for e in errors}))
+        raise ValidationFailed(detail, errors=errors) from None
+
+
+async def read_filing_body(request: Request, rt: Runtime, model: type[M]) -> FilingBody[M]:
+    media = _media(request)
+    if media == "application/json" or media.endswith("+json"):
+        return FilingBody(payload_or_none=_parse(model, await request.body()))
+    if media != "multipart/form-data":
+        raise UnsupportedMediaType(
+            "본문은 application/json 또는 multipart/form-data 이어야 합니다."
+        )
+    upload = await read_upload(request, rt.evidence, _limits(rt))
+    body: FilingBody[M] = FilingBody(files=upload.files)
+    with body.discard_on_error(rt):
+        parts = upload.fields.get("request", [])
+        if len(parts) != 1:
+            msg = "신청 내용은 'request' 라는 이름의 JSON 파트 하나로 보내 주세요."
+            raise ValidationFailed(msg, errors=[FieldError("request", "required", msg)])
+        body.payload_or_none = _parse(model, parts[0])
+        body.kinds = attachment_kinds(upload.fields.get("attachment_kinds", []), len(upload.files))
+    return body
+
+
+async def read_supplement(request: Request, rt: Runtime) -> StoredFiles:
+    if _media(request) != "multipart/form-data":
+        raise UnsupportedMediaType("서류는 multipart/form-data 로 보내 주세요.")
+    upload = await read_upload(request, rt.evidence, _limits(rt))
+    stored = StoredFiles(files=upload.files)
+    with stored.discard_on_error(rt):
+        if not upload.files:
+            msg = "제출할 파일(attachments)이 없습니다."
+            raise ValidationFailed(msg, errors=[FieldError("attachments", "required", msg)])
+        kinds = upload.fields.get("attachment_kinds", [])
+        stored.kinds = attachment_kinds(kinds, len(upload.files))
+    return stored
+
+
+# /docs: the two ways to send a filing (the JSON schema is registered in app.apidocs).
+FILING_BODY_DOCS = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/RequestCreate"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["request"],
+                    "properties": {
+                        "request": {
+                            "type": "string",
+                            "description": "RequestCreate as JSON text",
+                        },
+                        "attachments": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "PDF, JPEG or PNG files",
+                        },
+                        "attachment_kinds": {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "enum": [
+                                    "identity_document",
+                                    "power_of_attorney",
+                                    "proof_of_representation",
+                                    "correction_evidence",
+                                    "other",
+                                ],
+                            },
+                            "description": "one kind per file, in the files' order",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}

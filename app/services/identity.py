@@ -1,0 +1,394 @@
+"""Identity and authority: evidence files, one-time codes, staff checks, 보완 요청 and replies."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from sqlmodel import Session, col, select
+
+from app.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    DomainError,
+    FieldError,
+    InvalidTransition,
+    RateLimited,
+    ValidationFailed,
+)
+from app.evidence.multipart import UploadedFile
+from app.models.identity import Attachment, IdentityCheck, Reply, Verification
+from app.models.request import Party, Request
+from app.runtime import Runtime
+from app.services.events import record_event
+from app.services.notices import queue_notice
+from app.workflows import identity as rules
+from app.workflows.identity import AttachmentKind, Evidence, OtpOutcome
+from app.workflows.lifecycle import Status, TransitionEvent, transition
+from app.workflows.notices import NoticeKind
+
+
+def relationship(session: Session, request: Request) -> str:
+    return session.exec(
+        select(Party.relationship).where(Party.request_id == request.id, Party.role == "subject")
+    ).one()
+
+
+def evidence_of(session: Session, request: Request) -> Evidence:
+    kinds = session.exec(select(Attachment.kind).where(Attachment.request_id == request.id)).all()
+    verified = session.exec(
+        select(Verification.verified_at).where(Verification.request_id == request.id)
+    ).first()
+    return Evidence(attachment_kinds=frozenset(kinds), contact_verified=verified is not None)
+
+
+def next_action(session: Session, request: Request) -> str:
+    return rules.next_action(
+        request.status, relationship(session, request), evidence_of(session, request)
+    )
+
+
+def missing(session: Session, request: Request) -> list[str]:
+    if request.status != Status.IDENTITY_PENDING:
+        return []
+    pieces = rules.missing_pieces(relationship(session, request), evidence_of(session, request))
+    return [p.value for p in pieces]
+
+
+def _move(
+    session: Session, rt: Runtime, request: Request, to: Status, *, actor: str, **data: object
+) -> None:
+    now = rt.clock()
+    record_event(session, request, transition(request, to, actor=actor, now=now, data=data))
+    request.updated_at = now
+
+
+def _note(
+    session: Session, rt: Runtime, request: Request, kind: str, actor: str, **data: object
+) -> None:
+    record_event(
+        session,
+        request,
+        TransitionEvent(
+            kind=kind, from_status="", to_status="", actor=actor, at=rt.clock(), data=dict(data)
+        ),
+    )
+
+
+# --- evidence files ------------------------------------------------------------------------
+
+
+def attach(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    files: Sequence[UploadedFile],
+    kinds: Sequence[str],
+    *,
+    actor: str,
+) -> list[Attachment]:
+    """Record uploaded files (already encrypted in the evidence store) on the request."""
+    assert request.id is not None
+    now = rt.clock()
+    stored = []
+    for f, kind in zip(files, kinds, strict=True):
+        a = Attachment(
+            request_id=request.id,
+            kind=kind,
+            content_type=f.content_type,
+            size=f.size,
+            sha256=f.sha256,
+            blob_key=f.blob_key,
+            filename_enc=rt.vault.encrypt_opt(f.filename, field="attachment.filename"),
+            uploaded_by=actor,
+            uploaded_at=now,
+        )
+        session.add(a)
+        stored.append(a)
+    session.flush()
+    _note(
+        session,
+        rt,
+        request,
+        "attachments_added",
+        actor,
+        attachments=[
+            {"id": a.id, "kind": a.kind, "content_type": a.content_type, "size": a.size}
+            for a in stored
+        ],
+    )
+    return stored
+
+
+def attachment_kinds(raw: Sequence[str], count: int) -> list[str]:
+    """The parallel `attachment_kinds` form field: the n-th kind belongs to the n-th file."""
+    if len(raw) != count:
+        msg = f"첨부파일 {count}개마다 종류(attachment_kinds)를 하나씩 보내 주세요."
+        raise ValidationFailed(msg, errors=[FieldError("attachment_kinds", "count_mismatch", msg)])
+    allowed = {k.value for k in AttachmentKind}
+    for i, kind in enumerate(raw):
+        if kind not in allowed:
+            msg = "첨부파일 종류는 " + ", ".join(sorted(allowed)) + " 중 하나여야 합니다."
+            raise ValidationFailed(
+                msg, errors=[FieldError(f"attachment_kinds.{i}", "invalid_choice", msg)]
+            )
+    return list(raw)
+
+
+def supplement(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    files: Sequence[UploadedFile],
+    kinds: Sequence[str],
+) -> None:
+    """The requester sends more evidence; that answers a 보완 요청 too."""
+    if request.status not in (Status.IDENTITY_PENDING, Status.AWAITING_REQUESTER, Status.IN_REVIEW):
+        raise InvalidTransition("이 단계에서는 서류를 추가로 제출할 수 없습니다.")
+    attach(session, rt, request, files, kinds, actor="requester")
+    _return_from_wait(session, rt, request)
+
+
+# --- one-time codes ------------------------------------------------------------------------
+
+
+def otp_rules(rt: Runtime) -> rules.OtpRules:
+    s = rt.settings
+    return rules.OtpRules(
+        ttl=timedelta(minutes=s.otp_ttl_minutes),
+        max_attempts=s.otp_max_attempts,
+        lock=timedelta(minutes=s.otp_lock_minutes),
+        resend_interval=timedelta(seconds=s.otp_resend_seconds),
+        max_sends=s.otp_max_sends,
+        send_window=timedelta(hours=s.otp_send_window_hours),
+    )
+
+
+def _state(v: Verification) -> rules.OtpState:
+    return rules.OtpState(
+        issued_at=v.issued_at,
+        expires_at=v.expires_at,
+        failed_attempts=v.failed_attempts,
+        locked_until=v.locked_until,
+        sends=v.sends,
+        window_started_at=v.window_started_at,
+        verified_at=v.verified_at,
+    )
+
+
+def _code_hash(rt: Runtime, request: Request, code: str) -> str:
+    return rt.vault.hash_secret(f"otp:{request.id}:{code}")
+
+
+def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -> None:
+    """Send a new six-digit code (CSPRNG) to the requester's contact; only its hash is kept."""
+    assert request.id is not None
+    now = rt.clock()
+    r = otp_rules(rt)
+    code = f"{secrets.randbelow(10**6):06d}"
+    v = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
+    if v is None:
+        v = Verification(
+            request_id=request.id,
+            code_hash="",
+            issued_at=now,
+            expires_at=now,
+            window_started_at=now,
+        )
+        session.add(v)
+    if now >= v.window_started_at + r.send_window:
+        v.window_started_at, v.sends = now, 0
+    v.code_hash = _code_hash(rt, request, code)
+    v.issued_at, v.expires_at = now, now + r.ttl
+    v.failed_attempts, v.locked_until = 0, None
+    v.sends += 1
+    session.flush()
+    queue_notice(
+        session,
+        rt,
+        request,
+        NoticeKind.VERIFICATION_CODE,
+        extra={"code": code, "valid_minutes": rt.settings.otp_ttl_minutes},
+        # Every code is a new message; the key only guards against queueing one twice.
+        dedupe=f"verification_code:{secrets.token_hex(8)}",
+        actor=actor,
+        secret=code,
+    )
+    _note(session, rt, request, "code_sent", actor, sends=v.sends)
+
+
+def resend_code(session: Session, rt: Runtime, request: Request) -> None:
+    _require_pending_self(session, request)
+    v = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
+    if v is not None:
+        wait = rules.resend_wait(_state(v), otp_rules(rt), now=rt.clock())
+        if wait > timedelta(0):
+            raise RateLimited(
+                "인증번호를 너무 자주 요청하셨습니다. 잠시 후 다시 시도해 주세요.",
+                retry_after=wait,
+                field="code",
+            )
+    issue_code(session, rt, request, actor="requester")
+
+
+def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> DomainError | None:
+    """Check a code. A wrong or locking attempt is *returned* as the error to answer with, not
+    raised: the attempt must be counted, so the transaction still commits."""
+    _require_pending_self(session, request)
+    v = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
+    if v is None:
+        raise Conflict(
+            "보낸 인증번호가 없습니다. 인증번호를 다시 요청해 주세요.", code="no_code_sent"
+        )
+    now = rt.clock()
+    state = _state(v)
+    matches = secrets.compare_digest(_code_hash(rt, request, code.strip()), v.code_hash)
+    outcome = rules.check_code(state, matches=matches, now=now)
+    r = otp_rules(rt)
+    if outcome is OtpOutcome.ALREADY_VERIFIED:
+        return None
+    if outcome is OtpOutcome.LOCKED:
+        return RateLimited(
+            "인증번호를 여러 번 틀려 확인이 잠겼습니다. 잠시 후 새 인증번호를 요청해 주세요.",
+            retry_after=rules.resend_wait(state, r, now=now),
+            field="code",
+        )
+    if outcome is OtpOutcome.EXPIRED:
+        return BusinessRuleViolation(
+            "code_expired",
+            "code",
+            "인증번호의 유효 시간이 지났습니다. 새 인증번호를 요청해 주세요.",
+        )
+    if outcome is OtpOutcome.WRONG:
+        if rules.locks_after_this_failure(state, r):
+            v.failed_attempts += 1
+            v.locked_until = now + r.lock
+            _note(session, rt, request, "code_locked", "requester", attempts=v.failed_attempts)
+            return RateLimited(
+                "인증번호를 여러 번 틀려 확인이 잠겼습니다. 잠시 후 새 인증번호를 요청해 주세요.",
+                retry_after=r.lock,
+                field="code",
+            )
+        v.failed_attempts += 1
+        left = r.max_attempts - v.failed_attempts
+        return BusinessRuleViolation(
+            "invalid_code", "code", f"인증번호가 맞지 않습니다. {left}번 더 입력할 수 있습니다."
+        )
+    v.verified_at = now
+    session.add(
+        IdentityCheck(
+            request_id=v.request_id,
+            method="one_time_code",
+            result="verified",
+            actor="requester",
+            checked_at=now,
+        )
+    )
+    session.flush()
+    if rules.verified_automatically(relationship(session, request), evidence_of(session, request)):
+        _move(session, rt, request, Status.IN_REVIEW, actor="requester", identity="one_time_code")
+    return None
+
+
+def _require_pending_self(session: Session, request: Request) -> None:
+    if request.status != Status.IDENTITY_PENDING:
+        raise InvalidTransition("본인 확인이 필요한 단계가 아닙니다.")
+    if relationship(session, request) != "self":
+        raise InvalidTransition("대리인의 요청은 제출 서류로 확인합니다.")
+
+
+# --- staff checks, information requests, replies ---------------------------------------------
+
+
+def staff_identity_check(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    *,
+    result: str,
+    method: str,
+    note: str | None,
+    reason: str | None,
+    actor: str,
+) -> None:
+    if request.status != Status.IDENTITY_PENDING:
+        raise InvalidTransition("본인 확인 단계의 요청이 아닙니다.")
+    assert request.id is not None
+    session.add(
+        IdentityCheck(
+            request_id=request.id,
+            method=method,
+            result=result,
+            actor=actor,
+            note_enc=rt.vault.encrypt_opt(note, field="identity_check.note"),
+            checked_at=rt.clock(),
+        )
+    )
+    if result == "verified":
+        _move(session, rt, request, Status.IN_REVIEW, actor=actor, identity=method)
+        return
+    _move(session, rt, request, Status.REJECTED, actor=actor, identity=method)
+    queue_notice(
+        session,
+        rt,
+        request,
+        NoticeKind.IDENTITY_REJECTED,
+        actor=actor,
+        extra={
+            "reason": reason
+            or "제출하신 자료로는 정보주체 본인 또는 정당한 대리인임을 확인할 수 없었습니다."
+        },
+    )
+
+
+def request_information(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    *,
+    message: str,
+    respond_by: date | None,
+    actor: str,
+) -> None:
+    """보완 요청: the legal deadline keeps running (no provision pauses it)."""
+    _move(session, rt, request, Status.AWAITING_REQUESTER, actor=actor)
+    queue_notice(
+        session,
+        rt,
+        request,
+        NoticeKind.INFO_REQUEST,
+        actor=actor,
+        extra={"message": message, "respond_by": respond_by},
+        dedupe=f"info_request:{request.version}",
+    )
+
+
+def reply(session: Session, rt: Runtime, request: Request, message: str) -> None:
+    if request.status != Status.AWAITING_REQUESTER:
+        raise InvalidTransition("보완 요청을 받은 요청이 아닙니다.")
+    assert request.id is not None
+    session.add(
+        Reply(
+            request_id=request.id,
+            body_enc=rt.vault.encrypt(message, field="reply.body"),
+            created_at=rt.clock(),
+        )
+    )
+    _note(session, rt, request, "requester_replied", "requester")
+    _return_from_wait(session, rt, request)
+
+
+def _return_from_wait(session: Session, rt: Runtime, request: Request) -> None:
+    if request.status == Status.AWAITING_REQUESTER and request.resume_status:
+        _move(session, rt, request, Status(request.resume_status), actor="requester")
+
+
+def replies_of(session: Session, rt: Runtime, request: Request) -> list[dict[str, object]]:
+    rows = session.exec(
+        select(Reply).where(Reply.request_id == request.id).order_by(col(Reply.id))
+    ).all()
+    return [
+        {"at": r.created_at, "message": rt.vault.decrypt(r.body_enc, field="reply.body")}
+        for r in rows
+    ]
