@@ -13,6 +13,7 @@ from app.deps import CaseHandler, CurrentStaff, RuntimeDep, SessionDep
 from app.errors import NotFound
 from app.models.identity import Attachment
 from app.models.notice import NoticeOut
+from app.models.request import Request as DbRequest
 from app.models.request_api import (
     QueuePage,
     RequestCreated,
@@ -184,6 +185,16 @@ class IdentityIn(BaseModel):
     )
 
 
+def request_for_write(reference: str, session: SessionDep, version: IfMatch) -> DbRequest:
+    """The request a write is about, at the version the client last saw (428 / 412)."""
+    req = request_by_reference(session, reference)
+    check_version(req, version)
+    return req
+
+
+WritableRequest = Annotated[DbRequest, Depends(request_for_write)]
+
+
 class InfoRequestIn(BaseModel):
     message: str = Field(min_length=1, max_length=4000, description="what to supply, in Korean")
     respond_by: date | None = None
@@ -198,15 +209,13 @@ class InfoRequestIn(BaseModel):
 def identity_check(
     reference: str,
     body: IdentityIn,
+    req: WritableRequest,
     staff: CaseHandler,
     session: SessionDep,
     rt: RuntimeDep,
     request: Request,
     response: Response,
-    version: IfMatch,
 ) -> StaffRequestDetail:
-    req = request_by_reference(session, reference)
-    check_version(req, version)
     identity.staff_identity_check(
         session,
         rt,
@@ -229,15 +238,13 @@ def identity_check(
 def info_request(
     reference: str,
     body: InfoRequestIn,
+    req: WritableRequest,
     staff: CaseHandler,
     session: SessionDep,
     rt: RuntimeDep,
     request: Request,
     response: Response,
-    version: IfMatch,
 ) -> StaffRequestDetail:
-    req = request_by_reference(session, reference)
-    check_version(req, version)
     identity.request_information(
         session,
         rt,
