@@ -82,10 +82,6 @@ class TransitionEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def allowed(current: str, to: str) -> bool:
-    return Status(to) in TRANSITIONS[Status(current)]
-
-
 def transition(
     request: Transitionable,
     to: Status,

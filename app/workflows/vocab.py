@@ -43,17 +43,6 @@ class Channel(StrEnum):
     CHANNELTALK = "channeltalk"
 
 
-# Channels staff record for requests that reached the company another way (Decree art. 41(2)).
-STAFF_CHANNELS = (
-    Channel.EMAIL,
-    Channel.FAX,
-    Channel.LETTER,
-    Channel.PHONE,
-    Channel.IN_PERSON,
-    Channel.CHANNELTALK,
-)
-
-
 class Delivery(StrEnum):
     ELECTRONIC = "electronic"
     MAIL = "mail"
