@@ -32,21 +32,32 @@ AUTO_COMMON = [
     "불량 혹은 비정상 이용기록 정보",
 ]
 
+# Not in the §3 table: the e-commerce records of the services that bill customers (§1②, §2② 나 1)),
+# filed as "auto" items; code -> the statutory rule that keeps them.
+BILLING_RECORDS = [
+    "계약·청약철회·대금결제·재화 등의 공급 기록",
+    "소비자 불만 또는 분쟁처리에 관한 기록",
+]
+RECORD_RULES = {
+    "contract_payment_records": "ecommerce_contract",
+    "complaint_records": "ecommerce_complaint",
+}
+
 EXPECTED_ITEMS = {
     "uno": {
         "required": ["담당자 이름", "관리자 전화번호", "담당자 이메일", "대표자 이름"],
         "optional": ["생년월일", "직원 휴대전화 번호"],
-        "auto": ["단말기 정보", *AUTO_COMMON],
+        "auto": ["단말기 정보", *AUTO_COMMON, *BILLING_RECORDS],
     },
     "smartcrm": {
         "required": ["담당자 전화번호", "성별", "생년월일", "연락처"],
         "optional": [],
-        "auto": ["단말기 정보", *AUTO_COMMON],
+        "auto": ["단말기 정보", *AUTO_COMMON, *BILLING_RECORDS],
     },
     "webersoft": {
         "required": ["이름", "이메일", "의사면허번호"],
         "optional": ["휴대전화 번호", "집 전화번호", "집주소"],
-        "auto": ["단말기 정보", *AUTO_COMMON],
+        "auto": ["단말기 정보", *AUTO_COMMON, *BILLING_RECORDS],
     },
     "carecrm": {
         "required": ["이름", "연락처", "병원명", "담당자명", "문의내용", "등록일시"],
@@ -134,7 +145,10 @@ def test_contexts_follow_the_collection_methods(policy: Policy) -> None:
 def test_item_purposes_and_retention_follow_the_collection_context(policy: Policy) -> None:
     for service in policy.services:
         for item in service.items:
-            if item.category == "auto":
+            if item.code in RECORD_RULES:
+                assert item.purposes == ("service_provision",)
+                assert item.retention == ("until_withdrawal", RECORD_RULES[item.code])
+            elif item.category == "auto":
                 assert item.purposes == ("service_provision",)
                 assert "comms_access_logs" in item.retention
             elif item.context == "inquiry":
