@@ -1,6 +1,7 @@
 """All tables, imported so that SQLModel.metadata (and Alembic) sees them."""
 
 from app.models import base as _base  # noqa: F401  (naming convention first)
+from app.models.decision import Decision, Postponement
 from app.models.identity import Attachment, IdentityCheck, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
@@ -10,6 +11,7 @@ __all__ = [
     "AccessLog",
     "ApiToken",
     "Attachment",
+    "Decision",
     "Delegation",
     "Event",
     "IdempotencyRecord",
@@ -17,6 +19,7 @@ __all__ = [
     "Notice",
     "NoticeAttempt",
     "Party",
+    "Postponement",
     "Reply",
     "Request",
     "Role",

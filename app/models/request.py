@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.base import utc_field, utcnow
+
+_VERSION = Column("version", Integer, nullable=False)
 
 
 class Request(SQLModel, table=True):
@@ -21,6 +23,10 @@ class Request(SQLModel, table=True):
         Index("ix_request_status_due", "status", "legal_due_on"),
         Index("ix_request_received", "received_at"),
     )
+
+    # Optimistic concurrency: every UPDATE says "WHERE version = <the version read>", so of two
+    # writers that read the same version exactly one succeeds. The workflows bump the number.
+    __mapper_args__ = {"version_id_col": _VERSION, "version_id_generator": False}
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=32, unique=True)
@@ -39,7 +45,7 @@ class Request(SQLModel, table=True):
     deadline_unconfirmed: bool = False
     assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
     parent_id: int | None = Field(default=None, foreign_key="request.id")
-    version: int = 1
+    version: int = Field(default=1, sa_column=_VERSION)
     access_code_hash: str = Field(max_length=64)
     items: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     delivery: str = Field(max_length=16)

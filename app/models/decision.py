@@ -1,0 +1,59 @@
+"""Decisions on a request and postponements of access."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from app.models.base import utc_field
+
+
+class Decision(SQLModel, table=True):
+    """What the team decided, on which grounds, and who approved it.
+
+    A request can have several (one sent back by the officer, then a new draft); the latest
+    one is in force. `reason_enc` is the text the subject reads; it may name people.
+    """
+
+    __tablename__ = "decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    outcome: str = Field(max_length=32)
+    grounds: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    items_granted: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    items_withheld: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reason_enc: str | None = None
+    # Correction: what was changed, encrypted (it holds the values).
+    changes_enc: str | None = None
+    # Access: how and when the data is made available, and the fee (Decree arts. 41(5), 47).
+    access: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Deletion / withdrawal: what is deleted now and what is kept until when (art. 21(3)).
+    retention: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    subject_stated_termination: bool | None = None  # art. 37(2)4
+    state: str = Field(max_length=24)  # awaiting_approval | approved | sent_back | final
+    drafted_by: int = Field(foreign_key="staff.id")
+    drafted_at: datetime = utc_field()
+    approved_by: int | None = Field(default=None, foreign_key="staff.id")
+    decided_at: datetime | None = utc_field(nullable=True)
+    approval_note_enc: str | None = None
+
+
+class Postponement(SQLModel, table=True):
+    """An access postponement (art. 35(3)): both deadlines are kept."""
+
+    __tablename__ = "postponement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    reason_enc: str
+    started_at: datetime = utc_field()
+    original_due_on: date
+    expected_end: date | None = None
+    ended_on: date | None = None
+    new_due_on: date | None = None
