@@ -57,3 +57,5 @@ def require(*roles: Role) -> Callable[[Staff], Staff]:
 
 # Handling requests (personal data): agent, security, officer. Admin manages staff only.
 CaseHandler = Annotated[Staff, Depends(require(Role.AGENT, Role.SECURITY, Role.OFFICER))]
+# Approvals of refusals, partial grants and destruction: the privacy officer only.
+OfficerDep = Annotated[Staff, Depends(require(Role.OFFICER))]

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -201,6 +202,13 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         code, title = codes.get(exc.status_code, ("http_error", "요청을 처리할 수 없습니다."))
         return problem(exc.status_code, code, title, title, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        # Another writer changed the request between our read and our UPDATE ... WHERE version.
+        return problem_response(
+            VersionMismatch("그사이 다른 사람이 요청을 변경했습니다. 다시 조회한 뒤 시도해 주세요.")
+        )
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:

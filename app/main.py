@@ -15,7 +15,7 @@ from app.limits import BodySizeLimit
 from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
-from app.routers import meta, public, staff
+from app.routers import decisions, meta, public, staff
 from app.runtime import build_runtime
 from app.services.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
@@ -58,7 +58,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_docs(app)
-    for module in (public, staff, meta):
+    for module in (public, staff, decisions, meta):
         app.include_router(module.router)
     register_schema(app, RequestCreate)
     return app

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     # An open request is "due_soon" from this many days before its legal deadline.
     due_soon_days: int = Field(default=3, ge=0, le=9)
 
+    # Decisions: every decision waits for the officer, not only refusals, partial grants and
+    # destruction of data.
+    approval_for_all: bool = False
+    # An objection (art. 38(5)) is decided within this many days; the law sets no period.
+    objection_period_days: int = Field(default=10, ge=1, le=60)
+
     # Limits
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_text_chars: int = Field(default=4000, ge=100)

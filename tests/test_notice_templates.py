@@ -101,6 +101,15 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         "access",
         {"withdrawn_at": datetime(2026, 12, 16, 3, 30, tzinfo=UTC)},
     ),
+    "objection_result": (
+        NoticeKind.OBJECTION_RESULT,
+        "objection",
+        {
+            "outcome": "refused",
+            "reason": "다른 직원의 접속기록이 섞여 있어 원래 결정을 유지합니다.",
+            "objected_reference": "DSR-2612-PARENT01",
+        },
+    ),
     "identity_rejected": (
         NoticeKind.IDENTITY_REJECTED,
         "deletion",
@@ -482,3 +491,10 @@ def test_identity_rejection_says_why_and_how_to_file_again(policy: Policy) -> No
     assert "위임장의 서명" in notice.body and "시행령 제46조제1항" in notice.body
     assert "다시 요청하실 수 있습니다" in notice.body and "이의제기 방법" in notice.body
     assert "위임장의 서명" in notice.sms
+
+
+def test_objection_result_names_the_request_objected_to(policy: Policy) -> None:
+    notice = render(policy, "objection_result")
+    assert "DSR-2612-PARENT01" in notice.body and "원래의 결정을 유지" in notice.body
+    assert "다른 직원의 접속기록" in notice.body and "분쟁조정" in notice.body
+    assert "원래 결정을 유지" in notice.sms

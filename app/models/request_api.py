@@ -201,6 +201,10 @@ class StaffRequestDetail(QueueItem):
     identity_checks: list[IdentityCheckOut]
     verification: VerificationOut | None
     replies: list[ReplyOut]
+    # The final decision, or the draft awaiting the officer.
+    decision: dict[str, object] | None
+    # Access postponements (art. 35(3)): both deadlines of each.
+    postponements: list[dict[str, object]]
 
     outcome: str | None
     version: int

@@ -6,7 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 
+from app.deps import SessionDep
 from app.errors import PreconditionRequired, UnsupportedMediaType, VersionMismatch
+from app.models.request import Request as DbRequest
+from app.services.requests import check_version, request_by_reference
 
 
 def require_json(request: Request) -> None:
@@ -43,3 +46,13 @@ def if_match_version(if_match: Annotated[str | None, Header()] = None) -> int:
 
 
 IfMatch = Annotated[int, Depends(if_match_version)]
+
+
+def request_for_write(reference: str, session: SessionDep, version: IfMatch) -> DbRequest:
+    """The request a write is about, at the version the client last saw (428 / 412)."""
+    req = request_by_reference(session, reference, for_update=True)
+    check_version(req, version)
+    return req
+
+
+WritableRequest = Annotated[DbRequest, Depends(request_for_write)]

@@ -14,7 +14,7 @@ from app.errors import problem_response
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
-from app.services import identity
+from app.services import identity, objections
 from app.services.filing import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
 
@@ -91,7 +91,7 @@ def verify(
     rt: RuntimeDep,
     x_access_code: AccessCode = "",
 ) -> RequestPublic | Response:
-    req = authorize_requester(session, rt, reference, x_access_code)
+    req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
     error = identity.verify_code(session, rt, req, body.code)
     if error is not None:
         # Answered, not raised: the failed attempt must be committed to count.
@@ -109,7 +109,7 @@ def verify(
 def resend(
     reference: str, session: SessionDep, rt: RuntimeDep, x_access_code: AccessCode = ""
 ) -> RequestPublic:
-    req = authorize_requester(session, rt, reference, x_access_code)
+    req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
     identity.resend_code(session, rt, req)
     return get_for_requester(session, rt, reference, x_access_code)
 
@@ -128,6 +128,7 @@ async def supplement(
     rt: RuntimeDep,
     x_access_code: AccessCode = "",
 ) -> RequestPublic:
+    # Checked before the upload, but not locked: the lock is taken once the files are in.
     req = await run_in_threadpool(authorize_requester, session, rt, reference, x_access_code)
     upload = await read_supplement(request, rt)
     with upload.discard_on_error(rt):
@@ -148,6 +149,45 @@ def reply(
     rt: RuntimeDep,
     x_access_code: AccessCode = "",
 ) -> RequestPublic:
-    req = authorize_requester(session, rt, reference, x_access_code)
+    req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
     identity.reply(session, rt, req, body.message)
+    return get_for_requester(session, rt, reference, x_access_code)
+
+
+class ObjectionIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+@router.post(
+    "/{reference}/objections",
+    status_code=201,
+    response_model=RequestCreated,
+    responses=problem_responses(404, 409, 422),
+    summary="이의제기 (after a partial grant or refusal)",
+)
+def object_to(
+    reference: str,
+    body: ObjectionIn,
+    session: SessionDep,
+    rt: RuntimeDep,
+    response: Response,
+    x_access_code: AccessCode = "",
+) -> RequestCreated:
+    parent = authorize_requester(session, rt, reference, x_access_code, for_update=True)
+    created = objections.file_objection(session, rt, parent, body.reason)
+    created_headers(response, f"/v1/requests/{created.reference}", replayed=False)
+    return created
+
+
+@router.post(
+    "/{reference}/withdrawal",
+    response_model=RequestPublic,
+    responses=problem_responses(404, 409),
+    summary="요청 취소 (withdraw)",
+)
+def withdraw(
+    reference: str, session: SessionDep, rt: RuntimeDep, x_access_code: AccessCode = ""
+) -> RequestPublic:
+    req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
+    objections.withdraw(session, rt, req)
     return get_for_requester(session, rt, reference, x_access_code)

@@ -13,7 +13,6 @@ from app.deps import CaseHandler, CurrentStaff, RuntimeDep, SessionDep
 from app.errors import NotFound
 from app.models.identity import Attachment
 from app.models.notice import NoticeOut
-from app.models.request import Request as DbRequest
 from app.models.request_api import (
     QueuePage,
     RequestCreated,
@@ -23,7 +22,7 @@ from app.models.request_api import (
     StaffRequestDetail,
 )
 from app.routers.common import (
-    IfMatch,
+    WritableRequest,
     client_ip,
     created_headers,
     problem_responses,
@@ -34,7 +33,6 @@ from app.services.filing import FilingContext, file_request
 from app.services.notices import notice_out, notices_of, resend
 from app.services.requests import (
     QueueFilter,
-    check_version,
     get_detail,
     list_queue,
     log_access,
@@ -183,16 +181,6 @@ class IdentityIn(BaseModel):
     reason: str | None = Field(
         default=None, max_length=1000, description="shown to the requester when failed"
     )
-
-
-def request_for_write(reference: str, session: SessionDep, version: IfMatch) -> DbRequest:
-    """The request a write is about, at the version the client last saw (428 / 412)."""
-    req = request_by_reference(session, reference)
-    check_version(req, version)
-    return req
-
-
-WritableRequest = Annotated[DbRequest, Depends(request_for_write)]
 
 
 class InfoRequestIn(BaseModel):

@@ -9,6 +9,9 @@ from app.workflows.lifecycle import TransitionEvent
 
 
 def record_event(session: Session, request: Request, ev: TransitionEvent) -> Event:
+    # Serialise appends per request: two workers recording deliveries of the same request
+    # would otherwise both take max(seq)+1. (PostgreSQL row lock; SQLite has one writer.)
+    session.exec(select(Request.id).where(Request.id == request.id).with_for_update())
     last = session.exec(
         select(Event.seq).where(Event.request_id == request.id).order_by(col(Event.seq).desc())
     ).first()

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -75,7 +75,7 @@ def file_request(
     access_code = new_access_code()
     relationship = intake.relationship_of(payload)
     request = Request(
-        reference=_unique_reference(session, received_on),
+        reference=unique_reference(session, received_on),
         type=payload.type,
         service=payload.service,
         channel=ctx.channel,
@@ -187,9 +187,9 @@ def _correction_enc(vault: Vault, payload: RequestCreate) -> str | None:
     return vault.encrypt(json.dumps(data, ensure_ascii=False), field="request.correction")
 
 
-def _unique_reference(session: Session, received_on: object) -> str:
+def unique_reference(session: Session, received_on: date) -> str:
     for _ in range(5):
-        ref = new_reference(received_on)  # type: ignore[arg-type]
+        ref = new_reference(received_on)
         if session.exec(select(Request.id).where(Request.reference == ref)).first() is None:
             return ref
     raise RuntimeError("could not draw a free reference")  # 40 random bits: practically never

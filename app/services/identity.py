@@ -144,6 +144,7 @@ def supplement(
     kinds: Sequence[str],
 ) -> None:
     """The requester sends more evidence; that answers a 보완 요청 too."""
+    session.refresh(request, with_for_update=True)  # queue behind staff writes
     if request.status not in (Status.IDENTITY_PENDING, Status.AWAITING_REQUESTER, Status.IN_REVIEW):
         raise InvalidTransition("이 단계에서는 서류를 추가로 제출할 수 없습니다.")
     attach(session, rt, request, files, kinds, actor="requester")

@@ -32,7 +32,7 @@ from app.models.request_api import (
 )
 from app.models.staff import AccessLog, Staff
 from app.runtime import Runtime
-from app.services import identity
+from app.services import decisions, identity
 from app.services.codes import canonical_code, canonical_reference
 from app.services.notices import summaries
 from app.workflows.deadlines import kst_date
@@ -42,11 +42,13 @@ from app.workflows.sla import Sla, sla_condition, sla_state
 _DUMMY_HASH = "0" * 64
 
 
-def authorize_requester(session: Session, rt: Runtime, reference: str, code: str) -> Request:
-    """The request, if the access code is right; unknown reference and wrong code look alike."""
-    request = session.exec(
-        select(Request).where(Request.reference == canonical_reference(reference))
-    ).first()
+def authorize_requester(
+    session: Session, rt: Runtime, reference: str, code: str, *, for_update: bool = False
+) -> Request:
+    """The request, if the access code is right; unknown reference and wrong code look alike.
+    Writes lock the row (`for_update`) so they queue behind staff writes."""
+    stmt = select(Request).where(Request.reference == canonical_reference(reference))
+    request = session.exec(stmt.with_for_update() if for_update else stmt).first()
     supplied = rt.vault.hash_secret(canonical_code(code))
     stored = request.access_code_hash if request is not None else _DUMMY_HASH
     if not constant_time_equal(supplied, stored) or request is None or request.id is None:
@@ -66,6 +68,7 @@ def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) 
         received_at=request.received_at,
         legal_deadline=request.legal_due_on,
         next_action=identity.next_action(session, request),
+        decision=decisions.decision_summary(session, rt, request),
         notices=summaries(session, request.id),
     )
 
@@ -203,10 +206,13 @@ def _queue_item(r: Request, today: date, due_soon_days: int) -> QueueItem:
     )
 
 
-def request_by_reference(session: Session, reference: str) -> Request:
-    request = session.exec(
-        select(Request).where(Request.reference == canonical_reference(reference))
-    ).first()
+def request_by_reference(session: Session, reference: str, *, for_update: bool = False) -> Request:
+    """`for_update` locks the row first (PostgreSQL), so concurrent writers queue up, and the
+    later one then sees the new version and gets 412 instead of a deadlock."""
+    stmt = select(Request).where(Request.reference == canonical_reference(reference))
+    if for_update:
+        stmt = stmt.with_for_update()
+    request = session.exec(stmt).first()
     if request is None:
         raise NotFound("요청을 찾을 수 없습니다.")
     return request
@@ -342,6 +348,37 @@ def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, 
             else None
         ),
         "replies": [ReplyOut(**r) for r in identity.replies_of(session, rt, request)],
+        "decision": decisions.decision_summary(session, rt, request)
+        or _pending_decision(session, rt, request),
+        "postponements": [
+            {
+                "reason": v.decrypt(p.reason_enc, field="postponement.reason"),
+                "started_at": p.started_at,
+                "original_due_on": p.original_due_on,
+                "expected_end": p.expected_end,
+                "ended_on": p.ended_on,
+                "new_due_on": p.new_due_on,
+            }
+            for p in decisions.postponements(session, request)
+        ],
+    }
+
+
+def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[str, Any] | None:
+    """A draft waiting for the officer, with who drafted it (the officer may not approve it)."""
+    d = decisions.latest_decision(session, request)
+    if d is None or d.state != "awaiting_approval":
+        return None
+    return {
+        "state": d.state,
+        "outcome": d.outcome,
+        "grounds": d.grounds,
+        "reason": rt.vault.decrypt_opt(d.reason_enc, field="decision.reason"),
+        "items_granted": d.items_granted,
+        "items_withheld": d.items_withheld,
+        "retention": d.retention,
+        "drafted_by": d.drafted_by,
+        "drafted_at": d.drafted_at,
     }
 
 

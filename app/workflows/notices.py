@@ -35,6 +35,7 @@ class NoticeKind(StrEnum):
     OBJECTION_RECEIPT = "objection_receipt"  # 이의제기 접수 (art. 38(5))
     # Identity or authority not established (Decree arts. 45, 46): why, and how to file again.
     IDENTITY_REJECTED = "identity_rejected"
+    OBJECTION_RESULT = "objection_result"  # the review of an objection (art. 38(5))
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class NoticeFacts:
       36-1-proviso (the other statute that names the data for collection).
     - withdrawal: `withdrawn_at` (datetime).
     - identity_rejected: `reason` (why identity or authority was not established).
+    - objection_result (on the objection request): `outcome` (granted | refused), `reason`
+      (required when refused), `objected_reference` (the request objected to).
+    - objection_receipt, optional: `period_days` (the company's period for objections).
     - objection_receipt: `objection_reference`, `objection_due_on` (date); the other fields
       describe the request objected to.
 
@@ -456,13 +460,25 @@ def _identity_rejected(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[st
     return {"reason": x.text("reason")}
 
 
+def _objection_result(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
+    _require_type(x.kind, facts, frozenset({"objection"}))
+    outcome = x.choice("outcome", (Outcome.GRANTED.value, Outcome.REFUSED.value))
+    return {
+        "outcome": outcome,
+        "reason": x.text("reason", required=outcome == Outcome.REFUSED),
+        "objected_reference": x.text("objected_reference"),
+    }
+
+
 def _objection_receipt(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
     due_on = x.day("objection_due_on")
     assert due_on is not None
     return {
         "objection_reference": x.text("objection_reference"),
         "objection_due_text": date_text(due_on),
-        "objection_period_days": period_for("objection"),
+        "objection_period_days": x.whole("period_days", minimum=1)
+        if "period_days" in facts.extra
+        else period_for("objection"),
     }
 
 
@@ -476,4 +492,5 @@ _BUILDERS = {
     NoticeKind.WITHDRAWAL: _withdrawal,
     NoticeKind.OBJECTION_RECEIPT: _objection_receipt,
     NoticeKind.IDENTITY_REJECTED: _identity_rejected,
+    NoticeKind.OBJECTION_RESULT: _objection_result,
 }

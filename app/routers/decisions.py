@@ -1,0 +1,152 @@
+"""Staff decisions: decide, approve, postpone access. Every write needs If-Match."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
+from app.models.request_api import StaffRequestDetail
+from app.routers.common import WritableRequest, problem_responses
+from app.routers.staff import detail
+from app.services import decisions
+from app.workflows.lifecycle import Outcome
+
+router = APIRouter(
+    prefix="/v1/staff/requests/{reference}",
+    tags=["staff"],
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+)
+
+
+class AccessIn(BaseModel):
+    """How and when the data is made available (Decree art. 41(5)) and the fee (art. 47)."""
+
+    method: Literal["electronic", "mail", "in_person"]
+    available_at: AwareDatetime | None = None
+    place: str | None = Field(default=None, max_length=300)
+    fee_krw: int = Field(default=0, ge=0)
+    postage_krw: int = Field(default=0, ge=0)
+    caused_by_controller: bool = False
+
+
+class DecisionIn(BaseModel):
+    outcome: Outcome
+    grounds: list[str] = Field(default_factory=list, max_length=12)
+    reason: str | None = Field(default=None, max_length=4000, description="the subject reads it")
+    items_granted: list[str] = Field(default_factory=list)
+    items_withheld: list[str] = Field(default_factory=list)
+    changes: str | None = Field(default=None, max_length=4000, description="correction: what")
+    access: AccessIn | None = None
+    record_dates: dict[str, date | None] = Field(
+        default_factory=dict,
+        description="deletion: retention rule code -> date the record was made (null: none)",
+    )
+    subject_stated_termination: bool | None = Field(
+        default=None, description="art. 37(2)4 needs an explicit false"
+    )
+
+
+class ApprovalIn(BaseModel):
+    approve: bool
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PostponementIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    expected_end: date | None = None
+
+
+class PostponementEndIn(BaseModel):
+    ended_on: date | None = Field(default=None, description="the day the reason ended (KST)")
+
+
+@router.post("/decision", response_model=StaffRequestDetail, summary="결정 (인용·일부 인용·거절)")
+def decide(
+    reference: str,
+    body: DecisionIn,
+    req: WritableRequest,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffRequestDetail:
+    a = body.access
+    decisions.draft(
+        session,
+        rt,
+        req,
+        decisions.DecisionInput(
+            outcome=body.outcome,
+            grounds=body.grounds,
+            reason=body.reason,
+            items_granted=body.items_granted,
+            items_withheld=body.items_withheld,
+            changes=body.changes,
+            access=decisions.AccessTerms(**a.model_dump()) if a else None,
+            record_dates=body.record_dates,
+            subject_stated_termination=body.subject_stated_termination,
+        ),
+        staff,
+    )
+    return detail(reference, staff, session, rt, request, response)
+
+
+@router.post("/approval", response_model=StaffRequestDetail, summary="책임자 승인 또는 반려")
+def approval(
+    reference: str,
+    body: ApprovalIn,
+    req: WritableRequest,
+    officer: OfficerDep,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffRequestDetail:
+    decisions.approve(session, rt, req, officer, approve=body.approve, note=body.note)
+    return detail(reference, officer, session, rt, request, response)
+
+
+@router.post("/postponement", response_model=StaffRequestDetail, summary="열람 연기")
+def postpone(
+    reference: str,
+    body: PostponementIn,
+    req: WritableRequest,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffRequestDetail:
+    decisions.postpone(
+        session,
+        rt,
+        req,
+        reason=body.reason,
+        expected_end=body.expected_end,
+        actor=f"staff:{staff.id}",
+    )
+    return detail(reference, staff, session, rt, request, response)
+
+
+@router.post(
+    "/postponement/end",
+    response_model=StaffRequestDetail,
+    summary="연기 사유 종료: 그날부터 10일의 새 기한",
+)
+def end_postponement(
+    reference: str,
+    body: PostponementEndIn,
+    req: WritableRequest,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffRequestDetail:
+    decisions.end_postponement(session, rt, req, ended_on=body.ended_on, actor=f"staff:{staff.id}")
+    return detail(reference, staff, session, rt, request, response)
