@@ -491,3 +491,62 @@ def test_parallel_deciders_one_wins_the_rest_get_412(
     with httpx.Client(base_url=live_server) as http:
         detail = http.get(f"/v1/staff/requests/{ref}", headers=agents[0]).json()
     assert [e["kind"] for e in detail["events"]].count("status_changed") == 2  # review, done
+
+
+def test_an_upheld_objection_takes_the_request_up_again(
+    client: TestClient, staff_headers: Headers, db: Session, runtime: Runtime
+) -> None:
+    desk = Desk(client, staff_headers, type="suspension")
+    desk.staff_write(
+        "decision",
+        {
+            "outcome": "refused",
+            "grounds": ["37-2-1"],
+            "reason": "법령상 의무 때문에 처리를 멈출 수 없습니다.",
+        },
+    )
+    desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    assert "이의제기 방법" in notice_text(db, runtime, "action_result")
+    objection = client.post(
+        f"/v1/requests/{desk.ref}/objections",
+        json={"reason": "의무 없음"},
+        headers={"X-Access-Code": desk.code},
+    ).json()
+    oref = objection["reference"]
+    etag = client.get(f"/v1/staff/requests/{oref}", headers=desk.agent).headers["etag"]
+    upheld = client.post(
+        f"/v1/staff/requests/{oref}/decision",
+        json={"outcome": "granted"},
+        headers={**desk.agent, "If-Match": etag},
+    )
+    assert upheld.json()["status"] == "completed", upheld.text
+    text = notice_text(db, runtime, "objection_result")
+    reopened = next(
+        i
+        for i in client.get(
+            "/v1/staff/requests", params={"type": "suspension"}, headers=desk.agent
+        ).json()["items"]
+        if i["reference"] not in (desk.ref,)
+    )
+    assert reopened["status"] == "in_review" and reopened["reference"] in text
+    # The requester's original access code opens the reopened request.
+    mine = client.get(f"/v1/requests/{reopened['reference']}", headers={"X-Access-Code": desk.code})
+    assert mine.status_code == 200 and mine.json()["type"] == "suspension"
+    detail = client.get(f"/v1/staff/requests/{reopened['reference']}", headers=desk.agent).json()
+    assert detail["parent_reference"] == oref and detail["subject"]["name"] == "김가상"
+
+
+class TestApprovalForAll:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"approval_for_all": True}
+
+    def test_even_a_full_grant_of_access_waits_for_the_officer(
+        self, client: TestClient, staff_headers: Headers
+    ) -> None:
+        desk = Desk(client, staff_headers)
+        drafted = desk.staff_write(
+            "decision",
+            {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
+        )
+        assert drafted.json()["status"] == "awaiting_approval"

@@ -272,6 +272,10 @@ def _complete(
         grounds=decision.grounds,
     )
     kind, extra = _result_notice(session, rt, request, decision)
+    if request.type == "objection" and decision.outcome == Outcome.GRANTED:
+        from app.services.objections import reopen_after_objection
+
+        extra["reopened_reference"] = reopen_after_objection(session, rt, request, actor).reference
     queue_notice(
         session, rt, request, kind, extra=extra, actor=actor, dedupe=f"result:{decision.id}"
     )

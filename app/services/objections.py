@@ -13,64 +13,86 @@ from app.services.events import record_event
 from app.services.filing import unique_reference
 from app.services.notices import queue_notice
 from app.workflows import decisions as rules
-from app.workflows.deadlines import kst_date, legal_deadline, target_date
+from app.workflows.deadlines import Deadline, kst_date, legal_deadline, period_for, target_date
 from app.workflows.lifecycle import CLOSED, Status, TransitionEvent, transition
 from app.workflows.notices import NoticeKind
 
 
-def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) -> RequestCreated:
-    """Art. 38(5): a linked request of type `objection`, with its own deadline and queue place.
-
-    Whoever holds the parent's access code already proved who they are, so the objection
-    starts in review.
-    """
-    if not rules.objection_allowed(parent.status, parent.outcome):
-        raise InvalidTransition("이의제기는 일부 인용 또는 거절 결정을 받은 뒤에 할 수 있습니다.")
-    assert parent.id is not None
+def _follow_up(
+    session: Session,
+    rt: Runtime,
+    source: Request,
+    *,
+    type: str,
+    period_days: int,
+    access_code_hash: str,
+    details_enc: str | None,
+    actor: str,
+    data: dict[str, object],
+) -> tuple[Request, Deadline]:
+    """A new request linked to `source`, for the same people, starting in review (whoever
+    holds a code for `source` already proved who they are)."""
+    assert source.id is not None
     now = rt.clock()
-    deadline = legal_deadline(now, rt.settings.objection_period_days, rt.calendar)
-    code = new_access_code()
-    objection = Request(
+    deadline = legal_deadline(now, period_days, rt.calendar)
+    new = Request(
         reference=unique_reference(session, kst_date(now)),
-        type="objection",
-        service=parent.service,
-        channel="api",
+        type=type,
+        service=source.service,
+        channel=source.channel,
         status=Status.IN_REVIEW,
         received_at=now,
         legal_due_on=deadline.due_on,
         target_due_on=target_date(deadline.due_on, rt.settings.target_days_before, rt.calendar),
         period_days=deadline.period_days,
         deadline_unconfirmed=deadline.beyond_calendar,
-        parent_id=parent.id,
-        access_code_hash=rt.vault.hash_secret(code),
-        items=list(parent.items),
-        delivery=parent.delivery,
-        notify_by=parent.notify_by,
-        details_enc=rt.vault.encrypt(reason, field="request.details"),
+        parent_id=source.id,
+        access_code_hash=access_code_hash,
+        items=list(source.items),
+        delivery=source.delivery,
+        notify_by=source.notify_by,
+        details_enc=details_enc,
+        correction_enc=source.correction_enc,
         created_at=now,
         updated_at=now,
     )
-    session.add(objection)
+    session.add(new)
     session.flush()
-    assert objection.id is not None
-    for p in session.exec(select(Party).where(Party.request_id == parent.id)).all():
+    assert new.id is not None
+    for p in session.exec(select(Party).where(Party.request_id == source.id)).all():
         # The same people: their encrypted fields are copied as they are.
-        session.add(Party(**p.model_dump(exclude={"id", "request_id"}), request_id=objection.id))
+        session.add(Party(**p.model_dump(exclude={"id", "request_id"}), request_id=new.id))
+    explain = [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain]
     record_event(
         session,
-        objection,
+        new,
         TransitionEvent(
             kind="filed",
             from_status="",
             to_status=Status.IN_REVIEW,
-            actor="requester",
+            actor=actor,
             at=now,
-            data={
-                "objection_to": parent.reference,
-                "legal_deadline": deadline.due_on.isoformat(),
-                "explain": [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain],
-            },
+            data={**data, "legal_deadline": deadline.due_on.isoformat(), "explain": explain},
         ),
+    )
+    return new, deadline
+
+
+def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) -> RequestCreated:
+    """Art. 38(5): a linked request of type `objection`, with its own deadline and queue place."""
+    if not rules.objection_allowed(parent.status, parent.outcome):
+        raise InvalidTransition("이의제기는 일부 인용 또는 거절 결정을 받은 뒤에 할 수 있습니다.")
+    code = new_access_code()
+    objection, deadline = _follow_up(
+        session,
+        rt,
+        parent,
+        type="objection",
+        period_days=rt.settings.objection_period_days,
+        access_code_hash=rt.vault.hash_secret(code),
+        actor="requester",
+        details_enc=rt.vault.encrypt(reason, field="request.details"),
+        data={"objection_to": parent.reference},
     )
     record_event(
         session,
@@ -80,7 +102,7 @@ def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) 
             from_status="",
             to_status="",
             actor="requester",
-            at=now,
+            at=objection.received_at,
             data={"objection": objection.reference},
         ),
     )
@@ -91,17 +113,42 @@ def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) 
         NoticeKind.OBJECTION_RECEIPT,
         actor="requester",
         dedupe=f"objection:{objection.reference}",
-        extra={"objection_reference": objection.reference, "objection_due_on": deadline.due_on},
+        extra={
+            "objection_reference": objection.reference,
+            "objection_due_on": deadline.due_on,
+            "period_days": rt.settings.objection_period_days,
+        },
     )
     return RequestCreated(
         reference=objection.reference,
         access_code=code,
         type="objection",
         status=objection.status,
-        received_at=now,
+        received_at=objection.received_at,
         legal_deadline=deadline.due_on,
         next_action="wait",
     )
+
+
+def reopen_after_objection(
+    session: Session, rt: Runtime, objection: Request, actor: str
+) -> Request:
+    """An upheld objection: the original request is taken up again as a new linked request,
+    with a fresh legal period from today. The requester's original access code opens it."""
+    original = session.get(Request, objection.parent_id)
+    assert original is not None
+    reopened, _ = _follow_up(
+        session,
+        rt,
+        objection,
+        type=original.type,
+        period_days=period_for(original.type),
+        access_code_hash=original.access_code_hash,
+        details_enc=original.details_enc,
+        actor=actor,
+        data={"reopened_after_objection": objection.reference, "original": original.reference},
+    )
+    return reopened
 
 
 def withdraw(session: Session, rt: Runtime, request: Request) -> None:

@@ -65,7 +65,8 @@ class NoticeFacts:
     - withdrawal: `withdrawn_at` (datetime).
     - identity_rejected: `reason` (why identity or authority was not established).
     - objection_result (on the objection request): `outcome` (granted | refused), `reason`
-      (required when refused), `objected_reference` (the request objected to).
+      (required when refused), `objected_reference` (the request objected to),
+      `reopened_reference` (granted: the request under which it is taken up again).
     - objection_receipt, optional: `period_days` (the company's period for objections).
     - objection_receipt: `objection_reference`, `objection_due_on` (date); the other fields
       describe the request objected to.
@@ -467,6 +468,8 @@ def _objection_result(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str
         "outcome": outcome,
         "reason": x.text("reason", required=outcome == Outcome.REFUSED),
         "objected_reference": x.text("objected_reference"),
+        # An upheld objection reopens the original request under a new reference.
+        "reopened_reference": x.text("reopened_reference", required=outcome == Outcome.GRANTED),
     }
 
 
