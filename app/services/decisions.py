@@ -19,11 +19,11 @@ from app.models.decision import Decision, Postponement
 from app.models.request import Request
 from app.models.staff import Staff
 from app.runtime import Runtime
-from app.services.events import record_event
+from app.services.events import move
 from app.services.notices import queue_notice
 from app.workflows import decisions as rules
 from app.workflows.deadlines import deadline_from_date, kst_date, target_date
-from app.workflows.lifecycle import Outcome, Status, TransitionEvent, transition
+from app.workflows.lifecycle import Outcome, Status
 from app.workflows.notices import NoticeKind
 from app.workflows.retention import ItemPlan, RecordDateMissing, plan_deletion
 
@@ -58,27 +58,6 @@ class DecisionInput:
 
 def _invalid(field_name: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, errors=[FieldError(field_name, "required", message)])
-
-
-def _move(
-    session: Session, rt: Runtime, request: Request, to: Status, actor: str, **data: Any
-) -> None:
-    now = rt.clock()
-    record_event(session, request, transition(request, to, actor=actor, now=now, data=data))
-    request.updated_at = now
-    session.flush()  # the version check happens here: a concurrent writer gets 412
-
-
-def _note(
-    session: Session, rt: Runtime, request: Request, kind: str, actor: str, **data: Any
-) -> None:
-    record_event(
-        session,
-        request,
-        TransitionEvent(
-            kind=kind, from_status="", to_status="", actor=actor, at=rt.clock(), data=data
-        ),
-    )
 
 
 def _parent(session: Session, request: Request) -> Request | None:
@@ -157,7 +136,7 @@ def draft(
     if rules.needs_approval(
         request.type, body.outcome, approval_for_all=rt.settings.approval_for_all
     ):
-        _move(session, rt, request, Status.AWAITING_APPROVAL, actor, **summary)
+        move(session, rt, request, Status.AWAITING_APPROVAL, actor=actor, **summary)
     else:
         _complete(session, rt, request, decision, actor)
     return decision
@@ -250,8 +229,14 @@ def approve(
         _complete(session, rt, request, decision, actor)
     else:
         decision.state = "sent_back"
-        _move(
-            session, rt, request, Status.IN_REVIEW, actor, decision_id=decision.id, sent_back=True
+        move(
+            session,
+            rt,
+            request,
+            Status.IN_REVIEW,
+            actor=actor,
+            decision_id=decision.id,
+            sent_back=True,
         )
 
 
@@ -261,12 +246,12 @@ def _complete(
     decision.decided_at = rt.clock()
     decision.state = "final" if decision.state == "awaiting_approval" else decision.state
     request.outcome = decision.outcome
-    _move(
+    move(
         session,
         rt,
         request,
         Status.COMPLETED,
-        actor,
+        actor=actor,
         decision_id=decision.id,
         outcome=decision.outcome,
         grounds=decision.grounds,
@@ -363,12 +348,12 @@ def postpone(
             expected_end=expected_end,
         )
     )
-    _move(
+    move(
         session,
         rt,
         request,
         Status.POSTPONED,
-        actor,
+        actor=actor,
         original_due_on=request.legal_due_on.isoformat(),
     )
     queue_notice(
@@ -406,12 +391,12 @@ def end_postponement(
     request.legal_due_on = new.due_on
     request.target_due_on = target_date(new.due_on, rt.settings.target_days_before, rt.calendar)
     request.deadline_unconfirmed = new.beyond_calendar
-    _move(
+    move(
         session,
         rt,
         request,
         Status.IN_REVIEW,
-        actor,
+        actor=actor,
         original_due_on=p.original_due_on.isoformat(),
         new_due_on=new.due_on.isoformat(),
         reason_ended_on=ended.isoformat(),

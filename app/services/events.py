@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlmodel import Session, col, select
 
 from app.models.request import Event, Request
-from app.workflows.lifecycle import TransitionEvent
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+from app.workflows.lifecycle import Status, TransitionEvent, transition
 
 
 def record_event(session: Session, request: Request, ev: TransitionEvent) -> Event:
@@ -27,3 +32,27 @@ def record_event(session: Session, request: Request, ev: TransitionEvent) -> Eve
     )
     session.add(event)
     return event
+
+
+def move(
+    session: Session, rt: Runtime, request: Request, to: Status, *, actor: str, **data: Any
+) -> None:
+    """Change status through the lifecycle table and record it. The flush runs the version
+    check now, so a concurrent writer gets 412 here rather than at commit."""
+    now = rt.clock()
+    record_event(session, request, transition(request, to, actor=actor, now=now, data=data))
+    request.updated_at = now
+    session.flush()
+
+
+def note(
+    session: Session, rt: Runtime, request: Request, kind: str, *, actor: str, **data: Any
+) -> None:
+    """A timeline entry that is not a status change (no personal data in `data`)."""
+    record_event(
+        session,
+        request,
+        TransitionEvent(
+            kind=kind, from_status="", to_status="", actor=actor, at=rt.clock(), data=dict(data)
+        ),
+    )

@@ -21,11 +21,11 @@ from app.evidence.multipart import UploadedFile
 from app.models.identity import Attachment, IdentityCheck, Reply, Verification
 from app.models.request import Party, Request
 from app.runtime import Runtime
-from app.services.events import record_event
+from app.services.events import move, note
 from app.services.notices import queue_notice
 from app.workflows import identity as rules
 from app.workflows.identity import AttachmentKind, Evidence, OtpOutcome
-from app.workflows.lifecycle import Status, TransitionEvent, transition
+from app.workflows.lifecycle import Status
 from app.workflows.notices import NoticeKind
 
 
@@ -54,26 +54,6 @@ def missing(session: Session, request: Request) -> list[str]:
         return []
     pieces = rules.missing_pieces(relationship(session, request), evidence_of(session, request))
     return [p.value for p in pieces]
-
-
-def _move(
-    session: Session, rt: Runtime, request: Request, to: Status, *, actor: str, **data: object
-) -> None:
-    now = rt.clock()
-    record_event(session, request, transition(request, to, actor=actor, now=now, data=data))
-    request.updated_at = now
-
-
-def _note(
-    session: Session, rt: Runtime, request: Request, kind: str, actor: str, **data: object
-) -> None:
-    record_event(
-        session,
-        request,
-        TransitionEvent(
-            kind=kind, from_status="", to_status="", actor=actor, at=rt.clock(), data=dict(data)
-        ),
-    )
 
 
 # --- evidence files ------------------------------------------------------------------------
@@ -107,12 +87,12 @@ def attach(
         session.add(a)
         stored.append(a)
     session.flush()
-    _note(
+    note(
         session,
         rt,
         request,
         "attachments_added",
-        actor,
+        actor=actor,
         attachments=[
             {"id": a.id, "kind": a.kind, "content_type": a.content_type, "size": a.size}
             for a in stored
@@ -216,7 +196,7 @@ def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -
         actor=actor,
         secret=code,
     )
-    _note(session, rt, request, "code_sent", actor, sends=v.sends)
+    note(session, rt, request, "code_sent", actor=actor, sends=v.sends)
 
 
 def resend_code(session: Session, rt: Runtime, request: Request) -> None:
@@ -265,7 +245,7 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
         if rules.locks_after_this_failure(state, r):
             v.failed_attempts += 1
             v.locked_until = now + r.lock
-            _note(session, rt, request, "code_locked", "requester", attempts=v.failed_attempts)
+            note(session, rt, request, "code_locked", actor="requester", attempts=v.failed_attempts)
             return RateLimited(
                 "인증번호를 여러 번 틀려 확인이 잠겼습니다. 잠시 후 새 인증번호를 요청해 주세요.",
                 retry_after=r.lock,
@@ -288,7 +268,7 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
     )
     session.flush()
     if rules.verified_automatically(relationship(session, request), evidence_of(session, request)):
-        _move(session, rt, request, Status.IN_REVIEW, actor="requester", identity="one_time_code")
+        move(session, rt, request, Status.IN_REVIEW, actor="requester", identity="one_time_code")
     return None
 
 
@@ -327,9 +307,9 @@ def staff_identity_check(
         )
     )
     if result == "verified":
-        _move(session, rt, request, Status.IN_REVIEW, actor=actor, identity=method)
+        move(session, rt, request, Status.IN_REVIEW, actor=actor, identity=method)
         return
-    _move(session, rt, request, Status.REJECTED, actor=actor, identity=method)
+    move(session, rt, request, Status.REJECTED, actor=actor, identity=method)
     queue_notice(
         session,
         rt,
@@ -353,7 +333,7 @@ def request_information(
     actor: str,
 ) -> None:
     """보완 요청: the legal deadline keeps running (no provision pauses it)."""
-    _move(session, rt, request, Status.AWAITING_REQUESTER, actor=actor)
+    move(session, rt, request, Status.AWAITING_REQUESTER, actor=actor)
     queue_notice(
         session,
         rt,
@@ -376,13 +356,13 @@ def reply(session: Session, rt: Runtime, request: Request, message: str) -> None
             created_at=rt.clock(),
         )
     )
-    _note(session, rt, request, "requester_replied", "requester")
+    note(session, rt, request, "requester_replied", actor="requester")
     _return_from_wait(session, rt, request)
 
 
 def _return_from_wait(session: Session, rt: Runtime, request: Request) -> None:
     if request.status == Status.AWAITING_REQUESTER and request.resume_status:
-        _move(session, rt, request, Status(request.resume_status), actor="requester")
+        move(session, rt, request, Status(request.resume_status), actor="requester")
 
 
 def replies_of(session: Session, rt: Runtime, request: Request) -> list[dict[str, object]]:
