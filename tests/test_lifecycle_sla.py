@@ -24,6 +24,8 @@ class Req:
     version: int = 1
     closed_at: datetime | None = None
     closed_on: date | None = None
+    received_at: datetime = datetime(2026, 12, 15, 1, 0, tzinfo=UTC)
+    days_to_close: int | None = None
 
 
 def test_every_status_has_a_row_and_closed_ones_are_final() -> None:
@@ -48,6 +50,7 @@ def test_transition_bumps_version_and_closing_sets_the_kst_day() -> None:
     late = datetime(2026, 12, 15, 16, 0, tzinfo=UTC)  # 01:00 KST on 12-16
     transition(req, Status.WITHDRAWN, actor="requester", now=late)
     assert req.closed_at == late and req.closed_on == date(2026, 12, 16)
+    assert req.days_to_close == 1
 
 
 def test_information_request_returns_to_where_it_was() -> None:

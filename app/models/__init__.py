@@ -5,7 +5,7 @@ from app.models.decision import Decision, Postponement
 from app.models.identity import Attachment, IdentityCheck, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
-from app.models.staff import AccessLog, ApiToken, Role, Staff
+from app.models.staff import AccessLog, ApiToken, ExportLog, InternalNote, Role, Staff
 
 __all__ = [
     "AccessLog",
@@ -14,8 +14,10 @@ __all__ = [
     "Decision",
     "Delegation",
     "Event",
+    "ExportLog",
     "IdempotencyRecord",
     "IdentityCheck",
+    "InternalNote",
     "Notice",
     "NoticeAttempt",
     "Party",

@@ -25,6 +25,10 @@ class Notice(SQLModel, table=True):
     request_id: int = Field(foreign_key="request.id", index=True)
     kind: str = Field(max_length=32)
     channel: str = Field(max_length=8)  # email | sms
+    # requester: a notice to the data subject's side; staff: an internal SLA reminder.
+    audience: str = Field(
+        default="requester", max_length=16, sa_column_kwargs={"server_default": "requester"}
+    )
     # Idempotency: the same logical notice is queued once, whatever retries the caller makes.
     dedupe_key: str = Field(max_length=128, unique=True)
     recipient_enc: str

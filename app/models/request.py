@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import utc_field, utcnow
 
 _VERSION = Column("version", Integer, nullable=False)
+_OPEN_SQL = "status NOT IN ('completed', 'rejected', 'withdrawn')"
 
 
 class Request(SQLModel, table=True):
@@ -22,6 +23,16 @@ class Request(SQLModel, table=True):
     __table_args__ = (
         Index("ix_request_status_due", "status", "legal_due_on"),
         Index("ix_request_received", "received_at"),
+        # The open queue by deadline: a partial index, so the millions of closed requests
+        # are not in the way (the same predicate as the SLA twin's "open").
+        Index(
+            "ix_request_open_due",
+            "legal_due_on",
+            "id",
+            sqlite_where=text(_OPEN_SQL),
+            postgresql_where=text(_OPEN_SQL),
+        ),
+        Index("ix_request_closed_on", "closed_on"),
     )
 
     # Optimistic concurrency: every UPDATE says "WHERE version = <the version read>", so of two
@@ -57,6 +68,8 @@ class Request(SQLModel, table=True):
     closed_at: datetime | None = utc_field(nullable=True)
     # KST date of closing, fixed when the request closes; the SLA twin compares it in SQL.
     closed_on: date | None = None
+    # Calendar days from receipt to closing (KST dates), fixed at closing, for the dashboard.
+    days_to_close: int | None = None
 
 
 class Party(SQLModel, table=True):

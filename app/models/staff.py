@@ -23,6 +23,8 @@ class Staff(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
     role: str = Field(max_length=16)
+    # Where SLA reminders reach this person (optional; the team address otherwise).
+    email: str | None = Field(default=None, max_length=254)
     active: bool = True
     created_at: datetime = utc_field()
     revoked_at: datetime | None = utc_field(nullable=True)
@@ -48,5 +50,32 @@ class AccessLog(SQLModel, table=True):
     request_id: int = Field(foreign_key="request.id", index=True)
     action: str = Field(max_length=32)
     attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
+    client_ip: str | None = Field(default=None, max_length=64)
+    at: datetime = utc_field()
+
+
+class InternalNote(SQLModel, table=True):
+    """A staff note on a request (PATCH note); never shown to the requester."""
+
+    __tablename__ = "internal_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    body_enc: str
+    created_at: datetime = utc_field()
+
+
+class ExportLog(SQLModel, table=True):
+    """Every export of the register: who, when, from where, what range, with personal data?"""
+
+    __tablename__ = "export_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    kind: str = Field(max_length=32)
+    params: str = Field(max_length=500)
+    personal_data: bool = False
+    row_count: int = 0
     client_ip: str | None = Field(default=None, max_length=64)
     at: datetime = utc_field()

@@ -70,6 +70,8 @@ class Transitionable(Protocol):
     version: int
     closed_at: datetime | None
     closed_on: date | None
+    received_at: datetime
+    days_to_close: int | None
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def transition(
     if to in CLOSED:
         request.closed_at = now
         request.closed_on = kst_date(now)
+        request.days_to_close = (request.closed_on - kst_date(request.received_at)).days
     return TransitionEvent(
         kind="status_changed",
         from_status=current,
