@@ -65,6 +65,20 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sla_sweep(_: argparse.Namespace) -> int:
+    from app.migrate import assert_at_head
+    from app.runtime import build_runtime
+    from app.services.sla import sweep
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    assert_at_head(runtime.engine)
+    result = sweep(runtime)
+    print(json.dumps(result.as_dict()))
+    return 0
+
+
 def _migrate(_: argparse.Namespace) -> int:
     from app.migrate import upgrade
 
@@ -80,7 +94,9 @@ def _staff_add(args: argparse.Namespace) -> int:
 
     engine = make_engine(get_settings())
     with transaction(engine) as session:
-        created = add_staff(session, name=args.name, role=Role(args.role), now=utcnow())
+        created = add_staff(
+            session, name=args.name, role=Role(args.role), now=utcnow(), email=args.email
+        )
     if args.json:
         print(json.dumps({"staff_id": created.staff_id, "token": created.token}))
     else:
@@ -113,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     worker.set_defaults(func=_worker)
 
+    sla = sub.add_parser("sla", help="SLA operations")
+    sla_sub = sla.add_subparsers(dest="sla_command", required=True)
+    sla_sub.add_parser(
+        "sweep", help="queue due-soon, overdue and unassigned reminders (each once); for cron"
+    ).set_defaults(func=_sla_sweep)
+
     sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
         func=_migrate
     )
@@ -122,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = staff_sub.add_parser("add", help="add a staff member and print a new token once")
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--email", help="where SLA reminders reach this person")
     add.add_argument("--json", action="store_true", help="print one JSON line")
     add.set_defaults(func=_staff_add)
     revoke = staff_sub.add_parser("revoke", help="deactivate a staff member and their tokens")

@@ -35,7 +35,9 @@ def create_app(
         assert_at_head(runtime.engine)
         worker = None
         if settings.embedded_worker:
-            worker = BackgroundWorker(Outbox(runtime), settings.worker_poll_seconds)
+            worker = BackgroundWorker(
+                Outbox(runtime), settings.worker_poll_seconds, settings.sla_sweep_minutes
+            )
             worker.start()
         yield
         if worker is not None:

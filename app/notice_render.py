@@ -76,3 +76,12 @@ def render_notice(kind: NoticeKind, context: Mapping[str, Any]) -> RenderedNotic
         body=_LEADING_BLANK_LINES.sub("", str(module)),
         sms=env.get_template(f"{kind.value}.sms.j2").render(values).strip(),
     )
+
+
+def render_internal(template: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    """An internal message to staff (SLA reminders): `<template>.txt.j2`, subject and body."""
+    module = _environment().get_template(f"{template}.txt.j2").make_module(dict(context))
+    subject = getattr(module, "subject", None)
+    if subject is None:
+        raise TemplateError(f"{template}.txt.j2 does not set a subject")
+    return " ".join(str(subject).split()), _LEADING_BLANK_LINES.sub("", str(module))

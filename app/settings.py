@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     # An open request is "due_soon" from this many days before its legal deadline.
     due_soon_days: int = Field(default=3, ge=0, le=9)
 
+    # SLA operations: an open request without an assignee is flagged after this many hours;
+    # reminders go to the assignee's e-mail, else the team address (default: the policy's
+    # intake department), and overdue ones also to the officer (default: the policy's).
+    unassigned_flag_hours: int = Field(default=24, ge=1)
+    team_email: str | None = None
+    officer_email: str | None = None
+    # The reminder sweep inside the web process runs this often (0 turns it off there).
+    sla_sweep_minutes: float = Field(default=15.0, ge=0)
+
     # Decisions: every decision waits for the officer, not only refusals, partial grants and
     # destruction of data.
     approval_for_all: bool = False

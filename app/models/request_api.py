@@ -133,6 +133,8 @@ class QueueItem(BaseModel):
     target_date: date
     sla: str
     assignee: int | None
+    # Open, nobody assigned, and received longer ago than RIGHTSDESK_UNASSIGNED_FLAG_HOURS.
+    unassigned_too_long: bool = False
 
 
 class QueuePage(BaseModel):
@@ -205,6 +207,7 @@ class StaffRequestDetail(QueueItem):
     decision: dict[str, object] | None
     # Access postponements (art. 35(3)): both deadlines of each.
     postponements: list[dict[str, object]]
+    internal_notes: list[dict[str, object]]
 
     outcome: str | None
     version: int

@@ -28,7 +28,7 @@ from app.routers.common import (
     problem_responses,
     require_json,
 )
-from app.services import identity
+from app.services import identity, sla
 from app.services.filing import FilingContext, file_request
 from app.services.notices import notice_out, notices_of, resend
 from app.services.requests import (
@@ -283,3 +283,33 @@ def download_attachment(
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+class RequestPatch(BaseModel):
+    assignee: int | None = Field(default=None, description="a staff id, or null to unassign")
+    note: str | None = Field(default=None, max_length=4000, description="internal note")
+
+
+@router.patch(
+    "/requests/{reference}",
+    response_model=StaffRequestDetail,
+    responses=problem_responses(404, 412, 422, 428),
+    summary="담당자 지정·내부 메모",
+)
+def patch_request(
+    reference: str,
+    body: RequestPatch,
+    req: WritableRequest,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffRequestDetail:
+    sla.assign(session, rt, req, fields=body.model_dump(exclude_unset=True), staff=staff)
+    return detail(reference, staff, session, rt, request, response)
+
+
+@router.get("/sla/summary", summary="SLA 현황: 상태·유형·서비스별 건수, 기한 경과·임박, 처리 실적")
+def sla_summary(staff: CaseHandler, session: SessionDep, rt: RuntimeDep) -> dict[str, object]:
+    return sla.summary(session, rt)

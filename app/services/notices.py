@@ -119,9 +119,11 @@ def notices_of(session: Session, request_id: int) -> list[Notice]:
 
 
 def summaries(session: Session, request_id: int) -> list[NoticeSummary]:
-    """The requester's view: kinds and times only."""
+    """The requester's view: kinds and times only (staff reminders are not theirs)."""
     return [
-        NoticeSummary(kind=n.kind, sent_at=n.delivered_at) for n in notices_of(session, request_id)
+        NoticeSummary(kind=n.kind, sent_at=n.delivered_at)
+        for n in notices_of(session, request_id)
+        if n.audience == "requester"
     ]
 
 

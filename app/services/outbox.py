@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -242,11 +243,14 @@ class Outbox:
 
 
 class BackgroundWorker:
-    """Runs the outbox in a thread of the web process (RIGHTSDESK_EMBEDDED_WORKER)."""
+    """Runs the outbox, and the SLA reminder sweep every few minutes, in a thread of the web
+    process (RIGHTSDESK_EMBEDDED_WORKER)."""
 
-    def __init__(self, outbox: Outbox, poll_seconds: float) -> None:
+    def __init__(self, outbox: Outbox, poll_seconds: float, sweep_minutes: float = 0) -> None:
         self.outbox = outbox
         self.poll_seconds = poll_seconds
+        self.sweep_seconds = sweep_minutes * 60
+        self._next_sweep = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rightsdesk-outbox", daemon=True)
 
@@ -260,8 +264,17 @@ class BackgroundWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self._maybe_sweep()
                 while self.outbox.run_once() and not self._stop.is_set():
                     pass
             except Exception as exc:  # keep the thread alive; the database may be back soon
                 log.error("outbox pass failed: %s", type(exc).__name__)
             self._stop.wait(self.poll_seconds)
+
+    def _maybe_sweep(self) -> None:
+        if not self.sweep_seconds or time.monotonic() < self._next_sweep:
+            return
+        from app.services.sla import sweep
+
+        self._next_sweep = time.monotonic() + self.sweep_seconds
+        sweep(self.outbox.rt)

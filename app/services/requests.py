@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_
@@ -30,12 +30,13 @@ from app.models.request_api import (
     StaffRequestDetail,
     VerificationOut,
 )
-from app.models.staff import AccessLog, Staff
+from app.models.staff import AccessLog, InternalNote, Staff
 from app.runtime import Runtime
 from app.services import decisions, identity
 from app.services.codes import canonical_code, canonical_reference
 from app.services.notices import summaries
 from app.workflows.deadlines import kst_date
+from app.workflows.lifecycle import CLOSED
 from app.workflows.sla import Sla, sla_condition, sla_state
 
 # Compared against when the reference is unknown, so both failures cost the same.
@@ -123,7 +124,8 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     rows = list(session.exec(stmt.limit(f.limit + 1)).all())
     more = len(rows) > f.limit
     rows = rows[: f.limit]
-    items = [_queue_item(r, today, due_soon) for r in rows]
+    cutoff = rt.clock() - timedelta(hours=rt.settings.unassigned_flag_hours)
+    items = [_queue_item(r, today, due_soon, cutoff) for r in rows]
     next_cursor = _encode_cursor(rows[-1], f.sort) if more and rows else None
     return QueuePage(items=items, next_cursor=next_cursor)
 
@@ -185,7 +187,7 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[str, int]:
         raise ValidationFailed(msg, errors=[FieldError("cursor", "invalid", msg)]) from exc
 
 
-def _queue_item(r: Request, today: date, due_soon_days: int) -> QueueItem:
+def _queue_item(r: Request, today: date, due_soon_days: int, cutoff: datetime) -> QueueItem:
     return QueueItem(
         reference=r.reference,
         type=r.type,
@@ -203,6 +205,9 @@ def _queue_item(r: Request, today: date, due_soon_days: int) -> QueueItem:
             due_soon_days=due_soon_days,
         ),
         assignee=r.assignee_id,
+        unassigned_too_long=(
+            r.assignee_id is None and r.status not in CLOSED and r.received_at < cutoff
+        ),
     )
 
 
@@ -268,7 +273,8 @@ def get_detail(
         else None
     )
     log_access(session, rt, request, staff, "view_detail", client_ip)
-    base = _queue_item(request, kst_date(now), rt.settings.due_soon_days)
+    cutoff = now - timedelta(hours=rt.settings.unassigned_flag_hours)
+    base = _queue_item(request, kst_date(now), rt.settings.due_soon_days, cutoff)
     correction = v.decrypt_opt(request.correction_enc, field="request.correction")
     return StaffRequestDetail(
         **base.model_dump(),
@@ -360,6 +366,18 @@ def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, 
                 "new_due_on": p.new_due_on,
             }
             for p in decisions.postponements(session, request)
+        ],
+        "internal_notes": [
+            {
+                "staff_id": n.staff_id,
+                "at": n.created_at,
+                "note": v.decrypt(n.body_enc, field="internal_note.body"),
+            }
+            for n in session.exec(
+                select(InternalNote)
+                .where(InternalNote.request_id == request.id)
+                .order_by(col(InternalNote.id))
+            ).all()
         ],
     }
 

@@ -18,13 +18,15 @@ class NewStaff:
     token: str
 
 
-def add_staff(session: Session, *, name: str, role: Role, now: datetime) -> NewStaff:
+def add_staff(
+    session: Session, *, name: str, role: Role, now: datetime, email: str | None = None
+) -> NewStaff:
     name = " ".join(name.split())
     if not name:
         raise ValueError("name must not be empty")
     if session.exec(select(Staff).where(Staff.name == name)).first() is not None:
         raise Conflict(f"staff '{name}' already exists", code="staff_exists")
-    staff = Staff(name=name, role=role.value, created_at=now)
+    staff = Staff(name=name, role=role.value, email=email, created_at=now)
     session.add(staff)
     session.flush()
     assert staff.id is not None
