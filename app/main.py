@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
+from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
@@ -62,6 +63,7 @@ def create_app(
     install_docs(app)
     for module in (public, staff, decisions, meta):
         app.include_router(module.router)
+    app.include_router(metrics_router)
     register_schema(app, RequestCreate)
     return app
 
