@@ -253,3 +253,59 @@ class TestEmbeddedSweep:
         ):
             time.sleep(0.05)
         assert ("reminder_overdue", "cs@carecrm.co.kr") in reminders(db, runtime)
+
+
+def test_summary_counts_agree_with_the_sla_definition(
+    client: TestClient, staff_headers: Headers, clock: Clock, runtime: Runtime, db: Session
+) -> None:
+    """The dashboard reads its counts from indexes; they must equal grouping by sla_column."""
+    from sqlalchemy import func
+    from sqlmodel import col
+
+    from app.models.request import Request
+    from app.workflows.deadlines import kst_date
+    from app.workflows.sla import sla_column
+
+    on_time = Desk(client, staff_headers, service="smartcrm", items=["gender"])
+    on_time.staff_write(
+        "decision", {"outcome": "granted", "items_granted": ["gender"], "access": ACCESS_TERMS}
+    )
+    h = staff_headers("agent")
+    for day, rtype, service in [
+        ("2026-11-20", "access", "uno"),
+        ("2026-12-05", "deletion", "uno"),
+        ("2026-12-14", "suspension", "webersoft"),
+    ]:
+        body = request_body(
+            type=rtype, service=service, channel="letter", received_at=f"{day}T09:00:00+09:00"
+        )
+        client.post("/v1/staff/requests", json=body, headers=h)
+    late = Desk(client, staff_headers, type="access")
+    for moment in ("2026-12-20", "2026-12-30", "2027-01-10"):
+        clock.now = kst(moment)
+        if moment == "2026-12-30":
+            late.staff_write(
+                "decision",
+                {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
+            )
+        state = sla_column(
+            status=col(Request.status),
+            legal_due_on=col(Request.legal_due_on),
+            closed_on=col(Request.closed_on),
+            today=kst_date(clock.now),
+            due_soon_days=runtime.settings.due_soon_days,
+        )
+        db.expire_all()
+        expected = sorted(
+            tuple(row)
+            for row in db.exec(
+                select(state, Request.type, Request.service, func.count()).group_by(
+                    state, Request.type, Request.service
+                )
+            ).all()
+        )
+        got = client.get("/v1/staff/sla/summary", headers=h).json()["counts"]
+        assert sorted((c["sla"], c["type"], c["service"], c["count"]) for c in got) == expected
+        assert {s for s, *_ in expected} >= (
+            {"met", "on_track"} if moment < "2026-12-30" else {"met", "breached"}
+        ), moment

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, case, func, literal, null, or_, tuple_, union_all
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from app.db import transaction
@@ -20,25 +21,15 @@ from app.notice_render import render_internal
 from app.runtime import Runtime
 from app.services.events import note
 from app.workflows.deadlines import kst_date
-from app.workflows.lifecycle import CLOSED
 from app.workflows.notices import date_text, kst_datetime_text
-from app.workflows.sla import Sla, sla_column
+from app.workflows.sla import Sla, closed_statuses
 from app.workflows.vocab import TYPE_LABELS_KO
 
 log = logging.getLogger("rightsdesk.sla")
 
-_CLOSED = [s.value for s in CLOSED]
-_OPEN = col(Request.status).not_in(_CLOSED)
-
-
-def _sla_expr(rt: Runtime, today: date) -> Any:
-    return sla_column(
-        status=col(Request.status),
-        legal_due_on=col(Request.legal_due_on),
-        closed_on=col(Request.closed_on),
-        today=today,
-        due_soon_days=rt.settings.due_soon_days,
-    )
+# The same literal list as the SLA twin, so these queries can use the partial index too.
+_OPEN = col(Request.status).not_in(closed_statuses())
+_IS_CLOSED = col(Request.status).in_(closed_statuses())
 
 
 def summary(session: Session, rt: Runtime) -> dict[str, Any]:
@@ -46,23 +37,20 @@ def summary(session: Session, rt: Runtime) -> dict[str, Any]:
     has done over the last 30 and 90 days."""
     now = rt.clock()
     today = kst_date(now)
-    state = _sla_expr(rt, today)
-    rows = session.exec(
-        select(state, Request.type, Request.service, func.count()).group_by(
-            state, Request.type, Request.service
-        )
-    ).all()
-    by_state: Counter[str] = Counter()
+    counts, unassigned = _counts(session, rt, now)
+    by_state: Counter[str | None] = Counter()
     cells = []
-    for sla, rtype, service, n in rows:
-        by_state[sla] += n
-        cells.append({"sla": sla, "type": rtype, "service": service, "count": n})
+    for (sla, rtype, service), n in sorted(counts.items(), key=lambda c: (c[0][0] or "", c[0])):
+        if n > 0:
+            by_state[sla] += n
+            cells.append({"sla": sla, "type": rtype, "service": service, "count": n})
     oldest = session.exec(
         select(Request)
         .where(_OPEN, col(Request.legal_due_on) < today)
         .order_by(col(Request.legal_due_on), col(Request.id))
         .limit(5)
     ).all()
+    performance = _performance(session, today, (30, 90))
     return {
         "today": today,
         "totals": {s.value: by_state.get(s.value, 0) for s in Sla},
@@ -79,10 +67,92 @@ def summary(session: Session, rt: Runtime) -> dict[str, Any]:
         ],
         "due_today": _due_on(session, today),
         "due_tomorrow": _due_on(session, today + timedelta(days=1)),
-        "unassigned_too_long": _unassigned_count(session, rt, now),
-        "last_30_days": _performance(session, today, 30),
-        "last_90_days": _performance(session, today, 90),
+        "unassigned_too_long": unassigned,
+        "last_30_days": performance[30],
+        "last_90_days": performance[90],
     }
+
+
+Cell = tuple[str | None, str, str]  # SLA state (None: closed without closed_on), type, service
+
+
+def _counts(session: Session, rt: Runtime, now: datetime) -> tuple[Counter[Cell], int]:
+    """What `sla_column` grouped by state, type and service would count, and the open requests
+    unassigned for too long, without evaluating the state on every row of the table.
+
+    One statement, so one snapshot, in three parts, each read from an index:
+    - every request by type and service, and how many have a closing date
+      (ix_request_type_service_closed);
+    - the open requests by state, with the unassigned ones (the partial ix_request_open_due);
+    - the closed requests closed after their deadline (the partial ix_request_breached).
+    The closed requests with a closing date that are not breached are met; a closed request
+    without a closing date has no state (NULL, as in `sla_column`).
+    """
+    today = kst_date(now)
+    soon = today + timedelta(days=rt.settings.due_soon_days)
+    due, closed_on = col(Request.legal_due_on), col(Request.closed_on)
+    rtype, service = col(Request.type), col(Request.service)
+    # Once the status is known to be open, the conditions of sla_condition() reduce to these.
+    state = case(
+        (due < today, Sla.OVERDUE.value),
+        (due <= soon, Sla.DUE_SOON.value),
+        else_=Sla.ON_TRACK.value,
+    )
+    unassigned = and_(
+        col(Request.assignee_id).is_(None),
+        col(Request.received_at) < unassigned_cutoff(rt, now),
+    )
+    every = sql_select(
+        literal("all"), null(), rtype, service, func.count(), func.count(closed_on), literal(0)
+    ).group_by(rtype, service)
+    still_open = (
+        sql_select(
+            literal("open"),
+            state,
+            rtype,
+            service,
+            func.count(),
+            func.count(closed_on),
+            func.sum(case((unassigned, 1), else_=0)),
+        )
+        .where(_OPEN)
+        .group_by(state, rtype, service)
+    )
+    # The status is counted rather than filtered: a status filter would lead the planner to
+    # ix_request_status_due and through every closed request.
+    breached = (
+        sql_select(
+            literal("breached"),
+            null(),
+            rtype,
+            service,
+            func.sum(case((_IS_CLOSED, 1), else_=0)),
+            literal(0),
+            literal(0),
+        )
+        .where(closed_on > due)
+        .group_by(rtype, service)
+    )
+    counts: Counter[Cell] = Counter()
+    closed: Counter[tuple[str, str]] = Counter()  # every request, then less the open ones
+    dated: Counter[tuple[str, str]] = Counter()  # the same, with a closing date
+    flagged = 0
+    rows = session.connection().execute(union_all(every, still_open, breached)).all()
+    for part, sla, t, sv, n, n_dated, n_unassigned in rows:
+        if part == "all":
+            closed[(t, sv)] += n
+            dated[(t, sv)] += n_dated
+        elif part == "open":
+            counts[(sla, t, sv)] += n
+            closed[(t, sv)] -= n
+            dated[(t, sv)] -= n_dated
+            flagged += int(n_unassigned or 0)
+        else:
+            counts[(Sla.BREACHED.value, t, sv)] += int(n or 0)
+    for (t, sv), n in closed.items():
+        counts[(Sla.MET.value, t, sv)] += dated[(t, sv)] - counts[(Sla.BREACHED.value, t, sv)]
+        counts[(None, t, sv)] += n - dated[(t, sv)]
+    return counts, flagged
 
 
 def _due_on(session: Session, day: date) -> list[dict[str, Any]]:
@@ -99,41 +169,44 @@ def unassigned_cutoff(rt: Runtime, now: datetime) -> datetime:
     return now - timedelta(hours=rt.settings.unassigned_flag_hours)
 
 
-def _unassigned_count(session: Session, rt: Runtime, now: datetime) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(Request)
-        .where(
-            _OPEN,
-            col(Request.assignee_id).is_(None),
-            col(Request.received_at) < unassigned_cutoff(rt, now),
-        )
-    ).one()
-
-
-def _performance(session: Session, today: date, days: int) -> dict[str, Any]:
-    """On-time rate and median days to close of requests closed in the window; the median is
-    taken from a histogram the database computes, so no rows travel."""
-    since = today - timedelta(days=days)
-    hist = session.exec(
+def _performance(
+    session: Session, today: date, windows: tuple[int, ...]
+) -> dict[int, dict[str, Any]]:
+    """For each window of days: the on-time rate and median days to close of requests closed
+    in it. The median comes from a histogram: the database counts by closing day and days to
+    close in one pass over the widest window, in the order of ix_request_closed_on (which
+    holds every column read), so no request rows travel and nothing is sorted."""
+    closed_on = col(Request.closed_on)
+    days_to_close = col(Request.days_to_close)
+    rows = session.exec(
         select(
-            Request.days_to_close,
+            closed_on,
+            days_to_close,
             func.count(),
-            func.sum(case((col(Request.closed_on) <= col(Request.legal_due_on), 1), else_=0)),
+            func.sum(case((closed_on <= col(Request.legal_due_on), 1), else_=0)),
         )
-        .where(col(Request.closed_on) > since)
-        .group_by(col(Request.days_to_close))
-        .order_by(col(Request.days_to_close))
+        .where(closed_on > today - timedelta(days=max(windows)))
+        .group_by(closed_on, days_to_close)
     ).all()
-    closed = sum(n for _, n, _ in hist)
-    met = sum(int(m or 0) for _, _, m in hist)
-    median = _median_from_histogram([(d, n) for d, n, _ in hist], closed)
-    return {
-        "closed": closed,
-        "on_time": met,
-        "on_time_rate": round(met / closed, 4) if closed else None,
-        "median_days_to_close": median,
-    }
+    out: dict[int, dict[str, Any]] = {}
+    for days in windows:
+        since = today - timedelta(days=days)
+        hist: Counter[int | None] = Counter()
+        closed = met = 0
+        for day, d, n, m in rows:
+            if day is not None and day > since:
+                hist[d] += n
+                closed += n
+                met += int(m or 0)
+        out[days] = {
+            "closed": closed,
+            "on_time": met,
+            "on_time_rate": round(met / closed, 4) if closed else None,
+            "median_days_to_close": _median_from_histogram(
+                sorted(hist.items(), key=lambda h: (h[0] is not None, h[0] or 0)), closed
+            ),
+        }
+    return out
 
 
 def _median_from_histogram(hist: list[tuple[int | None, int]], total: int) -> float | None:
@@ -194,7 +267,8 @@ class SweepResult:
     overdue: int = 0
     unassigned: int = 0
     examined: int = 0
-    queued: list[str] = field(default_factory=list)
+    # How many reminders this run queued (a count, not the keys: memory stays bounded).
+    queued: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -206,37 +280,34 @@ class SweepResult:
 
 
 def sweep(rt: Runtime, *, page_size: int = 500) -> SweepResult:
-    """Queue each SLA reminder once. Walks open requests in pages (bounded memory); a reminder
-    is keyed by request, kind, deadline and recipient, so re-running queues nothing new."""
+    """Queue each SLA reminder once. Walks open requests in pages (bounded memory) in the order
+    of the open requests' partial index (deadline, id), so the work follows the open requests,
+    not the table; a reminder is keyed by request, kind, deadline and recipient, so re-running
+    queues nothing new."""
     result = SweepResult()
     now = rt.clock()
     today = kst_date(now)
     soon = today + timedelta(days=rt.settings.due_soon_days)
     cutoff = unassigned_cutoff(rt, now)
-    last_id = 0
+    due, rid = col(Request.legal_due_on), col(Request.id)
+    after: tuple[date, int] | None = None
     while True:
         with transaction(rt.engine) as session:
-            page = list(
-                session.exec(
-                    select(Request)
-                    .where(
-                        _OPEN,
-                        col(Request.id) > last_id,
-                        or_(
-                            col(Request.legal_due_on) <= soon,
-                            and_(
-                                col(Request.assignee_id).is_(None),
-                                col(Request.received_at) < cutoff,
-                            ),
-                        ),
-                    )
-                    .order_by(col(Request.id))
-                    .limit(page_size)
-                ).all()
+            query = select(Request).where(
+                _OPEN,
+                or_(
+                    due <= soon,
+                    and_(col(Request.assignee_id).is_(None), col(Request.received_at) < cutoff),
+                ),
             )
+            if after is not None:
+                query = query.where(tuple_(due, rid) > tuple_(*after))
+            page = list(session.exec(query.order_by(due, rid).limit(page_size)).all())
             if not page:
+                if result.queued:
+                    log.info("sla sweep queued %d reminder(s)", result.queued)
                 return result
-            last_id = page[-1].id or last_id
+            after = (page[-1].legal_due_on, page[-1].id or 0)
             result.examined += len(page)
             _remind_page(session, rt, page, today=today, soon=soon, cutoff=cutoff, result=result)
 
@@ -298,9 +369,7 @@ def _remind_page(
             mine_name=_assignee_name(assignees.get(r.assignee_id) if r.assignee_id else None),
         )
         setattr(result, kind, getattr(result, kind) + 1)
-        result.queued.append(key)
-    if result.queued:
-        log.info("sla sweep queued %d reminder(s)", len(result.queued))
+        result.queued += 1
 
 
 def _assignee_name(staff: Staff | None) -> str:
