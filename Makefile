@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate install lock clean
+.PHONY: run test bench lint migrate install lock clean
 
 # Create the virtual environment and install the pinned versions from requirements.lock.
 $(STAMP): pyproject.toml requirements.lock
@@ -24,6 +24,13 @@ run: migrate
 # pytest exits 5 when it collected no tests; make treats that as a failure too.
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Benchmarks (not part of `make test`); see bench/README.md. Exits non-zero when a target fails.
+# The SLA benchmark builds a 1,000,000-request database in a temporary directory (~4 min).
+bench: $(STAMP)
+	$(BIN)/python bench/sla_bench.py; sla=$$?; \
+	$(BIN)/python bench/upload_memory.py; upload=$$?; \
+	test $$sla -eq 0 && test $$upload -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests
