@@ -4,22 +4,18 @@ retention holds, objections, withdrawal and concurrent writers."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.models.notice import Notice
 from app.runtime import Runtime
 from tests.conftest import Clock, request_body
-from tests.servers import free_port
 from tests.test_intake_api import assert_problem, file
 
 Headers = Callable[..., dict[str, str]]
@@ -431,20 +427,6 @@ def test_requester_withdraws_an_open_request(
 
 
 # --- two staff members deciding at once ---------------------------------------------------------
-
-
-@pytest.fixture
-def live_server(app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_parallel_deciders_one_wins_the_rest_get_412(
