@@ -425,4 +425,4 @@ def test_receipt_of_a_letter_says_staff_give_the_access_code(
     outbox.run_once()
     letter, web = (m.message.get_content() for m in mail(smtp))
     assert "담당자가 따로 알려 드립니다" in letter and "화면에 표시된" not in letter
-    assert "화면에 표시된 접근 코드" in web
+    assert "화면에 표시된 확인코드" in web

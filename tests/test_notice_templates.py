@@ -220,7 +220,7 @@ def test_receipt_next_steps_depend_on_who_filed(policy: Policy) -> None:
 
 def test_receipt_explains_how_to_check_status_without_the_access_code(policy: Policy) -> None:
     notice = render(policy, "receipt", status_url="https://rights.example.com/status")
-    assert "접수할 때 화면에 표시된 접근 코드" in notice.body
+    assert "접수할 때 화면에 표시된 확인코드" in notice.body
     assert "https://rights.example.com/status" in notice.body
     with pytest.raises(ValueError, match="access_code"):
         notice_context(
@@ -383,7 +383,7 @@ def test_objection_receipt_names_both_references_and_the_due_date(policy: Policy
     notice = render(policy, "objection_receipt")
     assert "DSR-20261224-OBJ1" in notice.subject and REF in notice.subject
     assert "2027년 1월 4일(월)까지" in notice.body and "제38조제5항" in notice.body
-    assert "이의제기를 접수할 때 화면에 표시된 접근 코드" in notice.body
+    assert "이의제기를 접수할 때 화면에 표시된 확인코드" in notice.body
 
 
 # ---------------------------------------------------------------------------------------------
