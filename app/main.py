@@ -16,7 +16,7 @@ from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
-from app.routers import decisions, meta, public, reports, staff
+from app.routers import decisions, meta, public, reports, staff, web
 from app.runtime import build_runtime
 from app.services.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
@@ -64,6 +64,7 @@ def create_app(
     for module in (public, staff, decisions, reports, meta):
         app.include_router(module.router)
     app.include_router(metrics_router)
+    web.install_web(app)  # the data subject's web form (HTML) and /static
     register_schema(app, RequestCreate)
     return app
 

@@ -1,0 +1,445 @@
+"""The data subject's web form: plain HTML, no JavaScript, same services as the API.
+
+Every POST carries the CSRF token (double submit) and, after the filing, the reference and
+the access code only in POST bodies: never in a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session
+
+from app.catalog import build_catalog
+from app.deps import RuntimeDep, SessionDep
+from app.errors import DomainError, FieldError, ValidationFailed
+from app.evidence.multipart import UploadLimits, read_upload
+from app.models.request_api import RequestPublic
+from app.routers.filing_body import StoredFiles
+from app.runtime import Runtime
+from app.services import identity, objections
+from app.services.filing import FilingContext, file_request
+from app.services.identity import attachment_kinds
+from app.services.requests import authorize_requester, get_for_requester
+from app.web import csrf, forms, labels
+from app.workflows.deadlines import period_for
+from app.workflows.lifecycle import CLOSED, Status
+
+router = APIRouter(include_in_schema=False)
+
+_APP_DIR = Path(__file__).resolve().parent.parent
+_env = Environment(
+    loader=FileSystemLoader(_APP_DIR / "templates" / "web"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.globals.update(
+    labels=labels,
+    STATUS_KO=labels.STATUS_KO,
+    OUTCOME_KO=labels.OUTCOME_KO,
+    NEXT_ACTION_KO=labels.NEXT_ACTION_KO,
+    NOTICE_KO=labels.NOTICE_KO,
+    RELATIONSHIP_KO=labels.RELATIONSHIP_KO,
+    SCOPE_KO=labels.SCOPE_KO,
+    ATTACHMENT_KIND_KO=labels.ATTACHMENT_KIND_KO,
+    NOTIFY_KO=labels.NOTIFY_KO,
+    DELIVERY_KO=labels.DELIVERY_KO,
+    FILE_SLOTS=forms.FILE_SLOTS,
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    # Every page may show request data or a form with it: none is cached.
+    "Cache-Control": "no-store",
+}
+
+_URLENCODED = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page with a CSRF token (and its cookie) and the security headers."""
+    token = csrf.token_for(request)
+    html = _env.get_template(template).render(csrf_token=token, csrf_field=csrf.FIELD, **context)
+    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    csrf.set_cookie(response, token, secure=request.url.scheme == "https")
+    return response
+
+
+def forbidden(request: Request) -> HTMLResponse:
+    return page(request, "forbidden.html", status=403)
+
+
+def _limits(rt: Runtime) -> UploadLimits:
+    s = rt.settings
+    return UploadLimits(
+        max_file_bytes=s.max_attachment_bytes,
+        max_files=s.max_attachments,
+        max_field_bytes=s.max_body_bytes,
+    )
+
+
+class _Posted:
+    """A POSTed form: text fields and (multipart only) the stored files."""
+
+    def __init__(self, fields: dict[str, list[str]], stored: StoredFiles) -> None:
+        self.fields = fields
+        self.stored = stored
+
+    def first(self, name: str) -> str:
+        values = self.fields.get(name)
+        return values[0] if values else ""
+
+
+async def read_form(request: Request, rt: Runtime, *, files: bool) -> _Posted:
+    """Reads urlencoded or multipart bodies. Files stream into the evidence store (never a
+    plaintext temporary file); a form that takes no files drops any it was sent."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == _MULTIPART:
+        upload = await read_upload(request, rt.evidence, _limits(rt))
+        stored = StoredFiles(files=upload.files)
+        if not files:
+            stored.discard(rt)
+            stored = StoredFiles()
+        return _Posted(upload.fields, stored)
+    if media == _URLENCODED or media == "":
+        raw = (await request.body()).decode("utf-8", errors="replace")
+        return _Posted(parse_qs(raw, keep_blank_values=True), StoredFiles())
+    raise ValidationFailed("양식을 다시 열어 제출해 주세요.")
+
+
+# --- landing page ---------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def landing(request: Request, rt: RuntimeDep) -> HTMLResponse:
+    catalog = build_catalog(rt.policy)
+    intake = rt.policy.contact(rt.policy.rights.intake_contact)
+    periods = {t["code"]: period_for(t["code"]) for t in catalog["request_types"]}
+    return page(request, "landing.html", catalog=catalog, intake=intake, periods=periods)
+
+
+# --- the request form -----------------------------------------------------------------------
+
+
+def _form_context(rt: Runtime, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    catalog = build_catalog(rt.policy)
+    chosen = {str(v).split(":", 1)[0] for v in (values or {}).get("items") or []}
+    return {
+        "catalog": catalog,
+        "services": catalog["services"],
+        "type_options": [(t["code"], t["label"]) for t in catalog["request_types"]],
+        "service_options": [(s["code"], s["name"]) for s in catalog["services"]],
+        "open_services": chosen,
+    }
+
+
+@router.get("/form", response_class=HTMLResponse)
+def form(request: Request, rt: RuntimeDep) -> HTMLResponse:
+    values = forms.values_of({})
+    values["type"] = request.query_params.get("type", "")
+    return page(request, "form.html", values=values, errors=forms.FormErrors(), **_form_context(rt))
+
+
+def _kinds(posted: _Posted, stored: StoredFiles) -> list[str]:
+    by_slot = {f"attachment_{slot}": posted.first(f"kind_{slot}") for slot in forms.FILE_SLOTS}
+    raw = [by_slot.get(f.field_name, "") or "other" for f in stored.files]
+    return attachment_kinds(raw, len(stored.files))
+
+
+@router.post("/form", response_class=HTMLResponse)
+async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    try:
+        posted = await read_form(request, rt, files=True)
+    except DomainError as exc:
+        errors = forms.from_domain(exc.errors, exc.detail, exc.code)
+        values = forms.values_of({})
+        return page(
+            request,
+            "form.html",
+            status=exc.status,
+            values=values,
+            errors=errors,
+            files_lost=True,
+            **_form_context(rt),
+        )
+    stored = posted.stored
+    if not csrf.valid(request, posted.first(csrf.FIELD)):
+        stored.discard(rt)
+        return forbidden(request)
+    if posted.first("website").strip():
+        # A bot filled the hidden field: look like an ordinary failure, file nothing.
+        stored.discard(rt)
+        return page(request, "honeypot.html")
+    values = forms.values_of(posted.fields)
+    try:
+        with stored.discard_on_error(rt):
+            payload = forms.build_payload(values)
+            kinds = _kinds(posted, stored)
+            ctx = FilingContext(
+                channel="web",
+                received_at=rt.clock(),
+                actor="requester",
+                idempotency_scope="web",
+                idempotency_key=None,
+            )
+            created, _ = await run_in_threadpool(
+                file_request, session, rt, payload, ctx, stored.files, kinds
+            )
+    except DomainError as exc:
+        await run_in_threadpool(session.rollback)
+        errors = forms.from_domain(exc.errors, exc.detail, exc.code)
+        return page(
+            request,
+            "form.html",
+            status=exc.status if exc.status != 422 else 200,
+            values=values,
+            errors=errors,
+            files_lost=bool(stored.files),
+            **_form_context(rt, values),
+        )
+    service = rt.policy.service(payload.service)
+    return page(
+        request,
+        "confirmation.html",
+        created=created,
+        service_name=service.name if service else payload.service,
+    )
+
+
+# --- the requester's status page ------------------------------------------------------------
+
+
+@router.get("/status", response_class=HTMLResponse)
+def status_lookup(request: Request) -> HTMLResponse:
+    return page(request, "status_lookup.html", reference="", errors={})
+
+
+def _status_page(
+    request: Request,
+    rt: Runtime,
+    view: RequestPublic,
+    access_code: str,
+    *,
+    message: str | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    service = rt.policy.service(view.service)
+    decision = view.decision or {}
+    can_object = (
+        view.status == Status.COMPLETED
+        and bool(decision)
+        and decision.get("outcome") in ("partially_granted", "refused")
+    )
+    return page(
+        request,
+        "status.html",
+        status=status,
+        view=view,
+        access_code=access_code,
+        service_name=service.name if service else view.service,
+        message=message,
+        errors=dict(errors or {}),
+        is_open=view.status not in CLOSED,
+        can_upload=view.status
+        in (Status.IDENTITY_PENDING, Status.AWAITING_REQUESTER, Status.IN_REVIEW),
+        can_object=can_object,
+    )
+
+
+async def _authorized(
+    request: Request, session: Session, rt: Runtime
+) -> tuple[_Posted, str, str] | HTMLResponse:
+    posted = await read_form(request, rt, files=False)
+    if not csrf.valid(request, posted.first(csrf.FIELD)):
+        return forbidden(request)
+    reference, code = posted.first("reference").strip(), posted.first("access_code").strip()
+    try:
+        await run_in_threadpool(authorize_requester, session, rt, reference, code)
+    except DomainError as exc:
+        return page(
+            request,
+            "status_lookup.html",
+            status=exc.status,
+            reference=reference,
+            errors={"access_code": exc.detail},
+        )
+    return posted, reference, code
+
+
+async def _view(session: Session, rt: Runtime, reference: str, code: str) -> RequestPublic:
+    return await run_in_threadpool(get_for_requester, session, rt, reference, code)
+
+
+@router.post("/status", response_class=HTMLResponse)
+async def status_view(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    _, reference, code = auth
+    return _status_page(request, rt, await _view(session, rt, reference, code), code)
+
+
+@router.post("/status/verify", response_class=HTMLResponse)
+async def status_verify(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    posted, reference, code = auth
+
+    def run() -> DomainError | None:
+        req = authorize_requester(session, rt, reference, code, for_update=True)
+        return identity.verify_code(session, rt, req, posted.first("code"))
+
+    try:
+        # A wrong code is returned, not raised: the attempt is committed so that it counts.
+        error = await run_in_threadpool(run)
+    except DomainError as exc:
+        await run_in_threadpool(session.rollback)
+        error = exc
+    view = await _view(session, rt, reference, code)
+    if error is not None:
+        return _status_page(request, rt, view, code, errors={"code": error.detail})
+    return _status_page(request, rt, view, code, message="본인 확인이 끝났습니다.")
+
+
+@router.post("/status/resend", response_class=HTMLResponse)
+async def status_resend(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    _, reference, code = auth
+
+    def run() -> None:
+        req = authorize_requester(session, rt, reference, code, for_update=True)
+        identity.resend_code(session, rt, req)
+
+    return await _act(
+        request, session, rt, reference, code, run, "code", "새 인증번호를 보내 드렸습니다."
+    )
+
+
+async def _act(
+    request: Request,
+    session: Session,
+    rt: Runtime,
+    reference: str,
+    code: str,
+    run: Any,
+    error_field: str,
+    done: str,
+) -> HTMLResponse:
+    try:
+        await run_in_threadpool(run)
+    except DomainError as exc:
+        await run_in_threadpool(session.rollback)
+        view = await _view(session, rt, reference, code)
+        return _status_page(request, rt, view, code, errors={error_field: exc.detail})
+    view = await _view(session, rt, reference, code)
+    return _status_page(request, rt, view, code, message=done)
+
+
+@router.post("/status/documents", response_class=HTMLResponse)
+async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    try:
+        posted = await read_form(request, rt, files=True)
+    except DomainError as exc:
+        return page(
+            request,
+            "status_lookup.html",
+            status=exc.status,
+            reference="",
+            errors={"access_code": exc.detail + " 요청을 다시 조회한 뒤 제출해 주세요."},
+        )
+    stored = posted.stored
+    if not csrf.valid(request, posted.first(csrf.FIELD)):
+        stored.discard(rt)
+        return forbidden(request)
+    reference, code = posted.first("reference").strip(), posted.first("access_code").strip()
+    try:
+        with stored.discard_on_error(rt):
+            await run_in_threadpool(authorize_requester, session, rt, reference, code)
+    except DomainError as exc:
+        return page(
+            request,
+            "status_lookup.html",
+            status=exc.status,
+            reference=reference,
+            errors={"access_code": exc.detail},
+        )
+
+    def run() -> None:
+        with stored.discard_on_error(rt):
+            if not stored.files:
+                msg = "제출할 파일을 골라 주세요."
+                raise ValidationFailed(msg, errors=[FieldError("attachments", "required", msg)])
+            kinds = _kinds(posted, stored)
+            req = authorize_requester(session, rt, reference, code, for_update=True)
+            identity.supplement(session, rt, req, stored.files, kinds)
+
+    return await _act(
+        request, session, rt, reference, code, run, "documents", "서류를 제출했습니다."
+    )
+
+
+@router.post("/status/withdraw", response_class=HTMLResponse)
+async def status_withdraw(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    posted, reference, code = auth
+
+    def run() -> None:
+        if posted.first("confirm") != "yes":
+            raise ValidationFailed("취소하려면 확인란에 표시해 주세요.")
+        req = authorize_requester(session, rt, reference, code, for_update=True)
+        objections.withdraw(session, rt, req)
+
+    return await _act(
+        request, session, rt, reference, code, run, "withdraw", "요청을 취소했습니다."
+    )
+
+
+@router.post("/status/objection", response_class=HTMLResponse)
+async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    posted, reference, code = auth
+    reason = posted.first("reason").strip()
+
+    def run() -> Any:
+        if not reason or len(reason) > 4000:
+            raise ValidationFailed("이의 사유를 4000자 이내로 적어 주세요.")
+        req = authorize_requester(session, rt, reference, code, for_update=True)
+        return objections.file_objection(session, rt, req, reason)
+
+    try:
+        created = await run_in_threadpool(run)
+    except DomainError as exc:
+        await run_in_threadpool(session.rollback)
+        view = await _view(session, rt, reference, code)
+        return _status_page(request, rt, view, code, errors={"objection": exc.detail})
+    return page(request, "confirmation.html", created=created, service_name="", objection=True)
+
+
+def install_web(app: FastAPI) -> None:
+    """Mount the web pages and their stylesheet (call after the API routers)."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=_APP_DIR / "static"), name="static")

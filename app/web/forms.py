@@ -1,0 +1,249 @@
+"""The request form: flat HTML fields to a RequestCreate, and API errors back to inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.errors import FieldError, ValidationFailed, pydantic_field_errors
+from app.models.request_api import RequestCreate
+
+# Text inputs of the form, kept as typed and shown again on a re-render.
+TEXT_FIELDS = (
+    "type",
+    "service",
+    "subject_name",
+    "subject_birth_date",
+    "subject_email",
+    "subject_phone",
+    "relationship",
+    "requester_name",
+    "requester_birth_date",
+    "requester_email",
+    "requester_phone",
+    "delegator_phone",
+    "delegator_address",
+    "delegate_phone",
+    "delegate_address",
+    "relationship_to_subject",
+    "signed_on",
+    "correction_item",
+    "correction_current",
+    "correction_requested",
+    "details",
+    "delivery",
+    "notify_by",
+)
+LIST_FIELDS = ("scope", "items")
+FILE_SLOTS = (1, 2, 3)
+
+# API field paths -> the form input that shows the message.
+FIELD_INPUT: dict[str, str] = {
+    "type": "type",
+    "service": "service",
+    "subject": "subject_name",
+    "subject.name": "subject_name",
+    "subject.birth_date": "subject_birth_date",
+    "subject.email": "subject_email",
+    "subject.phone": "subject_phone",
+    "requester": "relationship",
+    "requester.relationship": "relationship",
+    "requester.name": "requester_name",
+    "requester.birth_date": "requester_birth_date",
+    "requester.email": "requester_email",
+    "requester.phone": "requester_phone",
+    "delegation": "signed_on",
+    "delegation.delegator_name": "subject_name",
+    "delegation.delegator_birth_date": "subject_birth_date",
+    "delegation.delegator_phone": "delegator_phone",
+    "delegation.delegator_address": "delegator_address",
+    "delegation.delegate_name": "requester_name",
+    "delegation.delegate_birth_date": "requester_birth_date",
+    "delegation.delegate_phone": "delegate_phone",
+    "delegation.delegate_address": "delegate_address",
+    "delegation.relationship_to_subject": "relationship_to_subject",
+    "delegation.scope": "scope",
+    "delegation.signed_on": "signed_on",
+    "correction": "correction_requested",
+    "correction.item": "correction_item",
+    "correction.current_value": "correction_current",
+    "correction.requested_value": "correction_requested",
+    "details": "details",
+    "items": "items",
+    "delivery": "delivery",
+    "notify_by": "notify_by",
+    "attachments": "attachment_1",
+    "attachment_kinds": "kind_1",
+}
+
+# The label of each input, for the error summary at the top.
+INPUT_LABEL: dict[str, str] = {
+    "type": "요구 종류",
+    "service": "서비스",
+    "subject_name": "정보주체 성명",
+    "subject_birth_date": "정보주체 생년월일",
+    "subject_email": "정보주체 이메일",
+    "subject_phone": "정보주체 휴대전화",
+    "relationship": "신청하는 사람(관계)",
+    "requester_name": "신청인 성명",
+    "requester_birth_date": "신청인 생년월일",
+    "requester_email": "신청인 이메일",
+    "requester_phone": "신청인 휴대전화",
+    "delegator_phone": "위임하는 사람 전화번호",
+    "delegator_address": "위임하는 사람 주소",
+    "delegate_phone": "위임받는 사람 전화번호",
+    "delegate_address": "위임받는 사람 주소",
+    "relationship_to_subject": "정보주체와의 관계",
+    "scope": "위임 범위",
+    "signed_on": "위임장 작성일",
+    "correction_item": "정정할 항목",
+    "correction_current": "현재 내용",
+    "correction_requested": "정정할 내용",
+    "details": "요청 내용",
+    "items": "대상 항목",
+    "delivery": "결과 받는 방법",
+    "notify_by": "안내 받을 방법",
+    "attachment_1": "첨부 파일",
+    "kind_1": "첨부 서류 종류",
+}
+
+LEGAL_REP_GUIDANCE = (
+    "만 14세 미만 아동의 개인정보는 법정대리인(부모 등)이 직접 요구해야 합니다. "
+    "'신청하는 사람'에서 '법정대리인'을 고르고 법정대리인의 성명·생년월일·연락처를 적은 뒤, "
+    "첨부 파일에 법정대리인임을 확인할 수 있는 가족관계증명서를 '법정대리인 확인 서류'로 "
+    "첨부해 주세요."
+)
+
+
+@dataclass
+class FormErrors:
+    """Messages by form input, and the summary list shown at the top of the page."""
+
+    by_input: dict[str, list[str]] = field(default_factory=dict)
+    summary: list[tuple[str, str]] = field(default_factory=list)  # (input id or "", message)
+    guidance: str | None = None
+
+    def add(self, input_id: str, message: str) -> None:
+        messages = self.by_input.setdefault(input_id, [])
+        if message in messages:
+            return
+        messages.append(message)
+        label = INPUT_LABEL.get(input_id, "")
+        self.summary.append((input_id, f"{label}: {message}" if label else message))
+
+    def add_general(self, message: str) -> None:
+        self.summary.append(("", message))
+
+    def __bool__(self) -> bool:
+        return bool(self.summary)
+
+
+def from_domain(errors: Sequence[FieldError], detail: str, code: str) -> FormErrors:
+    out = FormErrors()
+    for e in errors:
+        input_id = FIELD_INPUT.get(e.field) or _prefix_input(e.field)
+        if input_id:
+            out.add(input_id, e.message)
+        else:
+            out.add_general(e.message)
+    if not out:
+        out.add_general(detail)
+    if code == "legal_representative_required" or any(
+        e.code == "legal_representative_required" for e in errors
+    ):
+        out.guidance = LEGAL_REP_GUIDANCE
+    return out
+
+
+def _prefix_input(path: str) -> str | None:
+    # e.g. "items.0" or "delegation.scope.1": the nearest known parent.
+    parts = path.split(".")
+    while parts:
+        parts.pop()
+        joined = ".".join(parts)
+        if joined in FIELD_INPUT:
+            return FIELD_INPUT[joined]
+    return None
+
+
+def values_of(fields: Mapping[str, list[str]]) -> dict[str, Any]:
+    """What was typed, for the re-render: text inputs as strings, checkboxes as lists."""
+    values: dict[str, Any] = {name: (fields.get(name) or [""])[0] for name in TEXT_FIELDS}
+    for name in LIST_FIELDS:
+        values[name] = list(fields.get(name, []))
+    for slot in FILE_SLOTS:
+        values[f"kind_{slot}"] = (fields.get(f"kind_{slot}") or [""])[0]
+    return values
+
+
+def _opt(values: Mapping[str, Any], name: str) -> str | None:
+    value = str(values.get(name) or "").strip()
+    return value or None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def build_payload(values: Mapping[str, Any]) -> RequestCreate:
+    """RequestCreate from the form (empty strings are None); raises ValidationFailed."""
+    rel = _opt(values, "relationship") or "self"
+    rtype = _opt(values, "type")
+    service = _opt(values, "service")
+    subject = _drop_none(
+        {
+            "name": _opt(values, "subject_name"),
+            "birth_date": _opt(values, "subject_birth_date"),
+            "email": _opt(values, "subject_email"),
+            "phone": _opt(values, "subject_phone"),
+        }
+    )
+    body: dict[str, Any] = {"type": rtype, "service": service, "subject": subject}
+    if rel != "self":
+        body["requester"] = _drop_none(
+            {
+                "relationship": rel,
+                "name": _opt(values, "requester_name"),
+                "birth_date": _opt(values, "requester_birth_date"),
+                "email": _opt(values, "requester_email"),
+                "phone": _opt(values, "requester_phone"),
+            }
+        )
+    if rel == "delegate":
+        body["delegation"] = _drop_none(
+            {
+                "delegator_name": subject.get("name"),
+                "delegator_birth_date": subject.get("birth_date"),
+                "delegator_phone": _opt(values, "delegator_phone"),
+                "delegator_address": _opt(values, "delegator_address"),
+                "delegate_name": _opt(values, "requester_name"),
+                "delegate_birth_date": _opt(values, "requester_birth_date"),
+                "delegate_phone": _opt(values, "delegate_phone"),
+                "delegate_address": _opt(values, "delegate_address"),
+                "relationship_to_subject": _opt(values, "relationship_to_subject"),
+                "scope": list(values.get("scope") or []),
+                "signed_on": _opt(values, "signed_on"),
+            }
+        )
+    if rtype == "correction":
+        body["correction"] = _drop_none(
+            {
+                "item": _opt(values, "correction_item"),
+                "current_value": _opt(values, "correction_current"),
+                "requested_value": _opt(values, "correction_requested"),
+            }
+        )
+    prefix = f"{service}:" if service else None
+    items: Iterable[str] = values.get("items") or []
+    body["items"] = [i.split(":", 1)[1] for i in items if prefix and i.startswith(prefix)]
+    body["details"] = _opt(values, "details")
+    body["delivery"] = _opt(values, "delivery") or "electronic"
+    body["notify_by"] = _opt(values, "notify_by")
+    try:
+        return RequestCreate.model_validate(_drop_none(body))
+    except ValidationError as exc:
+        errors = pydantic_field_errors(exc.errors())
+        raise ValidationFailed("입력값을 확인해 주세요.", errors=errors) from None

@@ -1,0 +1,117 @@
+"""The web form in a real browser: headless Chromium (Debian) driven by Playwright, against
+the app served by uvicorn. Screenshots of every page land in test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from app.runtime import Runtime
+from app.services.outbox import Outbox
+from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
+
+WIDTHS = {"phone": 360, "desktop": 1280}
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """The browser tests run on the embedded SQLite default only (the same code runs on
+    PostgreSQL in every API test)."""
+    db = tmp_path / "rightsdesk.db"
+    shutil.copy(sqlite_template, db)
+    return f"sqlite:///{db}"
+
+
+@pytest.fixture(params=sorted(WIDTHS))
+def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:  # noqa: F811
+    width = WIDTHS[request.param]
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="ko-KR")
+    p = context.new_page()
+    p.set_default_timeout(10_000)
+    p.width_name = request.param  # type: ignore[attr-defined]
+    yield p
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    screenshot(page, f"{name}-{page.width_name}")  # type: ignore[attr-defined]
+
+
+def code_from_mail(runtime: Runtime, reference: str) -> str:
+    """Deliver the outbox (files transport) and read the code as the person would."""
+    Outbox(runtime).run_once()
+    [eml] = runtime.settings.mail_dir.glob(f"{reference}-verification_code-*.eml")
+    body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_content()  # type: ignore[attr-defined]
+    found = re.search(r"\b(\d{6})\b", body)
+    assert found, body
+    return found.group(1)
+
+
+def fill_subject(page: Page, *, birth: str) -> None:
+    page.select_option("#type", "access")
+    page.select_option("#service", "uno")
+    page.fill("#subject_name", "김가상")
+    page.fill("#subject_birth_date", birth)
+    page.fill("#subject_email", "kim.gasang@example.com")
+    page.select_option("#relationship", "self")
+
+
+def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtime: Runtime) -> None:
+    page.goto(live_server + "/")
+    assert "열람" in page.content() and "정보보안팀" in page.content()
+    shot(page, "01-landing")
+    page.click("a[href='/form']")
+    assert page.url.endswith("/form")
+    fill_subject(page, birth="1990-05-01")
+    shot(page, "02-form")
+    page.click("button[type=submit]")
+
+    # The confirmation: reference, the code shown once, the legal deadline.
+    text = page.inner_text("main")
+    reference = re.search(r"DSR-\d{4}-[0-9A-Z]{8}", text)
+    assert reference, text
+    access_code = page.inner_text("#access-code").strip()
+    assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", access_code)
+    assert "2026년 12월 28일" in text and "한 번만" in text
+    assert access_code not in page.url
+    shot(page, "03-confirmation")
+
+    code = code_from_mail(runtime, reference.group(0))
+    page.goto(live_server + "/status")
+    page.fill("#reference", reference.group(0))
+    page.fill("#access_code", access_code)
+    page.click("button[type=submit]")
+    assert "본인 확인 중" in page.inner_text("main")
+    shot(page, "04-status-before-code")
+    page.fill("#code", code)
+    page.click("#verify-h ~ form button[type=submit] >> nth=0")
+    assert "검토 중" in page.inner_text("main")
+    assert access_code not in page.url and code not in page.url
+    shot(page, "05-status-verified")
+
+
+def test_a_child_filing_alone_is_told_how_to_file(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/form")
+    fill_subject(page, birth="2013-06-01")
+    page.click("button[type=submit]")
+    error = page.locator("#relationship-error")
+    assert "법정대리인" in error.inner_text()
+    assert page.get_attribute("#relationship", "aria-invalid") == "true"
+    assert page.input_value("#subject_name") == "김가상"  # nothing typed is lost
+    shot(page, "06-child-guidance")
+
+
+def test_pages_fit_a_phone_screen(page: Page, live_server: str) -> None:
+    """No horizontal scrolling at 360 px: the page is no wider than the viewport."""
+    for path in ("/", "/form", "/status"):
+        page.goto(live_server + path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"

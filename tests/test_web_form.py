@@ -1,0 +1,342 @@
+"""The data subject's web form (HTML, no JavaScript), driven with the TestClient."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.models.identity import Attachment
+from app.models.request import Request
+from app.runtime import Runtime
+from app.web.csrf import COOKIE
+from tests.test_evidence_store import png_bytes
+from tests.test_identity_api import deliver_and_read_code
+
+BOUNDARY = "----rightsdeskwebformtest"
+
+
+def browser_multipart(
+    fields: dict[str, Any], files: list[tuple[str, str, str, bytes]] | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """Encode the form as a browser does, empty file inputs included (filename="")."""
+    if files is None:
+        files = [(f"attachment_{n}", "", "application/octet-stream", b"") for n in (1, 2, 3)]
+    out = b""
+    for name, value in fields.items():
+        for v in value if isinstance(value, list) else [value]:
+            out += (
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{v}\r\n'
+            ).encode()
+    for name, filename, ctype, content in files:
+        out += (
+            (
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'
+            ).encode()
+            + content
+            + b"\r\n"
+        )
+    out += f"--{BOUNDARY}--\r\n".encode()
+    return out, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def csrf_token(client: TestClient, path: str = "/form") -> str:
+    page = client.get(path)
+    assert page.status_code == 200
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, "no CSRF field on the page"
+    assert client.cookies.get(COOKIE) == match.group(1)
+    return match.group(1)
+
+
+def form_fields(token: str | None, **overrides: str) -> dict[str, str]:
+    fields = {
+        "type": "access",
+        "service": "uno",
+        "subject_name": "김가상",
+        "subject_birth_date": "1990-05-01",
+        "subject_email": "kim.gasang@example.com",
+        "relationship": "self",
+        "website": "",
+    }
+    if token is not None:
+        fields["csrf_token"] = token
+    fields.update(overrides)
+    return fields
+
+
+def post_form(
+    client: TestClient,
+    fields: dict[str, Any],
+    files: list[tuple[str, str, str, bytes]] | None = None,
+) -> httpx.Response:
+    body, headers = browser_multipart(fields, files)
+    return client.post("/form", content=body, headers=headers)
+
+
+def filed(db: Session) -> list[Request]:
+    db.expire_all()
+    return list(db.exec(select(Request)).all())
+
+
+def dd_after(html: str, term: str) -> str:
+    match = re.search(rf"<dt>{term}</dt><dd[^>]*>([^<]+)</dd>", html)
+    assert match, f"{term} not on the page"
+    return unescape(match.group(1)).strip()
+
+
+def file_via_form(client: TestClient) -> tuple[str, str, httpx.Response]:
+    resp = post_form(client, form_fields(csrf_token(client)))
+    assert resp.status_code == 200, resp.text
+    return dd_after(resp.text, "접수번호"), dd_after(resp.text, "확인코드"), resp
+
+
+def test_landing_page_shows_the_policy_facts(client: TestClient, runtime: Runtime) -> None:
+    resp = client.get("/")
+    assert resp.status_code == 200
+    text = resp.text
+    assert runtime.policy.controller.name in text
+    assert "(주)케어랩스 CRM사업부" in text
+    assert "정보보안팀" in text and "heegon.oh@carelabs.co.kr" in text
+    for right in ("열람", "정정", "삭제", "처리정지", "동의 철회"):
+        assert f"<dt>{right}</dt>" in text
+    assert "별지 제11호" in text and "만 14세 미만" in text
+    assert "10일" in text and "민법" in text
+    assert "우노" in text  # a service from the policy, with its items
+    assert 'lang="ko"' in text
+
+
+def test_filing_through_the_form_shows_reference_code_and_deadline(
+    client: TestClient, db: Session
+) -> None:
+    reference, code, resp = file_via_form(client)
+    assert reference.startswith("DSR-2612-")
+    assert re.fullmatch(r"[A-Z0-9-]{6,}", code)
+    assert "2026년 12월 28일" in resp.text
+    assert "한 번만" in resp.text  # the write-it-down warning
+    assert resp.headers["cache-control"] == "no-store"
+    [row] = filed(db)
+    assert row.reference == reference and row.channel == "web" and row.type == "access"
+    # The access code appears only in the page body, never in the URL.
+    assert code not in str(resp.url) and resp.history == []
+
+
+def test_post_without_or_with_a_wrong_csrf_token_is_refused(
+    client: TestClient, db: Session
+) -> None:
+    token = csrf_token(client)
+    missing = post_form(client, form_fields(None))
+    wrong = post_form(client, form_fields(token[:-2] + ("AA" if token[-2:] != "AA" else "BB")))
+    for resp in (missing, wrong):
+        assert resp.status_code == 403
+        assert "요청을 처리할 수 없습니다" in resp.text
+    # A right field without the cookie is refused too.
+    client.cookies.clear()
+    assert post_form(client, form_fields(token)).status_code == 403
+    assert filed(db) == []
+
+
+def test_csrf_cookie_is_strict_and_http_only(client: TestClient) -> None:
+    cookie = client.get("/form").headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+
+
+def test_a_filled_honeypot_files_nothing(client: TestClient, db: Session) -> None:
+    token = csrf_token(client)
+    resp = post_form(client, form_fields(token, website="http://spam.example"))
+    assert resp.status_code == 200
+    assert "접수를 마치지 못했습니다" in resp.text
+    assert "접수번호" not in resp.text
+    assert filed(db) == []
+    page = client.get("/form").text
+    assert re.search(r'<input id="website"[^>]*tabindex="-1"[^>]*autocomplete="off"', page)
+
+
+def test_a_child_filing_as_self_gets_the_legal_representative_guidance(
+    client: TestClient, db: Session
+) -> None:
+    token = csrf_token(client)
+    resp = post_form(
+        client, form_fields(token, subject_name="이아동", subject_birth_date="2013-06-01")
+    )
+    assert resp.status_code == 200
+    assert filed(db) == []
+    html = resp.text
+    # The message sits next to the 관계 field and the select points at it.
+    error = re.search(r'<div class="error" id="relationship-error">(.*?)</div>', html, re.S)
+    assert error, "no error next to the relationship field"
+    assert "법정대리인" in error.group(1) and "가족관계증명서" in error.group(1)
+    select_tag = re.search(r'<select id="relationship"[^>]*>', html)
+    assert select_tag and 'aria-invalid="true"' in select_tag.group(0)
+    assert "relationship-error" in select_tag.group(0)
+    assert 'href="#relationship"' in html  # in the summary at the top
+    # What was typed is still there.
+    assert re.search(r'<input id="subject_name"[^>]*value="이아동"', html)
+    assert re.search(r'<input id="subject_birth_date"[^>]*value="2013-06-01"', html)
+
+
+def test_field_errors_are_tied_to_their_inputs(client: TestClient, db: Session) -> None:
+    token = csrf_token(client)
+    resp = post_form(client, form_fields(token, subject_birth_date="", subject_email="bad"))
+    assert filed(db) == []
+    html = resp.text
+    for field in ("subject_birth_date", "subject_email"):
+        tag = re.search(rf'<input id="{field}"[^>]*>', html)
+        assert tag and 'aria-invalid="true"' in tag.group(0), field
+        assert f'id="{field}-error"' in html and f"{field}-error" in tag.group(0)
+    assert re.search(r'<input id="subject_name"[^>]*value="김가상"', html)
+
+
+def test_every_input_has_a_label(client: TestClient) -> None:
+    html = client.get("/form").text
+    ids = re.findall(r'<(?:input|select|textarea) id="([^"]+)"', html)
+    assert len(ids) > 20
+    for input_id in ids:
+        assert f'<label for="{input_id}"' in html, input_id
+    hidden = re.findall(r'<input type="hidden"', html)
+    assert hidden  # the CSRF token, which needs no label
+    assert "<script" not in html
+
+
+def test_status_page_is_reached_by_post_only(client: TestClient) -> None:
+    reference, code, _ = file_via_form(client)
+    token = csrf_token(client, "/status")
+    resp = client.post(
+        "/status", data={"csrf_token": token, "reference": reference, "access_code": code}
+    )
+    assert resp.status_code == 200
+    assert "본인 확인 중" in resp.text and "접수 안내" in resp.text
+    assert resp.history == [] and code not in str(resp.url)
+    # No link or form action on the page carries the code in a URL.
+    for url in re.findall(r'(?:href|action)="([^"]*)"', resp.text):
+        assert code not in url and reference not in url
+    assert resp.headers["cache-control"] == "no-store"
+    wrong = client.post(
+        "/status", data={"csrf_token": token, "reference": reference, "access_code": "AAAA"}
+    )
+    assert wrong.status_code == 404 and "본인 확인 중" not in wrong.text
+    no_csrf = client.post("/status", data={"reference": reference, "access_code": code})
+    assert no_csrf.status_code == 403 and "본인 확인 중" not in no_csrf.text
+
+
+def test_verification_code_moves_the_request_into_review(
+    client: TestClient, runtime: Runtime, db: Session
+) -> None:
+    reference, code, _ = file_via_form(client)
+    otp = deliver_and_read_code(runtime)
+    token = csrf_token(client, "/status")
+    base = {"csrf_token": token, "reference": reference, "access_code": code}
+    bad = client.post("/status/verify", data={**base, "code": "000000" if otp != "000000" else "1"})
+    assert 'id="code-error"' in bad.text
+    resp = client.post("/status/verify", data={**base, "code": otp})
+    assert resp.status_code == 200
+    assert re.search(r'<strong class="status">검토 중</strong>', resp.text)
+    [row] = filed(db)
+    assert row.status == "in_review"
+
+
+def test_withdrawal_through_the_status_page(client: TestClient, db: Session) -> None:
+    reference, code, _ = file_via_form(client)
+    token = csrf_token(client, "/status")
+    base = {"csrf_token": token, "reference": reference, "access_code": code}
+    unconfirmed = client.post("/status/withdraw", data=base)
+    assert 'id="withdraw-error"' in unconfirmed.text
+    assert filed(db)[0].status == "identity_pending"
+    resp = client.post("/status/withdraw", data={**base, "confirm": "yes"})
+    assert re.search(r'<strong class="status">취소됨</strong>', resp.text)
+    assert filed(db)[0].status == "withdrawn"
+
+
+def test_security_headers_on_every_page(client: TestClient) -> None:
+    csp = (
+        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    token = csrf_token(client)
+    pages = [
+        client.get("/"),
+        client.get("/form"),
+        client.get("/status"),
+        post_form(client, form_fields(None)),  # the 403 page
+        post_form(client, form_fields(token, subject_name="")),  # a re-rendered form
+    ]
+    for resp in pages:
+        assert resp.headers["content-security-policy"] == csp
+        assert resp.headers["x-content-type-options"] == "nosniff"
+        assert resp.headers["referrer-policy"] == "no-referrer"
+        assert resp.headers["x-frame-options"] == "DENY"
+        assert resp.headers["cache-control"] == "no-store"
+        assert "<script" not in resp.text
+
+
+def test_stylesheet_is_served_by_the_app(client: TestClient) -> None:
+    resp = client.get("/static/web.css")
+    assert resp.status_code == 200 and "@media print" in resp.text
+    assert "@media (max-width" in resp.text
+    html = client.get("/form").text
+    assert re.findall(r'(?:href|src)="(https?:)?//', html) == []
+
+
+def blobs(runtime: Runtime) -> list[str]:
+    return sorted(p.name for p in runtime.evidence.root.rglob("*") if p.is_file())
+
+
+def delegate_fields(token: str, **overrides: str | list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = form_fields(
+        token,
+        relationship="delegate",
+        requester_name="박대리",
+        requester_birth_date="1985-03-15",
+        requester_phone="010-2000-0002",
+        delegator_phone="010-2000-0001",
+        delegate_phone="010-2000-0002",
+        relationship_to_subject="배우자",
+        signed_on="2026-12-10",
+    )
+    fields["scope"] = ["access", "correction_deletion"]
+    fields["kind_1"] = "power_of_attorney"
+    fields["kind_2"] = "identity_document"
+    fields.update(overrides)
+    return fields
+
+
+def test_a_delegate_files_with_the_power_of_attorney_attached(
+    client: TestClient, runtime: Runtime, db: Session
+) -> None:
+    token = csrf_token(client)
+    files = [
+        ("attachment_1", "wiimjang.png", "image/png", png_bytes()),
+        ("attachment_2", "", "application/octet-stream", b""),
+        ("attachment_3", "", "application/octet-stream", b""),
+    ]
+    resp = post_form(client, delegate_fields(token), files)
+    assert resp.status_code == 200, resp.text
+    assert "접수번호" in resp.text
+    [row] = filed(db)
+    assert row.channel == "web"
+    kinds = [a.kind for a in db.exec(select(Attachment)).all()]
+    assert kinds == ["power_of_attorney"]
+    assert len(blobs(runtime)) == 1
+
+
+def test_a_refused_filing_keeps_no_uploaded_file(
+    client: TestClient, runtime: Runtime, db: Session
+) -> None:
+    token = csrf_token(client)
+    files = [("attachment_1", "wiimjang.png", "image/png", png_bytes())]
+    # The 위임장 does not cover this request type: refused after the file was stored.
+    resp = post_form(client, delegate_fields(token, scope=["suspension"]), files)
+    assert filed(db) == [] and blobs(runtime) == []
+    html = resp.text
+    assert re.search(r'<p class="error" id="scope-error">', html)
+    assert "다시 첨부" in html
+    assert re.search(r'<input id="requester_name"[^>]*value="박대리"', html)
+    assert re.search(r'<input type="checkbox" id="scope_suspension"[^>]*checked', html)
+    # A forged POST with a file keeps nothing either.
+    assert post_form(client, delegate_fields("x" * 43), files).status_code == 403
+    assert blobs(runtime) == []
