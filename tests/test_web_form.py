@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.models.identity import Attachment
+from app.models.notice import Notice
 from app.models.request import Request
 from app.runtime import Runtime
 from app.web.csrf import COOKIE
@@ -340,3 +342,98 @@ def test_a_refused_filing_keeps_no_uploaded_file(
     # A forged POST with a file keeps nothing either.
     assert post_form(client, delegate_fields("x" * 43), files).status_code == 403
     assert blobs(runtime) == []
+
+
+def test_documents_resend_and_objection_from_the_status_page(
+    client: TestClient,
+    staff_headers: Callable[..., dict[str, str]],
+    clock: Any,
+    db: Session,
+    runtime: Runtime,
+) -> None:
+    from tests.test_decisions_api import Desk
+    from tests.test_evidence_store import pdf_bytes
+
+    # A legal representative's request: the proof of representation is uploaded later.
+    parent = {
+        "relationship": "legal_representative",
+        "name": "박부모",
+        "birth_date": "1985-07-07",
+        "email": "park.parent@example.com",
+    }
+    created = client.post(
+        "/v1/requests",
+        json={
+            "type": "access",
+            "service": "uno",
+            "subject": {"name": "박아동", "birth_date": "2016-03-01"},
+            "requester": parent,
+        },
+    ).json()
+    token = csrf_token(client, "/status")
+    base = {
+        "csrf_token": token,
+        "reference": created["reference"],
+        "access_code": created["access_code"],
+    }
+    body, headers = browser_multipart(
+        {
+            **base,
+            "kind_1": "proof_of_representation",
+            "kind_2": "identity_document",
+            "kind_3": "other",
+        },
+        [
+            ("attachment_1", "가족관계증명서.pdf", "application/pdf", pdf_bytes()),
+            ("attachment_2", "", "application/octet-stream", b""),
+            ("attachment_3", "", "application/octet-stream", b""),
+        ],
+    )
+    up = client.post("/status/documents", content=body, headers=headers)
+    assert up.status_code == 200 and "서류를 제출했습니다" in up.text
+    kinds = [a.kind for a in db.exec(select(Attachment)).all()]
+    assert kinds == ["proof_of_representation"]
+    no_token = client.post(
+        "/status/documents",
+        content=browser_multipart({k: v for k, v in base.items() if k != "csrf_token"})[0],
+        headers=headers,
+    )
+    assert no_token.status_code == 403
+
+    # A self-filer asks for a new code: too soon, then after the interval.
+    reference, code, _ = file_via_form(client)
+    mine = {
+        "csrf_token": csrf_token(client, "/status"),
+        "reference": reference,
+        "access_code": code,
+    }
+    soon = client.post("/status/resend", data=mine)
+    assert 'id="code-error"' in soon.text
+    clock.advance(seconds=61)
+    again = client.post("/status/resend", data=mine)
+    assert "새 인증번호를 보내 드렸습니다" in again.text
+    db.expire_all()
+    codes = db.exec(select(Notice).where(Notice.kind == "verification_code")).all()
+    assert len(codes) == 2  # the first code and the new one (the parent gets none)
+
+    # An objection after a refusal, through the page, with its own confirmation.
+    desk = Desk(client, staff_headers)
+    desk.staff_write(
+        "decision",
+        {"outcome": "refused", "grounds": ["35-4-1"], "reason": "법률에 따라 제한됩니다."},
+    )
+    desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    form = {
+        "csrf_token": csrf_token(client, "/status"),
+        "reference": desk.ref,
+        "access_code": desk.code,
+    }
+    status = client.post("/status", data=form)
+    assert "이의제기" in status.text and "제35조제4항제1호" in status.text
+    objected = client.post("/status/objection", data={**form, "reason": "근거 법률을 알려 주세요."})
+    assert objected.status_code == 200 and "이의제기가 접수되었습니다" in objected.text
+    assert dd_after(objected.text, "확인코드")
+    db.expire_all()
+    assert [r.type for r in db.exec(select(Request).where(Request.type == "objection")).all()] == [
+        "objection"
+    ]
