@@ -32,6 +32,9 @@ class DomainError(Exception):
     status: int = 400
     code: str = "bad_request"
     title: str = "잘못된 요청입니다."
+    # For an upload refused mid-stream: the text fields read before the refusal, so a web
+    # form can come back with what the person typed.
+    partial_fields: dict[str, list[str]] | None = None
 
     def __init__(
         self,

@@ -437,3 +437,24 @@ def test_documents_resend_and_objection_from_the_status_page(
     assert [r.type for r in db.exec(select(Request).where(Request.type == "objection")).all()] == [
         "objection"
     ]
+
+
+def test_a_refused_file_keeps_what_was_typed(
+    client: TestClient, db: Session, runtime: Runtime
+) -> None:
+    from tests.test_evidence_store import ELF
+
+    fields = form_fields(csrf_token(client), subject_name="김입력")
+    resp = post_form(
+        client,
+        fields,
+        [
+            ("attachment_1", "id.pdf", "application/pdf", ELF),
+            ("attachment_2", "", "application/octet-stream", b""),
+            ("attachment_3", "", "application/octet-stream", b""),
+        ],
+    )
+    assert resp.status_code == 415
+    assert 'value="김입력"' in resp.text  # typed before the files: kept
+    assert "PDF, JPEG, PNG" in resp.text
+    assert filed(db) == [] and blobs(runtime) == []

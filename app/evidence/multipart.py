@@ -27,7 +27,13 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from app.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from app.errors import (
+    DomainError,
+    FieldError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from app.evidence.store import HEAD_BYTES, BlobWriter, EvidenceStore
 
 if TYPE_CHECKING:
@@ -364,6 +370,10 @@ async def read_upload(request: Request, store: EvidenceStore, limits: UploadLimi
     except FormParserError as exc:
         reader.discard()
         raise _malformed(type(exc).__name__) from None
+    except DomainError as exc:
+        reader.discard()
+        exc.partial_fields = dict(reader.upload.fields)
+        raise
     except BaseException:
         reader.discard()
         raise

@@ -168,7 +168,7 @@ async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLR
         posted = await read_form(request, rt, files=True)
     except DomainError as exc:
         errors = forms.from_domain(exc.errors, exc.detail, exc.code)
-        values = forms.values_of({})
+        values = forms.values_of(exc.partial_fields or {})
         return page(
             request,
             "form.html",
