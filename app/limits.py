@@ -1,6 +1,10 @@
-"""Request body size cap (RIGHTSDESK_MAX_BODY_BYTES), enforced while the body streams in."""
+"""Limits: the request body size cap (RIGHTSDESK_MAX_BODY_BYTES), enforced while the body
+streams in, and the intake rate per client address."""
 
 from __future__ import annotations
+
+import threading
+from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,3 +66,32 @@ class BodySizeLimit:
         detail = f"요청 본문은 {limit:,}바이트를 넘을 수 없습니다."
         response = problem(413, PayloadTooLarge.code, PayloadTooLarge.title, detail)
         await response(scope, receive, send)
+
+
+class IntakeRateLimiter:
+    """At most `limit` filings per client address in a sliding `window` (seconds).
+
+    Kept in the process's memory: with several web processes each counts on its own, so the
+    effective limit is `limit` times the number of processes. Addresses are kept only as a
+    keyed hash, and only for the window.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, now: float) -> float | None:
+        """Record a filing; returns None if allowed, else the seconds until the next one is."""
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return hits[0] + self.window - now
+            hits.append(now)
+            if len(self._hits) > 10_000:  # forget addresses whose window has passed
+                for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
+                    del self._hits[k]
+            return None

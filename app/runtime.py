@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from app.calendar import load_calendar
 from app.crypto import Vault, load_or_create_dev_key
 from app.db import make_engine
+from app.errors import RateLimited
 from app.evidence.store import EvidenceStore
+from app.limits import IntakeRateLimiter
 from app.models.base import utcnow
 from app.policy import Policy, load_policy
 from app.settings import Settings
@@ -27,6 +29,19 @@ class Runtime:
     calendar: HolidayCalendar
     evidence: EvidenceStore
     clock: Callable[[], datetime] = field(default=utcnow)
+    intake_limiter: IntakeRateLimiter | None = None
+
+    def check_intake_rate(self, client: str | None) -> None:
+        """Raise RateLimited when this address filed too often (RIGHTSDESK_INTAKE_RATE_*)."""
+        if self.intake_limiter is None:
+            return
+        key = self.vault.hash_secret(f"intake-address:{client or 'unknown'}")
+        wait = self.intake_limiter.hit(key, self.clock().timestamp())
+        if wait is not None:
+            raise RateLimited(
+                "접수가 너무 잦습니다. 잠시 후 다시 시도해 주세요.",
+                retry_after=timedelta(seconds=wait),
+            )
 
 
 def data_key_text(settings: Settings) -> str:
@@ -49,4 +64,9 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             settings.calendar_first_year, settings.calendar_last_year, settings.holiday_file
         ),
         clock=clock,
+        intake_limiter=(
+            IntakeRateLimiter(settings.intake_rate_limit, settings.intake_rate_window_seconds)
+            if settings.intake_rate_limit
+            else None
+        ),
     )

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     objection_period_days: int = Field(default=10, ge=1, le=60)
 
     # Limits
+    # Filings (API and web form) per client address per window; 0 turns the limit off.
+    intake_rate_limit: int = Field(default=20, ge=0)
+    intake_rate_window_seconds: int = Field(default=3600, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_text_chars: int = Field(default=4000, ge=100)
     max_items_per_request: int = Field(default=100, ge=1)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from app.deps import RuntimeDep, SessionDep
 from app.errors import problem_response
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
-from app.routers.common import created_headers, problem_responses
+from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
 from app.services import identity, objections
 from app.services.filing import FilingContext, file_request
@@ -27,7 +27,7 @@ AccessCode = Annotated[str, Header(max_length=64)]
     "",
     status_code=201,
     response_model=RequestCreated,
-    responses=problem_responses(409, 413, 415, 422),
+    responses=problem_responses(409, 413, 415, 422, 429),
     openapi_extra=FILING_BODY_DOCS,
     summary="열람등요구 접수 (file a request)",
 )
@@ -40,6 +40,7 @@ async def create_request(
 ) -> RequestCreated:
     """JSON, or `multipart/form-data` with a JSON part `request`, files `attachments` and a
     parallel field `attachment_kinds` (the n-th kind is the n-th file's)."""
+    rt.check_intake_rate(client_ip(request))  # before reading any of the body
     body = await read_filing_body(request, rt, RequestCreate)
     ctx = FilingContext(
         channel="api",

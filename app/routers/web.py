@@ -165,6 +165,7 @@ def _kinds(posted: _Posted, stored: StoredFiles) -> list[str]:
 @router.post("/form", response_class=HTMLResponse)
 async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     try:
+        rt.check_intake_rate(request.client.host if request.client else None)
         posted = await read_form(request, rt, files=True)
     except DomainError as exc:
         errors = forms.from_domain(exc.errors, exc.detail, exc.code)
