@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=ko-KR",  # the browser's own labels (file inputs) in Korean, as a person here sees
 ]
 
 

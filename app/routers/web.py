@@ -23,6 +23,7 @@ from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed
 from app.evidence.multipart import UploadLimits, read_upload
 from app.models.request_api import RequestPublic
+from app.notice_render import josa
 from app.routers.filing_body import StoredFiles
 from app.runtime import Runtime
 from app.services import identity, objections
@@ -42,6 +43,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["josa"] = josa  # the particle that fits a name from the policy file
 _env.globals.update(
     labels=labels,
     STATUS_KO=labels.STATUS_KO,
