@@ -458,3 +458,12 @@ def test_a_refused_file_keeps_what_was_typed(
     assert 'value="김입력"' in resp.text  # typed before the files: kept
     assert "PDF, JPEG, PNG" in resp.text
     assert filed(db) == [] and blobs(runtime) == []
+
+
+def test_files_come_last_so_a_refused_file_loses_no_typed_field(client: TestClient) -> None:
+    """A browser sends fields in page order and an upload is refused mid-stream: every typed
+    field must come before the first file input."""
+    html = client.get("/form").text
+    first_file = html.index('type="file"')
+    for name in ("notify_by", "delivery", "subject_name", "correction_requested", "signed_on"):
+        assert html.index(f'name="{name}"') < first_file, name
