@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     calendar_first_year: int = 2020
     calendar_last_year: int = 2027
 
+    # Where people reach the web form (e.g. https://privacy.carecrm.co.kr); notices then link
+    # to its status page. Without it they name the page but carry no link.
+    public_base_url: str | None = None
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"

@@ -426,3 +426,18 @@ def test_receipt_of_a_letter_says_staff_give_the_access_code(
     letter, web = (m.message.get_content() for m in mail(smtp))
     assert "담당자가 따로 알려 드립니다" in letter and "화면에 표시된" not in letter
     assert "화면에 표시된 확인코드" in web
+
+
+class TestStatusLink:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"public_base_url": "https://privacy.example.com/"}
+
+    def test_notices_link_to_the_status_page_without_the_code(
+        self, client: TestClient, runtime: Runtime, db: Session
+    ) -> None:
+        created = file(client, request_body()).json()
+        [receipt] = notices(db)
+        body = runtime.vault.decrypt(receipt.body_enc, field="notice.body")
+        assert "https://privacy.example.com/status" in body
+        assert created["access_code"] not in body

@@ -49,7 +49,7 @@ def queue_notice(
         legal_due_on=request.legal_due_on,
         recipient_name=name,
         filed_by_staff=request.channel not in ("web", "api"),
-        extra=dict(extra or {}),
+        extra=_with_status_link(rt, extra),
     )
     rendered = render_notice(kind, notice_context(kind, facts, rt.policy))
     body = rendered.body if channel == "email" else rendered.sms
@@ -74,6 +74,14 @@ def queue_notice(
     session.flush()
     _event(session, request, "notice_queued", notice, actor=actor, at=now)
     return notice
+
+
+def _with_status_link(rt: Runtime, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    values = dict(extra or {})
+    base = rt.settings.public_base_url
+    if base and "status_url" not in values:
+        values["status_url"] = base.rstrip("/") + "/status"  # the code never goes in a URL
+    return values
 
 
 def _recipient(session: Session, rt: Runtime, request: Request) -> tuple[str | None, str, str]:
