@@ -245,6 +245,8 @@ def test_deletion_keeps_payment_records_until_their_five_year_date(
     assert pending["items_granted"] == ["inquiry_contact"]
     assert pending["items_withheld"] == ["contract_payment_records"]
     assert pending["grounds"] == ["36-1-proviso"]
+    [ev] = [e for e in drafted.json()["events"] if e["data"].get("retention")]
+    assert ev["data"]["retention"]["keep_until_latest"] == "2030-11-20"
     desk.staff_write("approval", {"approve": True}, who=desk.officer)
     text = notice_text(db, runtime, "action_result")
     assert "2030년 11월 20일" in text and "전자상거래 등에서의 소비자 보호에 관한 법률" in text

@@ -79,11 +79,6 @@ class Upload:
     fields: dict[str, list[str]] = field(default_factory=dict)
     files: list[UploadedFile] = field(default_factory=list)
 
-    def first(self, name: str) -> str | None:
-        """The first value of a text field, if sent."""
-        values = self.fields.get(name)
-        return values[0] if values else None
-
 
 def sniff(head: bytes) -> str | None:
     """PDF, JPEG or PNG by the first bytes (262 are plenty), else None."""

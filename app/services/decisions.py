@@ -25,11 +25,7 @@ from app.workflows import decisions as rules
 from app.workflows.deadlines import deadline_from_date, kst_date, target_date
 from app.workflows.lifecycle import Outcome, Status
 from app.workflows.notices import NoticeKind
-from app.workflows.retention import ItemPlan, RecordDateMissing, plan_deletion
-
-# A deletion is decided item by item from the retention plan; what another statute makes us
-# keep is withheld on the art. 36(1) proviso.
-HOLD_GROUND = {"deletion": "36-1-proviso"}
+from app.workflows.retention import ItemPlan, RecordDateMissing, plan_deletion, retention_summary
 
 
 @dataclass(frozen=True)
@@ -78,26 +74,10 @@ def draft(
         list(body.grounds),
     )
     plans: list[ItemPlan] | None = None
-    if request.type in HOLD_GROUND:
+    if request.type == "deletion":
         plans = _retention_plan(rt, request, body)
-        granted = [p.item for p in plans if p.action == "delete"]
-        withheld = [p.item for p in plans if p.action == "keep"]
-        expected = (
-            Outcome.GRANTED
-            if not withheld
-            else Outcome.REFUSED
-            if not granted
-            else Outcome.PARTIALLY_GRANTED
-        )
-        if body.outcome is not expected:
-            raise BusinessRuleViolation(
-                "retention_conflict",
-                "outcome",
-                f"보존 기간 확인 결과로는 '{expected.value}' 결정이어야 합니다"
-                f"(지금 파기 {len(granted)}개, 법령에 따른 보관 {len(withheld)}개).",
-            )
-        if withheld and HOLD_GROUND[request.type] not in grounds:
-            grounds.append(HOLD_GROUND[request.type])  # the hold is the legal ground
+        split = rules.split_deletion(plans, outcome=body.outcome, grounds=grounds)
+        granted, withheld, grounds = split.granted, split.withheld, split.grounds
     draft_rules = rules.DraftDecision(
         request_type=ground_type,
         outcome=body.outcome,
@@ -132,7 +112,13 @@ def draft(
     session.add(decision)
     session.flush()
     actor = f"staff:{staff.id}"
-    summary = {"decision_id": decision.id, "outcome": decision.outcome, "grounds": grounds}
+    summary: dict[str, Any] = {
+        "decision_id": decision.id,
+        "outcome": decision.outcome,
+        "grounds": grounds,
+    }
+    if plans is not None:
+        summary["retention"] = retention_summary(plans)  # counts and dates, no personal data
     if rules.needs_approval(
         request.type, body.outcome, approval_for_all=rt.settings.approval_for_all
     ):

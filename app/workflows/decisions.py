@@ -13,6 +13,7 @@ from datetime import date
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
 from app.workflows.grounds import GROUNDS
 from app.workflows.lifecycle import Outcome
+from app.workflows.retention import ItemPlan
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,46 @@ def check_items(d: DraftDecision, service_items: frozenset[str]) -> None:
 
 def _items_invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, errors=[FieldError(field, "inconsistent", message)])
+
+
+# Art. 36(1) proviso: what another statute makes the controller keep is withheld from a
+# deletion on this ground (and stored separately, art. 21(3)).
+DELETION_HOLD_GROUND = "36-1-proviso"
+
+
+@dataclass(frozen=True)
+class DeletionSplit:
+    granted: list[str]
+    withheld: list[str]
+    outcome: Outcome
+    grounds: list[str]
+
+
+def split_deletion(
+    plans: Sequence[ItemPlan], *, outcome: Outcome, grounds: Sequence[str]
+) -> DeletionSplit:
+    """A deletion is decided by its retention plan: the outcome must match it, and kept items
+    rest on the art. 36(1) proviso (added when the staff did not name it)."""
+    granted = [p.item for p in plans if p.action == "delete"]
+    withheld = [p.item for p in plans if p.action == "keep"]
+    expected = (
+        Outcome.GRANTED
+        if not withheld
+        else Outcome.REFUSED
+        if not granted
+        else Outcome.PARTIALLY_GRANTED
+    )
+    if outcome is not expected:
+        raise BusinessRuleViolation(
+            "retention_conflict",
+            "outcome",
+            f"보존 기간 확인 결과로는 '{expected.value}' 결정이어야 합니다"
+            f"(지금 파기 {len(granted)}개, 법령에 따른 보관 {len(withheld)}개).",
+        )
+    cited = list(grounds)
+    if withheld and DELETION_HOLD_GROUND not in cited:
+        cited.append(DELETION_HOLD_GROUND)
+    return DeletionSplit(granted, withheld, expected, cited)
 
 
 def check_fee(*, fee_krw: int, postage_krw: int, method: str, caused_by_controller: bool) -> None:
