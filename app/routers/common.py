@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
+from sqlmodel import Session
 
-from app.deps import SessionDep
+from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
 from app.errors import PreconditionRequired, UnsupportedMediaType, VersionMismatch
 from app.models.request import Request as DbRequest
-from app.services.requests import check_version, request_by_reference
+from app.models.request_api import StaffRequestDetail
+from app.models.staff import Staff
+from app.runtime import Runtime
+from app.services.requests import check_version, get_detail, request_by_reference
 
 
 def require_json(request: Request) -> None:
@@ -56,3 +61,66 @@ def request_for_write(reference: str, session: SessionDep, version: IfMatch) -> 
 
 
 WritableRequest = Annotated[DbRequest, Depends(request_for_write)]
+
+
+def detail_response(
+    session: Session,
+    rt: Runtime,
+    reference: str,
+    staff: Staff,
+    http: Request,
+    response: Response,
+) -> StaffRequestDetail:
+    """The staff detail (access-logged), with its version as ETag for the next write."""
+    out = get_detail(session, rt, reference, staff, client_ip(http))
+    response.headers["ETag"] = f'"{out.version}"'
+    response.headers["Cache-Control"] = "no-store"
+    return out
+
+
+@dataclass
+class StaffWrite:
+    """One staff write: the request at the version the client saw (locked), who is writing,
+    and how to answer with the updated detail."""
+
+    req: DbRequest
+    staff: Staff
+    session: Session
+    rt: Runtime
+    http: Request
+    response: Response
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.staff.id}"
+
+    def detail(self) -> StaffRequestDetail:
+        return detail_response(
+            self.session, self.rt, self.req.reference, self.staff, self.http, self.response
+        )
+
+
+def case_write(
+    staff: CaseHandler,
+    req: WritableRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffWrite:
+    return StaffWrite(req, staff, session, rt, request, response)
+
+
+def officer_write(
+    officer: OfficerDep,
+    req: WritableRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffWrite:
+    return StaffWrite(req, officer, session, rt, request, response)
+
+
+CaseWrite = Annotated[StaffWrite, Depends(case_write)]
+OfficerWrite = Annotated[StaffWrite, Depends(officer_write)]

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
 from app.models.request_api import StaffRequestDetail
-from app.routers.common import WritableRequest, problem_responses
-from app.routers.staff import detail
+from app.routers.common import CaseWrite, OfficerWrite, problem_responses
 from app.services import decisions
 from app.workflows.lifecycle import Outcome
 
@@ -65,21 +63,12 @@ class PostponementEndIn(BaseModel):
 
 
 @router.post("/decision", response_model=StaffRequestDetail, summary="결정 (인용·일부 인용·거절)")
-def decide(
-    reference: str,
-    body: DecisionIn,
-    req: WritableRequest,
-    staff: CaseHandler,
-    session: SessionDep,
-    rt: RuntimeDep,
-    request: Request,
-    response: Response,
-) -> StaffRequestDetail:
+def decide(body: DecisionIn, w: CaseWrite) -> StaffRequestDetail:
     a = body.access
     decisions.draft(
-        session,
-        rt,
-        req,
+        w.session,
+        w.rt,
+        w.req,
         decisions.DecisionInput(
             outcome=body.outcome,
             grounds=body.grounds,
@@ -91,46 +80,28 @@ def decide(
             record_dates=body.record_dates,
             subject_stated_termination=body.subject_stated_termination,
         ),
-        staff,
+        w.staff,
     )
-    return detail(reference, staff, session, rt, request, response)
+    return w.detail()
 
 
 @router.post("/approval", response_model=StaffRequestDetail, summary="책임자 승인 또는 반려")
-def approval(
-    reference: str,
-    body: ApprovalIn,
-    req: WritableRequest,
-    officer: OfficerDep,
-    session: SessionDep,
-    rt: RuntimeDep,
-    request: Request,
-    response: Response,
-) -> StaffRequestDetail:
-    decisions.approve(session, rt, req, officer, approve=body.approve, note=body.note)
-    return detail(reference, officer, session, rt, request, response)
+def approval(body: ApprovalIn, w: OfficerWrite) -> StaffRequestDetail:
+    decisions.approve(w.session, w.rt, w.req, w.staff, approve=body.approve, note=body.note)
+    return w.detail()
 
 
 @router.post("/postponement", response_model=StaffRequestDetail, summary="열람 연기")
-def postpone(
-    reference: str,
-    body: PostponementIn,
-    req: WritableRequest,
-    staff: CaseHandler,
-    session: SessionDep,
-    rt: RuntimeDep,
-    request: Request,
-    response: Response,
-) -> StaffRequestDetail:
+def postpone(body: PostponementIn, w: CaseWrite) -> StaffRequestDetail:
     decisions.postpone(
-        session,
-        rt,
-        req,
+        w.session,
+        w.rt,
+        w.req,
         reason=body.reason,
         expected_end=body.expected_end,
-        actor=f"staff:{staff.id}",
+        actor=w.actor,
     )
-    return detail(reference, staff, session, rt, request, response)
+    return w.detail()
 
 
 @router.post(
@@ -138,15 +109,6 @@ def postpone(
     response_model=StaffRequestDetail,
     summary="연기 사유 종료: 그날부터 10일의 새 기한",
 )
-def end_postponement(
-    reference: str,
-    body: PostponementEndIn,
-    req: WritableRequest,
-    staff: CaseHandler,
-    session: SessionDep,
-    rt: RuntimeDep,
-    request: Request,
-    response: Response,
-) -> StaffRequestDetail:
-    decisions.end_postponement(session, rt, req, ended_on=body.ended_on, actor=f"staff:{staff.id}")
-    return detail(reference, staff, session, rt, request, response)
+def end_postponement(body: PostponementEndIn, w: CaseWrite) -> StaffRequestDetail:
+    decisions.end_postponement(w.session, w.rt, w.req, ended_on=body.ended_on, actor=w.actor)
+    return w.detail()

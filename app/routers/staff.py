@@ -22,9 +22,10 @@ from app.models.request_api import (
     StaffRequestDetail,
 )
 from app.routers.common import (
-    WritableRequest,
+    CaseWrite,
     client_ip,
     created_headers,
+    detail_response,
     problem_responses,
     require_json,
 )
@@ -33,7 +34,6 @@ from app.services.filing import FilingContext, file_request
 from app.services.notices import notice_out, notices_of, resend
 from app.services.requests import (
     QueueFilter,
-    get_detail,
     list_queue,
     log_access,
     request_by_reference,
@@ -139,10 +139,7 @@ def detail(
     request: Request,
     response: Response,
 ) -> StaffRequestDetail:
-    out = get_detail(session, rt, reference, staff, client_ip(request))
-    response.headers["ETag"] = f'"{out.version}"'
-    response.headers["Cache-Control"] = "no-store"
-    return out
+    return detail_response(session, rt, reference, staff, request, response)
 
 
 @router.get(
@@ -194,27 +191,18 @@ class InfoRequestIn(BaseModel):
     responses=problem_responses(404, 409, 412, 428),
     summary="본인·대리권 확인 결과 기록",
 )
-def identity_check(
-    reference: str,
-    body: IdentityIn,
-    req: WritableRequest,
-    staff: CaseHandler,
-    session: SessionDep,
-    rt: RuntimeDep,
-    request: Request,
-    response: Response,
-) -> StaffRequestDetail:
+def identity_check(body: IdentityIn, w: CaseWrite) -> StaffRequestDetail:
     identity.staff_identity_check(
-        session,
-        rt,
-        req,
+        w.session,
+        w.rt,
+        w.req,
         result=body.result,
         method=body.method,
         note=body.note,
         reason=body.reason,
-        actor=f"staff:{staff.id}",
+        actor=w.actor,
     )
-    return detail(reference, staff, session, rt, request, response)
+    return w.detail()
 
 
 @router.post(
@@ -223,25 +211,16 @@ def identity_check(
     responses=problem_responses(404, 409, 412, 428),
     summary="보완 요청 (the legal deadline keeps running)",
 )
-def info_request(
-    reference: str,
-    body: InfoRequestIn,
-    req: WritableRequest,
-    staff: CaseHandler,
-    session: SessionDep,
-    rt: RuntimeDep,
-    request: Request,
-    response: Response,
-) -> StaffRequestDetail:
+def info_request(body: InfoRequestIn, w: CaseWrite) -> StaffRequestDetail:
     identity.request_information(
-        session,
-        rt,
-        req,
+        w.session,
+        w.rt,
+        w.req,
         message=body.message,
         respond_by=body.respond_by,
-        actor=f"staff:{staff.id}",
+        actor=w.actor,
     )
-    return detail(reference, staff, session, rt, request, response)
+    return w.detail()
 
 
 @router.get(
@@ -296,18 +275,9 @@ class RequestPatch(BaseModel):
     responses=problem_responses(404, 412, 422, 428),
     summary="담당자 지정·내부 메모",
 )
-def patch_request(
-    reference: str,
-    body: RequestPatch,
-    req: WritableRequest,
-    staff: CaseHandler,
-    session: SessionDep,
-    rt: RuntimeDep,
-    request: Request,
-    response: Response,
-) -> StaffRequestDetail:
-    sla.assign(session, rt, req, fields=body.model_dump(exclude_unset=True), staff=staff)
-    return detail(reference, staff, session, rt, request, response)
+def patch_request(body: RequestPatch, w: CaseWrite) -> StaffRequestDetail:
+    sla.assign(w.session, w.rt, w.req, fields=body.model_dump(exclude_unset=True), staff=w.staff)
+    return w.detail()
 
 
 @router.get("/sla/summary", summary="SLA 현황: 상태·유형·서비스별 건수, 기한 경과·임박, 처리 실적")
