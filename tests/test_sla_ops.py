@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from app.models.notice import Notice
 from app.runtime import Runtime
 from app.services.sla import sweep
+from app.workflows.deadlines import KST
 from tests.conftest import TEST_KEY, Clock, request_body
 from tests.test_decisions_api import ACCESS_TERMS, Desk
 from tests.test_intake_api import assert_problem, file
@@ -27,13 +28,9 @@ Headers = Callable[..., dict[str, str]]
 
 
 def kst(day: str, hour: int = 10) -> datetime:
-    """A KST wall-clock time as the UTC instant the clock holds."""
+    """A KST wall-clock time as an aware datetime (the clock converts it as it goes)."""
     y, m, d = map(int, day.split("-"))
-    return (
-        datetime(y, m, d, hour - 9, 0, tzinfo=UTC)
-        if hour >= 9
-        else datetime(y, m, d - 1, hour + 15, 0, tzinfo=UTC)
-    )
+    return datetime(y, m, d, hour, 0, tzinfo=KST)
 
 
 def reminders(db: Session, runtime: Runtime) -> list[tuple[str, str]]:
@@ -54,7 +51,8 @@ def test_clock_moves_through_every_state_and_each_reminder_goes_once(
     team = "heegon.oh@carelabs.co.kr"  # the policy's intake department
     officer = "cs@carecrm.co.kr"  # the policy's privacy officer
     h = staff_headers("security", name="보안 담당")
-    ref = file(client, request_body()).json()["reference"]  # received Tue 12-15, due Mon 12-28
+    created = file(client, request_body()).json()  # received Tue 12-15, due Mon 12-28
+    ref = created["reference"]
     assert sla_of(client, h, ref) == "on_track"
     assert sweep(runtime).as_dict() == {"due_soon": 0, "overdue": 0, "unassigned": 0, "examined": 0}
 
@@ -89,8 +87,7 @@ def test_clock_moves_through_every_state_and_each_reminder_goes_once(
 
     clock.now = kst("2026-12-28", 23)  # the last day, 23:00 KST: not yet overdue
     assert sla_of(client, h, ref) == "due_soon" and sweep(runtime).overdue == 0
-    clock.now = kst("2026-12-29", 0)  # 00:00 KST the next day... counts from 00:00
-    clock.now = kst("2026-12-29", 9)
+    clock.now = kst("2026-12-29", 0)  # 00:00 KST the next day: overdue from here
     assert sla_of(client, h, ref) == "overdue"
     assert sweep(runtime).overdue == 2 and sweep(runtime).overdue == 0
     assert reminders(db, runtime)[-2:] == [
@@ -104,10 +101,8 @@ def test_clock_moves_through_every_state_and_each_reminder_goes_once(
     assert ref in body and "1일 넘겼습니다" in body and "김가상" not in body
 
     # The requester never sees the team's reminders.
-    mine = client.get(
-        f"/v1/requests/{ref}", headers={"X-Access-Code": "x"}
-    )  # wrong code: 404, nothing leaks
-    assert mine.status_code == 404
+    mine = client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": created["access_code"]})
+    assert {n["kind"] for n in mine.json()["notices"]} == {"receipt", "verification_code"}
 
 
 def test_closed_late_is_breached_and_on_time_is_met(
