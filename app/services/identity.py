@@ -27,6 +27,7 @@ from app.workflows import identity as rules
 from app.workflows.identity import AttachmentKind, Evidence, OtpOutcome
 from app.workflows.lifecycle import Status
 from app.workflows.notices import NoticeKind
+from app.workflows.vocab import Relationship
 
 
 def relationship(session: Session, request: Request) -> str:
@@ -275,7 +276,12 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
 def _require_pending_self(session: Session, request: Request) -> None:
     if request.status != Status.IDENTITY_PENDING:
         raise InvalidTransition("본인 확인이 필요한 단계가 아닙니다.")
-    if relationship(session, request) != "self":
+    # Only requesters whose proof is the contact code (Decree art. 46(1); the table in
+    # app/workflows/identity.py) verify by code; representatives show documents.
+    if (
+        rules.Piece.VERIFY_CONTACT
+        not in rules.REQUIRED[Relationship(relationship(session, request))]
+    ):
         raise InvalidTransition("대리인의 요청은 제출 서류로 확인합니다.")
 
 
