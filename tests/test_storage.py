@@ -71,7 +71,9 @@ def test_database_holds_no_personal_data_in_plain_text(
         "이대리",
         "kim.gasang",
         DELEGATE["email"],
-        "9876",
+        # Whole numbers: four digits also turn up by chance in base64 ciphertext.
+        "98765432",
+        "9876-5432",
         "1990-05-01",
         "1980-02-02",
         "가상의 상세",
