@@ -44,24 +44,24 @@ def _worker(args: argparse.Namespace) -> int:
 
     from app.migrate import assert_at_head
     from app.runtime import build_runtime
-    from app.services.outbox import Outbox
+    from app.services.jobs import periodic_jobs
+    from app.services.outbox import BackgroundWorker, Outbox
 
     settings = get_settings()
     _configure_logging(settings.log_level)
     runtime = build_runtime(settings)
     assert_at_head(runtime.engine)
-    outbox = Outbox(runtime)
+    worker = BackgroundWorker(Outbox(runtime), settings.worker_poll_seconds, periodic_jobs(runtime))
     if args.once:
-        while outbox.run_once():
-            pass
+        worker.run_pass()
         return 0
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     # A notice being sent when the signal arrives is finished and recorded before exiting.
     while not stop.is_set():
-        if not outbox.run_once():
-            stop.wait(settings.worker_poll_seconds)
+        worker.run_pass()
+        stop.wait(settings.worker_poll_seconds)
     return 0
 
 

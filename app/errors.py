@@ -72,6 +72,12 @@ class Unauthenticated(DomainError):
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+class WebhookTokenInvalid(DomainError):
+    """A webhook delivery without the shared token (Channel Talk's own never lacks it)."""
+
+    status, code, title = 401, "invalid_webhook_token", "웹훅 토큰이 올바르지 않습니다."
+
+
 class Forbidden(DomainError):
     status, code, title = 403, "forbidden", "이 작업을 할 권한이 없습니다."
 

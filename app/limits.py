@@ -19,10 +19,19 @@ class BodySizeLimit:
     only response.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_multipart_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_multipart_bytes: int,
+        per_path: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_multipart_bytes = max_multipart_bytes
+        # Paths with their own cap: the Channel Talk webhook (CHANNELTALK_MAX_BODY_BYTES).
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,6 +42,7 @@ class BodySizeLimit:
         # only the outer bound of the whole body.
         multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
         limit = self.max_multipart_bytes if multipart else self.max_bytes
+        limit = self.per_path.get(scope.get("path", ""), limit)
         await self._limited(scope, receive, send, limit)
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:

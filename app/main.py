@@ -12,12 +12,15 @@ from fastapi import FastAPI
 from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
+from app.logredact import install_log_redaction
 from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
-from app.routers import decisions, meta, public, reports, staff, web
+from app.routers import decisions, integrations, meta, public, reports, staff, web
+from app.routers.integrations import WEBHOOK_PATH
 from app.runtime import build_runtime
+from app.services.jobs import periodic_jobs
 from app.services.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
 
@@ -29,6 +32,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     runtime = build_runtime(settings, clock=clock)
+    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -37,7 +41,7 @@ def create_app(
         worker = None
         if settings.embedded_worker:
             worker = BackgroundWorker(
-                Outbox(runtime), settings.worker_poll_seconds, settings.sla_sweep_minutes
+                Outbox(runtime), settings.worker_poll_seconds, periodic_jobs(runtime)
             )
             worker.start()
         yield
@@ -58,10 +62,11 @@ def create_app(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         max_multipart_bytes=settings.max_upload_body_bytes,
+        per_path={WEBHOOK_PATH: settings.channeltalk_max_body_bytes},
     )
     install_error_handlers(app)
     install_docs(app)
-    for module in (public, staff, decisions, reports, meta):
+    for module in (public, staff, decisions, reports, meta, integrations):
         app.include_router(module.router)
     app.include_router(metrics_router)
     web.install_web(app)  # the data subject's web form (HTML) and /static

@@ -51,15 +51,33 @@ def data_key_text(settings: Settings) -> str:
     return load_or_create_dev_key(settings.data_dir)
 
 
+def check_channeltalk_services(settings: Settings, policy: Policy) -> None:
+    """A chat becomes a request of one service: with the webhook on, that service must be
+    known (RIGHTSDESK_CHANNELTALK_SERVICE, or per channel CHANNELTALK_SERVICES)."""
+    if not settings.channeltalk_tokens:
+        return
+    named = [settings.channeltalk_service, *settings.channeltalk_services.values()]
+    for code in filter(None, named):
+        if policy.service(code) is None:
+            raise ValueError(f"Channel Talk service {code!r} is not a service of the policy")
+    if settings.channeltalk_service is None and len(policy.services) > 1:
+        raise ValueError(
+            "RIGHTSDESK_CHANNELTALK_SERVICE is required with the Channel Talk webhook: the "
+            "policy has several services (" + ", ".join(s.code for s in policy.services) + ")"
+        )
+
+
 def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
     """Load and validate everything once at start-up, so a bad policy or key fails fast."""
     vault = Vault.from_text(data_key_text(settings))
+    policy = load_policy(settings.policy_file)
+    check_channeltalk_services(settings, policy)
     return Runtime(
         settings=settings,
         engine=make_engine(settings),
         vault=vault,
         evidence=EvidenceStore(settings.evidence_dir, vault.derive("evidence-files")),
-        policy=load_policy(settings.policy_file),
+        policy=policy,
         calendar=load_calendar(
             settings.calendar_first_year, settings.calendar_last_year, settings.holiday_file
         ),

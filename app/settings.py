@@ -94,10 +94,32 @@ class Settings(BaseSettings):
     notice_lease_seconds: float = Field(default=120.0, gt=0)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=500)
+    # Channel Talk (docs/channeltalk.md). The webhook is on when a token is set; a second
+    # token, comma-separated, is accepted too while the webhook is being rotated.
+    channeltalk_webhook_token: str | None = None
     channeltalk_access_key: str | None = None
     channeltalk_access_secret: str | None = None
-    channeltalk_webhook_token: str | None = None
     channeltalk_api_base: str = "https://api.channel.io"
+    channeltalk_bot_name: str = "개인정보보호팀"
+    # The service whose requests arrive by chat, and per Channel Talk channel id when the
+    # company runs several channels (JSON, e.g. {"123456": "uno"}).
+    channeltalk_service: str | None = None
+    channeltalk_services: dict[str, str] = Field(default_factory=dict)
+    # The site boots the messenger with Member Hash, so a chat by a `member` is the logged-in
+    # member: identity is confirmed by the login (Decree art. 46(1)). Off: every chat is
+    # verified like a lead.
+    channeltalk_member_hash: bool = False
+    channeltalk_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    channeltalk_event_retention_days: int = Field(default=7, ge=1, le=90)
+    channeltalk_event_max_attempts: int = Field(default=5, ge=1, le=50)
+    channeltalk_timeout_seconds: float = Field(default=10.0, gt=0)
+    channeltalk_max_retries: int = Field(default=4, ge=0, le=10)
+    # A 429 whose reset is further away than this is left to the outbox's own backoff.
+    channeltalk_max_rate_wait_seconds: float = Field(default=60.0, ge=0)
+    # Reconciliation: list recent open chats this often (0 = off) and look this far back.
+    channeltalk_reconcile_minutes: float = Field(default=10.0, ge=0)
+    channeltalk_reconcile_lookback_hours: int = Field(default=24, ge=1, le=24 * 14)
+    channeltalk_reconcile_max_chats: int = Field(default=100, ge=1, le=500)
     embedded_worker: bool = True
 
     @model_validator(mode="after")
@@ -108,6 +130,15 @@ class Settings(BaseSettings):
                 "RIGHTSDESK_DATA_KEY is required when RIGHTSDESK_ENV is not development"
             )
         return self
+
+    @property
+    def channeltalk_tokens(self) -> tuple[str, ...]:
+        raw = self.channeltalk_webhook_token or ""
+        return tuple(t.strip() for t in raw.split(",") if t.strip())
+
+    @property
+    def channeltalk_api_enabled(self) -> bool:
+        return bool(self.channeltalk_access_key and self.channeltalk_access_secret)
 
     @property
     def evidence_dir(self) -> Path:

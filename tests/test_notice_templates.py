@@ -96,6 +96,11 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         "suspension",
         {"outcome": "granted", "action": "12월 18일부터 서비스 개선 목적의 처리를 정지했습니다."},
     ),
+    "status_update": (
+        NoticeKind.STATUS_UPDATE,
+        "deletion",
+        {"message": "본인 확인이 완료되어 담당자가 요청을 검토하고 있습니다."},
+    ),
     "withdrawal": (
         NoticeKind.WITHDRAWAL,
         "access",

@@ -1,6 +1,13 @@
 """All tables, imported so that SQLModel.metadata (and Alembic) sees them."""
 
 from app.models import base as _base  # noqa: F401  (naming convention first)
+from app.models.channeltalk import (
+    ChatCandidate,
+    ChatLink,
+    ChatMessage,
+    InboundEvent,
+    IntegrationState,
+)
 from app.models.decision import Decision, Postponement
 from app.models.identity import Attachment, IdentityCheck, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
@@ -11,12 +18,17 @@ __all__ = [
     "AccessLog",
     "ApiToken",
     "Attachment",
+    "ChatCandidate",
+    "ChatLink",
+    "ChatMessage",
     "Decision",
     "Delegation",
     "Event",
     "ExportLog",
     "IdempotencyRecord",
     "IdentityCheck",
+    "InboundEvent",
+    "IntegrationState",
     "InternalNote",
     "Notice",
     "NoticeAttempt",

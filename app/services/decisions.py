@@ -295,7 +295,12 @@ def _result_notice(
 
 def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
     if request.type == "correction":
-        changes = rt.vault.decrypt_opt(d.changes_enc, field="decision.changes") or ""
+        # A chat is no place for the corrected values: the chat hears only that it was done.
+        changes = (
+            ""
+            if request.notify_by == "chat"
+            else rt.vault.decrypt_opt(d.changes_enc, field="decision.changes") or ""
+        )
         return f"요구하신 대로 개인정보를 정정했습니다. {changes}".strip()
     if request.type == "suspension":
         return "요구하신 개인정보의 처리를 정지했습니다(개인정보 보호법 제37조제2항)."

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -22,7 +23,7 @@ from app.services.codes import new_access_code, new_reference
 from app.services.events import record_event
 from app.services.notices import queue_notice
 from app.workflows import intake
-from app.workflows.deadlines import kst_date, legal_deadline, period_for, target_date
+from app.workflows.deadlines import Deadline, kst_date, legal_deadline, period_for, target_date
 from app.workflows.lifecycle import Status, TransitionEvent
 from app.workflows.notices import NoticeKind
 from app.workflows.vocab import Relationship
@@ -71,21 +72,14 @@ def file_request(
             max_items=rt.settings.max_items_per_request,
         ),
     )
-    deadline = legal_deadline(ctx.received_at, period_for(payload.type), rt.calendar)
-    access_code = new_access_code()
     relationship = intake.relationship_of(payload)
-    request = Request(
-        reference=unique_reference(session, received_on),
+    request, deadline, access_code = new_request(
+        session,
+        rt,
         type=payload.type,
         service=payload.service,
         channel=ctx.channel,
-        status=Status.IDENTITY_PENDING,
         received_at=ctx.received_at,
-        legal_due_on=deadline.due_on,
-        target_due_on=target_date(deadline.due_on, rt.settings.target_days_before, rt.calendar),
-        period_days=deadline.period_days,
-        deadline_unconfirmed=deadline.beyond_calendar,
-        access_code_hash=rt.vault.hash_secret(access_code),
         items=list(payload.items),
         delivery=payload.delivery,
         notify_by=intake.default_notify_by(payload),
@@ -93,11 +87,7 @@ def file_request(
             intake.mask_rrn(payload.details) if payload.details else None, field="request.details"
         ),
         correction_enc=_correction_enc(rt.vault, payload),
-        created_at=now,
-        updated_at=now,
     )
-    session.add(request)
-    session.flush()
     assert request.id is not None
     _add_parties(session, rt.vault, request.id, payload, relationship)
     if payload.delegation is not None:
@@ -110,25 +100,8 @@ def file_request(
                 signed_on=d.signed_on,
             )
         )
-    explain = [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain]
-    record_event(
-        session,
-        request,
-        TransitionEvent(
-            kind="filed",
-            from_status="",
-            to_status=Status.IDENTITY_PENDING,
-            actor=ctx.actor,
-            at=now,
-            data={
-                "channel": ctx.channel,
-                "relationship": relationship.value,
-                "received_at": ctx.received_at.isoformat(),
-                "legal_deadline": deadline.due_on.isoformat(),
-                "deadline_unconfirmed": deadline.beyond_calendar,
-                "explain": explain,
-            },
-        ),
+    record_filed(
+        session, request, deadline, actor=ctx.actor, at=now, relationship=relationship.value
     )
     if files:
         identity.attach(session, rt, request, files, kinds, actor=ctx.actor)
@@ -151,6 +124,82 @@ def file_request(
     if key_hash:
         _remember(session, rt, key_hash, body_hash, request.id, response, now)
     return response, False
+
+
+def new_request(
+    session: Session,
+    rt: Runtime,
+    *,
+    type: str,
+    service: str,
+    channel: str,
+    received_at: datetime,
+    items: list[str],
+    delivery: str,
+    notify_by: str,
+    details_enc: str | None,
+    correction_enc: str | None = None,
+) -> tuple[Request, Deadline, str]:
+    """A new request awaiting identity, its Civil-Act deadline and its access code (shown
+    once by the caller, stored only as an HMAC)."""
+    now = rt.clock()
+    deadline = legal_deadline(received_at, period_for(type), rt.calendar)
+    access_code = new_access_code()
+    request = Request(
+        reference=unique_reference(session, kst_date(received_at)),
+        type=type,
+        service=service,
+        channel=channel,
+        status=Status.IDENTITY_PENDING,
+        received_at=received_at,
+        legal_due_on=deadline.due_on,
+        target_due_on=target_date(deadline.due_on, rt.settings.target_days_before, rt.calendar),
+        period_days=deadline.period_days,
+        deadline_unconfirmed=deadline.beyond_calendar,
+        access_code_hash=rt.vault.hash_secret(access_code),
+        items=items,
+        delivery=delivery,
+        notify_by=notify_by,
+        details_enc=details_enc,
+        correction_enc=correction_enc,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    return request, deadline, access_code
+
+
+def record_filed(
+    session: Session,
+    request: Request,
+    deadline: Deadline,
+    *,
+    actor: str,
+    at: datetime,
+    **data: Any,
+) -> None:
+    """The first timeline entry: how it came in and how its deadline was counted."""
+    explain = [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain]
+    record_event(
+        session,
+        request,
+        TransitionEvent(
+            kind="filed",
+            from_status="",
+            to_status=Status.IDENTITY_PENDING,
+            actor=actor,
+            at=at,
+            data={
+                "channel": request.channel,
+                **data,
+                "received_at": request.received_at.isoformat(),
+                "legal_deadline": deadline.due_on.isoformat(),
+                "deadline_unconfirmed": deadline.beyond_calendar,
+                "explain": explain,
+            },
+        ),
+    )
 
 
 def _add_parties(

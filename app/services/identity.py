@@ -314,6 +314,16 @@ def staff_identity_check(
     )
     if result == "verified":
         move(session, rt, request, Status.IN_REVIEW, actor=actor, identity=method)
+        if request.notify_by == "chat":
+            queue_notice(
+                session,
+                rt,
+                request,
+                NoticeKind.STATUS_UPDATE,
+                extra={"message": "본인 확인이 완료되어 담당자가 요청을 검토하고 있습니다."},
+                dedupe="status_update:identity_verified",
+                actor=actor,
+            )
         return
     move(session, rt, request, Status.REJECTED, actor=actor, identity=method)
     queue_notice(

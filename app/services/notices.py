@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, NotFound
+from app.models.channeltalk import ChatLink
 from app.models.notice import Notice, NoticeOut
 from app.models.request import Party, Request
 from app.models.request_api import NoticeSummary
@@ -17,6 +18,8 @@ from app.runtime import Runtime
 from app.services.events import record_event
 from app.workflows.lifecycle import TransitionEvent
 from app.workflows.notices import NoticeFacts, NoticeKind, notice_context
+
+CHAT = "chat"  # notify_by and notice channel of requests filed in a Channel Talk chat
 
 
 def queue_notice(
@@ -40,19 +43,22 @@ def queue_notice(
     if existing is not None:
         return existing
     now = rt.clock()
-    name, channel, address = _recipient(session, rt, request)
+    name, channel, address = _recipient(session, rt, request, kind)
+    chat = request.notify_by == CHAT
     facts = NoticeFacts(
         reference=request.reference,
         request_type=request.type,
         service_code=request.service,
         received_at=request.received_at,
         legal_due_on=request.legal_due_on,
-        recipient_name=name,
-        filed_by_staff=request.channel not in ("web", "api"),
-        extra=_with_status_link(rt, extra),
+        # Nothing personal is written into a chat, not even the name.
+        recipient_name=None if channel == CHAT else name,
+        filed_by_staff=request.channel not in ("web", "api", "channeltalk"),
+        chat=chat,
+        extra=dict(extra or {}) if chat else _with_status_link(rt, extra),
     )
     rendered = render_notice(kind, notice_context(kind, facts, rt.policy))
-    body = rendered.body if channel == "email" else rendered.sms
+    body = rendered.sms if channel == "sms" else rendered.body
     v = rt.vault
     notice = Notice(
         request_id=request.id,
@@ -84,13 +90,22 @@ def _with_status_link(rt: Runtime, extra: Mapping[str, Any] | None) -> dict[str,
     return values
 
 
-def _recipient(session: Session, rt: Runtime, request: Request) -> tuple[str | None, str, str]:
+def _recipient(
+    session: Session, rt: Runtime, request: Request, kind: NoticeKind
+) -> tuple[str | None, str, str]:
     """Whoever filed hears back: the representative when one filed, else the subject; on the
-    chosen channel if that person has it, otherwise on the other."""
+    chosen channel if that person has it, otherwise on the other. A request filed in a
+    Channel Talk chat hears back in that chat, except for one-time codes: a code posted into
+    the chat it is meant to verify would prove nothing."""
+    if request.notify_by == CHAT and kind is not NoticeKind.VERIFICATION_CODE:
+        chat_id = session.exec(
+            select(ChatLink.user_chat_id).where(ChatLink.request_id == request.id)
+        ).one()
+        return None, CHAT, chat_id
     parties = {p.role: p for p in session.exec(select(Party).where(Party.request_id == request.id))}
     v = rt.vault
     people = [parties[r] for r in ("requester", "subject") if r in parties]
-    prefer = ["email", "sms"] if request.notify_by == "email" else ["sms", "email"]
+    prefer = ["sms", "email"] if request.notify_by == "sms" else ["email", "sms"]
     for channel in prefer:
         for person in people:
             enc = person.email_enc if channel == "email" else person.phone_enc

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from app.errors import InvalidTransition
+from app.models.channeltalk import ChatLink
 from app.models.request import Party, Request
 from app.models.request_api import RequestCreated
 from app.runtime import Runtime
@@ -62,6 +63,9 @@ def _follow_up(
     for p in session.exec(select(Party).where(Party.request_id == source.id)).all():
         # The same people: their encrypted fields are copied as they are.
         session.add(Party(**p.model_dump(exclude={"id", "request_id"}), request_id=new.id))
+    link = session.exec(select(ChatLink).where(ChatLink.request_id == source.id)).first()
+    if link is not None:  # a chat request's follow-up is answered in the same chat
+        session.add(ChatLink(**link.model_dump(exclude={"id", "request_id"}), request_id=new.id))
     explain = [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain]
     record_event(
         session,

@@ -13,6 +13,8 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -45,7 +47,8 @@ def retry_delay(attempt: int, *, base: float, cap: float, rng: random.Random) ->
 
 
 def transports_for(settings: Settings) -> dict[str, Transport]:
-    """Chosen by settings: SMTP / the SMS gateway when configured, .eml files otherwise."""
+    """Chosen by settings: SMTP, the SMS gateway and the Channel Talk Open API when configured,
+    .eml files otherwise."""
     files = FileTransport(settings.mail_dir, settings.mail_from)
     email: Transport = (
         SmtpTransport(
@@ -64,7 +67,12 @@ def transports_for(settings: Settings) -> dict[str, Transport]:
         if settings.sms_url
         else files
     )
-    return {"email": email, "sms": sms}
+    chat: Transport = files
+    if settings.channeltalk_api_enabled:
+        from app.integrations.chat import ChatTransport, client_for
+
+        chat = ChatTransport(client_for(settings), settings.channeltalk_bot_name)
+    return {"email": email, "sms": sms, "chat": chat}
 
 
 class Outbox:
@@ -243,14 +251,13 @@ class Outbox:
 
 
 class BackgroundWorker:
-    """Runs the outbox, and the SLA reminder sweep every few minutes, in a thread of the web
-    process (RIGHTSDESK_EMBEDDED_WORKER)."""
+    """Runs the outbox, and the periodic jobs (SLA sweep, Channel Talk work) when they are
+    due, in a thread of the web process (RIGHTSDESK_EMBEDDED_WORKER) or in `rightsdesk worker`."""
 
-    def __init__(self, outbox: Outbox, poll_seconds: float, sweep_minutes: float = 0) -> None:
+    def __init__(self, outbox: Outbox, poll_seconds: float, jobs: Sequence[Periodic] = ()) -> None:
         self.outbox = outbox
         self.poll_seconds = poll_seconds
-        self.sweep_seconds = sweep_minutes * 60
-        self._next_sweep = 0.0
+        self.jobs = list(jobs)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rightsdesk-outbox", daemon=True)
 
@@ -261,20 +268,37 @@ class BackgroundWorker:
         self._stop.set()
         self._thread.join(timeout)
 
+    def run_pass(self) -> None:
+        """The due jobs, then the outbox until it is empty (or the worker is stopped)."""
+        for job in self.jobs:
+            job.run_if_due(time.monotonic())
+        try:
+            while self.outbox.run_once() and not self._stop.is_set():
+                pass
+        except Exception as exc:  # keep the thread alive; the database may be back soon
+            log.error("outbox pass failed: %s", type(exc).__name__)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                self._maybe_sweep()
-                while self.outbox.run_once() and not self._stop.is_set():
-                    pass
-            except Exception as exc:  # keep the thread alive; the database may be back soon
-                log.error("outbox pass failed: %s", type(exc).__name__)
+            self.run_pass()
             self._stop.wait(self.poll_seconds)
 
-    def _maybe_sweep(self) -> None:
-        if not self.sweep_seconds or time.monotonic() < self._next_sweep:
-            return
-        from app.services.sla import sweep
 
-        self._next_sweep = time.monotonic() + self.sweep_seconds
-        sweep(self.outbox.rt)
+@dataclass
+class Periodic:
+    """A job run every `every_seconds` (0: on every pass of the worker)."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[], object]
+    next_at: float = 0.0
+
+    def run_if_due(self, now: float) -> None:
+        if now < self.next_at:
+            return
+        self.next_at = now + self.every_seconds
+        try:
+            self.run()
+        except Exception as exc:  # one failing job must not stop the others or the outbox
+            reason = exc.reason if isinstance(exc, DeliveryError) else type(exc).__name__
+            log.error("%s failed: %s", self.name, reason)

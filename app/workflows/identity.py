@@ -29,6 +29,9 @@ class IdentityMethod(StrEnum):
     ID_COPY = "id_copy"  # ID copy received
     ACCOUNT_RECORD_MATCH = "account_record_match"  # matches the service's account records
     ONE_TIME_CODE = "one_time_code"  # control of the contact shown by a code
+    # Logged in to the company's site: a Channel Talk chat of a member whose messenger was
+    # booted with Member Hash (docs/channeltalk.md).
+    MEMBER_LOGIN = "member_login"
 
 
 class Piece(StrEnum):

@@ -36,6 +36,9 @@ class NoticeKind(StrEnum):
     # Identity or authority not established (Decree arts. 45, 46): why, and how to file again.
     IDENTITY_REJECTED = "identity_rejected"
     OBJECTION_RESULT = "objection_result"  # the review of an objection (art. 38(5))
+    # A step of the request the requester should hear about where no formal notice exists
+    # (identity confirmed, a code typed into the chat was wrong): sent for chat requests.
+    STATUS_UPDATE = "status_update"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class NoticeFacts:
       partially_granted and refused: `grounds`, `reason`, and `statute` when the grounds include
       36-1-proviso (the other statute that names the data for collection).
     - withdrawal: `withdrawn_at` (datetime).
+    - status_update: `message` (what happened and what to do next, in Korean).
     - identity_rejected: `reason` (why identity or authority was not established).
     - objection_result (on the objection request): `outcome` (granted | refused), `reason`
       (required when refused), `objected_reference` (the request objected to),
@@ -83,6 +87,9 @@ class NoticeFacts:
     # Filed by staff from a letter, call or fax: the access code reached the requester through
     # staff, not on a screen, and the notice must say so.
     filed_by_staff: bool = False
+    # Filed in a Channel Talk chat: the requester hears back in the chat, has no access code
+    # and types one-time codes into the chat.
+    chat: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -137,6 +144,31 @@ _NEXT_STEPS: dict[str, tuple[str, str]] = {
         "담당자가 검토 중이며, 결과는 통지로 알려 드립니다.",
     ),
     "none": ("더 하실 일은 없습니다.", "더 하실 일은 없습니다."),
+}
+
+# The same steps for a request filed in a Channel Talk chat: the requester has no status page
+# and no access code; codes are typed into the chat, and nothing personal is written there.
+_CHAT_NEXT_STEPS: dict[str, tuple[str, str]] = {
+    "verify_contact": (
+        "채팅만으로는 본인임을 확인할 수 없어, 채널톡에 등록된 연락처로 인증번호 6자리를 따로 "
+        "보내 드립니다. 받으신 인증번호를 이 채팅에 입력해 주시면 담당자가 검토를 시작합니다.",
+        "따로 보내 드리는 인증번호 6자리를 이 채팅에 입력해 주세요.",
+    ),
+    "verify_by_staff": (
+        "채팅만으로는 본인임을 확인할 수 없어, 담당자가 이 채팅으로 본인 확인 방법을 안내해 "
+        "드립니다. 본인 확인 전에는 개인정보를 알려 드리거나 바꾸지 않습니다.",
+        "담당자가 이 채팅으로 본인 확인 방법을 안내해 드립니다.",
+    ),
+    "provide_information": (
+        "처리에 필요한 내용을 보완해 주셔야 합니다. 담당자가 이 채팅으로 안내해 드립니다.",
+        "담당자가 이 채팅으로 보완 사항을 안내해 드립니다.",
+    ),
+    "wait": (
+        "회원 로그인으로 본인 확인이 되어 담당자가 요청을 검토하고 있습니다. 결과는 이 채팅으로 "
+        "알려 드립니다.",
+        "담당자가 검토 중이며, 결과는 이 채팅으로 알려 드립니다.",
+    ),
+    "none": _NEXT_STEPS["none"],
 }
 
 _ACTION_TYPES = frozenset({"correction", "deletion", "suspension", "consent_withdrawal"})
@@ -277,6 +309,7 @@ def _common(kind: NoticeKind, facts: NoticeFacts, policy: Policy) -> dict[str, A
         "contact": contact,
         "status_url": status_url or None,
         "filed_by_staff": facts.filed_by_staff,
+        "chat": facts.chat,
         "objection_method": objection_method(policy, include_remedies=False),
         "remedies": [
             {"name": r.name, "phone": r.phone, "site": r.site} for r in policy.controller.remedies
@@ -341,9 +374,14 @@ def _require_type(kind: NoticeKind, facts: NoticeFacts, allowed: frozenset[str])
 
 
 def _receipt(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
-    action = x.choice("next_action", tuple(_NEXT_STEPS))
-    long_text, short_text = _NEXT_STEPS[action]
+    steps = _CHAT_NEXT_STEPS if facts.chat else _NEXT_STEPS
+    action = x.choice("next_action", tuple(steps))
+    long_text, short_text = steps[action]
     return {"next_action": action, "next_steps": long_text, "next_steps_short": short_text}
+
+
+def _status_update(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
+    return {"message": x.text("message")}
 
 
 def _verification_code(x: _Extra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
@@ -496,4 +534,5 @@ _BUILDERS = {
     NoticeKind.OBJECTION_RECEIPT: _objection_receipt,
     NoticeKind.IDENTITY_REJECTED: _identity_rejected,
     NoticeKind.OBJECTION_RESULT: _objection_result,
+    NoticeKind.STATUS_UPDATE: _status_update,
 }

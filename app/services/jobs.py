@@ -1,0 +1,38 @@
+"""The periodic jobs of the worker, chosen by the settings."""
+
+from __future__ import annotations
+
+from app.runtime import Runtime
+from app.services.outbox import Periodic
+
+
+def periodic_jobs(rt: Runtime) -> list[Periodic]:
+    from app.services import chat_inbound, chat_jobs, sla
+
+    s = rt.settings
+    jobs: list[Periodic] = []
+    if s.sla_sweep_minutes:
+        jobs.append(Periodic("SLA sweep", s.sla_sweep_minutes * 60, lambda: sla.sweep(rt)))
+    if s.channeltalk_tokens or s.channeltalk_api_enabled:
+        # Deliveries are processed right after the webhook answers; this catches the ones a
+        # crash or a failure left behind.
+        jobs.append(Periodic("Channel Talk events", 0, lambda: chat_inbound.process_due(rt)))
+        jobs.append(
+            Periodic("Channel Talk retention", 3600, lambda: chat_inbound.purge_expired(rt))
+        )
+    if s.channeltalk_api_enabled:
+        from app.integrations.chat import client_for
+
+        client = client_for(s)
+        jobs.append(
+            Periodic("Channel Talk notes", 0, lambda: chat_jobs.post_candidate_notes(rt, client))
+        )
+        if s.channeltalk_reconcile_minutes:
+            jobs.append(
+                Periodic(
+                    "Channel Talk reconciliation",
+                    s.channeltalk_reconcile_minutes * 60,
+                    lambda: chat_jobs.reconcile(rt, client),
+                )
+            )
+    return jobs
