@@ -1,4 +1,4 @@
-"""`rightsdesk` command: serve, worker, migrate, staff add / revoke."""
+"""`rightsdesk` command: serve, worker, migrate, staff add / revoke, sla sweep, channeltalk."""
 
 from __future__ import annotations
 
@@ -115,6 +115,36 @@ def _staff_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channeltalk(args: argparse.Namespace) -> int:
+    """`check`: the credential works and our webhook is registered and not blocked.
+    `reconcile`: one reconciliation now, its report as JSON. Exit 1 when something is wrong."""
+    from app.integrations.chat import client_for
+    from app.integrations.delivery import DeliveryError
+    from app.migrate import assert_at_head
+    from app.runtime import build_runtime
+    from app.services.chat_jobs import reconcile, webhook_state
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    if not settings.channeltalk_api_enabled:
+        print("rightsdesk: set RIGHTSDESK_CHANNELTALK_ACCESS_KEY and _SECRET", file=sys.stderr)
+        return 1
+    runtime = build_runtime(settings)
+    try:
+        with client_for(settings) as client:
+            if args.channeltalk_command == "check":
+                channel = client.get_channel().get("channel") or {}
+                report = {"channel_id": channel.get("id"), **webhook_state(runtime, client)}
+            else:
+                assert_at_head(runtime.engine)
+                report = reconcile(runtime, client)
+    except DeliveryError as exc:  # e.g. 401: a wrong key or secret
+        print(f"rightsdesk: {exc.reason}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if report["webhook_found"] and not report["webhook_blocked"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rightsdesk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     sla_sub.add_parser(
         "sweep", help="queue due-soon, overdue and unassigned reminders (each once); for cron"
     ).set_defaults(func=_sla_sweep)
+
+    channeltalk = sub.add_parser("channeltalk", help="Channel Talk integration")
+    ct_sub = channeltalk.add_subparsers(dest="channeltalk_command", required=True)
+    ct_sub.add_parser(
+        "check", help="test the API credential; is our webhook registered and not blocked?"
+    ).set_defaults(func=_channeltalk)
+    ct_sub.add_parser(
+        "reconcile", help="process customer messages of recent open chats that never arrived"
+    ).set_defaults(func=_channeltalk)
 
     sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
         func=_migrate

@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from app.deps import RuntimeDep
+from app.models.channeltalk import ChatCandidate, InboundEvent, IntegrationState
 from app.models.notice import Notice
 from app.models.request import Request as DsrRequest
 from app.runtime import Runtime
@@ -34,7 +35,7 @@ from app.workflows.sla import Sla, sla_column
 # Upper bounds (days) of the decision latency histogram; +Inf is added by the exposition.
 LATENCY_BUCKETS: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14, 21, 30)
 _OPEN_SLA = (Sla.ON_TRACK, Sla.DUE_SOON, Sla.OVERDUE)
-_NOTICE_CHANNELS = ("email", "sms")
+_NOTICE_CHANNELS = ("email", "sms", "chat")
 _FROM_DB = "Derived from the database at scrape time, so it survives restarts."
 
 
@@ -49,6 +50,7 @@ class RightsDeskCollector(Collector):
             yield from self._requests(conn)
             yield from self._latency(conn)
             yield from self._outbox(conn)
+            yield from self._channeltalk(conn)
 
     def _sla(self) -> ColumnElement[str]:
         return sla_column(
@@ -178,6 +180,39 @@ class RightsDeskCollector(Collector):
             "rightsdesk_outbox_oldest_pending_seconds",
             "Age of the oldest pending notice in seconds (0 when the outbox is empty).",
             value=max(age, 0.0),
+        )
+
+    def _channeltalk(self, conn: Connection) -> Iterator[Metric]:
+        events = GaugeMetricFamily(
+            "rightsdesk_channeltalk_events",
+            "Channel Talk deliveries kept (raw events, within their retention), by status.",
+            labels=["status"],
+        )
+        counts = dict.fromkeys(("pending", "processing", "done", "ignored", "failed"), 0)
+        status = col(InboundEvent.status)
+        for st, n in conn.execute(select(status, func.count()).group_by(status)):
+            counts[st] = n
+        for st, n in counts.items():
+            events.add_metric([st], n)
+        yield events
+        pending = conn.execute(
+            select(func.count())
+            .select_from(ChatCandidate)
+            .where(col(ChatCandidate.status) == "pending")
+        ).scalar_one()
+        yield GaugeMetricFamily(
+            "rightsdesk_channeltalk_candidates_pending",
+            "Chat messages that may be rights requests, waiting for a manager to confirm.",
+            value=pending,
+        )
+        state = conn.execute(
+            select(col(IntegrationState.value)).where(col(IntegrationState.key) == "channeltalk")
+        ).scalar_one_or_none()
+        blocked = 1.0 if isinstance(state, dict) and state.get("webhook_blocked") else 0.0
+        yield GaugeMetricFamily(
+            "rightsdesk_channeltalk_webhook_blocked",
+            "1 when the last reconciliation found our Channel Talk webhook blocked.",
+            value=blocked,
         )
 
 

@@ -4,12 +4,14 @@ service makes back (receipts, status, results, the chat description, managers' n
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +27,7 @@ from app.services.chat_jobs import post_candidate_notes, reconcile
 from app.services.outbox import Outbox
 from app.settings import Settings
 from tests.channeltalk_fake import FakeChannelTalk
-from tests.conftest import T0, Clock
+from tests.conftest import T0, TEST_KEY, Clock
 
 Headers = Callable[..., dict[str, str]]
 
@@ -448,3 +450,76 @@ def test_channel_talk_confirming_the_user_deleted_goes_on_the_timeline(
     settle(db, 2)
     kinds = db.exec(select(Event.kind).order_by(col(Event.id))).all()
     assert "channeltalk_user_deleted" in kinds
+
+
+# --- operations: the command, metrics, the staff detail, start-up checks -----------------------
+
+
+def test_the_check_command_tests_the_credential_and_finds_our_blocked_webhook(
+    fake: FakeChannelTalk, tmp_path: Path
+) -> None:
+    from tests.test_cli import rightsdesk
+
+    env = {
+        "RIGHTSDESK_ENV": "test",
+        "RIGHTSDESK_DATA_DIR": str(tmp_path),
+        "RIGHTSDESK_DATA_KEY": TEST_KEY,
+        "RIGHTSDESK_CHANNELTALK_WEBHOOK_TOKEN": TOKEN,
+        "RIGHTSDESK_CHANNELTALK_SERVICE": "uno",
+        "RIGHTSDESK_CHANNELTALK_ACCESS_KEY": "test-key",
+        "RIGHTSDESK_CHANNELTALK_ACCESS_SECRET": "test-secret",
+        "RIGHTSDESK_CHANNELTALK_API_BASE": fake.base_url,
+    }
+    assert rightsdesk(env, "channeltalk", "check").returncode == 1  # no webhook registered yet
+    fake.set_webhook("https://rightsdesk.example.com/v1/integrations/channeltalk/webhook", TOKEN)
+    ok = rightsdesk(env, "channeltalk", "check")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["webhook_found"] is True
+    fake.set_webhook(
+        "https://rightsdesk.example.com/v1/integrations/channeltalk/webhook", TOKEN, blocked=True
+    )
+    blocked = rightsdesk(env, "channeltalk", "check")
+    assert blocked.returncode == 1 and json.loads(blocked.stdout)["webhook_blocked"] is True
+    assert "BLOCKED" in blocked.stderr
+    wrong = rightsdesk(
+        env | {"RIGHTSDESK_CHANNELTALK_ACCESS_SECRET": "nope"}, "channeltalk", "check"
+    )
+    assert wrong.returncode == 1 and "401" in wrong.stderr and "nope" not in wrong.stderr
+
+
+@pytest.mark.usefixtures("customer")
+def test_staff_see_the_chat_in_the_detail_and_the_integration_in_metrics(
+    fake: FakeChannelTalk,
+    hook: str,
+    db: Session,
+    runtime: Runtime,
+    client: TestClient,
+    staff_headers: Headers,
+) -> None:
+    deliver(fake, hook, "주문 수정하고 싶어요", message_id="low-1")
+    deliver(fake, hook, DELETE_TEXT + " 주민번호 900101-1234567", message_id="m1")
+    settle(db, 2)
+    [request] = requests_of(db)
+    detail = client.get(f"/v1/staff/requests/{request.reference}", headers=staff_headers()).json()
+    chat = detail["chat"]
+    assert (chat["user_chat_id"], chat["chat_identity"]) == (CHAT, "none")
+    assert chat["detection"]["confidence"] == "high"
+    [message] = chat["messages"]
+    assert message["text"].startswith(DELETE_TEXT) and "1234567" not in message["text"]
+    assert detail["channel"] == "channeltalk" and detail["notify_by"] == "chat"
+    metrics = client.get("/metrics").text
+    assert 'rightsdesk_channeltalk_events{status="done"} 2.0' in metrics  # filed + candidate
+    assert "rightsdesk_channeltalk_candidates_pending 1.0" in metrics
+    assert "rightsdesk_channeltalk_webhook_blocked 0.0" in metrics
+    assert 'rightsdesk_outbox_pending{channel="chat"}' in metrics
+
+
+def test_the_webhook_needs_a_service_for_chats_when_the_policy_has_several(
+    settings: Settings,
+) -> None:
+    from app.main import create_app
+
+    with pytest.raises(ValueError, match="RIGHTSDESK_CHANNELTALK_SERVICE is required"):
+        create_app(settings.model_copy(update={"channeltalk_service": None}))
+    with pytest.raises(ValueError, match="not a service of the policy"):
+        create_app(settings.model_copy(update={"channeltalk_services": {"1": "nope"}}))

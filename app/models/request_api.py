@@ -208,6 +208,8 @@ class StaffRequestDetail(QueueItem):
     # Access postponements (art. 35(3)): both deadlines of each.
     postponements: list[dict[str, object]]
     internal_notes: list[dict[str, object]]
+    # Filed in a Channel Talk chat: the chat, the detection and the customer's messages.
+    chat: dict[str, object] | None = None
 
     outcome: str | None
     version: int

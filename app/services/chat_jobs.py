@@ -54,26 +54,34 @@ def reconcile(rt: Runtime, client: ChannelTalkClient) -> dict[str, Any]:
             if event_id is not None:
                 recovered += 1
                 process_event(rt, event_id)
-    webhook = _our_webhook(rt, client.list_webhooks())
     report = {
         "checked_at": now.isoformat(),
         "chats_checked": len(chats),
         "messages_recovered": recovered,
-        "webhook_found": webhook is not None,
-        "webhook_blocked": bool(webhook and webhook.get("blocked")),
-        "webhook_last_blocked_at": webhook.get("lastBlockedAt") if webhook else None,
+        **webhook_state(rt, client),
     }
     _save(rt, report)
     if recovered:
         log.warning("Channel Talk reconciliation recovered %d undelivered message(s)", recovered)
-    if report["webhook_blocked"]:
+    return report
+
+
+def webhook_state(rt: Runtime, client: ChannelTalkClient) -> dict[str, Any]:
+    """Is the webhook carrying our token registered, and is it blocked? Warns when not well."""
+    webhook = _our_webhook(rt, client.list_webhooks())
+    state = {
+        "webhook_found": webhook is not None,
+        "webhook_blocked": bool(webhook and webhook.get("blocked")),
+        "webhook_last_blocked_at": webhook.get("lastBlockedAt") if webhook else None,
+    }
+    if state["webhook_blocked"]:
         log.error(
             "Channel Talk webhook is BLOCKED: deliveries stopped. Unblock it in the Desk "
             "(설정 > 웹훅) and check why this service answered with errors."
         )
     elif webhook is None:
         log.warning("Channel Talk lists no webhook with our token: deliveries cannot arrive")
-    return report
+    return state
 
 
 def _customer_message_since(message: Any, since_ms: float) -> bool:

@@ -33,6 +33,7 @@ from app.models.request_api import (
 from app.models.staff import AccessLog, InternalNote, Staff
 from app.runtime import Runtime
 from app.services import decisions, identity
+from app.services.chat_view import chat_view
 from app.services.codes import canonical_code, canonical_reference
 from app.services.notices import summaries
 from app.workflows.deadlines import kst_date
@@ -298,6 +299,7 @@ def get_detail(
             else None
         ),
         parent_reference=parent_ref,
+        chat=chat_view(session, rt, request),
         **identity_view(session, rt, request),
         closed_at=request.closed_at,
         events=[
