@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -523,3 +525,90 @@ def test_the_webhook_needs_a_service_for_chats_when_the_policy_has_several(
         create_app(settings.model_copy(update={"channeltalk_service": None}))
     with pytest.raises(ValueError, match="not a service of the policy"):
         create_app(settings.model_copy(update={"channeltalk_services": {"1": "nope"}}))
+
+
+# --- at least once, once per chat --------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("customer")
+def test_two_quick_messages_asking_the_same_thing_give_one_request(
+    fake: FakeChannelTalk, hook: str, db: Session
+) -> None:
+    texts = ["제 개인정보 삭제해 주세요", "회원 탈퇴하고 싶어요", "개인정보 파기 요청합니다"]
+    events = [
+        fake.message_event(CHAT, USER, t, message_id=f"q{i}", created_at_ms=ms(SENT_AT))
+        for i, t in enumerate(texts)
+    ]
+    with ThreadPoolExecutor(len(events)) as pool:
+        codes = list(pool.map(lambda e: fake.deliver(hook, TOKEN, e).status_code, events))
+    assert codes == [200, 200, 200]
+    settle(db, 3)
+    assert [r.type for r in requests_of(db)] == ["deletion"]
+    assert len(db.exec(select(ChatMessage)).all()) == 3  # the others joined it
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_separate_processes_are_held_apart_by_the_chat_lock(
+    fake: FakeChannelTalk, runtime: Runtime, db: Session
+) -> None:
+    """Two workers (here: threads with their own transactions, as two processes would have)
+    handle two messages of one chat at the same moment; PostgreSQL's advisory lock on the
+    chat makes the second see the first's request."""
+    from app.db import transaction
+    from app.integrations.channeltalk_events import customer_message, parse
+    from app.services.chat_requests import handle_message
+
+    fake.add_user(USER, type="lead")
+    fake.add_chat(CHAT, USER)
+    barrier = threading.Barrier(2)
+
+    def handle(i: int) -> str:
+        event = fake.message_event(CHAT, USER, DELETE_TEXT, message_id=f"p{i}")
+        message = customer_message(parse(json.dumps(event).encode()))  # type: ignore[arg-type]
+        assert message is not None
+        with transaction(runtime.engine) as session:
+            barrier.wait()
+            return handle_message(session, runtime, message)
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(handle, [1, 2]))
+    assert outcomes == ["filed", "joined"]
+    assert len(requests_of(db)) == 1
+
+
+@pytest.mark.usefixtures("customer")
+def test_a_failed_processing_is_retried_by_the_worker_and_old_events_are_purged(
+    fake: FakeChannelTalk,
+    hook: str,
+    db: Session,
+    runtime: Runtime,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.services import chat_inbound, chat_requests
+
+    def broken(*_: Any) -> str:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(chat_requests, "handle_envelope", broken)
+    assert deliver(fake, hook, DELETE_TEXT).status_code == 200  # still 200: stored first
+    time.sleep(0.3)
+    db.expire_all()
+    [event] = db.exec(select(InboundEvent)).all()
+    assert (event.status, event.attempts, event.last_error) == ("pending", 1, "RuntimeError")
+    assert requests_of(db) == []
+    monkeypatch.undo()
+    assert chat_inbound.process_due(runtime) == 0  # not before its backoff
+    clock.advance(minutes=2)
+    assert chat_inbound.process_due(runtime) == 1
+    assert [r.type for r in requests_of(db)] == ["deletion"]
+    # Raw deliveries are kept only for the retention period.
+    assert chat_inbound.purge_expired(runtime) == 0
+    clock.advance(days=runtime.settings.channeltalk_event_retention_days, minutes=1)
+    assert chat_inbound.purge_expired(runtime) == 1
+    assert db.exec(select(func.count()).select_from(InboundEvent)).one() == 0
+    # A repeat after the purge is recognised by its message id: still one request.
+    deliver(fake, hook, DELETE_TEXT)
+    settle(db, 1)
+    assert len(requests_of(db)) == 1

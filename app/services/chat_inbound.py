@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from datetime import timedelta
 
 from sqlalchemy import delete, or_, update
@@ -27,6 +28,10 @@ from app.services.outbox import retry_delay
 log = logging.getLogger("rightsdesk.channeltalk")
 
 _LEASE = timedelta(minutes=2)
+# Events are processed one at a time in a process (each takes milliseconds): two messages of
+# one chat arriving together must not both file the same request. Across processes on
+# PostgreSQL, chat_requests takes an advisory lock per chat as well.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def record_delivery(rt: Runtime, raw: bytes, *, via: str = "webhook") -> int | None:
@@ -72,7 +77,7 @@ def process_event(rt: Runtime, event_id: int) -> None:
     from app.services.chat_requests import handle_envelope
 
     try:
-        with transaction(rt.engine) as session:
+        with _ONE_AT_A_TIME, transaction(rt.engine) as session:
             event = session.get(InboundEvent, event_id)
             assert event is not None
             raw = rt.vault.decrypt(event.payload_enc, field="inbound.raw").encode()

@@ -9,7 +9,10 @@ Nothing personal is ever written into the chat.
 
 from __future__ import annotations
 
+import hashlib
+
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from app.crypto import normalize_phone
@@ -52,6 +55,7 @@ def handle_envelope(session: Session, rt: Runtime, envelope: Envelope) -> str:
 
 
 def handle_message(session: Session, rt: Runtime, msg: CustomerMessage) -> str:
+    _lock_chat(session, msg.user_chat_id)
     if _known(session, msg.message_id):
         return "duplicate"
     open_requests = _open_requests(session, msg.user_chat_id)
@@ -73,6 +77,17 @@ def handle_message(session: Session, rt: Runtime, msg: CustomerMessage) -> str:
         _candidate(session, rt, msg, intents)
         return "candidate"
     return "ignored"
+
+
+def _lock_chat(session: Session, user_chat_id: str) -> None:
+    """One message of a chat at a time, across processes: two quick messages asking for the
+    same right must give one request, not two. PostgreSQL: a transaction-scoped advisory lock
+    on the chat. SQLite has one writer, and chat_inbound serialises processing in-process."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"channeltalk-chat:{user_chat_id}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 # --- filing ----------------------------------------------------------------------------------
