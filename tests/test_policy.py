@@ -214,6 +214,94 @@ def test_ten_processors_with_roles(policy: Policy) -> None:
     assert sum(p.task == "전자계약" for p in policy.processors) == 3
 
 
+# ---------------------------------------------------------------------------------------------
+# Where the data lives (holders): systems and processors per service
+
+UNO_SYSTEM = "uno_service_db"
+# The 전자계약 processors, listed (in §5 order) under every service that bills customers.
+ESIGN = ["signok", "tradesign", "oksign"]
+
+
+def test_every_item_of_every_service_has_a_holder(policy: Policy) -> None:
+    for service in policy.services:
+        held = {code for h in service.holders for code in h.items}
+        assert held == {i.code for i in service.items}, service.code
+        assert service.holders[0].kind == "system"  # the service's own system comes first
+
+
+def test_holders_of_a_phone_number_in_file_order(policy: Policy) -> None:
+    got = [h.code for h in policy.holders_of("uno", ["admin_phone"])]
+    assert got == [UNO_SYSTEM, "aws", "channel_corp", "sweettracker", *ESIGN, "woori_mobile"]
+    # Payment records go to the payment and contract processors, not to SMS or Channel Talk.
+    payments = [h.code for h in policy.holders_of("uno", ["contract_payment_records"])]
+    assert payments == [UNO_SYSTEM, "aws", "hecto_financial", "hyosung_cms", *ESIGN]
+    # At least one of the items is enough; order stays the file's.
+    both = [h.code for h in policy.holders_of("uno", ["contract_payment_records", "admin_phone"])]
+    assert both == [h.code for h in policy.holders("uno") if h.code in set(got) | set(payments)]
+
+
+def test_holders_of_without_items_means_all_and_unknowns_match_nothing(policy: Policy) -> None:
+    assert policy.holders_of("uno", []) == list(policy.holders("uno"))
+    assert policy.holders_of("uno", ["medical_license_number"]) == []  # a webersoft item
+    assert policy.holders_of("nope", []) == []
+    assert policy.holders("nope") == ()
+    with pytest.raises(TypeError):
+        policy.holders_of("uno", "admin_phone")
+
+
+def test_star_is_spelled_out_into_the_service_items(policy: Policy) -> None:
+    for service in policy.services:
+        for holder in service.holders:
+            assert "*" not in holder.items
+    uno = policy.service("uno")
+    assert uno is not None
+    system = uno.holder(UNO_SYSTEM)
+    aws = uno.holder("aws")
+    assert system is not None and aws is not None
+    assert system.items == aws.items == tuple(i.code for i in uno.items)
+    assert uno.holder("google") is None and uno.holder("nope") is None
+    carecrm = policy.service("carecrm")
+    assert carecrm is not None
+    google = carecrm.holder("google")
+    assert google is not None and google.items == tuple(i.code for i in carecrm.items)
+
+
+def test_holders_name_themselves_or_carry_their_processors_name(policy: Policy) -> None:
+    processors = {p.code: p for p in policy.processors}
+    uno = policy.holders("uno")
+    assert (uno[0].name, uno[0].kind, uno[0].department) == (
+        "우노 서비스 DB",
+        "system",
+        "우노 개발팀",
+    )
+    for service in policy.services:
+        for holder in service.holders:
+            assert holder.name and holder.identifiers and holder.email and not holder.api_url
+            if holder.kind == "processor":
+                assert holder.processor is not None
+                assert holder.name == processors[holder.processor].name
+            else:
+                assert holder.processor is None and holder.department
+    channel = next(h for h in uno if h.code == "channel_corp")
+    assert channel.name == "(주)채널코퍼레이션(채널톡)"
+    assert channel.email == "privacy@channel.io"
+
+
+def test_every_processor_of_the_policy_holds_something(policy: Policy) -> None:
+    used = {h.processor for s in policy.services for h in s.holders if h.processor}
+    assert used == {p.code for p in policy.processors}
+    # Hosting processors: our own team purges backups in our account (see the file's comment).
+    assert {h.email for s in policy.services for h in s.holders if h.code in ("aws", "google")} <= {
+        "infra@carelabs.co.kr",
+        "marketing@carelabs.co.kr",
+    }
+
+
+def test_the_data_map_says_it_is_an_assumption() -> None:
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
+    assert "ASSUMPTION to be confirmed by Carelabs (정보보안팀)" in text
+
+
 def test_no_third_party_provision_and_the_five_request_types(policy: Policy) -> None:
     assert policy.third_party_provision.recipients == ()
     assert "제17조 및 제18조" in policy.third_party_provision.note
@@ -268,6 +356,23 @@ category = "required"
 purposes = ["membership"]
 retention = ["until_withdrawal"]
 
+[[services.holders]]
+code = "portal_db"
+name = "포털 DB"
+kind = "system"
+items = ["*"]
+department = "정보화팀"
+email = "it@example.org"
+identifiers = ["email"]
+
+[[services.holders]]
+code = "cloud"
+kind = "processor"
+processor = "cloud"
+items = ["email"]
+email = "privacy@cloud.example"
+identifiers = ["email", "member_id"]
+
 [[processors]]
 code = "cloud"
 name = "클라우드(주)"
@@ -300,6 +405,26 @@ retention = ["until_withdrawal"]
 """
 
 
+HOLDERS = """
+[[services.holders]]
+code = "portal_db"
+name = "포털 DB"
+kind = "system"
+items = ["*"]
+department = "정보화팀"
+email = "it@example.org"
+identifiers = ["email"]
+
+[[services.holders]]
+code = "cloud"
+kind = "processor"
+processor = "cloud"
+items = ["email"]
+email = "privacy@cloud.example"
+identifiers = ["email", "member_id"]
+"""
+
+
 def _after(anchor: str, extra: str) -> Callable[[str], str]:
     def edit(text: str) -> str:
         assert anchor in text
@@ -316,6 +441,15 @@ def _swap(old: str, new: str) -> Callable[[str], str]:
     return edit
 
 
+def _chain(*edits: Callable[[str], str]) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        for one in edits:
+            text = one(text)
+        return text
+
+    return edit
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "acme.toml"
     path.write_text(text, encoding="utf-8")
@@ -327,6 +461,29 @@ def test_another_controller_file_loads(tmp_path: Path) -> None:
     assert other.controller.public_institution is True
     assert other.service_codes() == ("portal",)
     assert other.item_codes("portal") == frozenset({"email"})
+    # "*" spelled out; the processor holder takes the processor's name.
+    assert [(h.code, h.name, h.items) for h in other.holders("portal")] == [
+        ("portal_db", "포털 DB", ("email",)),
+        ("cloud", "클라우드(주)", ("email",)),
+    ]
+
+
+def test_a_holder_may_be_reached_by_api_alone_and_may_name_itself(tmp_path: Path) -> None:
+    edit = _chain(
+        _swap(
+            'email = "privacy@cloud.example"',
+            'name = "클라우드 백업"\nemail = ""\napi_url = "https://cloud.example/v1/erasure"',
+        ),
+        _swap('department = "정보화팀"', 'department = ""'),
+    )
+    other = load_policy(_write(tmp_path, edit(MINIMAL)))
+    cloud = other.holders_of("portal", ["email"])[1]
+    assert (cloud.name, cloud.email, cloud.api_url) == (
+        "클라우드 백업",
+        None,
+        "https://cloud.example/v1/erasure",
+    )
+    assert other.holders("portal")[0].department is None  # blank means unset
 
 
 SERVICE = (
@@ -336,6 +493,7 @@ code = "portal"
 name = "다른 포털"
 """
     + ITEM
+    + HOLDERS
 )
 
 PURPOSE = """
@@ -383,7 +541,7 @@ BAD_FILES: dict[str, tuple[Callable[[str], str], list[str]]] = {
         ["rights.request_types[objection].code", "'objection' cannot be offered"],
     ),
     "duplicate_service": (
-        _after('retention = ["until_withdrawal"]\n', SERVICE),
+        _after(HOLDERS, SERVICE),
         ["duplicate service code(s): 'portal'"],
     ),
     "duplicate_item": (
@@ -425,6 +583,82 @@ BAD_FILES: dict[str, tuple[Callable[[str], str], list[str]]] = {
     "statutory_without_statute": (
         _swap("statutory = false", "statutory = true"),
         ["retention_rules[until_withdrawal]", "statutory but names no statute"],
+    ),
+    # Holders
+    "duplicate_holder": (
+        _swap('code = "cloud"\nkind', 'code = "portal_db"\nkind'),
+        ["services[portal]", "duplicate holder (service 'portal') code(s): 'portal_db'"],
+    ),
+    "holder_bad_kind": (
+        _swap('kind = "system"', 'kind = "vendor"'),
+        ["services[portal].holders[portal_db].kind", "'vendor'"],
+    ),
+    "processor_holder_without_processor": (
+        _swap('processor = "cloud"\n', ""),
+        ["services[portal].holders[cloud]", "`processor` goes with kind 'processor'"],
+    ),
+    "system_holder_with_processor": (
+        _after('kind = "system"', '\nprocessor = "cloud"'),
+        ["services[portal].holders[portal_db]", "`processor` goes with kind 'processor'"],
+    ),
+    "holder_unknown_processor": (
+        _swap('processor = "cloud"', 'processor = "crm"'),
+        ["holder 'cloud' of service 'portal' refers to unknown processor 'crm'"],
+    ),
+    "holder_unknown_item": (
+        _swap('items = ["email"]', 'items = ["email", "phone"]'),
+        ["services[portal]", "holder 'cloud' of service 'portal' refers to unknown item code(s)"],
+    ),
+    "holder_bad_item_code": (
+        _swap('items = ["email"]', 'items = ["E-mail"]'),
+        ["services[portal].holders[cloud].items[0]", "'E-mail'"],
+    ),
+    "holder_duplicate_item": (
+        _swap('items = ["email"]', 'items = ["email", "email"]'),
+        ["services[portal].holders[cloud]", "duplicate item (holder 'cloud') code(s): 'email'"],
+    ),
+    "holder_star_not_alone": (
+        _swap('items = ["*"]', 'items = ["*", "email"]'),
+        ["services[portal].holders[portal_db]", "'*' must be the only entry of items"],
+    ),
+    "holder_without_items": (
+        _swap('items = ["*"]', "items = []"),
+        ["services[portal].holders[portal_db].items", "must list at least one entry"],
+    ),
+    "item_held_by_no_holder": (
+        _chain(
+            _swap('items = ["*"]', 'items = ["email"]'),
+            _after(ITEM, ITEM.replace('"email"', '"phone"').replace("이메일", "전화번호")),
+        ),
+        ["services[portal]", "item(s) of service 'portal' held by no holder: 'phone'"],
+    ),
+    "service_without_holders": (
+        _swap(HOLDERS, "\n"),
+        ["services[portal]", "item(s) of service 'portal' held by no holder: 'email'"],
+    ),
+    "system_holder_without_name": (
+        _swap('name = "포털 DB"\n', ""),
+        ["services[portal].holders[portal_db]", "system holder 'portal_db' needs a name"],
+    ),
+    "holder_without_email_or_api": (
+        _swap('email = "it@example.org"\n', ""),
+        ["services[portal].holders[portal_db]", "holder 'portal_db' has neither email nor api_url"],
+    ),
+    "holder_bad_email": (
+        _swap('email = "it@example.org"', 'email = "it-at-example.org"'),
+        ["services[portal].holders[portal_db].email", "'it-at-example.org'"],
+    ),
+    "holder_plain_http_api": (
+        _after('email = "it@example.org"', '\napi_url = "http://erasure.example.org"'),
+        ["services[portal].holders[portal_db].api_url", "'http://erasure.example.org'"],
+    ),
+    "holder_without_identifiers": (
+        _swap('identifiers = ["email"]', "identifiers = []"),
+        ["services[portal].holders[portal_db].identifiers", "must list at least one entry"],
+    ),
+    "holder_unknown_identifier": (
+        _swap('identifiers = ["email"]', 'identifiers = ["ssn"]'),
+        ["services[portal].holders[portal_db].identifiers[0]", "'ssn'"],
     ),
 }
 
@@ -599,3 +833,14 @@ def test_catalog_is_json_serialisable_and_pure(policy: Policy) -> None:
     first = build_catalog(policy)
     assert json.loads(json.dumps(first, ensure_ascii=False)) == first
     assert build_catalog(policy) == first
+
+
+def test_catalog_does_not_publish_where_data_lives(policy: Policy) -> None:
+    import json
+
+    text = json.dumps(build_catalog(policy), ensure_ascii=False)
+    holders = [h for s in policy.services for h in s.holders]
+    for holder in holders:
+        assert holder.email is not None and holder.email not in text
+        assert holder.department is None or holder.department not in text
+    assert "우노 서비스 DB" not in text

@@ -1,4 +1,4 @@
-"""The controller's data inventory (services, items, purposes, retention, processors).
+"""The controller's data inventory (services, items, purposes, retention, processors, holders).
 
 One TOML file per controller, read once at start-up with `load_policy`. Nothing in this module
 knows about a particular company: point RIGHTSDESK_POLICY_FILE at another file to swap it.
@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -164,11 +165,63 @@ class DataItem(_Model):
     _non_empty = field_validator("purposes", "retention")(_require_entries)
 
 
+Identifier = Literal["name", "email", "phone", "birth_date", "member_id"]
+ALL_ITEMS = "*"
+# An item code of the service, or "*" for all of them (one pattern: one error when wrong).
+ItemRef = Annotated[str, Field(pattern=r"^(\*|[a-z][a-z0-9_]*)$", max_length=64)]
+
+
+class Holder(_Model):
+    """Where a service's data lives: one of our systems, or a processor (수탁자, art. 26).
+
+    A decision (deletion, correction, suspension) is carried out at every holder of the items it
+    concerns. After load, `name` is always the display name (a processor holder without one takes
+    the processor's) and `items` lists the service's item codes explicitly (no "*").
+    """
+
+    code: Code
+    name: str = ""  # required for systems; empty for a processor means the processor's name
+    kind: Literal["system", "processor"]
+    processor: Code | None = None  # a [[processors]] code; required iff kind == "processor"
+    items: tuple[ItemRef, ...]
+    department: str | None = None  # team responsible (systems)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    api_url: str | None = Field(default=None, pattern=r"^https://\S+$")  # takes deletion requests
+    identifiers: tuple[Identifier, ...]  # how this holder finds the subject's records
+
+    _non_empty = field_validator("items", "identifiers")(_require_entries)
+
+    @field_validator("department", "email", "api_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Holder:
+        if self.kind == "system" and not self.name.strip():
+            raise ValueError(f"system holder {self.code!r} needs a name")
+        if (self.kind == "processor") != (self.processor is not None):
+            raise ValueError(
+                f"holder {self.code!r}: `processor` goes with kind 'processor' and only with it"
+            )
+        if ALL_ITEMS in self.items and len(self.items) > 1:
+            raise ValueError(f"holder {self.code!r}: '*' must be the only entry of items")
+        _check_unique(f"item (holder {self.code!r})", self.items)
+        _check_unique(f"identifier (holder {self.code!r})", self.identifiers)
+        if not (self.email or self.api_url):
+            raise ValueError(f"holder {self.code!r} has neither email nor api_url")
+        return self
+
+    def holds(self, item_code: str) -> bool:
+        return item_code in self.items or ALL_ITEMS in self.items
+
+
 class Service(_Model):
     code: Code
     name: Text
     contexts: tuple[CollectionContext, ...] = ()
     items: tuple[DataItem, ...] = ()
+    holders: tuple[Holder, ...] = ()  # where the items live; every item has at least one
 
     @model_validator(mode="after")
     def _consistent(self) -> Service:
@@ -176,6 +229,7 @@ class Service(_Model):
             raise ValueError(f"service {self.code!r} has no data items")
         _check_unique(f"context (service {self.code!r})", (c.code for c in self.contexts))
         _check_unique(f"item (service {self.code!r})", (i.code for i in self.items))
+        _check_unique(f"holder (service {self.code!r})", (h.code for h in self.holders))
         contexts = {c.code for c in self.contexts}
         for item in self.items:
             if item.context is not None and item.context not in contexts:
@@ -183,10 +237,38 @@ class Service(_Model):
                     f"item {item.code!r} of service {self.code!r} refers to unknown context"
                     f" {item.context!r}"
                 )
+        codes = [i.code for i in self.items]
+        for holder in self.holders:
+            unknown = [c for c in holder.items if c != ALL_ITEMS and c not in codes]
+            if unknown:
+                raise ValueError(
+                    f"holder {holder.code!r} of service {self.code!r} refers to unknown item"
+                    f" code(s): {', '.join(map(repr, unknown))}"
+                )
+        # Nothing may be forgotten when a decision is carried out: every item has a holder.
+        unheld = [c for c in codes if not any(h.holds(c) for h in self.holders)]
+        if unheld:
+            held_by_none = ", ".join(map(repr, unheld))
+            raise ValueError(f"item(s) of service {self.code!r} held by no holder: {held_by_none}")
         return self
 
     def item(self, code: str) -> DataItem | None:
         return next((i for i in self.items if i.code == code), None)
+
+    def holder(self, code: str) -> Holder | None:
+        return next((h for h in self.holders if h.code == code), None)
+
+    def _resolved(self, processor_names: Mapping[str, str]) -> Service:
+        """Holders with "*" spelled out and processor holders named after their processor."""
+        codes = tuple(i.code for i in self.items)
+
+        def resolve(h: Holder) -> Holder:
+            update: dict[str, Any] = {"items": codes} if ALL_ITEMS in h.items else {}
+            if h.processor is not None and not h.name.strip():
+                update["name"] = processor_names.get(h.processor, h.processor)
+            return h.model_copy(update=update) if update else h
+
+        return self.model_copy(update={"holders": tuple(map(resolve, self.holders))})
 
 
 class Processor(_Model):
@@ -268,12 +350,28 @@ class Policy(_Model):
                             f"item {item.code!r} of service {service.code!r} refers to unknown"
                             f" {kind} code(s): {', '.join(map(repr, unknown))}"
                         )
+        processors = {p.code for p in self.processors}
+        for service in self.services:
+            for holder in service.holders:
+                if holder.processor is not None and holder.processor not in processors:
+                    raise ValueError(
+                        f"holder {holder.code!r} of service {service.code!r} refers to unknown"
+                        f" processor {holder.processor!r}"
+                    )
         contact_codes = {c.code for c in self.contacts()}
         for field in ("intake_contact", "objection_contact"):
             ref = getattr(self.rights, field)
             if ref not in contact_codes:
                 raise ValueError(f"rights.{field} refers to unknown contact {ref!r}")
         return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _resolve_holders(cls, data: Any, handler: ModelWrapValidatorHandler[Policy]) -> Policy:
+        policy = handler(data)  # validated, so every holder's processor exists
+        names = {p.code: p.name for p in policy.processors}
+        services = tuple(s._resolved(names) for s in policy.services)
+        return policy.model_copy(update={"services": services})
 
     def service(self, code: str) -> Service | None:
         return next((s for s in self.services if s.code == code), None)
@@ -300,6 +398,25 @@ class Policy(_Model):
 
     def processor_for_role(self, role: str) -> Processor | None:
         return next((p for p in self.processors if p.role == role), None)
+
+    def holders(self, service_code: str) -> tuple[Holder, ...]:
+        """Where a service's data lives, in file order; empty for an unknown service."""
+        service = self.service(service_code)
+        return service.holders if service else ()
+
+    def holders_of(self, service_code: str, items: Iterable[str]) -> list[Holder]:
+        """The holders of a service that hold at least one of `items`, in file order.
+
+        Empty `items` means every item of the service (so every holder). Codes the service does
+        not have match no holder.
+        """
+        if isinstance(items, str):
+            raise TypeError("items must be a collection of item codes, not one string")
+        wanted = set(items)
+        holders = self.holders(service_code)
+        if not wanted:
+            return list(holders)
+        return [h for h in holders if any(h.holds(code) for code in wanted)]
 
 
 def load_policy(path: Path) -> Policy:
