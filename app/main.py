@@ -17,7 +17,17 @@ from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
-from app.routers import decisions, integrations, meta, public, reports, staff, web
+from app.routers import (
+    decisions,
+    integrations,
+    meta,
+    public,
+    reports,
+    staff,
+    task_confirm,
+    tasks,
+    web,
+)
 from app.routers.integrations import WEBHOOK_PATH
 from app.runtime import build_runtime
 from app.services.jobs import periodic_jobs
@@ -66,7 +76,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_docs(app)
-    for module in (public, staff, decisions, reports, meta, integrations):
+    for module in (public, staff, decisions, tasks, reports, meta, integrations, task_confirm):
         app.include_router(module.router)
     app.include_router(metrics_router)
     web.install_web(app)  # the data subject's web form (HTML) and /static

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # The reminder sweep inside the web process runs this often (0 turns it off there).
     sla_sweep_minutes: float = Field(default=15.0, ge=0)
 
+    # Carrying decisions out: each holder's task is due this many days before the legal
+    # deadline (moved back to a working day, never before the day it is made).
+    task_days_before_deadline: int = Field(default=2, ge=0, le=9)
+    # The signed link a holder confirms a task with stays valid this long.
+    task_link_days: int = Field(default=30, ge=1, le=365)
+
     # Decisions: every decision waits for the officer, not only refusals, partial grants and
     # destruction of data.
     approval_for_all: bool = False

@@ -29,7 +29,7 @@ from app.services.chat_jobs import post_candidate_notes, reconcile
 from app.services.outbox import Outbox
 from app.settings import Settings
 from tests.channeltalk_fake import FakeChannelTalk
-from tests.conftest import T0, TEST_KEY, Clock
+from tests.conftest import T0, TEST_KEY, Clock, carry_out
 
 Headers = Callable[..., dict[str, str]]
 
@@ -365,6 +365,7 @@ def test_identity_confirmed_and_the_result_are_posted_without_personal_data(
     )
     write("decision", {"outcome": "granted", "record_dates": records}, agent)
     write("approval", {"approve": True}, officer)
+    assert carry_out(client, request.reference, agent)["request_status"] == "completed"
     while Outbox(runtime).run_once():
         pass
     texts = fake.messages_text(CHAT)

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from app.models.notice import Notice
 from app.runtime import Runtime
-from tests.conftest import Clock, request_body
+from tests.conftest import Clock, carry_out, request_body
 from tests.test_intake_api import assert_problem, file
 
 Headers = Callable[..., dict[str, str]]
@@ -247,7 +247,9 @@ def test_deletion_keeps_payment_records_until_their_five_year_date(
     assert pending["grounds"] == ["36-1-proviso"]
     [ev] = [e for e in drafted.json()["events"] if e["data"].get("retention")]
     assert ev["data"]["retention"]["keep_until_latest"] == "2030-11-20"
-    desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    approved = desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    assert approved.json()["status"] == "executing"  # every holder acts first
+    assert carry_out(client, desk.ref, desk.agent)["request_status"] == "completed"
     text = notice_text(db, runtime, "action_result")
     assert "2030년 11월 20일" in text and "전자상거래 등에서의 소비자 보호에 관한 법률" in text
     assert "파기" in text
@@ -285,7 +287,8 @@ def test_correction_completes_with_what_was_changed(
             "changes": "담당자 이름을 '김가람'으로 고쳤습니다.",
         },
     )
-    assert done.json()["status"] == "completed"
+    assert done.json()["status"] == "executing"
+    assert carry_out(client, desk.ref, desk.agent)["request_status"] == "completed"
     assert "김가람" in notice_text(db, runtime, "action_result")
 
 
@@ -298,8 +301,9 @@ def test_decisions_that_destroy_data_wait_for_the_officer(
     assert drafted.json()["status"] == "awaiting_approval"
     assert (
         desk.staff_write("approval", {"approve": True}, who=desk.officer).json()["status"]
-        == "completed"
+        == "executing"
     )
+    assert carry_out(client, desk.ref, desk.agent)["request_status"] == "completed"
 
 
 # --- postponement (art. 35(3)) ------------------------------------------------------------------

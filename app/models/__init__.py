@@ -13,6 +13,7 @@ from app.models.identity import Attachment, IdentityCheck, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, ApiToken, ExportLog, InternalNote, Role, Staff
+from app.models.task import Task
 
 __all__ = [
     "AccessLog",
@@ -38,5 +39,6 @@ __all__ = [
     "Request",
     "Role",
     "Staff",
+    "Task",
     "Verification",
 ]

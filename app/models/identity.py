@@ -24,6 +24,8 @@ class Attachment(SQLModel, table=True):
     filename_enc: str | None = None  # names of ID scans can carry a person's name
     uploaded_by: str = Field(max_length=64)
     uploaded_at: datetime = utc_field()
+    # Evidence that a holder carried a decision out (kind task_evidence).
+    task_id: int | None = Field(default=None, foreign_key="task.id", index=True)
 
 
 class IdentityCheck(SQLModel, table=True):

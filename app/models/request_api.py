@@ -135,6 +135,8 @@ class QueueItem(BaseModel):
     assignee: int | None
     # Open, nobody assigned, and received longer ago than RIGHTSDESK_UNASSIGNED_FLAG_HOURS.
     unassigned_too_long: bool = False
+    # Executing: holders' tasks not yet done or waived (open or failed) — what it waits for.
+    tasks_pending: int = 0
 
 
 class QueuePage(BaseModel):

@@ -97,17 +97,22 @@ async def read_filing_body(request: Request, rt: Runtime, model: type[M]) -> Fil
     return body
 
 
-async def read_supplement(request: Request, rt: Runtime) -> StoredFiles:
+async def read_files(request: Request, rt: Runtime) -> tuple[StoredFiles, dict[str, list[str]]]:
+    """At least one file in `attachments` (multipart), stored encrypted; and the text fields."""
     if _media(request) != "multipart/form-data":
         raise UnsupportedMediaType("서류는 multipart/form-data 로 보내 주세요.")
     upload = await read_upload(request, rt.evidence, _limits(rt))
     stored = StoredFiles(files=upload.files)
+    if not upload.files:
+        msg = "제출할 파일(attachments)이 없습니다."
+        raise ValidationFailed(msg, errors=[FieldError("attachments", "required", msg)])
+    return stored, upload.fields
+
+
+async def read_supplement(request: Request, rt: Runtime) -> StoredFiles:
+    stored, fields = await read_files(request, rt)
     with stored.discard_on_error(rt):
-        if not upload.files:
-            msg = "제출할 파일(attachments)이 없습니다."
-            raise ValidationFailed(msg, errors=[FieldError("attachments", "required", msg)])
-        kinds = upload.fields.get("attachment_kinds", [])
-        stored.kinds = attachment_kinds(kinds, len(upload.files))
+        stored.kinds = attachment_kinds(fields.get("attachment_kinds", []), len(stored.files))
     return stored
 
 

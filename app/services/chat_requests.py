@@ -25,13 +25,12 @@ from app.integrations.channeltalk_events import (
 )
 from app.models.channeltalk import ChatCandidate, ChatLink, ChatMessage
 from app.models.identity import IdentityCheck, Verification
-from app.models.notice import Notice
 from app.models.request import Party, Request
 from app.runtime import Runtime
 from app.services import identity
 from app.services.events import move, note
 from app.services.filing import new_request, record_filed
-from app.services.notices import CHAT, queue_notice
+from app.services.notices import CHAT, queue_internal, queue_notice
 from app.workflows import chat_intent, intake
 from app.workflows.chat_intent import Confidence, Intent
 from app.workflows.identity import IdentityMethod
@@ -233,20 +232,16 @@ def _queue_description(session: Session, rt: Runtime, request: Request, link: Ch
     assert request.id is not None
     label = TYPE_LABELS_KO.get(request.type, request.type)
     text = f"{request.reference} {label} 요청 접수 · 법정기한 {request.legal_due_on.isoformat()}"
-    v, now = rt.vault, rt.clock()
-    session.add(
-        Notice(
-            request_id=request.id,
-            kind="chat_description",
-            channel=CHAT,
-            audience="staff",
-            dedupe_key=f"{request.reference}:chat_description",
-            recipient_enc=v.encrypt(link.user_chat_id, field="notice.recipient"),
-            subject_enc=v.encrypt("", field="notice.subject"),
-            body_enc=v.encrypt(text, field="notice.body"),
-            next_attempt_at=now,
-            created_at=now,
-        )
+    queue_internal(
+        session,
+        rt,
+        request,
+        kind="chat_description",
+        to=link.user_chat_id,
+        key=f"{request.reference}:chat_description",
+        subject="",
+        body=text,
+        channel=CHAT,
     )
 
 

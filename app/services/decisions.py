@@ -229,9 +229,24 @@ def approve(
 def _complete(
     session: Session, rt: Runtime, request: Request, decision: Decision, actor: str
 ) -> None:
+    """The decision is final. When it changes, deletes or stops data somewhere, every holder
+    gets a task and the request waits in `executing` (app/services/tasks.py); otherwise it
+    completes now."""
     decision.decided_at = rt.clock()
     decision.state = "final" if decision.state == "awaiting_approval" else decision.state
     request.outcome = decision.outcome
+    if request.type != "objection":
+        from app.services.tasks import start_execution
+
+        if start_execution(session, rt, request, decision, actor=actor):
+            return
+    complete_request(session, rt, request, actor=actor)
+
+
+def complete_request(session: Session, rt: Runtime, request: Request, *, actor: str) -> None:
+    """Close the request under its decision and send the result notice (form No. 9 / 10)."""
+    decision = latest_decision(session, request)
+    assert decision is not None
     move(
         session,
         rt,

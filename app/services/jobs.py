@@ -7,12 +7,17 @@ from app.services.outbox import Periodic
 
 
 def periodic_jobs(rt: Runtime) -> list[Periodic]:
-    from app.services import chat_inbound, chat_jobs, sla
+    from app.services import chat_inbound, chat_jobs, sla, task_notices
 
     s = rt.settings
     jobs: list[Periodic] = []
     if s.sla_sweep_minutes:
         jobs.append(Periodic("SLA sweep", s.sla_sweep_minutes * 60, lambda: sla.sweep(rt)))
+        jobs.append(
+            Periodic(
+                "Task reminders", s.sla_sweep_minutes * 60, lambda: task_notices.remind_overdue(rt)
+            )
+        )
     if s.channeltalk_tokens or s.channeltalk_api_enabled:
         # Deliveries are processed right after the webhook answers; this catches the ones a
         # crash or a failure left behind.

@@ -82,6 +82,43 @@ def queue_notice(
     return notice
 
 
+def queue_internal(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    *,
+    kind: str,
+    to: str,
+    key: str,
+    subject: str,
+    body: str,
+    channel: str = "email",
+    audience: str = "staff",
+) -> Notice | None:
+    """A message about the request to someone other than the requester (staff reminders, a
+    holder's instruction, the chat description): queued once per `key`, never in the
+    requester's view. Returns None when that key was queued before."""
+    assert request.id is not None
+    if session.exec(select(Notice.id).where(Notice.dedupe_key == key)).first() is not None:
+        return None
+    v, now = rt.vault, rt.clock()
+    notice = Notice(
+        request_id=request.id,
+        kind=kind,
+        channel=channel,
+        audience=audience,
+        dedupe_key=key,
+        recipient_enc=v.encrypt(to, field="notice.recipient"),
+        subject_enc=v.encrypt(subject, field="notice.subject"),
+        body_enc=v.encrypt(body, field="notice.body"),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(notice)
+    session.flush()
+    return notice
+
+
 def _with_status_link(rt: Runtime, extra: Mapping[str, Any] | None) -> dict[str, Any]:
     values = dict(extra or {})
     base = rt.settings.public_base_url

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from app.crypto import constant_time_equal
@@ -31,6 +31,7 @@ from app.models.request_api import (
     VerificationOut,
 )
 from app.models.staff import AccessLog, InternalNote, Staff
+from app.models.task import Task
 from app.runtime import Runtime
 from app.services import decisions, identity
 from app.services.chat_view import chat_view
@@ -85,6 +86,8 @@ class QueueFilter:
     due_before: date | None = None
     due_after: date | None = None
     q: str | None = None
+    # Only requests waiting on holders' tasks (executing, with a task open or failed).
+    blocked_on_tasks: bool = False
     sort: SortKey = "legal_deadline"
     limit: int = 50
     cursor: str | None = None
@@ -121,14 +124,39 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
         stmt = stmt.where(
             col(Request.reference).startswith(canonical_reference(f.q), autoescape=True)
         )
+    if f.blocked_on_tasks:
+        stmt = stmt.where(
+            Request.status == "executing",
+            col(Request.id).in_(select(Task.request_id).where(col(Task.status).in_(_PENDING))),
+        )
     stmt = _page(stmt, f)
     rows = list(session.exec(stmt.limit(f.limit + 1)).all())
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     cutoff = rt.clock() - timedelta(hours=rt.settings.unassigned_flag_hours)
-    items = [_queue_item(r, today, due_soon, cutoff) for r in rows]
+    pending = _pending_tasks(session, [r.id for r in rows if r.status == "executing"])
+    items = [
+        _queue_item(r, today, due_soon, cutoff).model_copy(
+            update={"tasks_pending": pending.get(r.id or 0, 0)}
+        )
+        for r in rows
+    ]
     next_cursor = _encode_cursor(rows[-1], f.sort) if more and rows else None
     return QueuePage(items=items, next_cursor=next_cursor)
+
+
+_PENDING = ("open", "failed")
+
+
+def _pending_tasks(session: Session, request_ids: list[int | None]) -> dict[int, int]:
+    if not request_ids:
+        return {}
+    rows = session.exec(
+        select(Task.request_id, func.count())
+        .where(col(Task.request_id).in_(request_ids), col(Task.status).in_(_PENDING))
+        .group_by(col(Task.request_id))
+    ).all()
+    return {rid: n for rid, n in rows}
 
 
 def _assignee_clause(value: str, staff: Staff) -> Any:

@@ -20,6 +20,7 @@ from app.models.staff import InternalNote, Role, Staff
 from app.notice_render import render_internal
 from app.runtime import Runtime
 from app.services.events import note
+from app.services.notices import queue_internal
 from app.workflows.deadlines import kst_date
 from app.workflows.notices import date_text, kst_datetime_text
 from app.workflows.sla import Sla, closed_statuses
@@ -225,6 +226,16 @@ def _median_from_histogram(hist: list[tuple[int | None, int]], total: int) -> fl
     return sum(found) / len(found)
 
 
+def check_case_handler(session: Session, staff_id: int, *, field: str) -> None:
+    """An assignee must be an active staff member who handles requests."""
+    target = session.get(Staff, staff_id)
+    handlers = {Role.AGENT.value, Role.SECURITY.value, Role.OFFICER.value}
+    if target is None or not target.active or target.role not in handlers:
+        raise BusinessRuleViolation(
+            "unknown_assignee", field, "요청을 맡을 수 있는 직원이 아닙니다."
+        )
+
+
 def assign(
     session: Session, rt: Runtime, request: Request, *, fields: dict[str, Any], staff: Staff
 ) -> None:
@@ -233,12 +244,7 @@ def assign(
     if "assignee" in fields:
         new = fields["assignee"]
         if new is not None:
-            target = session.get(Staff, new)
-            handlers = {Role.AGENT.value, Role.SECURITY.value, Role.OFFICER.value}
-            if target is None or not target.active or target.role not in handlers:
-                raise BusinessRuleViolation(
-                    "unknown_assignee", "assignee", "요청을 맡을 수 있는 직원이 아닙니다."
-                )
+            check_case_handler(session, new, field="assignee")
         if new != request.assignee_id:
             request.assignee_id = new
             request.version += 1
@@ -416,19 +422,14 @@ def _queue_reminder(
         "link": f"상세 조회: GET /v1/staff/requests/{r.reference}",
     }
     subject, body = render_internal(f"reminder_{kind}", context)
-    v, now = rt.vault, rt.clock()
-    session.add(
-        Notice(
-            request_id=r.id,  # type: ignore[arg-type]
-            kind=f"reminder_{kind}",
-            channel="email",
-            audience="staff",
-            dedupe_key=key,
-            recipient_enc=v.encrypt(to, field="notice.recipient"),
-            subject_enc=v.encrypt(subject, field="notice.subject"),
-            body_enc=v.encrypt(body, field="notice.body"),
-            next_attempt_at=now,
-            created_at=now,
-        )
+    queue_internal(
+        session,
+        rt,
+        r,
+        kind=f"reminder_{kind}",
+        to=to,
+        key=key,
+        subject=subject,
+        body=body,
     )
     note(session, rt, r, "reminder_queued", actor="sla", reminder=kind)

@@ -1,0 +1,146 @@
+"""The page a holder (a processor or an internal team) confirms its task on, from the signed
+link in its instruction e-mail. GET only shows; the POST (with the token in the body and the
+CSRF double submit) records what was done, so a mail scanner that follows links confirms
+nothing."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from app.deps import RuntimeDep, SessionDep
+from app.errors import DomainError
+from app.models.request import Request as DbRequest
+from app.models.task import Task
+from app.routers.web import forbidden, page
+from app.runtime import Runtime
+from app.services import tasks
+from app.services.requests import request_by_reference
+from app.services.task_notices import task_id_from_token
+from app.web import csrf
+from app.workflows.tasks import (
+    ACTION_FOR,
+    ACTION_LABELS_KO,
+    METHOD_LABELS_KO,
+    METHODS_FOR,
+    Instruction,
+    Method,
+    Performed,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _task(session: Session, rt: Runtime, token: str) -> tuple[Task, DbRequest] | None:
+    task_id = task_id_from_token(rt, token, now=rt.clock())
+    task = session.get(Task, task_id) if task_id is not None else None
+    if task is None:
+        return None
+    request = session.get(DbRequest, task.request_id)
+    assert request is not None
+    return task, request
+
+
+def _choices(task: Task) -> list[dict[str, object]]:
+    """One question per kind of action asked: how was it done?"""
+    actions = sorted({ACTION_FOR[Instruction(i["instruction"])] for i in task.instructions})
+    return [
+        {
+            "action": a.value,
+            "label": ACTION_LABELS_KO[a],
+            "methods": [(m.value, METHOD_LABELS_KO[m]) for m in sorted(METHODS_FOR[a])],
+        }
+        for a in actions
+    ]
+
+
+def _show(
+    request: Request,
+    rt: Runtime,
+    found: tuple[Task, DbRequest] | None,
+    token: str,
+    error: str | None = None,
+) -> HTMLResponse:
+    if found is None:
+        return page(request, "task_confirm.html", status=404, invalid=True)
+    task, req = found
+    service = rt.policy.service(req.service)
+    items = [
+        (item.name if (item := service.item(i["item"])) else i["item"]) if service else i["item"]
+        for i in task.instructions
+    ]
+    return page(
+        request,
+        "task_confirm.html",
+        status=422 if error else 200,
+        task=task,
+        reference=req.reference,
+        items=items,
+        choices=_choices(task),
+        token=token,
+        error=error,
+        controller_name=rt.policy.controller.name,
+    )
+
+
+@router.get("/tasks/confirm", response_class=HTMLResponse)
+async def confirm_page(
+    request: Request, session: SessionDep, rt: RuntimeDep, token: str = ""
+) -> HTMLResponse:
+    found = await run_in_threadpool(_task, session, rt, token)
+    return _show(request, rt, found, token)
+
+
+@router.post("/tasks/confirm", response_class=HTMLResponse)
+async def confirm(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    raw = (await request.body()).decode("utf-8", "replace")
+    fields = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+    if not csrf.valid(request, fields.get(csrf.FIELD)):
+        return forbidden(request)
+    token = fields.get("token", "")
+    found = await run_in_threadpool(_task, session, rt, token)
+    if found is None or found[0].status != "open":
+        return _show(request, rt, found, token)
+    try:
+        await run_in_threadpool(_record, session, rt, found, fields)
+    except DomainError as exc:
+        return _show(request, rt, found, token, error=exc.detail)
+    return page(
+        request,
+        "task_confirm.html",
+        done=True,
+        reference=found[1].reference,
+        holder_name=found[0].holder_name,
+    )
+
+
+def _record(
+    session: Session, rt: Runtime, found: tuple[Task, DbRequest], fields: dict[str, str]
+) -> None:
+    task, req = found
+    request = request_by_reference(session, req.reference, for_update=True)
+    task = tasks.task_of(session, request, task.id or 0, lock=True)
+    performed = []
+    for choice in _choices(task):
+        method = fields.get(f"method_{choice['action']}", "")
+        if method not in {m.value for m in Method}:
+            raise DomainError(f"'{choice['label']}' 조치의 방법을 골라 주세요.")
+        performed.append(
+            Performed(ACTION_FOR[_instruction_of(str(choice["action"]))], Method(method))
+        )
+    note = fields.get("note", "").strip()[:2000] or None
+    tasks.complete(
+        session,
+        rt,
+        request,
+        task,
+        tasks.Completion(performed, note, None, by=f"holder:{task.holder_code}"),
+    )
+
+
+def _instruction_of(action: str) -> Instruction:
+    return next(i for i, a in ACTION_FOR.items() if a.value == action)

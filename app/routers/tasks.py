@@ -1,0 +1,282 @@
+"""Staff API for tasks (one per holder of the data) and the execution certificate."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlmodel import Session
+
+from app.deps import CaseHandler, RuntimeDep, SessionDep
+from app.models.request import Request as DbRequest
+from app.models.staff import Staff
+from app.routers.common import client_ip, problem_responses
+from app.routers.filing_body import StoredFiles, read_files
+from app.runtime import Runtime
+from app.services import task_views, tasks
+from app.services.requests import log_access, request_by_reference
+from app.workflows.tasks import Action, Method, Performed
+
+router = APIRouter(tags=["tasks"], responses=problem_responses(401, 403, 404))
+_ONE = "/v1/staff/requests/{reference}/tasks/{task_id}"
+
+
+class TaskOut(BaseModel):
+    id: int
+    reference: str
+    holder_code: str
+    holder_kind: str
+    holder_name: str
+    contact_email: str | None
+    instructions: list[dict[str, str]]
+    status: str
+    due_on: date
+    overdue: bool
+    assignee_id: int | None
+    performed: list[dict[str, Any]] | None
+    note: str | None
+    completed_by: str | None
+    performed_at: datetime | None
+    completed_at: datetime | None
+    reason: str | None
+    waived_by: int | None
+    evidence: list[dict[str, Any]]
+
+
+class TaskPage(BaseModel):
+    request_status: str
+    items: list[TaskOut]
+
+
+class PerformedIn(BaseModel):
+    action: Action
+    method: Method
+
+
+class CompleteIn(BaseModel):
+    actions: list[PerformedIn] = Field(min_length=1, max_length=4)
+    note: str | None = Field(default=None, max_length=2000)
+    performed_at: AwareDatetime | None = None
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TaskPatch(BaseModel):
+    assignee_id: int | None = None
+    due_on: date | None = None
+
+
+def _locked(session: SessionDep, reference: str) -> DbRequest:
+    # Finishing the last task moves the request: lock it so two finishing writers queue up.
+    return request_by_reference(session, reference, for_update=True)
+
+
+LockedRequest = Annotated[DbRequest, Depends(_locked)]
+
+
+def _page(session: Session, rt: Runtime, request: DbRequest) -> TaskPage:
+    return TaskPage(
+        request_status=request.status,
+        items=[
+            TaskOut(**task_views.task_view(session, rt, request, t))
+            for t in tasks.tasks_of(session, request)
+        ],
+    )
+
+
+@router.get("/v1/staff/requests/{reference}/tasks", response_model=TaskPage, summary="작업 목록")
+def list_tasks(
+    reference: str, staff: CaseHandler, session: SessionDep, rt: RuntimeDep, http: Request
+) -> TaskPage:
+    request = request_by_reference(session, reference)
+    log_access(session, rt, request, staff, "view_tasks", client_ip(http))
+    return _page(session, rt, request)
+
+
+@router.post(
+    f"{_ONE}/complete",
+    response_model=TaskPage,
+    responses=problem_responses(409, 422),
+    summary="작업 완료 (증빙: 한 일과 방법)",
+)
+def complete_task(
+    task_id: int,
+    body: CompleteIn,
+    staff: CaseHandler,
+    request: LockedRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> TaskPage:
+    task = tasks.task_of(session, request, task_id, lock=True)
+    performed = [Performed(p.action, p.method) for p in body.actions]
+    tasks.complete(
+        session,
+        rt,
+        request,
+        task,
+        tasks.Completion(performed, body.note, body.performed_at, by=f"staff:{staff.id}"),
+    )
+    return _page(session, rt, request)
+
+
+@router.post(f"{_ONE}/fail", response_model=TaskPage, responses=problem_responses(409, 422))
+def fail_task(
+    task_id: int,
+    body: ReasonIn,
+    staff: CaseHandler,
+    request: LockedRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> TaskPage:
+    task = tasks.task_of(session, request, task_id, lock=True)
+    tasks.fail(session, rt, request, task, body.reason, actor=f"staff:{staff.id}")
+    return _page(session, rt, request)
+
+
+@router.post(f"{_ONE}/reopen", response_model=TaskPage, responses=problem_responses(409))
+def reopen_task(
+    task_id: int, staff: CaseHandler, request: LockedRequest, session: SessionDep, rt: RuntimeDep
+) -> TaskPage:
+    task = tasks.task_of(session, request, task_id, lock=True)
+    tasks.reopen(session, rt, request, task, actor=f"staff:{staff.id}")
+    return _page(session, rt, request)
+
+
+@router.post(
+    f"{_ONE}/waive",
+    response_model=TaskPage,
+    responses=problem_responses(409, 422),
+    summary="작업 면제 (개인정보 보호책임자, 사유 필수)",
+)
+def waive_task(
+    task_id: int,
+    body: ReasonIn,
+    staff: CaseHandler,
+    request: LockedRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> TaskPage:
+    task = tasks.task_of(session, request, task_id, lock=True)
+    tasks.waive(session, rt, request, task, body.reason, officer=staff)
+    return _page(session, rt, request)
+
+
+@router.patch(_ONE, response_model=TaskPage, responses=problem_responses(409, 422))
+def update_task(
+    task_id: int,
+    body: TaskPatch,
+    staff: CaseHandler,
+    request: LockedRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+) -> TaskPage:
+    task = tasks.task_of(session, request, task_id, lock=True)
+    changes = body.model_dump(exclude_unset=True)
+    if "assignee_id" in changes and changes["assignee_id"] is not None:
+        task_views.check_assignee(session, changes["assignee_id"])
+    tasks.update(session, rt, request, task, changes=changes, actor=f"staff:{staff.id}")
+    return _page(session, rt, request)
+
+
+@router.post(
+    f"{_ONE}/evidence",
+    response_model=TaskPage,
+    responses=problem_responses(409, 413, 415, 422),
+    summary="작업 증빙 파일 (PDF, JPEG, PNG)",
+)
+async def add_evidence(
+    reference: str,
+    task_id: int,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    http: Request,
+) -> TaskPage:
+    """multipart/form-data with files `attachments` (e.g. a processor's deletion report)."""
+    upload, _ = await read_files(http, rt)
+    with upload.discard_on_error(rt):
+        return await run_in_threadpool(_attach, session, rt, reference, task_id, staff, upload)
+
+
+def _attach(
+    session: Session, rt: Runtime, reference: str, task_id: int, staff: Staff, upload: StoredFiles
+) -> TaskPage:
+    request = request_by_reference(session, reference, for_update=True)
+    task = tasks.task_of(session, request, task_id, lock=True)
+    task_views.attach_evidence(session, rt, request, task, upload.files, actor=f"staff:{staff.id}")
+    return _page(session, rt, request)
+
+
+@router.get(
+    "/v1/staff/requests/{reference}/certificate",
+    responses={
+        200: {"content": {"text/html": {}, "application/pdf": {}}},
+        **problem_responses(409),
+    },
+    response_class=Response,
+    summary="처리(파기) 확인서 — HTML 또는 PDF",
+)
+def certificate(
+    reference: str,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    http: Request,
+    format: Annotated[Literal["html", "pdf"] | None, Query()] = None,
+) -> Response:
+    request = request_by_reference(session, reference)
+    wanted = format or ("pdf" if "application/pdf" in http.headers.get("accept", "") else "html")
+    log_access(session, rt, request, staff, f"certificate_{wanted}", client_ip(http))
+    cert = task_views.certificate_of(session, rt, request, issued_by=staff)
+    from app.certificate import render_html, render_pdf
+
+    headers = {"Cache-Control": "no-store"}
+    if wanted == "pdf":
+        headers["Content-Disposition"] = (
+            f'attachment; filename="{request.reference}-certificate.pdf"'
+        )
+        return Response(render_pdf(cert), media_type="application/pdf", headers=headers)
+    return HTMLResponse(render_html(cert), headers=headers)
+
+
+class TaskQueueItem(TaskOut):
+    request_status: str
+
+
+@router.get(
+    "/v1/staff/tasks", response_model=list[TaskQueueItem], summary="모든 요청의 작업 (기한순)"
+)
+def task_queue(
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    status: Annotated[list[Literal["open", "done", "waived", "failed"]] | None, Query()] = None,
+    overdue: bool = False,
+    holder: Annotated[str | None, Query(max_length=64)] = None,
+    assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d+)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[TaskQueueItem]:
+    rows = task_views.queue(
+        session,
+        rt,
+        statuses=status or ["open", "failed"],
+        overdue=overdue,
+        holder=holder,
+        assignee=_assignee(assignee, staff),
+        limit=limit,
+    )
+    return [TaskQueueItem(**row) for row in rows]
+
+
+def _assignee(value: str | None, staff: Staff) -> int | Literal["none"] | None:
+    if value is None:
+        return None
+    if value == "me":
+        return staff.id
+    return "none" if value == "none" else int(value)

@@ -1,0 +1,196 @@
+"""Carrying a decision out: one task per holder of the data, and what counts as evidence.
+
+Pure: no clock, no database. PIPA art. 26(4)-(6): the controller stays responsible for what
+its processors (수탁자) do with the data, so a deletion, correction or suspension is done only
+when every holder has acted; art. 36(3): deletion so that the data cannot be restored or
+regenerated; art. 21(3): data another law makes us keep is stored separately instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Protocol
+
+from app.errors import BusinessRuleViolation, InvalidTransition
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    WAIVED = "waived"  # the officer decided this holder need not act (with a reason)
+    FAILED = "failed"  # the holder could not act; reopened or waived, never left as is
+
+
+TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.OPEN: frozenset({TaskStatus.DONE, TaskStatus.WAIVED, TaskStatus.FAILED}),
+    TaskStatus.FAILED: frozenset({TaskStatus.OPEN, TaskStatus.WAIVED}),
+    TaskStatus.DONE: frozenset(),
+    TaskStatus.WAIVED: frozenset(),
+}
+# A request leaves `executing` only when every task is in one of these.
+SETTLED = frozenset({TaskStatus.DONE, TaskStatus.WAIVED})
+
+
+class Instruction(StrEnum):
+    DELETE = "delete"  # art. 36(3): irreversibly
+    SEPARATE = "separate"  # art. 21(3): kept under another law, stored apart
+    CORRECT = "correct"  # art. 36(4)
+    SUSPEND = "suspend"  # art. 37(1), (3)
+
+
+INSTRUCTION_LABELS_KO = {
+    Instruction.DELETE: "삭제(파기)",
+    Instruction.SEPARATE: "분리 보관",
+    Instruction.CORRECT: "정정",
+    Instruction.SUSPEND: "처리정지",
+}
+
+
+class Action(StrEnum):
+    DELETED = "deleted"
+    SEPARATED = "separated"
+    CORRECTED = "corrected"
+    SUSPENDED = "suspended"
+
+
+ACTION_LABELS_KO = {
+    Action.DELETED: "삭제함",
+    Action.SEPARATED: "분리 보관함",
+    Action.CORRECTED: "정정함",
+    Action.SUSPENDED: "처리를 정지함",
+}
+
+ACTION_FOR: dict[Instruction, Action] = {
+    Instruction.DELETE: Action.DELETED,
+    Instruction.SEPARATE: Action.SEPARATED,
+    Instruction.CORRECT: Action.CORRECTED,
+    Instruction.SUSPEND: Action.SUSPENDED,
+}
+
+
+class Method(StrEnum):
+    # 표준 개인정보 보호지침 art. 10: electronic files by a method that cannot be restored,
+    # paper by shredding or burning.
+    IRREVERSIBLE_DELETION = "irreversible_deletion"
+    OVERWRITE = "overwrite"
+    CRYPTO_ERASURE = "crypto_erasure"
+    PHYSICAL_DESTRUCTION = "physical_destruction"
+    SEPARATE_STORAGE = "separate_storage"
+    RECORD_UPDATED = "record_updated"
+    PROCESSING_BLOCKED = "processing_blocked"
+
+
+METHOD_LABELS_KO = {
+    Method.IRREVERSIBLE_DELETION: "복구·재생할 수 없도록 영구 삭제",
+    Method.OVERWRITE: "덮어쓰기 후 삭제",
+    Method.CRYPTO_ERASURE: "암호화 키를 폐기해 복원할 수 없게 함",
+    Method.PHYSICAL_DESTRUCTION: "파쇄 또는 소각(종이·매체)",
+    Method.SEPARATE_STORAGE: "별도 저장소로 옮기고 접근을 제한함",
+    Method.RECORD_UPDATED: "기록을 요구대로 고침",
+    Method.PROCESSING_BLOCKED: "처리·이용을 차단함",
+}
+
+METHODS_FOR: dict[Action, frozenset[Method]] = {
+    Action.DELETED: frozenset(
+        {
+            Method.IRREVERSIBLE_DELETION,
+            Method.OVERWRITE,
+            Method.CRYPTO_ERASURE,
+            Method.PHYSICAL_DESTRUCTION,
+        }
+    ),
+    Action.SEPARATED: frozenset({Method.SEPARATE_STORAGE}),
+    Action.CORRECTED: frozenset({Method.RECORD_UPDATED}),
+    Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED, Method.IRREVERSIBLE_DELETION}),
+}
+
+# What granting each type asks the holders to do; access changes nothing.
+_GRANTED_INSTRUCTION = {
+    "deletion": Instruction.DELETE,
+    # The data processed on the withdrawn consent is destroyed (art. 37(3), (5)).
+    "consent_withdrawal": Instruction.DELETE,
+    "correction": Instruction.CORRECT,
+    "suspension": Instruction.SUSPEND,
+}
+
+
+class HolderLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def items(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    holder_code: str
+    instructions: tuple[tuple[str, Instruction], ...]  # (item code, instruction)
+
+
+def plan_tasks(
+    request_type: str,
+    *,
+    acted_on: Sequence[str],
+    kept: Sequence[str],
+    holders: Iterable[HolderLike],
+) -> list[TaskPlan]:
+    """One task per holder of an affected item: `acted_on` items get the type's instruction,
+    `kept` items (a deletion's retention holds) are to be separated. Nothing for access, or
+    when no item is affected (a refusal)."""
+    instruction = _GRANTED_INSTRUCTION.get(request_type)
+    if instruction is None:
+        return []
+    wanted = {item: instruction for item in acted_on}
+    wanted.update({item: Instruction.SEPARATE for item in kept if item not in wanted})
+    plans = []
+    for holder in holders:
+        mine = tuple((item, wanted[item]) for item in holder.items if item in wanted)
+        if mine:
+            plans.append(TaskPlan(holder_code=holder.code, instructions=mine))
+    return plans
+
+
+def task_due_on(target: date, today: date) -> date:
+    """A task's own due date: the team's target inside the legal deadline, never in the past."""
+    return max(target, today)
+
+
+def check_task_move(current: str, to: TaskStatus) -> None:
+    if to not in TASK_TRANSITIONS[TaskStatus(current)]:
+        raise InvalidTransition(f"'{current}' 상태의 작업을 '{to}' 상태로 바꿀 수 없습니다.")
+
+
+@dataclass(frozen=True)
+class Performed:
+    action: Action
+    method: Method
+
+
+def check_evidence(instructions: Iterable[str], performed: Sequence[Performed]) -> None:
+    """Every kind of instruction of the task is answered by an action done in an accepted way
+    (e.g. a deletion by a method that cannot be restored: art. 36(3))."""
+    needed = {ACTION_FOR[Instruction(i)] for i in instructions}
+    given = {p.action for p in performed}
+    for i, p in enumerate(performed):
+        if p.action not in needed:
+            raise BusinessRuleViolation(
+                "action_not_asked",
+                f"actions.{i}.action",
+                f"이 작업에서 요청하지 않은 조치입니다({ACTION_LABELS_KO[p.action]}).",
+            )
+        if p.method not in METHODS_FOR[p.action]:
+            allowed = ", ".join(sorted(m.value for m in METHODS_FOR[p.action]))
+            raise BusinessRuleViolation(
+                "method_not_accepted",
+                f"actions.{i}.method",
+                f"{ACTION_LABELS_KO[p.action]} 조치의 방법은 {allowed} 중 하나여야 합니다.",
+            )
+    missing = needed - given
+    if missing:
+        names = ", ".join(ACTION_LABELS_KO[a] for a in sorted(missing))
+        raise BusinessRuleViolation(
+            "evidence_incomplete", "actions", f"요청한 조치의 기록이 빠졌습니다: {names}."
+        )

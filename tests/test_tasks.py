@@ -1,0 +1,258 @@
+"""Carrying decisions out: a task per holder of the data, evidence, the processor's e-mail and
+its confirmation link, the certificate, reminders (PIPA arts. 21(3), 26, 36(3))."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from app.models.notice import Notice
+from app.models.task import Task
+from app.runtime import Runtime
+from app.services.outbox import Outbox
+from app.services.task_notices import remind_overdue
+from tests.conftest import Clock, request_body, subject
+from tests.servers import SmtpServer, free_port
+from tests.test_intake_api import file
+
+Headers = Callable[..., dict[str, str]]
+
+# Who holds 우노's 관리자 전화번호 (admin_phone) in the policy's data map.
+ADMIN_PHONE_HOLDERS = {
+    "uno_service_db",
+    "aws",
+    "channel_corp",
+    "sweettracker",
+    "signok",
+    "tradesign",
+    "oksign",
+    "woori_mobile",
+}
+DELETED = [{"action": "deleted", "method": "irreversible_deletion"}]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings_overrides(smtp: SmtpServer) -> dict[str, Any]:
+    return {"smtp_url": f"smtp://127.0.0.1:{smtp.port}", "public_base_url": "http://testserver"}
+
+
+class Case:
+    """A 우노 customer's deletion request, verified, decided and approved through the API."""
+
+    def __init__(self, client: TestClient, staff_headers: Headers, **body: Any) -> None:
+        self.client = client
+        self.agent, self.officer = staff_headers("agent"), staff_headers("officer")
+        body.setdefault("subject", subject(phone="010-1234-5678"))
+        created = file(client, request_body(**body)).json()
+        self.ref = created["reference"]
+        self.url = f"/v1/staff/requests/{self.ref}"
+        self.write("identity", {"result": "verified", "method": "account_record_match"})
+
+    def write(self, path: str, body: dict[str, Any], who: dict[str, str] | None = None) -> Any:
+        etag = self.client.get(self.url, headers=self.agent).headers["etag"]
+        headers = {**(who or self.agent), "If-Match": etag}
+        resp = self.client.post(f"{self.url}/{path}", json=body, headers=headers)
+        assert resp.status_code < 300, resp.text
+        return resp.json()
+
+    def decide_and_approve(self, **decision: Any) -> None:
+        self.write("decision", {"outcome": "granted", **decision})
+        self.write("approval", {"approve": True}, who=self.officer)
+
+    def tasks(self) -> dict[str, Any]:
+        resp = self.client.get(f"{self.url}/tasks", headers=self.agent)
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    def task(self, holder: str) -> dict[str, Any]:
+        return next(t for t in self.tasks()["items"] if t["holder_code"] == holder)
+
+    def act(self, holder: str, verb: str, body: dict[str, Any] | None = None,
+            who: dict[str, str] | None = None) -> Any:  # fmt: skip
+        task_id = self.task(holder)["id"]
+        return self.client.post(
+            f"{self.url}/tasks/{task_id}/{verb}", json=body or {}, headers=who or self.agent
+        )
+
+    def status(self) -> str:
+        return str(self.client.get(self.url, headers=self.agent).json()["status"])
+
+
+def result_notices(db: Session) -> list[Notice]:
+    db.expire_all()
+    return list(db.exec(select(Notice).where(Notice.kind == "action_result")).all())
+
+
+def test_a_deletion_makes_a_task_for_exactly_the_holders_and_completes_only_when_all_are_settled(
+    client: TestClient, staff_headers: Headers, db: Session
+) -> None:
+    case = Case(client, staff_headers, type="deletion", items=["admin_phone"])
+    case.decide_and_approve()
+    page = case.tasks()
+    assert page["request_status"] == "executing"
+    assert {t["holder_code"] for t in page["items"]} == ADMIN_PHONE_HOLDERS
+    assert all(t["instructions"] == [{"item": "admin_phone", "instruction": "delete"}]
+               for t in page["items"])  # fmt: skip
+    # Due inside the legal deadline (Mon 2026-12-28): two days before, on a working day.
+    assert {t["due_on"] for t in page["items"]} == {"2026-12-24"}
+    queue = client.get("/v1/staff/requests?blocked_on_tasks=true", headers=case.agent).json()
+    assert [(i["reference"], i["tasks_pending"]) for i in queue["items"]] == [(case.ref, 8)]
+
+    for holder in sorted(ADMIN_PHONE_HOLDERS - {"woori_mobile"}):
+        assert case.act(holder, "complete", {"actions": DELETED}).status_code == 200
+        assert case.status() == "executing"  # not while one holder has not acted
+    assert result_notices(db) == []
+    cert = client.get(f"{case.url}/certificate", headers=case.agent)
+    assert "아직 완료되지 않은 조치가 있습니다" in cert.text
+
+    # Only the officer waives, and says why.
+    assert case.act("woori_mobile", "waive", {"reason": "수신거부 목록에 없음"}).status_code == 403
+    waived = case.act("woori_mobile", "waive", {"reason": "수신거부 목록에 없음"}, case.officer)
+    assert waived.status_code == 200 and waived.json()["request_status"] == "completed"
+    assert len(result_notices(db)) == 1
+    cert = client.get(f"{case.url}/certificate", headers=case.agent)
+    assert cert.status_code == 200 and cert.headers["content-type"].startswith("text/html")
+    assert "아직 완료되지 않은" not in cert.text
+    for name in ("우노 서비스 DB", "(주)채널코퍼레이션(채널톡)", "(주)우리모바일"):
+        assert name in cert.text
+    assert "수신거부 목록에 없음" in cert.text and "복구·재생할 수 없도록 영구 삭제" in cert.text
+    pdf = client.get(f"{case.url}/certificate?format=pdf", headers=case.agent)
+    assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+
+
+def test_the_processor_gets_its_instruction_by_smtp_and_its_confirmation_closes_its_task(
+    client: TestClient, staff_headers: Headers, runtime: Runtime, smtp: SmtpServer, db: Session
+) -> None:
+    case = Case(client, staff_headers, type="deletion", items=["admin_phone"])
+    case.decide_and_approve()
+    while Outbox(runtime).run_once():
+        pass
+    [mail] = [m for m in smtp.handler.received if m.rcpt_tos == ["privacy@sweettracker.co.kr"]]
+    body = mail.message.get_body()
+    assert body is not None
+    text = body.get_content()
+    assert case.ref in text and "관리자 전화번호: 삭제(파기)" in text
+    assert "2026년 12월 24일(목)까지" in text
+    # Sweettracker finds records by phone only: it gets the phone, not the name or e-mail.
+    assert "010-1234-5678" in text and "김가상" not in text and "kim.gasang" not in text
+    link = re.search(r"http://testserver(/tasks/confirm\?token=\S+)", text)
+    assert link is not None
+
+    page = client.get(link.group(1))
+    assert page.status_code == 200 and case.ref in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert csrf and token
+    form = {"csrf_token": csrf.group(1), "token": token.group(1), "note": "발송 이력 삭제"}
+    missing = client.post("/tasks/confirm", data=form)
+    assert missing.status_code == 422 and "방법을 골라" in missing.text
+    done = client.post("/tasks/confirm", data={**form, "method_deleted": "irreversible_deletion"})
+    assert done.status_code == 200 and "조치 완료가 확인되었습니다" in done.text
+    task = case.task("sweettracker")
+    assert (task["status"], task["completed_by"]) == ("done", "holder:sweettracker")
+    assert task["note"] == "발송 이력 삭제"
+    # The link confirms once; a forged one shows nothing.
+    assert "이미 처리된 작업" in client.get(link.group(1)).text
+    forged = link.group(1)[:-3] + ("AAA" if not link.group(1).endswith("AAA") else "BBB")
+    assert client.get(forged).status_code == 404
+
+
+def test_evidence_must_answer_what_was_asked_in_an_accepted_way(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    case = Case(client, staff_headers, type="deletion", items=["admin_phone"])
+    case.decide_and_approve()
+    wrong = case.act(
+        "aws", "complete", {"actions": [{"action": "deleted", "method": "record_updated"}]}
+    )
+    assert wrong.status_code == 422 and wrong.json()["code"] == "method_not_accepted"
+    other = case.act(
+        "aws", "complete", {"actions": [{"action": "corrected", "method": "record_updated"}]}
+    )
+    assert other.json()["code"] == "action_not_asked"
+    assert case.act("aws", "complete", {"actions": DELETED}).status_code == 200
+    again = case.act("aws", "complete", {"actions": DELETED})
+    assert again.status_code == 409
+    # A failed task is reopened (or waived by the officer), never left as it is.
+    assert case.act("oksign", "fail", {"reason": "계약서 보관 시스템 점검 중"}).status_code == 200
+    assert case.task("oksign")["status"] == "failed"
+    assert case.act("oksign", "reopen").json()["request_status"] == "executing"
+
+
+def test_a_deletion_with_a_statutory_hold_asks_holders_to_separate_those_records(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    case = Case(
+        client, staff_headers, type="deletion", items=["manager_name", "contract_payment_records"]
+    )
+    case.decide_and_approve(
+        outcome="partially_granted",
+        reason="결제 기록은 법령에 따라 보존합니다.",
+        record_dates={"ecommerce_contract": "2025-11-20"},
+    )
+    hecto = case.task("hecto_financial")
+    assert hecto["instructions"] == [
+        {"item": "contract_payment_records", "instruction": "separate"}
+    ]
+    signok = case.task("signok")
+    assert {i["instruction"] for i in signok["instructions"]} == {"delete", "separate"}
+    half = case.act("signok", "complete", {"actions": DELETED})
+    assert half.json()["code"] == "evidence_incomplete"
+    both = [*DELETED, {"action": "separated", "method": "separate_storage"}]
+    assert case.act("signok", "complete", {"actions": both}).status_code == 200
+
+
+def test_refusals_and_access_have_no_tasks_and_complete_at_once(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    refused = Case(client, staff_headers, type="suspension")
+    body = {"outcome": "refused", "grounds": ["37-2-1"], "reason": "법률에 특별한 규정이 있음"}
+    refused.write("decision", body)
+    refused.write("approval", {"approve": True}, who=refused.officer)
+    assert refused.status() == "completed" and refused.tasks()["items"] == []
+    assert client.get(f"{refused.url}/certificate", headers=refused.agent).status_code == 409
+    access = Case(client, staff_headers, type="access", items=["manager_name"])
+    terms = {"method": "electronic", "place": "요청 조회 화면에서 내려받기", "fee_krw": 0}
+    access.write(
+        "decision", {"outcome": "granted", "items_granted": ["manager_name"], "access": terms}
+    )
+    assert access.status() == "completed" and access.tasks()["items"] == []
+
+
+def test_an_overdue_task_reminds_its_owner_once(
+    client: TestClient, staff_headers: Headers, runtime: Runtime, clock: Clock, db: Session
+) -> None:
+    case = Case(client, staff_headers, type="suspension")
+    case.decide_and_approve()
+    tasks = case.tasks()["items"]
+    assert {t["instructions"][0]["instruction"] for t in tasks} == {"suspend"}
+    for t in tasks[1:]:
+        case.act(
+            t["holder_code"],
+            "complete",
+            {"actions": [{"action": "suspended", "method": "processing_blocked"}]},
+        )
+    assert remind_overdue(runtime) == 0  # not due yet
+    clock.advance(days=11)  # past 2026-12-24
+    assert remind_overdue(runtime) == 1
+    assert remind_overdue(runtime) == 0
+    db.expire_all()
+    [reminder] = db.exec(select(Notice).where(Notice.kind == "task_overdue")).all()
+    assert reminder.audience == "staff"
+    open_task = db.exec(select(Task).where(col(Task.status) == "open")).one()
+    assert open_task.holder_code == tasks[0]["holder_code"]
+    overdue = client.get("/v1/staff/tasks?overdue=true", headers=case.agent).json()
+    assert [t["holder_code"] for t in overdue] == [tasks[0]["holder_code"]]
