@@ -3,12 +3,14 @@ its confirmation link, the certificate, reminders (PIPA arts. 21(3), 26, 36(3)).
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlmodel import Session, col, select
 
 from app.models.notice import Notice
@@ -16,7 +18,7 @@ from app.models.task import Task
 from app.runtime import Runtime
 from app.services.outbox import Outbox
 from app.services.task_notices import remind_overdue
-from tests.conftest import Clock, request_body, subject
+from tests.conftest import Clock, carry_out, request_body, subject
 from tests.servers import SmtpServer, free_port
 from tests.test_intake_api import file
 
@@ -57,7 +59,7 @@ class Case:
         self.agent, self.officer = staff_headers("agent"), staff_headers("officer")
         body.setdefault("subject", subject(phone="010-1234-5678"))
         created = file(client, request_body(**body)).json()
-        self.ref = created["reference"]
+        self.ref, self.code = created["reference"], created["access_code"]
         self.url = f"/v1/staff/requests/{self.ref}"
         self.write("identity", {"result": "verified", "method": "account_record_match"})
 
@@ -256,3 +258,54 @@ def test_an_overdue_task_reminds_its_owner_once(
     assert open_task.holder_code == tasks[0]["holder_code"]
     overdue = client.get("/v1/staff/tasks?overdue=true", headers=case.agent).json()
     assert [t["holder_code"] for t in overdue] == [tasks[0]["holder_code"]]
+
+
+def test_evidence_files_assignment_and_due_dates_show_on_the_task_and_the_certificate(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    case = Case(client, staff_headers, type="deletion", items=["admin_phone"])
+    case.decide_and_approve()
+    aws = case.task("aws")
+    url = f"{case.url}/tasks/{aws['id']}"
+    report = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+    files = {"attachments": ("aws-snapshot-purge.pdf", report, "application/pdf")}
+    uploaded = client.post(f"{url}/evidence", files=files, headers=case.agent)
+    assert uploaded.status_code == 200, uploaded.text
+    [evidence] = case.task("aws")["evidence"]
+    assert evidence["content_type"] == "application/pdf" and evidence["size"] == len(report)
+    exe = {"attachments": ("x.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")}
+    assert client.post(f"{url}/evidence", files=exe, headers=case.agent).status_code == 415
+
+    me = client.get("/v1/staff/me", headers=case.agent).json()["staff_id"]
+    assigned = client.patch(
+        url, json={"assignee_id": me, "due_on": "2026-12-23"}, headers=case.agent
+    )
+    assert assigned.status_code == 200, assigned.text
+    assert (case.task("aws")["assignee_id"], case.task("aws")["due_on"]) == (me, "2026-12-23")
+    late = client.patch(url, json={"due_on": "2026-12-29"}, headers=case.agent)  # past 12-28
+    assert late.status_code == 422 and late.json()["code"] == "due_on_out_of_range"
+    mine = client.get("/v1/staff/tasks?assignee=me", headers=case.agent).json()
+    assert [t["holder_code"] for t in mine] == ["aws"]
+
+    carry_out(client, case.ref, case.agent)
+    pdf = client.get(f"{case.url}/certificate", headers={**case.agent, "Accept": "application/pdf"})
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    flat = re.sub(r"\s+", "", text)  # table cells wrap lines anywhere
+    assert case.ref in flat and "aws-snapshot-purge.pdf" in flat
+    assert "AmazonWebServices" in flat and "우노서비스DB" in flat
+    assert "김가상" not in flat  # the subject is named by the reference only
+
+
+def test_a_withdrawn_request_leaves_no_tasks_owed(
+    client: TestClient, staff_headers: Headers, runtime: Runtime, clock: Clock
+) -> None:
+    case = Case(client, staff_headers, type="suspension")
+    case.decide_and_approve()
+    assert client.get("/v1/staff/tasks", headers=case.agent).json()
+    withdrawn = client.post(
+        f"/v1/requests/{case.ref}/withdrawal", headers={"X-Access-Code": case.code}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert client.get("/v1/staff/tasks", headers=case.agent).json() == []
+    clock.advance(days=20)
+    assert remind_overdue(runtime) == 0

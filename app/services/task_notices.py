@@ -156,7 +156,9 @@ def remind_overdue(rt: Runtime) -> int:
     with transaction(rt.engine) as session:
         overdue = session.exec(
             select(Task)
+            .join(Request, col(Request.id) == col(Task.request_id))
             .where(
+                Request.status == "executing",
                 col(Task.status).in_(("open", "failed")),
                 col(Task.due_on) < today,
                 col(Task.reminded_at).is_(None),

@@ -89,6 +89,9 @@ def queue(
         .join(Request, col(Request.id) == col(Task.request_id))
         .where(col(Task.status).in_(list(statuses)))
     )
+    if set(statuses) <= {"open", "failed"}:
+        # What is owed: a withdrawn request's remaining tasks are moot.
+        query = query.where(Request.status == "executing")
     if overdue:
         query = query.where(col(Task.due_on) < kst_date(rt.clock()))
     if holder:
@@ -187,10 +190,13 @@ def _cert_task(
     session: Session, rt: Runtime, t: Task, item_of: Any, staff_names: dict[int, str]
 ) -> CertificateTask:
     v = rt.vault
-    items = tuple(
-        (item.name if (item := item_of(i["item"])) else i["item"]) for i in t.instructions
-    )
     kinds = sorted({Instruction(i["instruction"]) for i in t.instructions})
+    # With two kinds (delete and separate) each item says which it was.
+    items = tuple(
+        (item.name if (item := item_of(i["item"])) else i["item"])
+        + (f": {INSTRUCTION_LABELS_KO[Instruction(i['instruction'])]}" if len(kinds) > 1 else "")
+        for i in t.instructions
+    )
     performed = t.performed or []
     files = session.exec(select(Attachment).where(Attachment.task_id == t.id)).all()
     return CertificateTask(
