@@ -92,10 +92,16 @@ def _migrate(_: argparse.Namespace) -> int:
 def _staff_add(args: argparse.Namespace) -> int:
     from app.services.staff import add_staff
 
-    engine = make_engine(get_settings())
+    settings = get_settings()
+    engine = make_engine(settings)
     with transaction(engine) as session:
         created = add_staff(
-            session, name=args.name, role=Role(args.role), now=utcnow(), email=args.email
+            session,
+            name=args.name,
+            role=Role(args.role),
+            now=utcnow(),
+            email=args.email,
+            token_ttl_days=settings.token_ttl_days,
         )
     if args.json:
         print(json.dumps({"staff_id": created.staff_id, "token": created.token}))
@@ -112,6 +118,54 @@ def _staff_revoke(args: argparse.Namespace) -> int:
     with transaction(engine) as session:
         count = revoke_staff(session, name=args.name, now=utcnow())
     print(f"staff '{args.name}' deactivated; {count} token(s) revoked.")
+    return 0
+
+
+def _staff_token(args: argparse.Namespace) -> int:
+    from app.services.staff import token_for_name
+
+    settings = get_settings()
+    with transaction(make_engine(settings)) as session:
+        token = token_for_name(
+            session, name=args.name, now=utcnow(), ttl_days=settings.token_ttl_days
+        )
+    if args.json:
+        print(json.dumps({"token": token}))
+    else:
+        print(f"new token for '{args.name}' (shown once): {token}")
+    return 0
+
+
+def _audit_verify(_: argparse.Namespace) -> int:
+    """Exit 0 when every chain and anchor is intact, 1 naming the first broken event."""
+    from app.runtime import build_runtime
+    from app.services.audit import verify
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    report = verify(build_runtime(settings))
+    print(json.dumps(report, ensure_ascii=False))
+    if not report["intact"]:
+        b = report["first_break"]
+        print(
+            f"rightsdesk: audit chain broken at {b['where']} {b['id']}"
+            f" (request {b['reference']}, seq {b['seq']}): {b['reason']}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from app.migrate import assert_at_head
+    from app.runtime import build_runtime
+    from app.services.purge import purge
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    assert_at_head(runtime.engine)
+    print(json.dumps(purge(runtime, dry_run=args.dry_run)))
     return 0
 
 
@@ -189,6 +243,22 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = staff_sub.add_parser("revoke", help="deactivate a staff member and their tokens")
     revoke.add_argument("--name", required=True)
     revoke.set_defaults(func=_staff_revoke)
+    token = staff_sub.add_parser("token", help="issue another token (rotation); shown once")
+    token.add_argument("--name", required=True)
+    token.add_argument("--json", action="store_true", help="print one JSON line")
+    token.set_defaults(func=_staff_token)
+
+    audit = sub.add_parser("audit", help="the tamper-evident timeline")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser(
+        "verify", help="check every chain and anchor; exit 1 naming the first broken event"
+    ).set_defaults(func=_audit_verify)
+
+    purge_cmd = sub.add_parser(
+        "purge", help="remove personal data of requests closed longer than PURGE_AFTER_DAYS"
+    )
+    purge_cmd.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    purge_cmd.set_defaults(func=_purge)
     return parser
 
 

@@ -38,9 +38,11 @@ _bearer = HTTPBearer(auto_error=False, description="rightsdesk staff add 로 발
 
 def current_staff(
     session: SessionDep,
+    rt: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Staff:
-    return authenticate(session, credentials.credentials if credentials else None)
+    token = credentials.credentials if credentials else None
+    return authenticate(session, token, now=rt.clock())
 
 
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
@@ -59,3 +61,7 @@ def require(*roles: Role) -> Callable[[Staff], Staff]:
 CaseHandler = Annotated[Staff, Depends(require(Role.AGENT, Role.SECURITY, Role.OFFICER))]
 # Approvals of refusals, partial grants and destruction: the privacy officer only.
 OfficerDep = Annotated[Staff, Depends(require(Role.OFFICER))]
+# Staff accounts and tokens, nothing else.
+AdminDep = Annotated[Staff, Depends(require(Role.ADMIN))]
+# The audit trail (timeline verification): the officer and the security team.
+AuditorDep = Annotated[Staff, Depends(require(Role.OFFICER, Role.SECURITY))]

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
+from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
@@ -18,6 +19,7 @@ from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
 from app.routers import (
+    audit,
     decisions,
     integrations,
     meta,
@@ -68,6 +70,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.add_middleware(AccessPurpose)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
@@ -76,7 +79,8 @@ def create_app(
     )
     install_error_handlers(app)
     install_docs(app)
-    for module in (public, staff, decisions, tasks, reports, meta, integrations, task_confirm):
+    modules = (public, staff, decisions, tasks, reports, audit, meta, integrations, task_confirm)
+    for module in modules:
         app.include_router(module.router)
     app.include_router(metrics_router)
     web.install_web(app)  # the data subject's web form (HTML) and /static

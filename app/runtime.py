@@ -31,6 +31,11 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=utcnow)
     intake_limiter: IntakeRateLimiter | None = None
 
+    @property
+    def audit_key(self) -> bytes:
+        """Seals the timeline (app/workflows/audit.py)."""
+        return self.vault.derive("audit-chain")
+
     def check_intake_rate(self, client: str | None) -> None:
         """Raise RateLimited when this address filed too often (RIGHTSDESK_INTAKE_RATE_*)."""
         if self.intake_limiter is None:

@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     # The reminder sweep inside the web process runs this often (0 turns it off there).
     sla_sweep_minutes: float = Field(default=15.0, ge=0)
 
+    # Trust (issue: tamper-evident audit, access logs, abuse limits, the tracker's retention).
+    # 접속기록 are kept at least two years (안전성 확보조치 기준 art. 8(1)).
+    access_log_retention_days: int = Field(default=730, ge=730)
+    # Staff tokens expire this many days after they are made (0: never).
+    token_ttl_days: int = Field(default=180, ge=0)
+    # Personal data of requests closed longer than this is removed (`rightsdesk purge`); 3
+    # years is the e-commerce act's period for complaint records. 0 turns the purge off.
+    purge_after_days: int = Field(default=1095, ge=0)
+    # Public endpoints: calls per client address per minute, and wrong access codes per
+    # reference before it locks for ACCESS_CODE_LOCK_MINUTES.
+    public_rate_limit_per_minute: int = Field(default=120, ge=0)
+    access_code_max_failures: int = Field(default=10, ge=1)
+    access_code_lock_minutes: int = Field(default=30, ge=1)
+
     # Carrying decisions out: each holder's task is due this many days before the legal
     # deadline (moved back to a working day, never before the day it is made).
     task_days_before_deadline: int = Field(default=2, ge=0, le=9)

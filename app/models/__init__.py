@@ -11,7 +11,7 @@ from app.models.channeltalk import (
 from app.models.decision import Decision, Postponement
 from app.models.identity import Attachment, IdentityCheck, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
-from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
+from app.models.request import AuditAnchor, Delegation, Event, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, ApiToken, ExportLog, InternalNote, Role, Staff
 from app.models.task import Task
 
@@ -19,6 +19,7 @@ __all__ = [
     "AccessLog",
     "ApiToken",
     "Attachment",
+    "AuditAnchor",
     "ChatCandidate",
     "ChatLink",
     "ChatMessage",

@@ -92,6 +92,9 @@ class Request(SQLModel, table=True):
     closed_on: date | None = None
     # Calendar days from receipt to closing (KST dates), fixed at closing, for the dashboard.
     days_to_close: int | None = None
+    # Personal data removed after RIGHTSDESK_PURGE_AFTER_DAYS (`rightsdesk purge`); the
+    # anonymous facts (type, service, dates, outcome, timeline) stay for statistics.
+    purged_at: datetime | None = utc_field(nullable=True)
 
 
 class Party(SQLModel, table=True):
@@ -139,6 +142,24 @@ class Event(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=32)
     actor: str = Field(max_length=64)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = utc_field()
+    # The chain (app/workflows/audit.py): the previous event's MAC and this event's.
+    prev_mac: str | None = Field(default=None, max_length=64)
+    mac: str | None = Field(default=None, max_length=64)
+
+
+class AuditAnchor(SQLModel, table=True):
+    """One link of the global chain: the heads of every request chain that grew since the
+    previous anchor (events with id <= last_event_id), sealed with the previous anchor's MAC."""
+
+    __tablename__ = "audit_anchor"
+
+    id: int | None = Field(default=None, primary_key=True)
+    last_event_id: int
+    heads: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Unique: two workers anchoring at once cannot both extend the same link.
+    prev_mac: str = Field(max_length=64, unique=True)
+    mac: str = Field(max_length=64)
     created_at: datetime = utc_field()
 
 

@@ -38,6 +38,10 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = utc_field()
     revoked_at: datetime | None = utc_field(nullable=True)
+    # After this the token no longer works (RIGHTSDESK_TOKEN_TTL_DAYS when it was made).
+    expires_at: datetime | None = utc_field(nullable=True)
+    # Updated at most once a minute, so a busy client does not write on every call.
+    last_used_at: datetime | None = utc_field(nullable=True)
 
 
 class AccessLog(SQLModel, table=True):
@@ -51,7 +55,12 @@ class AccessLog(SQLModel, table=True):
     action: str = Field(max_length=32)
     attachment_id: int | None = Field(default=None, foreign_key="attachment.id")
     client_ip: str | None = Field(default=None, max_length=64)
-    at: datetime = utc_field()
+    # Why (안전성 확보조치 기준 art. 8: 접속기록 holds the task performed): the client's
+    # X-Access-Purpose header, else what the action implies.
+    purpose: str = Field(
+        default="요구 처리", max_length=100, sa_column_kwargs={"server_default": "요구 처리"}
+    )
+    at: datetime = utc_field(index=True)
 
 
 class InternalNote(SQLModel, table=True):
@@ -78,4 +87,7 @@ class ExportLog(SQLModel, table=True):
     personal_data: bool = False
     row_count: int = 0
     client_ip: str | None = Field(default=None, max_length=64)
-    at: datetime = utc_field()
+    purpose: str = Field(
+        default="요구 처리", max_length=100, sa_column_kwargs={"server_default": "요구 처리"}
+    )
+    at: datetime = utc_field(index=True)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from app import access_purpose
 from app.deps import CaseHandler, RuntimeDep, SessionDep
 from app.errors import Forbidden
 from app.models.staff import ExportLog, Role
@@ -72,6 +73,7 @@ def register_csv(
             personal_data=personal,
             row_count=count,
             client_ip=client_ip(request),
+            purpose=access_purpose.current("register"),
             at=rt.clock(),
         )
     )

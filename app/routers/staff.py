@@ -243,6 +243,8 @@ def download_attachment(
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.request_id != req.id:
         raise NotFound("첨부파일을 찾을 수 없습니다.")
+    if req.purged_at is not None:
+        raise NotFound("보존 기간이 지나 파기된 파일입니다.")
     log_access(
         session,
         rt,

@@ -149,6 +149,7 @@ def file_from_chat(
     _keep_message(session, rt, request, msg)
     record_filed(
         session,
+        rt,
         request,
         deadline,
         actor=actor,

@@ -101,7 +101,7 @@ def file_request(
             )
         )
     record_filed(
-        session, request, deadline, actor=ctx.actor, at=now, relationship=relationship.value
+        session, rt, request, deadline, actor=ctx.actor, at=now, relationship=relationship.value
     )
     if files:
         identity.attach(session, rt, request, files, kinds, actor=ctx.actor)
@@ -172,6 +172,7 @@ def new_request(
 
 def record_filed(
     session: Session,
+    rt: Runtime,
     request: Request,
     deadline: Deadline,
     *,
@@ -183,6 +184,7 @@ def record_filed(
     explain = [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain]
     record_event(
         session,
+        rt,
         request,
         TransitionEvent(
             kind="filed",

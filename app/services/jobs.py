@@ -7,7 +7,7 @@ from app.services.outbox import Periodic
 
 
 def periodic_jobs(rt: Runtime) -> list[Periodic]:
-    from app.services import chat_inbound, chat_jobs, sla, task_notices
+    from app.services import audit, chat_inbound, chat_jobs, purge, sla, task_notices
 
     s = rt.settings
     jobs: list[Periodic] = []
@@ -18,6 +18,10 @@ def periodic_jobs(rt: Runtime) -> list[Periodic]:
                 "Task reminders", s.sla_sweep_minutes * 60, lambda: task_notices.remind_overdue(rt)
             )
         )
+    # The global audit chain grows by one anchor over the chains that grew (every 5 minutes).
+    jobs.append(Periodic("Audit anchor", 300, lambda: audit.anchor(rt)))
+    if s.purge_after_days or s.access_log_retention_days:
+        jobs.append(Periodic("Retention purge", 3600, lambda: purge.purge(rt)))
     if s.channeltalk_tokens or s.channeltalk_api_enabled:
         # Deliveries are processed right after the webhook answers; this catches the ones a
         # crash or a failure left behind.

@@ -78,7 +78,7 @@ def queue_notice(
     )
     session.add(notice)
     session.flush()
-    _event(session, request, "notice_queued", notice, actor=actor, at=now)
+    _event(session, rt, request, "notice_queued", notice, actor=actor, at=now)
     return notice
 
 
@@ -154,10 +154,18 @@ def _recipient(
 
 
 def _event(
-    session: Session, request: Request, kind: str, notice: Notice, *, actor: str, at: datetime
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    kind: str,
+    notice: Notice,
+    *,
+    actor: str,
+    at: datetime,
 ) -> None:
     record_event(
         session,
+        rt,
         request,
         TransitionEvent(
             kind=kind,
@@ -234,5 +242,5 @@ def resend(
     )
     session.add(notice)
     session.flush()
-    _event(session, request, "notice_resent", notice, actor=actor, at=now)
+    _event(session, rt, request, "notice_resent", notice, actor=actor, at=now)
     return notice

@@ -69,6 +69,7 @@ def _follow_up(
     explain = [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain]
     record_event(
         session,
+        rt,
         new,
         TransitionEvent(
             kind="filed",
@@ -100,6 +101,7 @@ def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) 
     )
     record_event(
         session,
+        rt,
         parent,
         TransitionEvent(
             kind="objection_filed",
@@ -161,7 +163,7 @@ def withdraw(session: Session, rt: Runtime, request: Request) -> None:
         raise InvalidTransition("이미 끝난 요청은 취소할 수 없습니다.")
     now = rt.clock()
     record_event(
-        session, request, transition(request, Status.WITHDRAWN, actor="requester", now=now)
+        session, rt, request, transition(request, Status.WITHDRAWN, actor="requester", now=now)
     )
     request.updated_at = now
     session.flush()

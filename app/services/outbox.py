@@ -229,9 +229,14 @@ class Outbox:
                 delay,
             )
 
-    @staticmethod
     def _event(
-        session: Session, request: Request, notice: Notice, kind: str, at: datetime, via: str
+        self,
+        session: Session,
+        request: Request,
+        notice: Notice,
+        kind: str,
+        at: datetime,
+        via: str,
     ) -> None:
         data = {
             "notice_id": notice.id,
@@ -243,6 +248,7 @@ class Outbox:
             data["error"] = notice.last_error
         record_event(
             session,
+            self.rt,
             request,
             TransitionEvent(
                 kind=kind, from_status="", to_status="", actor="outbox", at=at, data=data

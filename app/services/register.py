@@ -5,7 +5,7 @@ identity method, the decision in force, the result notice and (only when asked f
 subject are fetched with one `IN (...)` query each, so the cost is a handful of queries per
 page and memory stays bounded whatever the range.
 
-Personal data is decrypted only when `personal` is true. Every cell goes through `_cell`, which
+Personal data is decrypted only when `personal` is true. Every cell goes through `safe_cell`, which
 defuses spreadsheet formulas: names and contacts come from the public form, and a cell such as
 `=HYPERLINK(...)` must reach Excel as text.
 """
@@ -172,7 +172,7 @@ def _page_rows(
         ]
         if personal:
             row.extend(subjects.get(r.id, ("", "")))
-        rows.append([_cell(v) for v in row])
+        rows.append([safe_cell(v) for v in row])
     return rows
 
 
@@ -243,6 +243,6 @@ def _on_time(r: Request) -> str:
     return "Y" if r.closed_on <= r.legal_due_on else "N"
 
 
-def _cell(value: str) -> str:
+def safe_cell(value: str) -> str:
     """Text for a spreadsheet: a leading formula character is quoted with an apostrophe."""
     return "'" + value if value.startswith(_FORMULA_START) else value

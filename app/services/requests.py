@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
+from app import access_purpose
 from app.crypto import constant_time_equal
 from app.errors import FieldError, NotFound, ValidationFailed, VersionMismatch
 from app.models.identity import Attachment, IdentityCheck, Verification
@@ -279,6 +280,7 @@ def log_access(
             action=action,
             client_ip=ip,
             attachment_id=attachment_id,
+            purpose=access_purpose.current(action),
             at=rt.clock(),
         )
     )

@@ -1,0 +1,142 @@
+"""The audit trail: timeline verification, the access log, and staff tokens (admin)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from app import access_purpose
+from app.deps import AdminDep, AuditorDep, OfficerDep, RuntimeDep, SessionDep
+from app.models.staff import ExportLog
+from app.routers.common import client_ip, problem_responses
+from app.services import access_log, audit
+from app.services import staff as staff_service
+from app.services.register import check_range, safe_cell
+
+router = APIRouter(prefix="/v1/staff", tags=["audit"], responses=problem_responses(401, 403))
+
+
+@router.get("/audit/verify", summary="처리 기록(타임라인) 위·변조 검증")
+def verify(staff: AuditorDep, rt: RuntimeDep) -> dict[str, Any]:
+    """Every request's chain and the global anchors; `first_break` names the first broken
+    link. Reads the whole timeline: run it off-hours on a large database."""
+    return audit.verify(rt)
+
+
+class AccessEntry(BaseModel):
+    at: datetime
+    kind: Literal["read", "export"]
+    staff_id: int | None
+    staff: str
+    role: str
+    reference: str | None
+    action: str
+    attachment_id: int | None
+    purpose: str
+    client_ip: str | None
+
+
+@router.get(
+    "/audit/access-log",
+    response_model=list[AccessEntry],
+    responses={200: {"content": {"text/csv": {}}}, **problem_responses(422)},
+    summary="접속기록 조회·내려받기 (개인정보 보호책임자)",
+)
+def access_log_view(
+    officer: OfficerDep,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    day_from: Annotated[date, Query(alias="from")],
+    day_to: Annotated[date, Query(alias="to")],
+    staff_id: int | None = None,
+    reference: Annotated[str | None, Query(max_length=32)] = None,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """KST days, both ends included, at most 366 days at a time; the CSV is itself logged."""
+    check_range(day_from, day_to, 366)
+    rows = list(
+        access_log.entries(
+            session, day_from=day_from, day_to=day_to, staff_id=staff_id, reference=reference
+        )
+    )
+    if format == "json":
+        return rows
+    assert officer.id is not None
+    session.add(
+        ExportLog(
+            staff_id=officer.id,
+            kind="access_log",
+            params=f"from={day_from};to={day_to};staff={staff_id or ''};ref={reference or ''}",
+            personal_data=False,
+            row_count=len(rows),
+            client_ip=client_ip(request),
+            purpose=access_purpose.current("access_log"),
+            at=rt.clock(),
+        )
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(access_log.COLUMNS)
+    for row in rows:
+        writer.writerow([safe_cell(c) for c in access_log.csv_row(row)])
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="access-log-{day_from}-{day_to}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+class TokenOut(BaseModel):
+    id: int
+    staff_id: int
+    staff: str
+    role: str
+    staff_active: bool
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    usable: bool
+
+
+@router.get("/admin/tokens", response_model=list[TokenOut], summary="토큰 목록 (admin)")
+def tokens(admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> list[TokenOut]:
+    now = rt.clock()
+    return [
+        TokenOut(
+            id=t.id or 0,
+            staff_id=s.id or 0,
+            staff=s.name,
+            role=s.role,
+            staff_active=s.active,
+            created_at=t.created_at,
+            expires_at=t.expires_at,
+            last_used_at=t.last_used_at,
+            revoked_at=t.revoked_at,
+            usable=s.active
+            and t.revoked_at is None
+            and (t.expires_at is None or t.expires_at > now),
+        )
+        for t, s in staff_service.list_tokens(session)
+    ]
+
+
+@router.post(
+    "/admin/tokens/{token_id}/revoke",
+    response_model=TokenOut,
+    responses=problem_responses(404),
+    summary="토큰 폐기 (즉시 효력, admin)",
+)
+def revoke(token_id: int, admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> TokenOut:
+    staff_service.revoke_token(session, token_id, now=rt.clock())
+    return next(t for t in tokens(admin, session, rt) if t.id == token_id)
