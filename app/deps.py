@@ -28,7 +28,10 @@ def get_session(rt: RuntimeDep) -> Iterator[Session]:
     yield from session_scope(rt.engine)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit when the handler returns, *before* the response goes out. With the
+# default ("request") FastAPI sends the response first, so a client could hold a 201 for a
+# row not yet committed, or never committed at all.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 # Declared as a security scheme so /docs offers an "Authorize" button; our own handler answers

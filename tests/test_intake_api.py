@@ -295,3 +295,19 @@ def test_oversized_body_without_a_length_is_cut_off(
     )
     assert_problem(resp, 413, "payload_too_large")
     assert db.exec(select(Request)).all() == []
+
+
+def test_a_201_means_the_request_is_committed(live_server: str) -> None:
+    """The answer leaves only after the commit: a lookup right after a 201 always finds it
+    (FastAPI would otherwise send the response before the session dependency commits)."""
+    import httpx
+
+    with httpx.Client(base_url=live_server) as http:
+        for _ in range(40):
+            created = http.post("/v1/requests", json=request_body())
+            assert created.status_code == 201, created.text
+            body = created.json()
+            seen = http.get(
+                f"/v1/requests/{body['reference']}", headers={"X-Access-Code": body["access_code"]}
+            )
+            assert seen.status_code == 200, seen.text
