@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from app import rrn
+
 _VERSION = "v1"
 _NONCE_BYTES = 12
 DEV_KEY_FILE = "data.key"
@@ -72,6 +74,33 @@ def normalize_phone(value: str) -> str:
     return digits
 
 
+# Text people type (subjects, requesters, staff, holders, chats): masked for RRNs on the way
+# into storage (app/rrn.py). Identity fields (names, contacts) are not free text.
+FREE_TEXT_FIELDS = frozenset(
+    {
+        "request.details",
+        "request.correction",
+        "delegation.fields",
+        "reply.body",
+        "internal_note.body",
+        "identity_check.note",
+        "decision.reason",
+        "decision.changes",
+        "decision.approval_note",
+        "postponement.reason",
+        "info_request.message",
+        "task.note",
+        "task.reason",
+        "chat_message.text",
+        "chat_candidate.text",
+        "inbound.raw",
+        "notice.body",
+        "notice.subject",
+        "idempotency.response",
+    }
+)
+
+
 class Vault:
     """Encrypts fields with AES-GCM; the field name is bound as associated data."""
 
@@ -90,6 +119,9 @@ class Vault:
         return cls(decode_key(key_text))
 
     def encrypt(self, plaintext: str, *, field: str) -> str:
+        if field in FREE_TEXT_FIELDS:
+            # The last line of defence: whatever path free text took, no RRN is stored.
+            plaintext = rrn.mask(plaintext)
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext.encode(), field.encode())
         return f"{_VERSION}:" + base64.urlsafe_b64encode(nonce + sealed).decode()

@@ -100,6 +100,8 @@ class RequestCreated(BaseModel):
     received_at: datetime
     legal_deadline: date
     next_action: str
+    # What we changed in what was sent, and why (e.g. a resident registration number masked).
+    warnings: list[str] = Field(default_factory=list)
 
 
 class NoticeSummary(BaseModel):
@@ -120,6 +122,7 @@ class RequestPublic(BaseModel):
     next_action: str
     decision: dict[str, object] | None = None
     notices: list[NoticeSummary] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 class QueueItem(BaseModel):

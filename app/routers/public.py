@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from app import rrn
 from app.deps import RuntimeDep, SessionDep
 from app.errors import problem_response
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
@@ -152,7 +153,10 @@ def reply(
 ) -> RequestPublic:
     req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
     identity.reply(session, rt, req, body.message)
-    return get_for_requester(session, rt, reference, x_access_code)
+    view = get_for_requester(session, rt, reference, x_access_code)
+    if rrn.contains(body.message):
+        view.warnings.append(rrn.MASKED_NOTICE)
+    return view
 
 
 class ObjectionIn(BaseModel):

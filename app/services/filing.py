@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from app import rrn
 from app.crypto import Vault
 from app.errors import Conflict
 from app.evidence.multipart import UploadedFile
@@ -120,6 +121,7 @@ def file_request(
         received_at=ctx.received_at,
         legal_deadline=deadline.due_on,
         next_action=next_action,
+        warnings=[rrn.MASKED_NOTICE] if _typed_an_rrn(payload) else [],
     )
     if key_hash:
         _remember(session, rt, key_hash, body_hash, request.id, response, now)
@@ -202,6 +204,15 @@ def record_filed(
             },
         ),
     )
+
+
+def _typed_an_rrn(payload: RequestCreate) -> bool:
+    texts = [payload.details]
+    if payload.correction is not None:
+        texts += [payload.correction.current_value, payload.correction.requested_value]
+    if payload.delegation is not None:
+        texts.append(payload.delegation.model_dump_json())
+    return any(rrn.contains(t) for t in texts)
 
 
 def _add_parties(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from app import rrn
 from app.crypto import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
 from app.models.request_api import RequestCreate
@@ -184,11 +184,6 @@ def default_notify_by(payload: RequestCreate) -> NotifyBy:
     return NotifyBy.EMAIL if emails else NotifyBy.SMS
 
 
-# Resident registration numbers must never be stored (PIPA art. 24-2): mask them in free text.
-_RRN = re.compile(
-    r"(?<!\d)(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))\s*-?\s*([1-8])\d{6}(?!\d)"
-)
-
-
 def mask_rrn(text: str) -> str:
-    return _RRN.sub(lambda m: f"{m.group(1)}-{m.group(2)}******", text)
+    """Resident registration numbers must never be stored (PIPA art. 24-2); see app/rrn.py."""
+    return rrn.mask(text)
