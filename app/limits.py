@@ -3,12 +3,16 @@ streams in, and the intake rate per client address."""
 
 from __future__ import annotations
 
+import math
+import re
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem
+from app.errors import PayloadTooLarge, RateLimited, problem
 
 
 class BodySizeLimit:
@@ -105,3 +109,85 @@ class IntakeRateLimiter:
                 for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
                     del self._hits[k]
             return None
+
+
+class FailureLock:
+    """Locks a key (an access-code target) after `max_failures` wrong tries within
+    `lock_seconds`, for `lock_seconds`. Kept in memory per process, like IntakeRateLimiter;
+    keys are keyed hashes, so no reference or address is held in clear."""
+
+    def __init__(self, max_failures: int, lock_seconds: float) -> None:
+        self.max_failures = max_failures
+        self.lock_seconds = lock_seconds
+        self._fails: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str, now: float) -> float | None:
+        """Seconds until the key unlocks, or None when it is not locked."""
+        with self._lock:
+            fails = self._fails.get(key)
+            if fails is None:
+                return None
+            while fails and fails[0] <= now - self.lock_seconds:
+                fails.popleft()
+            if len(fails) >= self.max_failures:
+                return fails[-1] + self.lock_seconds - now
+            return None
+
+    def failed(self, key: str, now: float) -> None:
+        with self._lock:
+            self._fails.setdefault(key, deque()).append(now)
+            if len(self._fails) > 10_000:
+                stale = [
+                    k for k, v in self._fails.items() if not v or v[-1] <= now - self.lock_seconds
+                ]
+                for k in stale:
+                    del self._fails[k]
+
+
+# Public paths, and the part of each that names a request (for the per-reference limit).
+_PUBLIC_PREFIXES = ("/v1/requests", "/v1/catalog", "/v1/deadlines", "/form", "/status", "/tasks/")
+_REFERENCE_IN_PATH = re.compile(r"^/v1/requests/([^/]+)")
+
+
+class PublicRateLimit:
+    """Calls to public endpoints per client address per minute, and per reference (a
+    reference hammered from many addresses is a guessing attack on its access code).
+    0 turns it off. Staff endpoints (tokens) and the Channel Talk webhook are not counted."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_minute: int,
+        hash_key: Callable[[str], str],
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.now = now
+        self.per_address = IntakeRateLimiter(per_minute, 60) if per_minute else None
+        # A reference is one person's: a quarter of an address's allowance is plenty.
+        self.per_reference = IntakeRateLimiter(max(per_minute // 4, 1), 60) if per_minute else None
+        self.hash_key = hash_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        public = path == "/" or path.startswith(_PUBLIC_PREFIXES)
+        if self.per_address is None or not public:
+            await self.app(scope, receive, send)
+            return
+        now = self.now()
+        client = scope.get("client")
+        wait = self.per_address.hit(self.hash_key(f"address:{client[0] if client else '-'}"), now)
+        match = _REFERENCE_IN_PATH.match(path)
+        if wait is None and match and self.per_reference is not None:
+            wait = self.per_reference.hit(self.hash_key(f"reference:{match.group(1).upper()}"), now)
+        if wait is None:
+            await self.app(scope, receive, send)
+            return
+        retry = str(max(1, math.ceil(wait)))
+        detail = "요청이 너무 잦습니다. 잠시 후 다시 시도해 주세요."
+        response = problem(
+            429, RateLimited.code, RateLimited.title, detail, headers={"Retry-After": retry}
+        )
+        await response(scope, receive, send)

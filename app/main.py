@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, PublicRateLimit
 from app.logredact import install_log_redaction
 from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
@@ -71,6 +71,12 @@ def create_app(
     )
     app.state.runtime = runtime
     app.add_middleware(AccessPurpose)
+    app.add_middleware(
+        PublicRateLimit,
+        per_minute=settings.public_rate_limit_per_minute,
+        hash_key=runtime.vault.hash_secret,
+        now=lambda: runtime.clock().timestamp(),
+    )
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -13,7 +13,7 @@ from app.crypto import Vault, load_or_create_dev_key
 from app.db import make_engine
 from app.errors import RateLimited
 from app.evidence.store import EvidenceStore
-from app.limits import IntakeRateLimiter
+from app.limits import FailureLock, IntakeRateLimiter
 from app.models.base import utcnow
 from app.policy import Policy, load_policy
 from app.settings import Settings
@@ -30,6 +30,7 @@ class Runtime:
     evidence: EvidenceStore
     clock: Callable[[], datetime] = field(default=utcnow)
     intake_limiter: IntakeRateLimiter | None = None
+    code_lock: FailureLock | None = None
 
     @property
     def audit_key(self) -> bytes:
@@ -91,5 +92,8 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             IntakeRateLimiter(settings.intake_rate_limit, settings.intake_rate_window_seconds)
             if settings.intake_rate_limit
             else None
+        ),
+        code_lock=FailureLock(
+            settings.access_code_max_failures, settings.access_code_lock_minutes * 60
         ),
     )

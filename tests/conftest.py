@@ -86,8 +86,9 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
         "data_key": TEST_KEY,
         # Tests drive the outbox themselves (Outbox.run_once) with the injected clock.
         "embedded_worker": False,
-        # Many filings come from one test client; the limit has its own tests.
+        # Many filings come from one test client; the limits have their own tests.
         "intake_rate_limit": 1000,
+        "public_rate_limit_per_minute": 0,
     }
     values.update(settings_overrides)
     return Settings(**values)

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from app import access_purpose
 from app.crypto import constant_time_equal
-from app.errors import FieldError, NotFound, ValidationFailed, VersionMismatch
+from app.errors import FieldError, NotFound, RateLimited, ValidationFailed, VersionMismatch
 from app.models.identity import Attachment, IdentityCheck, Verification
 from app.models.request import Delegation, Event, Party, Request
 from app.models.request_api import (
@@ -51,11 +51,23 @@ def authorize_requester(
 ) -> Request:
     """The request, if the access code is right; unknown reference and wrong code look alike.
     Writes lock the row (`for_update`) so they queue behind staff writes."""
+    # Wrong codes lock the reference for a while (checked first, and the same whether the
+    # reference exists or not, so the lock reveals nothing either).
+    target = rt.vault.hash_secret(f"code-target:{canonical_reference(reference)}")
+    now = rt.clock().timestamp()
+    wait = rt.code_lock.wait(target, now) if rt.code_lock else None
+    if wait is not None:
+        raise RateLimited(
+            "확인코드를 여러 번 틀려 잠시 조회할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+            retry_after=timedelta(seconds=wait),
+        )
     stmt = select(Request).where(Request.reference == canonical_reference(reference))
     request = session.exec(stmt.with_for_update() if for_update else stmt).first()
     supplied = rt.vault.hash_secret(canonical_code(code))
     stored = request.access_code_hash if request is not None else _DUMMY_HASH
     if not constant_time_equal(supplied, stored) or request is None or request.id is None:
+        if rt.code_lock:
+            rt.code_lock.failed(target, now)
         raise NotFound("접수번호 또는 확인코드가 올바르지 않습니다.")
     return request
 
