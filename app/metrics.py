@@ -23,7 +23,7 @@ from sqlalchemy import Connection, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from app.deps import RuntimeDep
+from app.deps import CurrentStaff, RuntimeDep
 from app.models.channeltalk import ChatCandidate, InboundEvent, IntegrationState
 from app.models.notice import Notice
 from app.models.request import Request as DsrRequest
@@ -235,6 +235,9 @@ router = APIRouter()
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request, rt: RuntimeDep) -> Response:
+def metrics(request: Request, rt: RuntimeDep, staff: CurrentStaff) -> Response:
+    """Any staff token (the contract lists it with the staff endpoints): counts only, but the
+    workload of a privacy office is not for everyone. Give Prometheus its own token
+    (`rightsdesk staff add --role admin`, bearer_token in the scrape config)."""
     body = generate_latest(registry_for(request, rt))
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

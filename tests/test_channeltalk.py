@@ -510,7 +510,7 @@ def test_staff_see_the_chat_in_the_detail_and_the_integration_in_metrics(
     [message] = chat["messages"]
     assert message["text"].startswith(DELETE_TEXT) and "1234567" not in message["text"]
     assert detail["channel"] == "channeltalk" and detail["notify_by"] == "chat"
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=staff_headers("admin")).text
     assert 'rightsdesk_channeltalk_events{status="done"} 2.0' in metrics  # filed + candidate
     assert "rightsdesk_channeltalk_candidates_pending 1.0" in metrics
     assert "rightsdesk_channeltalk_webhook_blocked 0.0" in metrics

@@ -15,7 +15,6 @@ from sqlmodel import col, select
 
 from app.db import transaction
 from app.main import create_app
-from app.metrics import router
 from app.models.notice import Notice
 from app.models.request import Request
 from app.runtime import Runtime
@@ -30,12 +29,17 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    """The real app with the metrics router included (until app.main wires it)."""
-    if not any(getattr(r, "path", None) == "/metrics" for r in app.routes):
-        app.include_router(router)
+def client(app: FastAPI, staff_headers: Headers) -> Iterator[TestClient]:
+    """Scrapes carry a staff token, as Prometheus does (bearer_token in its config)."""
     with TestClient(app) as c:
+        c.headers.update(staff_headers("admin", "prometheus"))
         yield c
+
+
+def test_metrics_need_a_staff_token(app: FastAPI) -> None:
+    with TestClient(app) as anonymous:
+        resp = anonymous.get("/metrics")
+    assert resp.status_code == 401 and resp.json()["code"] == "unauthenticated"
 
 
 def scrape(client: TestClient) -> Samples:
@@ -189,8 +193,8 @@ def test_each_app_has_its_own_registry(
 ) -> None:
     file(client, request_body())
     other = create_app(settings, clock=clock)
-    other.include_router(router)
     with TestClient(other) as c:
+        c.headers.update(client.headers)  # the same database, so the same token
         assert (
             value(scrape(c), "rightsdesk_requests_filed_total", type="access", channel="api") == 1
         )

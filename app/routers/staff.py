@@ -54,13 +54,14 @@ def me(staff: CurrentStaff) -> dict[str, object]:
     "/requests",
     status_code=201,
     response_model=RequestCreated,
-    dependencies=[Depends(require_json)],
     responses=problem_responses(409, 413, 415, 422),
     summary="서면·전화·팩스 등으로 받은 요구 등록",
 )
 def create_request(
-    payload: StaffRequestCreate,
     staff: CaseHandler,
+    # After the token check: who may not file learns nothing about the body.
+    _json: Annotated[None, Depends(require_json)],
+    payload: StaffRequestCreate,
     session: SessionDep,
     rt: RuntimeDep,
     response: Response,

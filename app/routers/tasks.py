@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import Session
 
-from app.deps import CaseHandler, RuntimeDep, SessionDep
+from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
 from app.routers.common import client_ip, problem_responses
@@ -157,7 +157,7 @@ def reopen_task(
 def waive_task(
     task_id: int,
     body: ReasonIn,
-    staff: CaseHandler,
+    staff: OfficerDep,
     request: LockedRequest,
     session: SessionDep,
     rt: RuntimeDep,
