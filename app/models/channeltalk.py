@@ -90,6 +90,9 @@ class ChatCandidate(SQLModel, table=True):
     user_chat_id: str = Field(max_length=64, index=True)
     user_id: str = Field(max_length=64)
     member_id_enc: str | None = None
+    # The Channel Talk user as the delivery named it (name, profile), encrypted JSON: filing
+    # on confirmation needs the contact to send the one-time code to.
+    user_enc: str | None = None
     user_type: str = Field(max_length=16)
     message_at: datetime = utc_field()
     text_enc: str

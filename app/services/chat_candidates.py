@@ -49,6 +49,12 @@ def candidate_view(session: Session, rt: Runtime, c: ChatCandidate) -> dict[str,
 def candidate_message(rt: Runtime, c: ChatCandidate) -> CustomerMessage:
     """The candidate's message again, as if it had just arrived (for filing on confirmation)."""
     member = rt.vault.decrypt_opt(c.member_id_enc, field="chat_link.member_id")
+    raw_user = rt.vault.decrypt_opt(c.user_enc, field="chat_candidate.user")
+    user = (
+        UserRef.model_validate_json(raw_user)
+        if raw_user
+        else UserRef(id=c.user_id, memberId=member, type=c.user_type)
+    )
     return CustomerMessage(
         message_id=c.message_id,
         channel_id=c.channel_id,
@@ -56,7 +62,7 @@ def candidate_message(rt: Runtime, c: ChatCandidate) -> CustomerMessage:
         user_id=c.user_id,
         sent_at=c.message_at,
         text=rt.vault.decrypt(c.text_enc, field="chat_candidate.text"),
-        user=UserRef(id=c.user_id, memberId=member, type=c.user_type),
+        user=user,
     )
 
 

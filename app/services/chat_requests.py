@@ -350,6 +350,7 @@ def _candidate(session: Session, rt: Runtime, msg: CustomerMessage, intents: lis
             user_chat_id=msg.user_chat_id,
             user_id=msg.user_id,
             member_id_enc=v.encrypt_opt(msg.user.memberId, field="chat_link.member_id"),
+            user_enc=v.encrypt(msg.user.model_dump_json(), field="chat_candidate.user"),
             user_type=msg.user.type or "unknown",
             message_at=msg.sent_at,
             text_enc=v.encrypt(intake.mask_rrn(msg.text), field="chat_candidate.text"),

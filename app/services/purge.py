@@ -143,7 +143,11 @@ def _blank_columns(session: Session, rt: Runtime, rid: int) -> None:
     session.execute(
         update(ChatCandidate)
         .where(col(ChatCandidate.request_id) == rid)
-        .values(member_id_enc=None, text_enc=rt.vault.encrypt("", field="chat_candidate.text"))
+        .values(
+            member_id_enc=None,
+            user_enc=None,
+            text_enc=rt.vault.encrypt("", field="chat_candidate.text"),
+        )
     )
 
 
