@@ -169,6 +169,21 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(_: argparse.Namespace) -> int:
+    from app.migrate import assert_at_head
+    from app.runtime import build_runtime
+    from app.services.demo import load
+
+    settings = get_settings()
+    runtime = build_runtime(settings)
+    assert_at_head(runtime.engine)
+    for row in load(runtime):
+        print(f"{row['reference']}  {row['type']:<20} {row['status']}")
+    print("staff '데모 담당자' (agent) and '데모 보호책임자' (officer): issue them tokens with")
+    print("  rightsdesk staff token --name '데모 담당자'")
+    return 0
+
+
 def _channeltalk(args: argparse.Namespace) -> int:
     """`check`: the credential works and our webhook is registered and not blocked.
     `reconcile`: one reconciliation now, its report as JSON. Exit 1 when something is wrong."""
@@ -259,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge_cmd.add_argument("--dry-run", action="store_true", help="count, change nothing")
     purge_cmd.set_defaults(func=_purge)
+
+    sub.add_parser(
+        "demo", help="load synthetic requests to try the service with (not in production)"
+    ).set_defaults(func=_demo)
     return parser
 
 

@@ -89,3 +89,29 @@ def test_worker_once_delivers_what_the_web_process_queued(tmp_path: Path) -> Non
     assert [n.split("-")[3] for n in names] == ["receipt", "verification_code"]
     assert all(n.startswith(ref) for n in names)
     assert "kim.gasang" not in result.stderr  # the worker's log names no one
+
+
+def test_demo_loads_synthetic_requests_but_never_in_production(tmp_path: Path) -> None:
+    env = {
+        "RIGHTSDESK_ENV": "test",
+        "RIGHTSDESK_DATA_DIR": str(tmp_path),
+        "RIGHTSDESK_DATA_KEY": TEST_KEY,
+    }
+    assert rightsdesk(env, "migrate").returncode == 0
+    loaded = rightsdesk(env, "demo")
+    assert loaded.returncode == 0, loaded.stderr
+    lines = [line for line in loaded.stdout.splitlines() if line.startswith("DSR-")]
+    assert len(lines) == 12
+    statuses = {line.split()[-1] for line in lines}
+    assert {"identity_pending", "in_review", "executing", "completed"} <= statuses
+    token = rightsdesk(env, "staff", "token", "--name", "데모 담당자", "--json")
+    assert token.returncode == 0, token.stderr
+    settings = Settings(env="test", data_dir=tmp_path, data_key=TEST_KEY)
+    headers = {"Authorization": f"Bearer {json.loads(token.stdout)['token']}"}
+    with TestClient(create_app(settings)) as client:
+        queue = client.get("/v1/staff/requests?limit=50", headers=headers).json()
+        overdue = client.get("/v1/staff/requests?sla=overdue", headers=headers).json()
+    assert len(queue["items"]) == 12
+    assert len(overdue["items"]) == 1  # received 20 days ago, still in review
+    production = rightsdesk(env | {"RIGHTSDESK_ENV": "production"}, "demo")
+    assert production.returncode == 1 and "never loaded in production" in production.stderr
