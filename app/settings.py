@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # to its status page. Without it they name the page but carry no link.
     public_base_url: str | None = None
 
+    # PostgreSQL connection pool, per process (web worker or `rightsdesk worker`).
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"

@@ -93,14 +93,24 @@ def process_event(rt: Runtime, event_id: int) -> None:
 
 def _claim(rt: Runtime, event_id: int) -> bool:
     now = rt.clock()
+    claimable = (
+        col(InboundEvent.id) == event_id,
+        col(InboundEvent.status).in_(("pending", "processing")),
+        or_(col(InboundEvent.lease_until).is_(None), col(InboundEvent.lease_until) < now),
+    )
     with transaction(rt.engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            event = session.exec(
+                select(InboundEvent).where(*claimable).with_for_update(skip_locked=True)
+            ).first()
+            if event is None:
+                return False
+            event.status, event.lease_until = "processing", now + _LEASE
+            event.attempts += 1
+            return True
         claimed = session.execute(
             update(InboundEvent)
-            .where(
-                col(InboundEvent.id) == event_id,
-                col(InboundEvent.status).in_(("pending", "processing")),
-                or_(col(InboundEvent.lease_until).is_(None), col(InboundEvent.lease_until) < now),
-            )
+            .where(*claimable)
             .values(
                 status="processing", lease_until=now + _LEASE, attempts=InboundEvent.attempts + 1
             )

@@ -112,21 +112,34 @@ class Outbox:
     def _claim(self, notice_id: int) -> tuple[Outgoing, int, int] | None:
         now = self.rt.clock()
         lease = now + timedelta(seconds=self.rt.settings.notice_lease_seconds)
+        claimable = (
+            col(Notice.id) == notice_id,
+            col(Notice.status) == "pending",
+            or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
+        )
         with transaction(self.rt.engine) as session:
-            claimed = session.execute(
-                update(Notice)
-                .where(
-                    col(Notice.id) == notice_id,
-                    col(Notice.status) == "pending",
-                    or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
+            if session.get_bind().dialect.name == "postgresql":
+                # Workers skip each other's rows instead of queueing behind their locks.
+                notice = session.exec(
+                    select(Notice).where(*claimable).with_for_update(skip_locked=True)
+                ).first()
+                if notice is None:
+                    return None  # another worker has it
+                notice.lease_until, notice.attempts = lease, notice.attempts + 1
+                session.flush()
+            else:
+                # SQLite has one writer: a conditional UPDATE is the claim.
+                claimed = session.execute(
+                    update(Notice)
+                    .where(*claimable)
+                    .values(lease_until=lease, attempts=col(Notice.attempts) + 1)
                 )
-                .values(lease_until=lease, attempts=col(Notice.attempts) + 1)
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return None  # another worker has it
-            notice = session.get(Notice, notice_id)
-            assert notice is not None
-            session.refresh(notice)
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    return None  # another worker has it
+                found = session.get(Notice, notice_id)
+                assert found is not None
+                session.refresh(found)
+                notice = found
             reference = session.exec(
                 select(Request.reference).where(Request.id == notice.request_id)
             ).one()
