@@ -205,6 +205,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's "There was an error parsing the body" (e.g. not UTF-8): the same
+            # answer as any unreadable JSON body.
+            detail = "본문을 UTF-8 JSON으로 읽을 수 없습니다."
+            return problem(422, "invalid_json", ValidationFailed.title, detail)
         codes = {
             404: ("not_found", NotFound.title),
             405: ("method_not_allowed", "허용되지 않는 메서드입니다."),

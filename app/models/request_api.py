@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from app.crypto import normalize_phone
+from app.models.bounds import Instant
 from app.workflows.vocab import DelegationScope, Delivery, NotifyBy, Relationship
 
 FileableType = Literal["access", "correction", "deletion", "suspension", "consent_withdrawal"]
@@ -89,7 +90,7 @@ class RequestCreate(_In):
 
 class StaffRequestCreate(RequestCreate):
     channel: StaffChannel
-    received_at: AwareDatetime
+    received_at: Instant
 
 
 class RequestCreated(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -13,13 +13,14 @@ from pydantic import BaseModel
 
 from app import access_purpose
 from app.deps import AdminDep, AuditorDep, OfficerDep, RuntimeDep, SessionDep
+from app.models.bounds import MAX_ID, Day, IdPath
 from app.models.staff import ExportLog
 from app.routers.common import client_ip, problem_responses
 from app.services import access_log, audit
 from app.services import staff as staff_service
 from app.services.register import check_range, safe_cell
 
-router = APIRouter(prefix="/v1/staff", tags=["audit"], responses=problem_responses(401, 403))
+router = APIRouter(prefix="/v1/staff", tags=["audit"], responses=problem_responses(401, 403, 422))
 
 
 @router.get("/audit/verify", summary="처리 기록(타임라인) 위·변조 검증")
@@ -53,9 +54,9 @@ def access_log_view(
     session: SessionDep,
     rt: RuntimeDep,
     request: Request,
-    day_from: Annotated[date, Query(alias="from")],
-    day_to: Annotated[date, Query(alias="to")],
-    staff_id: int | None = None,
+    day_from: Annotated[Day, Query(alias="from")],
+    day_to: Annotated[Day, Query(alias="to")],
+    staff_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     reference: Annotated[str | None, Query(max_length=32)] = None,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
@@ -137,6 +138,6 @@ def tokens(admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> list[TokenOu
     responses=problem_responses(404),
     summary="토큰 폐기 (즉시 효력, admin)",
 )
-def revoke(token_id: int, admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> TokenOut:
+def revoke(token_id: IdPath, admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> TokenOut:
     staff_service.revoke_token(session, token_id, now=rt.clock())
     return next(t for t in tokens(admin, session, rt) if t.id == token_id)

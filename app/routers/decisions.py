@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from app.models.bounds import Day, Instant
 from app.models.request_api import StaffRequestDetail
 from app.routers.common import CaseWrite, OfficerWrite, problem_responses
 from app.services import decisions
@@ -24,7 +24,7 @@ class AccessIn(BaseModel):
     """How and when the data is made available (Decree art. 41(5)) and the fee (art. 47)."""
 
     method: Literal["electronic", "mail", "in_person"]
-    available_at: AwareDatetime | None = None
+    available_at: Instant | None = None
     place: str | None = Field(default=None, max_length=300)
     fee_krw: int = Field(default=0, ge=0)
     postage_krw: int = Field(default=0, ge=0)
@@ -39,7 +39,7 @@ class DecisionIn(BaseModel):
     items_withheld: list[str] = Field(default_factory=list)
     changes: str | None = Field(default=None, max_length=4000, description="correction: what")
     access: AccessIn | None = None
-    record_dates: dict[str, date | None] = Field(
+    record_dates: dict[str, Day | None] = Field(
         default_factory=dict,
         description="deletion: retention rule code -> date the record was made (null: none)",
     )
@@ -55,11 +55,11 @@ class ApprovalIn(BaseModel):
 
 class PostponementIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
-    expected_end: date | None = None
+    expected_end: Day | None = None
 
 
 class PostponementEndIn(BaseModel):
-    ended_on: date | None = Field(default=None, description="the day the reason ended (KST)")
+    ended_on: Day | None = Field(default=None, description="the day the reason ended (KST)")
 
 
 @router.post("/decision", response_model=StaffRequestDetail, summary="결정 (인용·일부 인용·거절)")

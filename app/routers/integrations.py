@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from app.deps import CaseHandler, RuntimeDep, SessionDep
 from app.errors import WebhookTokenInvalid
+from app.models.bounds import IdPath
 from app.models.channeltalk import ChatCandidate, InboundEvent
 from app.models.request_api import FileableType
 from app.routers.common import problem_responses
@@ -22,7 +23,7 @@ from app.services import chat_candidates, chat_inbound, chat_jobs
 
 log = logging.getLogger("rightsdesk.channeltalk")
 
-router = APIRouter(tags=["channeltalk"])
+router = APIRouter(tags=["channeltalk"], responses=problem_responses(422))
 
 WEBHOOK_PATH = "/v1/integrations/channeltalk/webhook"
 
@@ -33,7 +34,7 @@ class WebhookAck(BaseModel):
 
 def token_matches(given: str | None, accepted: tuple[str, ...]) -> bool:
     """Constant-time against every accepted token (two during a rotation), no early exit."""
-    if not given or not accepted:
+    if not given or not accepted or len(given) > 1000:
         return False
     found = False
     for token in accepted:
@@ -51,7 +52,8 @@ async def channeltalk_webhook(
     request: Request,
     rt: RuntimeDep,
     background: BackgroundTasks,
-    token: Annotated[str | None, Query(max_length=200)] = None,
+    # No length rule: an over-long token is a wrong token (401), not a validation error.
+    token: str | None = None,
 ) -> WebhookAck:
     """Bad token: 401. Anything else from Channel Talk: 200 at once (an error for an event we
     do not care about would count towards the 100 failures that block the webhook); the
@@ -148,7 +150,11 @@ def list_candidates(
     summary="채팅 메시지를 요구로 접수 (confirm a detection)",
 )
 def file_candidate(
-    candidate_id: int, body: CandidateFile, staff: CaseHandler, session: SessionDep, rt: RuntimeDep
+    candidate_id: IdPath,
+    body: CandidateFile,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
 ) -> CandidateFiled:
     assert staff.id is not None
     request = chat_candidates.confirm_candidate(
@@ -166,7 +172,7 @@ def file_candidate(
     summary="요구가 아닌 메시지로 닫기 (dismiss a detection)",
 )
 def dismiss_candidate(
-    candidate_id: int, staff: CaseHandler, session: SessionDep, rt: RuntimeDep
+    candidate_id: IdPath, staff: CaseHandler, session: SessionDep, rt: RuntimeDep
 ) -> None:
     assert staff.id is not None
     chat_candidates.dismiss_candidate(session, rt, candidate_id, staff_id=staff.id)

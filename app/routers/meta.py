@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from app.catalog import build_catalog
 from app.deps import RuntimeDep
+from app.models.bounds import Instant
 from app.models.request_api import FileableType
 from app.routers.common import problem_responses
 from app.workflows.deadlines import legal_deadline, period_for, target_date
@@ -41,7 +42,7 @@ class DeadlineOut(BaseModel):
 )
 def deadlines(
     rt: RuntimeDep,
-    received_at: AwareDatetime,
+    received_at: Instant,
     type: FileableType = Query("access"),
 ) -> DeadlineOut:
     """민법 제157조·제159조·제161조에 따른 법정 처리기한과 그 계산 과정."""

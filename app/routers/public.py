@@ -19,7 +19,7 @@ from app.services import identity, objections
 from app.services.filing import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
 
-router = APIRouter(prefix="/v1/requests", tags=["public"])
+router = APIRouter(prefix="/v1/requests", tags=["public"], responses=problem_responses(422, 429))
 
 AccessCode = Annotated[str, Header(max_length=64)]
 

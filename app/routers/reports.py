@@ -16,6 +16,7 @@ from sqlmodel import Session
 from app import access_purpose
 from app.deps import CaseHandler, RuntimeDep, SessionDep
 from app.errors import Forbidden
+from app.models.bounds import Day
 from app.models.staff import ExportLog, Role
 from app.routers.common import client_ip, problem_responses
 from app.runtime import Runtime
@@ -52,8 +53,8 @@ def register_csv(
     session: SessionDep,
     rt: RuntimeDep,
     request: Request,
-    received_from: Annotated[date, Query(alias="from", description="접수일 (KST) 부터")],
-    received_to: Annotated[date, Query(alias="to", description="접수일 (KST) 까지, 포함")],
+    received_from: Annotated[Day, Query(alias="from", description="접수일 (KST) 부터")],
+    received_to: Annotated[Day, Query(alias="to", description="접수일 (KST) 까지, 포함")],
     personal: Annotated[
         bool, Query(description="정보주체 성명·연락처 포함 (security, officer 만)")
     ] = False,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -11,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import CaseHandler, CurrentStaff, RuntimeDep, SessionDep
 from app.errors import NotFound
+from app.models.bounds import Day, IdField, IdPath
 from app.models.identity import Attachment
 from app.models.notice import NoticeOut
 from app.models.request_api import (
@@ -42,7 +42,7 @@ from app.workflows.identity import IdentityMethod
 from app.workflows.lifecycle import Status
 from app.workflows.vocab import RequestType
 
-router = APIRouter(prefix="/v1/staff", tags=["staff"], responses=problem_responses(401, 403))
+router = APIRouter(prefix="/v1/staff", tags=["staff"], responses=problem_responses(401, 403, 422))
 
 
 @router.get("/me", summary="토큰 확인 (who am I)")
@@ -98,8 +98,8 @@ def queue(
     service: Annotated[str | None, Query(max_length=64)] = None,
     sla: SlaState | None = None,
     assignee: Annotated[str | None, Query(max_length=32)] = None,
-    due_before: date | None = None,
-    due_after: date | None = None,
+    due_before: Day | None = None,
+    due_after: Day | None = None,
     q: Annotated[str | None, Query(max_length=32)] = None,
     blocked_on_tasks: bool = False,
     sort: SortKey = "legal_deadline",
@@ -168,7 +168,7 @@ def list_notices(
     summary="통지 재발송 (a new copy of a delivered or failed notice)",
 )
 def resend_notice(
-    reference: str, notice_id: int, staff: CaseHandler, session: SessionDep, rt: RuntimeDep
+    reference: str, notice_id: IdPath, staff: CaseHandler, session: SessionDep, rt: RuntimeDep
 ) -> NoticeOut:
     req = request_by_reference(session, reference)
     return notice_out(rt, resend(session, rt, req, notice_id, actor=f"staff:{staff.id}"))
@@ -185,7 +185,7 @@ class IdentityIn(BaseModel):
 
 class InfoRequestIn(BaseModel):
     message: str = Field(min_length=1, max_length=4000, description="what to supply, in Korean")
-    respond_by: date | None = None
+    respond_by: Day | None = None
 
 
 @router.post(
@@ -234,7 +234,7 @@ def info_request(body: InfoRequestIn, w: CaseWrite) -> StaffRequestDetail:
 )
 def download_attachment(
     reference: str,
-    attachment_id: int,
+    attachment_id: IdPath,
     staff: CaseHandler,
     session: SessionDep,
     rt: RuntimeDep,
@@ -270,7 +270,7 @@ def download_attachment(
 
 
 class RequestPatch(BaseModel):
-    assignee: int | None = Field(default=None, description="a staff id, or null to unassign")
+    assignee: IdField | None = Field(default=None, description="a staff id, or null to unassign")
     note: str | None = Field(default=None, max_length=4000, description="internal note")
 
 

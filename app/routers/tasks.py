@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
+from app.models.bounds import Day, IdField, IdPath, Instant
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
 from app.routers.common import client_ip, problem_responses
@@ -21,7 +22,7 @@ from app.services import task_views, tasks
 from app.services.requests import log_access, request_by_reference
 from app.workflows.tasks import Action, Method, Performed
 
-router = APIRouter(tags=["tasks"], responses=problem_responses(401, 403, 404))
+router = APIRouter(tags=["tasks"], responses=problem_responses(401, 403, 404, 422))
 _ONE = "/v1/staff/requests/{reference}/tasks/{task_id}"
 
 
@@ -60,7 +61,7 @@ class PerformedIn(BaseModel):
 class CompleteIn(BaseModel):
     actions: list[PerformedIn] = Field(min_length=1, max_length=4)
     note: str | None = Field(default=None, max_length=2000)
-    performed_at: AwareDatetime | None = None
+    performed_at: Instant | None = None
 
 
 class ReasonIn(BaseModel):
@@ -68,8 +69,8 @@ class ReasonIn(BaseModel):
 
 
 class TaskPatch(BaseModel):
-    assignee_id: int | None = None
-    due_on: date | None = None
+    assignee_id: IdField | None = None
+    due_on: Day | None = None
 
 
 def _locked(session: SessionDep, reference: str) -> DbRequest:
@@ -106,7 +107,7 @@ def list_tasks(
     summary="작업 완료 (증빙: 한 일과 방법)",
 )
 def complete_task(
-    task_id: int,
+    task_id: IdPath,
     body: CompleteIn,
     staff: CaseHandler,
     request: LockedRequest,
@@ -127,7 +128,7 @@ def complete_task(
 
 @router.post(f"{_ONE}/fail", response_model=TaskPage, responses=problem_responses(409, 422))
 def fail_task(
-    task_id: int,
+    task_id: IdPath,
     body: ReasonIn,
     staff: CaseHandler,
     request: LockedRequest,
@@ -141,7 +142,7 @@ def fail_task(
 
 @router.post(f"{_ONE}/reopen", response_model=TaskPage, responses=problem_responses(409))
 def reopen_task(
-    task_id: int, staff: CaseHandler, request: LockedRequest, session: SessionDep, rt: RuntimeDep
+    task_id: IdPath, staff: CaseHandler, request: LockedRequest, session: SessionDep, rt: RuntimeDep
 ) -> TaskPage:
     task = tasks.task_of(session, request, task_id, lock=True)
     tasks.reopen(session, rt, request, task, actor=f"staff:{staff.id}")
@@ -155,7 +156,7 @@ def reopen_task(
     summary="작업 면제 (개인정보 보호책임자, 사유 필수)",
 )
 def waive_task(
-    task_id: int,
+    task_id: IdPath,
     body: ReasonIn,
     staff: OfficerDep,
     request: LockedRequest,
@@ -169,7 +170,7 @@ def waive_task(
 
 @router.patch(_ONE, response_model=TaskPage, responses=problem_responses(409, 422))
 def update_task(
-    task_id: int,
+    task_id: IdPath,
     body: TaskPatch,
     staff: CaseHandler,
     request: LockedRequest,
@@ -192,7 +193,7 @@ def update_task(
 )
 async def add_evidence(
     reference: str,
-    task_id: int,
+    task_id: IdPath,
     staff: CaseHandler,
     session: SessionDep,
     rt: RuntimeDep,
@@ -259,7 +260,7 @@ def task_queue(
     status: Annotated[list[Literal["open", "done", "waived", "failed"]] | None, Query()] = None,
     overdue: bool = False,
     holder: Annotated[str | None, Query(max_length=64)] = None,
-    assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d+)$")] = None,
+    assignee: Annotated[str | None, Query(pattern=r"^(me|none|[1-9]\d{0,8})$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[TaskQueueItem]:
     rows = task_views.queue(

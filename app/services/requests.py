@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from app import access_purpose
 from app.crypto import constant_time_equal
 from app.errors import FieldError, NotFound, RateLimited, ValidationFailed, VersionMismatch
+from app.models.bounds import MAX_ID
 from app.models.identity import Attachment, IdentityCheck, Verification
 from app.models.request import Delegation, Event, Party, Request
 from app.models.request_api import (
@@ -177,7 +178,7 @@ def _assignee_clause(value: str, staff: Staff) -> Any:
         return Request.assignee_id == staff.id
     if value == "none":
         return col(Request.assignee_id).is_(None)
-    if value.isdigit():
+    if value.isdigit() and 1 <= int(value) <= MAX_ID:
         return Request.assignee_id == int(value)
     msg = "담당자는 me, none 또는 직원 번호여야 합니다."
     raise ValidationFailed(msg, errors=[FieldError("assignee", "invalid", msg)])

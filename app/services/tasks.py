@@ -190,7 +190,11 @@ def update(
 ) -> None:
     """Assignee and due date; the due date stays inside the legal deadline."""
     if "due_on" in changes:
-        due: date = changes["due_on"]
+        due: date | None = changes["due_on"]
+        if due is None:
+            raise BusinessRuleViolation(
+                "due_on_required", "due_on", "작업 기한을 비울 수 없습니다. 날짜를 적어 주세요."
+            )
         if due > request.legal_due_on or due < kst_date(rt.clock()):
             raise BusinessRuleViolation(
                 "due_on_out_of_range",
