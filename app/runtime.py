@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -75,6 +76,13 @@ def check_channeltalk_services(settings: Settings, policy: Policy) -> None:
 
 def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
     """Load and validate everything once at start-up, so a bad policy or key fails fast."""
+    if settings.notice_lease_seconds < settings.slowest_send_seconds * 1.1:
+        logging.getLogger("rightsdesk").warning(
+            "RIGHTSDESK_NOTICE_LEASE_SECONDS (%g) is shorter than the slowest send (%g s): with "
+            "several workers a notice still being sent can be taken over and sent twice",
+            settings.notice_lease_seconds,
+            settings.slowest_send_seconds,
+        )
     vault = Vault.from_text(data_key_text(settings))
     policy = load_policy(settings.policy_file)
     check_channeltalk_services(settings, policy)

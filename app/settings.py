@@ -115,8 +115,10 @@ class Settings(BaseSettings):
     notice_max_attempts: int = Field(default=8, ge=1, le=50)
     notice_backoff_base_seconds: float = Field(default=30.0, gt=0)
     notice_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
-    # A worker that claimed a notice and died releases it after this long.
-    notice_lease_seconds: float = Field(default=120.0, gt=0)
+    # A worker that claimed a notice and died releases it after this long. It should outlast
+    # the slowest send (a warning at start-up says when not), or with several workers a live
+    # worker's notice can be taken over and sent twice.
+    notice_lease_seconds: float = Field(default=600.0, gt=0)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=500)
     # Channel Talk (docs/channeltalk.md). The webhook is on when a token is set; a second
@@ -146,6 +148,15 @@ class Settings(BaseSettings):
     channeltalk_reconcile_lookback_hours: int = Field(default=24, ge=1, le=24 * 14)
     channeltalk_reconcile_max_chats: int = Field(default=100, ge=1, le=500)
     embedded_worker: bool = True
+
+    @property
+    def slowest_send_seconds(self) -> float:
+        """The longest one delivery can take, retries inside the transport included."""
+        chat = (
+            self.channeltalk_timeout_seconds * (self.channeltalk_max_retries + 1)
+            + (8.0 + self.channeltalk_max_rate_wait_seconds) * self.channeltalk_max_retries
+        )
+        return max(self.smtp_timeout_seconds * 3, self.sms_timeout_seconds, chat)
 
     @model_validator(mode="after")
     def _explicit_key_outside_development(self) -> Settings:

@@ -16,12 +16,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.db import transaction
-from app.integrations.delivery import Outgoing
+from app.integrations.delivery import Outgoing, TransientDeliveryError
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Event, Request
 from app.runtime import Runtime
 from app.services.notices import queue_notice
 from app.services.outbox import Outbox, retry_delay
+from app.settings import Settings
 from app.workflows.notices import NoticeKind
 from tests.conftest import Clock, request_body, subject
 from tests.servers import SmsGateway, SmtpServer, free_port
@@ -441,3 +442,38 @@ class TestStatusLink:
         body = runtime.vault.decrypt(receipt.body_enc, field="notice.body")
         assert "https://privacy.example.com/status" in body
         assert created["access_code"] not in body
+
+
+def test_a_lease_shorter_than_the_slowest_send_is_warned_about_at_start(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.runtime import build_runtime
+
+    assert settings.notice_lease_seconds > settings.slowest_send_seconds * 1.1  # the default
+    short = settings.model_copy(update={"notice_lease_seconds": 60})  # Channel Talk: ~5 min
+    with caplog.at_level(logging.WARNING, logger="rightsdesk"):
+        build_runtime(short).engine.dispose()
+    assert "shorter than the slowest send" in caplog.text
+
+
+def test_an_attempt_that_outlived_its_lease_does_not_overwrite_the_new_claim(
+    client: TestClient, runtime: Runtime, clock: Clock, db: Session
+) -> None:
+    file(client, request_body())
+    first = Outbox(runtime, {"email": _Recorder(), "sms": _Recorder()})
+    claim = first._claim(notices(db)[0].id or 0)
+    assert claim is not None
+    clock.advance(seconds=runtime.settings.notice_lease_seconds + 1)  # the first worker stalls
+    second = Outbox(runtime, {"email": _Recorder(), "sms": _Recorder()})
+    second.run_once()
+    first._record(claim[0], claim[1], claim[2], "slow", TransientDeliveryError("late"))
+    db.expire_all()
+    notice = notices(db)[0]
+    assert (notice.status, notice.attempts) == ("delivered", 2)
+
+
+class _Recorder:
+    name = "recorder"
+
+    def send(self, message: Outgoing) -> None:
+        pass

@@ -192,6 +192,13 @@ class Outbox:
             request = session.get(Request, notice.request_id) if notice else None
             assert notice is not None and attempt is not None and request is not None
             attempt.finished_at = now
+            if notice.attempts != number or notice.status != "pending":
+                # Our lease ran out and another worker took the notice over: its outcome is
+                # the notice's; ours is only this attempt's record.
+                attempt.outcome = "superseded" if error is None else "retry"
+                attempt.error = None if error is None else error.reason
+                log.warning("notice %s: attempt %d finished after its lease", notice.id, number)
+                return
             notice.lease_until = None
             if error is None:
                 notice.status, notice.delivered_at, notice.last_error = "delivered", now, None
