@@ -24,6 +24,7 @@ from sqlmodel import Session, col, func, select
 from app.models.channeltalk import ChatCandidate, ChatLink, ChatMessage, InboundEvent
 from app.models.notice import Notice
 from app.models.request import Event, Request
+from app.models.staff import ExportLog
 from app.runtime import Runtime
 from app.services.chat_jobs import post_candidate_notes, reconcile
 from app.services.outbox import Outbox
@@ -282,6 +283,9 @@ def test_a_low_confidence_message_asks_managers_privately_and_a_confirmation_fil
     agent = staff_headers("agent")
     [candidate] = client.get("/v1/staff/channeltalk/candidates", headers=agent).json()
     assert candidate["suggested"] == ["correction"] and candidate["note_posted"]
+    db.expire_all()
+    [viewed] = db.exec(select(ExportLog).where(ExportLog.kind == "chat_candidates")).all()
+    assert (viewed.row_count, viewed.personal_data) == (1, True)  # the view is on record
     clock.advance(days=2)  # confirmed two days later: the deadline still counts from the message
     filed = client.post(
         f"/v1/staff/channeltalk/candidates/{candidate['id']}/file",

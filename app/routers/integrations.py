@@ -13,12 +13,14 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from app import access_purpose
 from app.deps import CaseHandler, RuntimeDep, SessionDep
 from app.errors import WebhookTokenInvalid
 from app.models.bounds import IdPath
 from app.models.channeltalk import ChatCandidate, InboundEvent
 from app.models.request_api import FileableType
-from app.routers.common import problem_responses
+from app.models.staff import ExportLog
+from app.routers.common import client_ip, problem_responses
 from app.services import chat_candidates, chat_inbound, chat_jobs
 
 log = logging.getLogger("rightsdesk.channeltalk")
@@ -135,10 +137,26 @@ def list_candidates(
     staff: CaseHandler,
     session: SessionDep,
     rt: RuntimeDep,
+    request: Request,
     status: Annotated[str, Query(pattern="^(pending|filed|dismissed)$")] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[CandidateOut]:
+    """Customers' messages (personal data, not yet a request): each view is in the export
+    log, as the access log needs a request."""
     rows = chat_candidates.candidates(session, status=status, limit=limit)
+    assert staff.id is not None
+    session.add(
+        ExportLog(
+            staff_id=staff.id,
+            kind="chat_candidates",
+            params=f"status={status};limit={limit}",
+            personal_data=bool(rows),
+            row_count=len(rows),
+            client_ip=client_ip(request),
+            purpose=access_purpose.current("chat_candidates"),
+            at=rt.clock(),
+        )
+    )
     return [CandidateOut(**chat_candidates.candidate_view(session, rt, c)) for c in rows]
 
 
