@@ -30,7 +30,8 @@ log = logging.getLogger("rightsdesk.channeltalk")
 _LEASE = timedelta(minutes=2)
 # Events are processed one at a time in a process (each takes milliseconds): two messages of
 # one chat arriving together must not both file the same request. Across processes on
-# PostgreSQL, chat_requests takes an advisory lock per chat as well.
+# PostgreSQL, chat_requests takes an advisory lock per chat as well. Never waited on: a
+# thread that finds it taken leaves its event to the holder (see process_event).
 _ONE_AT_A_TIME = threading.Lock()
 
 
@@ -71,13 +72,35 @@ def record_delivery(rt: Runtime, raw: bytes, *, via: str = "webhook") -> int | N
 
 
 def process_event(rt: Runtime, event_id: int) -> None:
-    """Claim one event and process it; every failure is recorded, none escapes."""
+    """Process this event now, or leave it to the thread of this process that is already
+    processing: that one drains every due event before it lets go, so no pool thread ever
+    waits here (the web endpoints share that pool)."""
+    _drain(rt, first=event_id)
+
+
+def _drain(rt: Runtime, *, first: int | None) -> int:
+    tried = 0
+    while _ONE_AT_A_TIME.acquire(blocking=False):
+        try:
+            ids = [first] if first is not None else []
+            first = None
+            for event_id in dict.fromkeys([*ids, *_due_ids(rt, rt.settings.worker_batch_size)]):
+                tried += _process_one(rt, event_id)
+        finally:
+            _ONE_AT_A_TIME.release()
+        if not _due_ids(rt, 1):  # nothing arrived while we held the lock
+            break
+    return tried
+
+
+def _process_one(rt: Runtime, event_id: int) -> int:
+    """Claim and process one event (the lock is held); 1 when it was tried, else 0."""
     if not _claim(rt, event_id):
-        return
+        return 0
     from app.services.chat_requests import handle_envelope
 
     try:
-        with _ONE_AT_A_TIME, transaction(rt.engine) as session:
+        with transaction(rt.engine) as session:
             event = session.get(InboundEvent, event_id)
             assert event is not None
             raw = rt.vault.decrypt(event.payload_enc, field="inbound.raw").encode()
@@ -89,6 +112,7 @@ def process_event(rt: Runtime, event_id: int) -> None:
         log.info("Channel Talk event %s: %s", event_id, outcome)
     except Exception as exc:  # the row stays; the worker tries again with backoff
         _failed(rt, event_id, type(exc).__name__)
+    return 1
 
 
 def _claim(rt: Runtime, event_id: int) -> bool:
@@ -149,7 +173,11 @@ def _failed(rt: Runtime, event_id: int, reason: str) -> None:
 
 def process_due(rt: Runtime) -> int:
     """The worker's pass: events not processed yet (a crash, a failure, a lost background
-    task). Returns how many were tried."""
+    task). Returns how many were tried (0 when another thread here is at it)."""
+    return _drain(rt, first=None)
+
+
+def _due_ids(rt: Runtime, limit: int) -> list[int]:
     now = rt.clock()
     with transaction(rt.engine) as session:
         due = session.exec(
@@ -160,12 +188,9 @@ def process_due(rt: Runtime) -> int:
                 or_(col(InboundEvent.lease_until).is_(None), col(InboundEvent.lease_until) < now),
             )
             .order_by(col(InboundEvent.id))
-            .limit(rt.settings.worker_batch_size)
+            .limit(limit)
         ).all()
-    for event_id in due:
-        assert event_id is not None
-        process_event(rt, event_id)
-    return len(due)
+    return [i for i in due if i is not None]
 
 
 def purge_expired(rt: Runtime) -> int:
