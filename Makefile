@@ -27,10 +27,13 @@ test: $(STAMP)
 
 # Benchmarks (not part of `make test`); see bench/README.md. Exits non-zero when a target fails.
 # The SLA benchmark builds a 1,000,000-request database in a temporary directory (~4 min).
+# The webhook benchmark sends 2,000 Channel Talk deliveries to a local uvicorn (~20 s).
 bench: $(STAMP)
 	$(BIN)/python bench/sla_bench.py; sla=$$?; \
 	$(BIN)/python bench/upload_memory.py; upload=$$?; \
-	test $$sla -eq 0 && test $$upload -eq 0
+	$(BIN)/python bench/webhook_latency.py; webhook=$$?; \
+	$(BIN)/python bench/intake_bench.py; intake=$$?; \
+	test $$sla -eq 0 && test $$upload -eq 0 && test $$webhook -eq 0 && test $$intake -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests
