@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -30,13 +30,25 @@ def anchor(rt: Runtime) -> AuditAnchor | None:
             top = session.exec(select(func.max(Event.id))).one()
             if not top or top <= watermark:
                 return None
-            grown = session.exec(
-                select(Event.request_id, func.max(Event.seq))
+            # The newest event of every chain that grew, with its MAC, in one query.
+            grown = (
+                select(Event.request_id, func.max(Event.seq).label("seq"))
                 .where(col(Event.id) > watermark, col(Event.id) <= top)
                 .group_by(col(Event.request_id))
+                .subquery()
+            )
+            rows = session.exec(
+                select(Event.request_id, Event.seq, Event.mac)
+                .join(
+                    grown,
+                    and_(
+                        col(Event.request_id) == grown.c.request_id,
+                        col(Event.seq) == grown.c.seq,
+                    ),
+                )
                 .order_by(col(Event.request_id))
             ).all()
-            heads = [[rid, seq, _mac_at(session, rid, seq)] for rid, seq in grown]
+            heads: list[list[Any]] = [[rid, seq, mac] for rid, seq, mac in rows]
             prev = last.mac if last else GENESIS
             new = AuditAnchor(
                 last_event_id=top,
@@ -50,12 +62,6 @@ def anchor(rt: Runtime) -> AuditAnchor | None:
             return new
     except IntegrityError:
         return None  # another worker anchored the same moment (prev_mac is unique)
-
-
-def _mac_at(session: Session, request_id: int, seq: int) -> str | None:
-    return session.exec(
-        select(Event.mac).where(Event.request_id == request_id, Event.seq == seq)
-    ).one()
 
 
 def verify(rt: Runtime) -> dict[str, Any]:
