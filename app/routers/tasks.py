@@ -82,11 +82,13 @@ LockedRequest = Annotated[DbRequest, Depends(_locked)]
 
 
 def _page(session: Session, rt: Runtime, request: DbRequest) -> TaskPage:
+    found = tasks.tasks_of(session, request)
+    files = task_views.evidence_of(session, [t.id for t in found])
     return TaskPage(
         request_status=request.status,
         items=[
-            TaskOut(**task_views.task_view(session, rt, request, t))
-            for t in tasks.tasks_of(session, request)
+            TaskOut(**task_views.task_view(session, rt, request, t, files.get(t.id or 0, [])))
+            for t in found
         ],
     )
 

@@ -37,11 +37,29 @@ def check_assignee(session: Session, staff_id: int) -> None:
     check_case_handler(session, staff_id, field="assignee_id")
 
 
-def task_view(session: Session, rt: Runtime, request: Request, t: Task) -> dict[str, Any]:
+def evidence_of(session: Session, task_ids: Sequence[int | None]) -> dict[int, list[Attachment]]:
+    """Evidence files of many tasks in one query."""
+    found: dict[int, list[Attachment]] = {}
+    rows = session.exec(
+        select(Attachment)
+        .where(col(Attachment.task_id).in_([i for i in task_ids if i is not None]))
+        .order_by(col(Attachment.id))
+    )
+    for a in rows:
+        found.setdefault(a.task_id or 0, []).append(a)
+    return found
+
+
+def task_view(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    t: Task,
+    files: Sequence[Attachment] | None = None,
+) -> dict[str, Any]:
     v = rt.vault
-    files = session.exec(
-        select(Attachment).where(Attachment.task_id == t.id).order_by(col(Attachment.id))
-    ).all()
+    if files is None:
+        files = evidence_of(session, [t.id]).get(t.id or 0, [])
     return {
         "id": t.id,
         "reference": request.reference,
@@ -101,8 +119,12 @@ def queue(
     elif assignee is not None:
         query = query.where(Task.assignee_id == assignee)
     rows = session.exec(query.order_by(col(Task.due_on), col(Task.id)).limit(limit)).all()
+    files = evidence_of(session, [task.id for task, _ in rows])
     return [
-        {**task_view(session, rt, request, task), "request_status": request.status}
+        {
+            **task_view(session, rt, request, task, files.get(task.id or 0, [])),
+            "request_status": request.status,
+        }
         for task, request in rows
     ]
 
