@@ -330,14 +330,6 @@ def _keep_message(
     session.flush()
 
 
-def announce(session: Session, rt: Runtime, request: Request, text: str, *, key: str) -> None:
-    """A status change the chat should hear about (no formal notice exists for it)."""
-    if request.notify_by == CHAT:
-        queue_notice(
-            session, rt, request, NoticeKind.STATUS_UPDATE, extra={"message": text}, dedupe=key
-        )
-
-
 # --- detections for a manager to confirm -----------------------------------------------------
 
 

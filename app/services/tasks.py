@@ -24,7 +24,7 @@ from app.services.task_notices import queue_instruction
 from app.workflows import tasks as rules
 from app.workflows.deadlines import kst_date, target_date
 from app.workflows.lifecycle import Status
-from app.workflows.tasks import Instruction, Performed, TaskStatus
+from app.workflows.tasks import Performed, TaskStatus
 
 
 def affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str], list[str]]:
@@ -232,7 +232,3 @@ def _record(
 ) -> None:
     note(session, rt, request, kind, actor=actor, task_id=task.id, holder=task.holder_code, **data)
     session.flush()
-
-
-def instruction_kinds(task: Task) -> list[Instruction]:
-    return sorted({Instruction(i["instruction"]) for i in task.instructions})
