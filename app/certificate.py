@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from reportlab.lib.pagesizes import A4
@@ -27,7 +26,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-KST = ZoneInfo("Asia/Seoul")
+from app.workflows.notices import date_text, kst_datetime_text
+
 LEGAL_BASIS = "「개인정보 보호법」 제21조, 제26조, 제36조 및 같은 법 시행령 제16조"
 INCOMPLETE_BANNER = "아직 완료되지 않은 조치가 있습니다 — 이 확인서는 완료 증명이 아닙니다"
 IN_PROGRESS = "진행 중 (미완료)"
@@ -39,7 +39,6 @@ KEPT_INTRO = (
 )
 NO_KEPT = "분리 보관하는 항목은 없습니다."
 
-_WEEKDAYS_KO = "월화수목금토일"
 _KIND_LABELS = {"system": "자체 시스템", "processor": "수탁자"}
 _STATUS_LABELS = {"done": "완료", "waived": "면제", "open": "미완료", "failed": "실패"}
 _UNFINISHED = frozenset({"open", "failed"})
@@ -124,17 +123,10 @@ class _View:
     issue: tuple[tuple[str, str], ...]
 
 
-def format_datetime(value: datetime) -> str:
-    """`2026년 12월 20일(일) 14:03` in KST; refuses a naive datetime."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("certificate times must be timezone-aware")
-    local = value.astimezone(KST)
-    return f"{format_date(local.date())} {local:%H:%M}"
-
-
-def format_date(value: date) -> str:
-    """`2026년 12월 28일(월)`."""
-    return f"{value.year}년 {value.month}월 {value.day}일({_WEEKDAYS_KO[value.weekday()]})"
+# The notices' Korean formats: "2026년 12월 20일(일) 14:03" (KST; a naive time is refused)
+# and "2026년 12월 28일(월)".
+format_datetime = kst_datetime_text
+format_date = date_text
 
 
 def certificate_title(c: Certificate) -> str:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from app import rrn
+from app.workflows import rrn
 
 _VERSION = "v1"
 _NONCE_BYTES = 12
@@ -75,7 +75,7 @@ def normalize_phone(value: str) -> str:
 
 
 # Text people type (subjects, requesters, staff, holders, chats): masked for RRNs on the way
-# into storage (app/rrn.py). Identity fields (names, contacts) are not free text.
+# into storage (app/workflows/rrn.py). Identity fields (names, contacts) are not free text.
 FREE_TEXT_FIELDS = frozenset(
     {
         "request.details",

@@ -403,40 +403,11 @@ class SqliteDatabases:
 
 
 def durable_postgres_server(fast: bool) -> Any:
-    """tests.pg.PostgresServer, with fsync, synchronous_commit and full_page_writes on unless
-    `fast`. The test suite passes them as -c options (off), which outrank ALTER SYSTEM, so the
-    launch is repeated here with the production defaults; everything else is tests.pg's."""
+    """tests.pg.PostgresServer with fsync, synchronous_commit and full_page_writes on (as in
+    production) unless `fast`; the test suite turns them off."""
     from tests.pg import PostgresServer
 
-    class DurablePostgresServer(PostgresServer):
-        def _launch(self) -> None:
-            if fast:
-                super()._launch()
-                return
-            assert self.base is not None and self.port is not None
-            settings = {
-                "listen_addresses": "127.0.0.1",
-                "port": str(self.port),
-                "unix_socket_directories": str(self.base),
-                "max_connections": str(self.max_connections),
-                "timezone": self.timezone,
-                "log_timezone": self.timezone,
-            }
-            args = [str(self.bindir / "postgres"), "-D", str(self.data)]
-            for name, value in settings.items():
-                args += ["-c", f"{name}={value}"]
-            with open(self.log, "wb") as log:
-                self.process = subprocess.Popen(
-                    args,
-                    cwd=self.base,
-                    env=self._env(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    **self._run_as,
-                )
-
-    return DurablePostgresServer()
+    return PostgresServer(durable=not fast)
 
 
 class PostgresDatabases:

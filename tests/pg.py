@@ -170,8 +170,11 @@ class PostgresServer:
         start_timeout: float = 30.0,
         timezone: str = "UTC",
         max_connections: int = 300,
+        durable: bool = False,
     ) -> None:
         self.bindir = bindir or find_bindir()
+        # The tests throw the data away; a benchmark wants production's durability.
+        self.durable = durable
         self.start_timeout = start_timeout
         self.timezone = timezone
         self.max_connections = max_connections
@@ -310,14 +313,13 @@ class PostgresServer:
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
             "unix_socket_directories": str(self.base),
-            # Throwaway data: no durability, much less I/O.
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
             "max_connections": str(self.max_connections),
             "timezone": self.timezone,
             "log_timezone": self.timezone,
         }
+        if not self.durable:
+            # Throwaway data: no durability, much less I/O.
+            settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
         args = [str(self.bindir / "postgres"), "-D", str(self.data)]
         for name, value in settings.items():
             args += ["-c", f"{name}={value}"]

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.rrn import MASKED_NOTICE
+from app.workflows.rrn import MASKED_NOTICE
 from tests.conftest import Clock, request_body
 from tests.test_intake_api import assert_problem, file
 

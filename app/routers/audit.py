@@ -11,10 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from app import access_purpose
 from app.deps import AdminDep, AuditorDep, OfficerDep, RuntimeDep, SessionDep
 from app.models.bounds import MAX_ID, Day, IdPath
-from app.models.staff import ExportLog
 from app.routers.common import client_ip, problem_responses
 from app.services import access_log, audit
 from app.services import staff as staff_service
@@ -69,18 +67,15 @@ def access_log_view(
     )
     if format == "json":
         return rows
-    assert officer.id is not None
-    session.add(
-        ExportLog(
-            staff_id=officer.id,
-            kind="access_log",
-            params=f"from={day_from};to={day_to};staff={staff_id or ''};ref={reference or ''}",
-            personal_data=False,
-            row_count=len(rows),
-            client_ip=client_ip(request),
-            purpose=access_purpose.current("access_log"),
-            at=rt.clock(),
-        )
+    access_log.log_export(
+        session,
+        rt,
+        officer,
+        kind="access_log",
+        params=f"from={day_from};to={day_to};staff={staff_id or ''};ref={reference or ''}",
+        personal_data=False,
+        row_count=len(rows),
+        client_ip=client_ip(request),
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer)

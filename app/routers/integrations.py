@@ -13,15 +13,14 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app import access_purpose
 from app.deps import CaseHandler, RuntimeDep, SessionDep
 from app.errors import WebhookTokenInvalid
 from app.models.bounds import IdPath
 from app.models.channeltalk import ChatCandidate, InboundEvent
 from app.models.request_api import FileableType
-from app.models.staff import ExportLog
 from app.routers.common import client_ip, problem_responses
 from app.services import chat_candidates, chat_inbound, chat_jobs
+from app.services.access_log import log_export
 
 log = logging.getLogger("rightsdesk.channeltalk")
 
@@ -144,18 +143,15 @@ def list_candidates(
     """Customers' messages (personal data, not yet a request): each view is in the export
     log, as the access log needs a request."""
     rows = chat_candidates.candidates(session, status=status, limit=limit)
-    assert staff.id is not None
-    session.add(
-        ExportLog(
-            staff_id=staff.id,
-            kind="chat_candidates",
-            params=f"status={status};limit={limit}",
-            personal_data=bool(rows),
-            row_count=len(rows),
-            client_ip=client_ip(request),
-            purpose=access_purpose.current("chat_candidates"),
-            at=rt.clock(),
-        )
+    log_export(
+        session,
+        rt,
+        staff,
+        kind="chat_candidates",
+        params=f"status={status};limit={limit}",
+        personal_data=bool(rows),
+        row_count=len(rows),
+        client_ip=client_ip(request),
     )
     return [CandidateOut(**chat_candidates.candidate_view(session, rt, c)) for c in rows]
 

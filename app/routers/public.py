@@ -9,7 +9,6 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from app import rrn
 from app.deps import RuntimeDep, SessionDep
 from app.errors import problem_response
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
@@ -18,6 +17,7 @@ from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_sup
 from app.services import identity, objections
 from app.services.filing import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
+from app.workflows import rrn
 
 router = APIRouter(prefix="/v1/requests", tags=["public"], responses=problem_responses(422, 429))
 

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from app import access_purpose
 from app.deps import CaseHandler, RuntimeDep, SessionDep
 from app.errors import Forbidden
 from app.models.bounds import Day
-from app.models.staff import ExportLog, Role
+from app.models.staff import Role
 from app.routers.common import client_ip, problem_responses
 from app.runtime import Runtime
+from app.services.access_log import log_export
 from app.services.register import (
     DEFAULT_MAX_DAYS,
     check_range,
@@ -65,18 +65,15 @@ def register_csv(
     max_days = int(getattr(rt.settings, "register_max_days", DEFAULT_MAX_DAYS))
     check_range(received_from, received_to, max_days)
     count, up_to_id = register_count(session, received_from=received_from, received_to=received_to)
-    assert staff.id is not None
-    session.add(
-        ExportLog(
-            staff_id=staff.id,
-            kind="register",
-            params=f"from={received_from};to={received_to};personal={str(personal).lower()}",
-            personal_data=personal,
-            row_count=count,
-            client_ip=client_ip(request),
-            purpose=access_purpose.current("register"),
-            at=rt.clock(),
-        )
+    log_export(
+        session,
+        rt,
+        staff,
+        kind="register",
+        params=f"from={received_from};to={received_to};personal={str(personal).lower()}",
+        personal_data=personal,
+        row_count=count,
+        client_ip=client_ip(request),
     )
     # The body streams after this function returns, and the request's transaction would only
     # commit once the last byte is out (or roll back if the client drops mid-way): commit the

@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from app import access_purpose
 from app.models.request import Request
 from app.models.staff import AccessLog, ExportLog, Staff
+from app.runtime import Runtime
 from app.workflows.deadlines import KST
 
 COLUMNS = [
@@ -25,6 +27,34 @@ COLUMNS = [
     "목적",
     "접속지",
 ]
+
+
+def log_export(
+    session: Session,
+    rt: Runtime,
+    staff: Staff,
+    *,
+    kind: str,
+    params: str,
+    personal_data: bool,
+    row_count: int,
+    client_ip: str | None,
+) -> None:
+    """An export (or a view of data with no request of its own) into the export log, with
+    the purpose the client gave or the one its kind implies."""
+    assert staff.id is not None
+    session.add(
+        ExportLog(
+            staff_id=staff.id,
+            kind=kind,
+            params=params,
+            personal_data=personal_data,
+            row_count=row_count,
+            client_ip=client_ip,
+            purpose=access_purpose.current(kind),
+            at=rt.clock(),
+        )
+    )
 
 
 def _bounds(day_from: date, day_to: date) -> tuple[datetime, datetime]:

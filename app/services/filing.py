@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app import rrn
 from app.crypto import Vault
 from app.errors import Conflict
 from app.evidence.multipart import UploadedFile
@@ -23,7 +22,7 @@ from app.services import identity
 from app.services.codes import new_access_code, new_reference
 from app.services.events import record_event
 from app.services.notices import queue_notice
-from app.workflows import intake
+from app.workflows import intake, rrn
 from app.workflows.deadlines import Deadline, kst_date, legal_deadline, period_for, target_date
 from app.workflows.lifecycle import Status, TransitionEvent
 from app.workflows.notices import NoticeKind

@@ -68,8 +68,10 @@ def attach(
     kinds: Sequence[str],
     *,
     actor: str,
+    task_id: int | None = None,
 ) -> list[Attachment]:
-    """Record uploaded files (already encrypted in the evidence store) on the request."""
+    """Record uploaded files (already encrypted in the evidence store) on the request, and on
+    one of its tasks when they are a holder's evidence."""
     assert request.id is not None
     now = rt.clock()
     stored = []
@@ -84,6 +86,7 @@ def attach(
             filename_enc=rt.vault.encrypt_opt(f.filename, field="attachment.filename"),
             uploaded_by=actor,
             uploaded_at=now,
+            task_id=task_id,
         )
         session.add(a)
         stored.append(a)
@@ -94,6 +97,7 @@ def attach(
         request,
         "attachments_added",
         actor=actor,
+        **({"task_id": task_id} if task_id else {}),
         attachments=[
             {"id": a.id, "kind": a.kind, "content_type": a.content_type, "size": a.size}
             for a in stored

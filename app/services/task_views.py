@@ -16,8 +16,8 @@ from app.models.request import Request
 from app.models.staff import Staff
 from app.models.task import Task
 from app.runtime import Runtime
+from app.services import identity
 from app.services.decisions import latest_decision
-from app.services.events import note
 from app.services.sla import check_case_handler
 from app.workflows.deadlines import kst_date
 from app.workflows.tasks import (
@@ -140,26 +140,9 @@ def attach_evidence(
 ) -> None:
     if task.status == "waived":
         raise Conflict("면제된 작업에는 증빙을 붙이지 않습니다.", code="task_waived")
-    assert request.id is not None and task.id is not None
-    now = rt.clock()
-    for f in files:
-        session.add(
-            Attachment(
-                request_id=request.id,
-                task_id=task.id,
-                kind="task_evidence",
-                content_type=f.content_type,
-                size=f.size,
-                sha256=f.sha256,
-                blob_key=f.blob_key,
-                filename_enc=rt.vault.encrypt_opt(f.filename, field="attachment.filename"),
-                uploaded_by=actor,
-                uploaded_at=now,
-            )
-        )
-    session.flush()
-    note(
-        session, rt, request, "task_evidence_added", actor=actor, task_id=task.id, files=len(files)
+    assert task.id is not None
+    identity.attach(
+        session, rt, request, files, ["task_evidence"] * len(files), actor=actor, task_id=task.id
     )
 
 

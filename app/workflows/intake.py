@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app import rrn
 from app.crypto import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
 from app.models.request_api import RequestCreate
+from app.workflows import rrn
 from app.workflows.vocab import SCOPE_FOR_TYPE, NotifyBy, Relationship
 
 # PIPA art. 38(2) and the Carelabs policy §7①※: under 14, only a legal representative files.
@@ -185,5 +185,5 @@ def default_notify_by(payload: RequestCreate) -> NotifyBy:
 
 
 def mask_rrn(text: str) -> str:
-    """Resident registration numbers must never be stored (PIPA art. 24-2); see app/rrn.py."""
+    """Resident registration numbers must never be stored (PIPA art. 24-2); see app/workflows/rrn.py."""
     return rrn.mask(text)
