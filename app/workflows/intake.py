@@ -185,5 +185,5 @@ def default_notify_by(payload: RequestCreate) -> NotifyBy:
 
 
 def mask_rrn(text: str) -> str:
-    """Resident registration numbers must never be stored (PIPA art. 24-2); see app/workflows/rrn.py."""
+    """Resident registration numbers are never stored (PIPA art. 24-2): see rrn.py."""
     return rrn.mask(text)
