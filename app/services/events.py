@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from app.models.request import Event, Request
@@ -16,20 +18,23 @@ from app.workflows.lifecycle import Status, TransitionEvent, transition
 
 
 def record_event(session: Session, rt: Runtime, request: Request, ev: TransitionEvent) -> Event:
-    # Serialise appends per request: two workers recording deliveries of the same request
-    # would otherwise both take max(seq)+1. (PostgreSQL row lock; SQLite has one writer.)
-    session.exec(select(Request.id).where(Request.id == request.id).with_for_update())
-    last = session.exec(
-        select(Event.seq, Event.mac)
-        .where(Event.request_id == request.id)
-        .order_by(col(Event.seq).desc())
-    ).first()
-    seq, prev = (last[0] + 1, last[1] or GENESIS) if last else (1, GENESIS)
+    assert request.id is not None
+    seq, prev = _chain_head(session, request.id)
+    values = event_values(rt, request.id, seq, prev, ev)
+    event = Event(**values)
+    session.add(event)
+    chain_heads(session)[request.id] = (seq, values["mac"])
+    return event
+
+
+def event_values(
+    rt: Runtime, request_id: int, seq: int, prev: str, ev: TransitionEvent
+) -> dict[str, Any]:
+    """The row of the `seq`-th event of a request, sealed onto `prev` (the last event's MAC)."""
     # Stored as JSON: seal exactly what will be read back (tuples become lists, and so on).
     data = json.loads(json.dumps(ev.data))
-    assert request.id is not None
     facts = EventFacts(
-        request_id=request.id,
+        request_id=request_id,
         seq=seq,
         kind=ev.kind,
         from_status=ev.from_status or None,
@@ -38,20 +43,68 @@ def record_event(session: Session, rt: Runtime, request: Request, ev: Transition
         data=data,
         created_at=ev.at,
     )
-    event = Event(
-        request_id=request.id,
-        seq=seq,
-        kind=ev.kind,
-        from_status=facts.from_status,
-        to_status=facts.to_status,
-        actor=ev.actor,
-        data=data,
-        created_at=ev.at,
-        prev_mac=prev,
-        mac=event_mac(rt.audit_key, prev, facts),
-    )
-    session.add(event)
-    return event
+    return {
+        "request_id": request_id,
+        "seq": seq,
+        "kind": ev.kind,
+        "from_status": facts.from_status,
+        "to_status": facts.to_status,
+        "actor": ev.actor,
+        "data": data,
+        "created_at": ev.at,
+        "prev_mac": prev,
+        "mac": event_mac(rt.audit_key, prev, facts),
+    }
+
+
+def seal_events(
+    rt: Runtime, request_id: int, events: list[TransitionEvent]
+) -> list[dict[str, Any]]:
+    """The rows of a new request's first events, chained from the start."""
+    rows: list[dict[str, Any]] = []
+    prev = GENESIS
+    for seq, ev in enumerate(events, start=1):
+        rows.append(event_values(rt, request_id, seq, prev, ev))
+        prev = rows[-1]["mac"]
+    return rows
+
+
+def chain_heads(session: Session) -> dict[int, tuple[int, str]]:
+    """(seq, MAC) of the last event of each request this transaction appended to or created.
+
+    Known only inside the transaction that holds the request: its row lock on PostgreSQL,
+    the write lock on SQLite, or the request is new and no one else can see it yet. Emptied
+    when the transaction or a savepoint ends (see `_forget_heads`)."""
+    heads: dict[int, tuple[int, str]] = session.info.setdefault(_HEADS, {})
+    return heads
+
+
+def _chain_head(session: Session, request_id: int) -> tuple[int, str]:
+    """The next seq and the MAC to seal onto."""
+    known = chain_heads(session).get(request_id)
+    if known is not None:
+        return known[0] + 1, known[1]
+    # Serialise appends per request: two workers recording deliveries of the same request
+    # would otherwise both take max(seq)+1. (PostgreSQL row lock; SQLite has one writer.)
+    session.exec(select(Request.id).where(Request.id == request_id).with_for_update())
+    last = session.exec(
+        select(Event.seq, Event.mac)
+        .where(Event.request_id == request_id)
+        .order_by(col(Event.seq).desc())
+    ).first()
+    return (last[0] + 1, last[1] or GENESIS) if last else (1, GENESIS)
+
+
+_HEADS = "rightsdesk.chain_heads"
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_heads(session: Session, transaction: SessionTransaction) -> None:
+    # The end of the outer transaction (commit or rollback: the lock is gone) or of a
+    # savepoint (a rolled-back savepoint takes its events with it). Flushes open and close
+    # subtransactions of their own; those keep what is known.
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_HEADS, None)
 
 
 def move(

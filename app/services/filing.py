@@ -7,23 +7,29 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.crypto import Vault
 from app.errors import Conflict
 from app.evidence.multipart import UploadedFile
-from app.models.request import Delegation, IdempotencyRecord, Party, Request
-from app.models.request_api import RequestCreate, RequestCreated
+from app.models.identity import Attachment, Verification
+from app.models.notice import Notice
+from app.models.request import Delegation, Event, IdempotencyRecord, Party, Request
+from app.models.request_api import RequestCreate, RequestCreated, RequesterIn, SubjectIn
 from app.runtime import Runtime
 from app.services import identity
 from app.services.codes import new_access_code, new_reference
-from app.services.events import record_event
-from app.services.notices import queue_notice
+from app.services.events import chain_heads, record_event, seal_events
+from app.services.notices import Recipient, dedupe_key, notice_values, pick_contact, queued_data
+from app.workflows import identity as rules
 from app.workflows import intake, rrn
 from app.workflows.deadlines import Deadline, kst_date, legal_deadline, period_for, target_date
+from app.workflows.identity import Evidence
 from app.workflows.lifecycle import Status, TransitionEvent
 from app.workflows.notices import NoticeKind
 from app.workflows.vocab import Relationship
@@ -73,58 +79,176 @@ def file_request(
         ),
     )
     relationship = intake.relationship_of(payload)
-    request, deadline, access_code = new_request(
-        session,
-        rt,
+    deadline = legal_deadline(ctx.received_at, period_for(payload.type), rt.calendar)
+    filing = NewFiling(
+        reference=unique_reference(session, received_on),
         type=payload.type,
         service=payload.service,
         channel=ctx.channel,
+        notify_by=intake.default_notify_by(payload),
         received_at=ctx.received_at,
+        legal_due_on=deadline.due_on,
+    )
+    access_code = new_access_code()
+    next_action = rules.next_action(
+        Status.IDENTITY_PENDING,
+        relationship.value,
+        Evidence(attachment_kinds=frozenset(kinds), contact_verified=False),
+    )
+    # Everything is computed (and encrypted, rendered, hashed) before the first write, so the
+    # write itself is a handful of statements: on SQLite the database is locked only for them.
+    request_row = request_values(
+        rt,
+        filing,
+        deadline,
+        access_code,
         items=list(payload.items),
         delivery=payload.delivery,
-        notify_by=intake.default_notify_by(payload),
         details_enc=rt.vault.encrypt_opt(
             intake.mask_rrn(payload.details) if payload.details else None, field="request.details"
         ),
         correction_enc=_correction_enc(rt.vault, payload),
+        at=now,
     )
-    assert request.id is not None
-    _add_parties(session, rt.vault, request.id, payload, relationship)
-    if payload.delegation is not None:
-        d = payload.delegation
-        session.add(
-            Delegation(
-                request_id=request.id,
-                fields_enc=rt.vault.encrypt(d.model_dump_json(), field="delegation.fields"),
-                scope=[s.value for s in d.scope],
-                signed_on=d.signed_on,
-            )
-        )
-    record_filed(
-        session, rt, request, deadline, actor=ctx.actor, at=now, relationship=relationship.value
+    people = _people(payload, relationship)
+    party_rows = [_party_values(rt.vault, role, person, relationship) for role, person in people]
+    delegation_row = (
+        {
+            "fields_enc": rt.vault.encrypt(
+                payload.delegation.model_dump_json(), field="delegation.fields"
+            ),
+            "scope": [s.value for s in payload.delegation.scope],
+            "signed_on": payload.delegation.signed_on,
+        }
+        if payload.delegation is not None
+        else None
     )
-    if files:
-        identity.attach(session, rt, request, files, kinds, actor=ctx.actor)
-    next_action = identity.next_action(session, request)
+    attachment_rows = [
+        identity.attachment_values(rt, f, kind, actor=ctx.actor, at=now, task_id=None)
+        for f, kind in zip(files, kinds, strict=True)
+    ]
     # The receipt goes into the outbox in this same transaction: if the request exists, so
     # does its receipt notice.
-    queue_notice(session, rt, request, NoticeKind.RECEIPT, extra={"next_action": next_action})
-    if relationship is Relationship.SELF:
-        # Decree art. 46(1): the subject shows control of the contact they gave.
-        identity.issue_code(session, rt, request, actor=ctx.actor)
+    to = _contact(people, filing.notify_by)
+    receipt = notice_values(
+        rt,
+        filing,
+        NoticeKind.RECEIPT,
+        to,
+        key=dedupe_key(filing, NoticeKind.RECEIPT),
+        extra={"next_action": next_action},
+    )
+    notices = [("system", receipt)]  # (the actor of its timeline entry, the notice)
+    # Decree art. 46(1): the subject shows control of the contact they gave.
+    code = identity.new_code() if relationship is Relationship.SELF else None
+    if code is not None:
+        c = identity.code_notice(rt, code)
+        key = dedupe_key(filing, c.kind, c.dedupe)
+        code_values = notice_values(rt, filing, c.kind, to, key=key, extra=c.extra, secret=c.secret)
+        notices.append((ctx.actor, code_values))
+
+    request_id = _write_filing(
+        session,
+        rt,
+        filing,
+        deadline,
+        ctx,
+        relationship,
+        rows=_FilingRows(request_row, party_rows, delegation_row, attachment_rows, notices),
+        code=code,
+        at=now,
+    )
     response = RequestCreated(
-        reference=request.reference,
+        reference=filing.reference,
         access_code=access_code,
-        type=request.type,
-        status=request.status,
+        type=filing.type,
+        status=Status.IDENTITY_PENDING,
         received_at=ctx.received_at,
         legal_deadline=deadline.due_on,
         next_action=next_action,
         warnings=[rrn.MASKED_NOTICE] if _typed_an_rrn(payload) else [],
     )
     if key_hash:
-        _remember(session, rt, key_hash, body_hash, request.id, response, now)
+        _remember(session, rt, key_hash, body_hash, request_id, response, now)
     return response, False
+
+
+@dataclass(frozen=True)
+class NewFiling:
+    """A request being filed, before it has a row: what its notices and first event need."""
+
+    reference: str
+    type: str
+    service: str
+    channel: str
+    notify_by: str
+    received_at: datetime
+    legal_due_on: date
+
+
+@dataclass(frozen=True)
+class _FilingRows:
+    request: dict[str, Any]
+    parties: list[dict[str, Any]]
+    delegation: dict[str, Any] | None
+    attachments: list[dict[str, Any]]
+    notices: list[tuple[str, dict[str, Any]]]
+
+
+def _write_filing(
+    session: Session,
+    rt: Runtime,
+    filing: NewFiling,
+    deadline: Deadline,
+    ctx: FilingContext,
+    relationship: Relationship,
+    *,
+    rows: _FilingRows,
+    code: str | None,
+    at: datetime,
+) -> int:
+    """Insert the filing's rows with one statement per table (SQLAlchemy Core: no unit of work
+    for rows this transaction creates and never reads back) and seal its timeline."""
+    conn = session.connection()
+    (request_id,) = _insert_returning_ids(conn, Request, [rows.request])
+    conn.execute(insert(Party), [{**p, "request_id": request_id} for p in rows.parties])
+    if rows.delegation is not None:
+        conn.execute(insert(Delegation), {**rows.delegation, "request_id": request_id})
+    filed = filed_event(filing, deadline, actor=ctx.actor, at=at, relationship=relationship.value)
+    events = [filed]
+    if rows.attachments:
+        ids = _insert_returning_ids(
+            conn, Attachment, [{**a, "request_id": request_id} for a in rows.attachments]
+        )
+        stored = [SimpleNamespace(id=i, **a) for i, a in zip(ids, rows.attachments, strict=True)]
+        data = identity.attachments_note(stored, None)
+        events.append(_note("attachments_added", ctx.actor, at, data))
+    notice_rows = [
+        {**values, "request_id": request_id, "next_attempt_at": at, "created_at": at}
+        for _, values in rows.notices
+    ]
+    notice_ids = _insert_returning_ids(conn, Notice, notice_rows)
+    for (actor, row), notice_id in zip(rows.notices, notice_ids, strict=True):
+        data = queued_data(notice_id, row["kind"], row["channel"])
+        events.append(_note("notice_queued", actor, at, data))
+    if code is not None:
+        conn.execute(insert(Verification), identity.first_verification(rt, request_id, code, at))
+        events.append(_note("code_sent", ctx.actor, at, {"sends": 1}))
+    sealed = seal_events(rt, request_id, events)
+    conn.execute(insert(Event), sealed)
+    # The chain's head, for events this transaction may still record (no need to read it).
+    chain_heads(session)[request_id] = (sealed[-1]["seq"], sealed[-1]["mac"])
+    return request_id
+
+
+def _insert_returning_ids(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """One multi-row INSERT; the new ids in the order of `rows`."""
+    result = conn.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    return [row[0] for row in result]
+
+
+def _note(kind: str, actor: str, at: datetime, data: dict[str, Any]) -> TransitionEvent:
+    return TransitionEvent(kind=kind, from_status="", to_status="", actor=actor, at=at, data=data)
 
 
 def new_request(
@@ -143,32 +267,68 @@ def new_request(
 ) -> tuple[Request, Deadline, str]:
     """A new request awaiting identity, its Civil-Act deadline and its access code (shown
     once by the caller, stored only as an HMAC)."""
-    now = rt.clock()
     deadline = legal_deadline(received_at, period_for(type), rt.calendar)
     access_code = new_access_code()
-    request = Request(
+    filing = NewFiling(
         reference=unique_reference(session, kst_date(received_at)),
         type=type,
         service=service,
         channel=channel,
-        status=Status.IDENTITY_PENDING,
+        notify_by=notify_by,
         received_at=received_at,
         legal_due_on=deadline.due_on,
-        target_due_on=target_date(deadline.due_on, rt.settings.target_days_before, rt.calendar),
-        period_days=deadline.period_days,
-        deadline_unconfirmed=deadline.beyond_calendar,
-        access_code_hash=rt.vault.hash_secret(access_code),
-        items=items,
-        delivery=delivery,
-        notify_by=notify_by,
-        details_enc=details_enc,
-        correction_enc=correction_enc,
-        created_at=now,
-        updated_at=now,
+    )
+    request = Request(
+        **request_values(
+            rt,
+            filing,
+            deadline,
+            access_code,
+            items=items,
+            delivery=delivery,
+            details_enc=details_enc,
+            correction_enc=correction_enc,
+            at=rt.clock(),
+        )
     )
     session.add(request)
     session.flush()
     return request, deadline, access_code
+
+
+def request_values(
+    rt: Runtime,
+    filing: NewFiling,
+    deadline: Deadline,
+    access_code: str,
+    *,
+    items: list[str],
+    delivery: str,
+    details_enc: str | None,
+    correction_enc: str | None,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "reference": filing.reference,
+        "type": filing.type,
+        "service": filing.service,
+        "channel": filing.channel,
+        "status": Status.IDENTITY_PENDING,
+        "received_at": filing.received_at,
+        "legal_due_on": deadline.due_on,
+        "target_due_on": target_date(deadline.due_on, rt.settings.target_days_before, rt.calendar),
+        "period_days": deadline.period_days,
+        "deadline_unconfirmed": deadline.beyond_calendar,
+        "version": 1,
+        "access_code_hash": rt.vault.hash_secret(access_code),
+        "items": items,
+        "delivery": delivery,
+        "notify_by": filing.notify_by,
+        "details_enc": details_enc,
+        "correction_enc": correction_enc,
+        "created_at": at,
+        "updated_at": at,
+    }
 
 
 def record_filed(
@@ -181,27 +341,28 @@ def record_filed(
     at: datetime,
     **data: Any,
 ) -> None:
+    record_event(session, rt, request, filed_event(request, deadline, actor=actor, at=at, **data))
+
+
+def filed_event(
+    request: NewFiling | Request, deadline: Deadline, *, actor: str, at: datetime, **data: Any
+) -> TransitionEvent:
     """The first timeline entry: how it came in and how its deadline was counted."""
     explain = [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain]
-    record_event(
-        session,
-        rt,
-        request,
-        TransitionEvent(
-            kind="filed",
-            from_status="",
-            to_status=Status.IDENTITY_PENDING,
-            actor=actor,
-            at=at,
-            data={
-                "channel": request.channel,
-                **data,
-                "received_at": request.received_at.isoformat(),
-                "legal_deadline": deadline.due_on.isoformat(),
-                "deadline_unconfirmed": deadline.beyond_calendar,
-                "explain": explain,
-            },
-        ),
+    return TransitionEvent(
+        kind="filed",
+        from_status="",
+        to_status=Status.IDENTITY_PENDING,
+        actor=actor,
+        at=at,
+        data={
+            "channel": request.channel,
+            **data,
+            "received_at": request.received_at.isoformat(),
+            "legal_deadline": deadline.due_on.isoformat(),
+            "deadline_unconfirmed": deadline.beyond_calendar,
+            "explain": explain,
+        },
     )
 
 
@@ -214,28 +375,42 @@ def _typed_an_rrn(payload: RequestCreate) -> bool:
     return any(rrn.contains(t) for t in texts)
 
 
-def _add_parties(
-    session: Session, vault: Vault, request_id: int, payload: RequestCreate, rel: Relationship
-) -> None:
-    people = [("subject", payload.subject)]
+Person = SubjectIn | RequesterIn
+
+
+def _people(payload: RequestCreate, rel: Relationship) -> list[tuple[str, Person]]:
+    """(role, person): the subject, and whoever files for them."""
+    people: list[tuple[str, Person]] = [("subject", payload.subject)]
     if rel is not Relationship.SELF and payload.requester is not None:
-        people.append(("requester", payload.requester))  # type: ignore[arg-type]
-    for role, person in people:
-        birth = person.birth_date.isoformat() if person.birth_date else None
-        session.add(
-            Party(
-                request_id=request_id,
-                role=role,
-                relationship=rel.value,
-                name_enc=vault.encrypt_opt(person.name, field="party.name"),
-                birth_date_enc=vault.encrypt_opt(birth, field="party.birth_date"),
-                email_enc=vault.encrypt_opt(person.email, field="party.email"),
-                phone_enc=vault.encrypt_opt(person.phone, field="party.phone"),
-                name_bidx=vault.blind_index(person.name, field="name") if person.name else None,
-                email_bidx=vault.blind_index(person.email, field="email") if person.email else None,
-                phone_bidx=vault.blind_index(person.phone, field="phone") if person.phone else None,
-            )
-        )
+        people.append(("requester", payload.requester))
+    return people
+
+
+def _party_values(vault: Vault, role: str, person: Person, rel: Relationship) -> dict[str, Any]:
+    birth = person.birth_date.isoformat() if person.birth_date else None
+    return {
+        "role": role,
+        "relationship": rel.value,
+        "name_enc": vault.encrypt_opt(person.name, field="party.name"),
+        "birth_date_enc": vault.encrypt_opt(birth, field="party.birth_date"),
+        "email_enc": vault.encrypt_opt(person.email, field="party.email"),
+        "phone_enc": vault.encrypt_opt(person.phone, field="party.phone"),
+        "name_bidx": vault.blind_index(person.name, field="name") if person.name else None,
+        "email_bidx": vault.blind_index(person.email, field="email") if person.email else None,
+        "phone_bidx": vault.blind_index(person.phone, field="phone") if person.phone else None,
+    }
+
+
+def _contact(people: list[tuple[str, Person]], notify_by: str) -> Recipient:
+    """The recipient of the filing's notices, from what was filed (see `pick_contact`)."""
+    ordered = [p for role in ("requester", "subject") for r, p in people if r == role]
+    picked = pick_contact([(p.email is not None, p.phone is not None) for p in ordered], notify_by)
+    if picked is None:
+        raise RuntimeError("a filing without a contact")  # intake.check_intake requires one
+    person, channel = ordered[picked[0]], picked[1]
+    address = person.email if channel == "email" else person.phone
+    assert address is not None
+    return Recipient(person.name, channel, address)
 
 
 def _correction_enc(vault: Vault, payload: RequestCreate) -> str | None:

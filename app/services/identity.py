@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -78,32 +80,49 @@ def attach(
     for f, kind in zip(files, kinds, strict=True):
         a = Attachment(
             request_id=request.id,
-            kind=kind,
-            content_type=f.content_type,
-            size=f.size,
-            sha256=f.sha256,
-            blob_key=f.blob_key,
-            filename_enc=rt.vault.encrypt_opt(f.filename, field="attachment.filename"),
-            uploaded_by=actor,
-            uploaded_at=now,
-            task_id=task_id,
+            **attachment_values(rt, f, kind, actor=actor, at=now, task_id=task_id),
         )
         session.add(a)
         stored.append(a)
     session.flush()
-    note(
-        session,
-        rt,
-        request,
-        "attachments_added",
-        actor=actor,
+    data = attachments_note(stored, task_id)
+    note(session, rt, request, "attachments_added", actor=actor, **data)
+    return stored
+
+
+def attachment_values(
+    rt: Runtime, f: UploadedFile, kind: str, *, actor: str, at: datetime, task_id: int | None
+) -> dict[str, Any]:
+    """An attachment row without its request id."""
+    return {
+        "kind": kind,
+        "content_type": f.content_type,
+        "size": f.size,
+        "sha256": f.sha256,
+        "blob_key": f.blob_key,
+        "filename_enc": rt.vault.encrypt_opt(f.filename, field="attachment.filename"),
+        "uploaded_by": actor,
+        "uploaded_at": at,
+        "task_id": task_id,
+    }
+
+
+class _Stored(Protocol):
+    id: int | None
+    kind: str
+    content_type: str
+    size: int
+
+
+def attachments_note(stored: Sequence[_Stored], task_id: int | None) -> dict[str, Any]:
+    """The timeline entry's data for files just recorded (no names: they can be personal)."""
+    return {
         **({"task_id": task_id} if task_id else {}),
-        attachments=[
+        "attachments": [
             {"id": a.id, "kind": a.kind, "content_type": a.content_type, "size": a.size}
             for a in stored
         ],
-    )
-    return stored
+    }
 
 
 def attachment_kinds(raw: Sequence[str], count: int) -> list[str]:
@@ -163,8 +182,32 @@ def _state(v: Verification) -> rules.OtpState:
     )
 
 
-def _code_hash(rt: Runtime, request: Request, code: str) -> str:
-    return rt.vault.hash_secret(f"otp:{request.id}:{code}")
+def code_hash(rt: Runtime, request_id: int | None, code: str) -> str:
+    return rt.vault.hash_secret(f"otp:{request_id}:{code}")
+
+
+def new_code() -> str:
+    """Six digits from the CSPRNG."""
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+@dataclass(frozen=True)
+class CodeNotice:
+    """How a code is queued: every code is a new message (the random key only guards against
+    queueing one twice), and it is masked in the stored body once delivered."""
+
+    extra: dict[str, Any]
+    dedupe: str
+    secret: str
+    kind: NoticeKind = NoticeKind.VERIFICATION_CODE
+
+
+def code_notice(rt: Runtime, code: str) -> CodeNotice:
+    return CodeNotice(
+        extra={"code": code, "valid_minutes": rt.settings.otp_ttl_minutes},
+        dedupe=f"verification_code:{secrets.token_hex(8)}",
+        secret=code,
+    )
 
 
 def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -> None:
@@ -172,7 +215,7 @@ def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -
     assert request.id is not None
     now = rt.clock()
     r = otp_rules(rt)
-    code = f"{secrets.randbelow(10**6):06d}"
+    code = new_code()
     v = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
     if v is None:
         v = Verification(
@@ -185,23 +228,31 @@ def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -
         session.add(v)
     if now >= v.window_started_at + r.send_window:
         v.window_started_at, v.sends = now, 0
-    v.code_hash = _code_hash(rt, request, code)
+    v.code_hash = code_hash(rt, request.id, code)
     v.issued_at, v.expires_at = now, now + r.ttl
     v.failed_attempts, v.locked_until = 0, None
     v.sends += 1
     session.flush()
+    c = code_notice(rt, code)
     queue_notice(
-        session,
-        rt,
-        request,
-        NoticeKind.VERIFICATION_CODE,
-        extra={"code": code, "valid_minutes": rt.settings.otp_ttl_minutes},
-        # Every code is a new message; the key only guards against queueing one twice.
-        dedupe=f"verification_code:{secrets.token_hex(8)}",
-        actor=actor,
-        secret=code,
+        session, rt, request, c.kind, extra=c.extra, dedupe=c.dedupe, secret=c.secret, actor=actor
     )
     note(session, rt, request, "code_sent", actor=actor, sends=v.sends)
+
+
+def first_verification(rt: Runtime, request_id: int, code: str, at: datetime) -> dict[str, Any]:
+    """The verification row of a new request's first code: what `issue_code` makes of it."""
+    return {
+        "request_id": request_id,
+        "code_hash": code_hash(rt, request_id, code),
+        "issued_at": at,
+        "expires_at": at + otp_rules(rt).ttl,
+        "failed_attempts": 0,
+        "locked_until": None,
+        "sends": 1,
+        "window_started_at": at,
+        "verified_at": None,
+    }
 
 
 def resend_code(session: Session, rt: Runtime, request: Request) -> None:
@@ -229,7 +280,7 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
         )
     now = rt.clock()
     state = _state(v)
-    matches = secrets.compare_digest(_code_hash(rt, request, code.strip()), v.code_hash)
+    matches = secrets.compare_digest(code_hash(rt, request.id, code.strip()), v.code_hash)
     outcome = rules.check_code(state, matches=matches, now=now)
     r = otp_rules(rt)
     if outcome is OtpOutcome.ALREADY_VERIFIED:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -20,6 +21,32 @@ from app.workflows.lifecycle import TransitionEvent
 from app.workflows.notices import NoticeFacts, NoticeKind, notice_context
 
 CHAT = "chat"  # notify_by and notice channel of requests filed in a Channel Talk chat
+
+
+class NoticeRequest(Protocol):
+    """What a notice needs of its request (a stored Request, or one being filed)."""
+
+    @property
+    def reference(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def notify_by(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def legal_due_on(self) -> date: ...
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str | None
+    channel: str  # email | sms | chat
+    address: str
 
 
 def queue_notice(
@@ -38,12 +65,36 @@ def queue_notice(
     `secret` (a one-time code) is masked in the stored body once the notice is delivered.
     """
     assert request.id is not None
-    key = f"{request.reference}:{dedupe or kind.value}"
+    key = dedupe_key(request, kind, dedupe)
     existing = session.exec(select(Notice).where(Notice.dedupe_key == key)).first()
     if existing is not None:
         return existing
     now = rt.clock()
-    name, channel, address = _recipient(session, rt, request, kind)
+    to = _recipient(session, rt, request, kind)
+    values = notice_values(rt, request, kind, to, key=key, extra=extra, secret=secret)
+    notice = Notice(request_id=request.id, **values, next_attempt_at=now, created_at=now)
+    session.add(notice)
+    session.flush()
+    _event(session, rt, request, "notice_queued", notice, actor=actor, at=now)
+    return notice
+
+
+def dedupe_key(request: NoticeRequest, kind: NoticeKind, dedupe: str | None = None) -> str:
+    return f"{request.reference}:{dedupe or kind.value}"
+
+
+def notice_values(
+    rt: Runtime,
+    request: NoticeRequest,
+    kind: NoticeKind,
+    to: Recipient,
+    *,
+    key: str,
+    extra: Mapping[str, Any] | None = None,
+    secret: str | None = None,
+) -> dict[str, Any]:
+    """The rendered, encrypted notice (without request id and times): the Korean text for
+    the request's facts, on the recipient's channel."""
     chat = request.notify_by == CHAT
     facts = NoticeFacts(
         reference=request.reference,
@@ -52,34 +103,27 @@ def queue_notice(
         received_at=request.received_at,
         legal_due_on=request.legal_due_on,
         # Nothing personal is written into a chat, not even the name.
-        recipient_name=None if channel == CHAT else name,
+        recipient_name=None if to.channel == CHAT else to.name,
         filed_by_staff=request.channel not in ("web", "api", "channeltalk"),
         chat=chat,
         extra=dict(extra or {}) if chat else _with_status_link(rt, extra),
     )
     rendered = render_notice(kind, notice_context(kind, facts, rt.policy))
-    body = rendered.sms if channel == "sms" else rendered.body
+    body = rendered.sms if to.channel == "sms" else rendered.body
     v = rt.vault
-    notice = Notice(
-        request_id=request.id,
-        kind=kind.value,
-        channel=channel,
-        dedupe_key=key,
-        recipient_enc=v.encrypt(address, field="notice.recipient"),
-        subject_enc=v.encrypt(rendered.subject, field="notice.subject"),
-        body_enc=v.encrypt(body, field="notice.body"),
-        redacted_body_enc=(
+    return {
+        "kind": kind.value,
+        "channel": to.channel,
+        "dedupe_key": key,
+        "recipient_enc": v.encrypt(to.address, field="notice.recipient"),
+        "subject_enc": v.encrypt(rendered.subject, field="notice.subject"),
+        "body_enc": v.encrypt(body, field="notice.body"),
+        "redacted_body_enc": (
             v.encrypt(body.replace(secret, "*" * len(secret)), field="notice.body")
             if secret
             else None
         ),
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(notice)
-    session.flush()
-    _event(session, rt, request, "notice_queued", notice, actor=actor, at=now)
-    return notice
+    }
 
 
 def queue_internal(
@@ -127,30 +171,43 @@ def _with_status_link(rt: Runtime, extra: Mapping[str, Any] | None) -> dict[str,
     return values
 
 
-def _recipient(
-    session: Session, rt: Runtime, request: Request, kind: NoticeKind
-) -> tuple[str | None, str, str]:
-    """Whoever filed hears back: the representative when one filed, else the subject; on the
-    chosen channel if that person has it, otherwise on the other. A request filed in a
-    Channel Talk chat hears back in that chat, except for one-time codes: a code posted into
-    the chat it is meant to verify would prove nothing."""
+def _recipient(session: Session, rt: Runtime, request: Request, kind: NoticeKind) -> Recipient:
+    """Whoever filed hears back (see `pick_contact`). A request filed in a Channel Talk chat
+    hears back in that chat, except for one-time codes: a code posted into the chat it is
+    meant to verify would prove nothing."""
     if request.notify_by == CHAT and kind is not NoticeKind.VERIFICATION_CODE:
         chat_id = session.exec(
             select(ChatLink.user_chat_id).where(ChatLink.request_id == request.id)
         ).one()
-        return None, CHAT, chat_id
+        return Recipient(None, CHAT, chat_id)
     parties = {p.role: p for p in session.exec(select(Party).where(Party.request_id == request.id))}
-    v = rt.vault
     people = [parties[r] for r in ("requester", "subject") if r in parties]
-    prefer = ["sms", "email"] if request.notify_by == "sms" else ["email", "sms"]
+    picked = pick_contact(
+        [(p.email_enc is not None, p.phone_enc is not None) for p in people], request.notify_by
+    )
+    if picked is None:
+        raise RuntimeError(f"request {request.reference} has no contact")  # intake requires one
+    person, channel = people[picked[0]], picked[1]
+    v = rt.vault
+    email = channel == "email"
+    enc, field = (person.email_enc, "party.email") if email else (person.phone_enc, "party.phone")
+    assert enc is not None
+    name = v.decrypt_opt(person.name_enc, field="party.name")
+    return Recipient(name, channel, v.decrypt(enc, field=field))
+
+
+def pick_contact(people: Sequence[tuple[bool, bool]], notify_by: str) -> tuple[int, str] | None:
+    """Whoever filed hears back: the representative when one filed, else the subject; on the
+    chosen channel if that person has it, otherwise on the other.
+
+    `people`: (has e-mail, has phone) of the requester, if any, then the subject. Returns the
+    index of the person and the channel."""
+    prefer = ["sms", "email"] if notify_by == "sms" else ["email", "sms"]
     for channel in prefer:
-        for person in people:
-            enc = person.email_enc if channel == "email" else person.phone_enc
-            field = "party.email" if channel == "email" else "party.phone"
-            if enc is not None:
-                name = v.decrypt_opt(person.name_enc, field="party.name")
-                return name, channel, v.decrypt(enc, field=field)
-    raise RuntimeError(f"request {request.reference} has no contact")  # intake requires one
+        for i, (email, phone) in enumerate(people):
+            if email if channel == "email" else phone:
+                return i, channel
+    return None
 
 
 def _event(
@@ -173,9 +230,14 @@ def _event(
             to_status="",
             actor=actor,
             at=at,
-            data={"notice_id": notice.id, "notice_kind": notice.kind, "channel": notice.channel},
+            data=queued_data(notice.id, notice.kind, notice.channel),
         ),
     )
+
+
+def queued_data(notice_id: int | None, kind: str, channel: str) -> dict[str, Any]:
+    """The data of a notice's timeline entry (never its recipient or text)."""
+    return {"notice_id": notice_id, "notice_kind": kind, "channel": channel}
 
 
 def notices_of(session: Session, request_id: int) -> list[Notice]:
