@@ -3,17 +3,21 @@ requester does with their access code: verify, supplement, reply."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from app.db import transaction
 from app.deps import RuntimeDep, SessionDep
 from app.errors import problem_response
+from app.evidence.multipart import UploadedFile
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
+from app.runtime import Runtime
 from app.services import identity, objections
 from app.services.filing import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
@@ -34,7 +38,6 @@ AccessCode = Annotated[str, Header(max_length=64)]
 )
 async def create_request(
     request: Request,
-    session: SessionDep,
     rt: RuntimeDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -51,13 +54,26 @@ async def create_request(
         idempotency_key=idempotency_key,
     )
     with body.discard_on_error(rt):
+        # One thread-pool call files and commits: the 201 means committed, and on SQLite the
+        # write lock is held for the filing's few INSERTs and the commit, nothing else.
         created, replayed = await run_in_threadpool(
-            file_request, session, rt, body.payload, ctx, body.files, body.kinds
+            _file_and_commit, rt, body.payload, ctx, body.files, body.kinds
         )
         if replayed:
             body.discard(rt)  # the first POST's files are the ones on record
     created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
     return created
+
+
+def _file_and_commit(
+    rt: Runtime,
+    payload: RequestCreate,
+    ctx: FilingContext,
+    files: Sequence[UploadedFile],
+    kinds: Sequence[str],
+) -> tuple[RequestCreated, bool]:
+    with transaction(rt.engine) as session:
+        return file_request(session, rt, payload, ctx, files, kinds)
 
 
 @router.get(
