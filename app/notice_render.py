@@ -52,6 +52,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # shipped with the code: no stat() of the file on every render
     )
     env.filters["josa"] = josa
     return env

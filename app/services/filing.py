@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -242,9 +242,15 @@ def _write_filing(
 
 
 def _insert_returning_ids(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """One multi-row INSERT; the new ids in the order of `rows`."""
-    result = conn.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
-    return [row[0] for row in result]
+    """The new ids in the order of `rows` (one INSERT each: on SQLite, a multi-row INSERT
+    that returns its ids in order costs more than it saves)."""
+    stmt = insert(model)
+    ids = []
+    for row in rows:
+        key = conn.execute(stmt, row).inserted_primary_key
+        assert key is not None
+        ids.append(int(key[0]))
+    return ids
 
 
 def _note(kind: str, actor: str, at: datetime, data: dict[str, Any]) -> TransitionEvent:
@@ -423,10 +429,14 @@ def _correction_enc(vault: Vault, payload: RequestCreate) -> str | None:
     return vault.encrypt(json.dumps(data, ensure_ascii=False), field="request.correction")
 
 
+_REFERENCE_TAKEN = select(Request.id).where(Request.reference == bindparam("ref"))
+
+
 def unique_reference(session: Session, received_on: date) -> str:
     for _ in range(5):
         ref = new_reference(received_on)
-        if session.exec(select(Request.id).where(Request.reference == ref)).first() is None:
+        taken = session.connection().execute(_REFERENCE_TAKEN, {"ref": ref}).first()
+        if taken is None:
             return ref
     raise RuntimeError("could not draw a free reference")  # 40 random bits: practically never
 
