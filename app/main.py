@@ -32,6 +32,7 @@ from app.routers import (
 )
 from app.routers.integrations import WEBHOOK_PATH
 from app.runtime import build_runtime
+from app.services.filing_writer import FilingWriter
 from app.services.jobs import periodic_jobs
 from app.services.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
@@ -57,6 +58,7 @@ def create_app(
             )
             worker.start()
         yield
+        filing_writer.stop()
         if worker is not None:
             worker.stop()
         runtime.engine.dispose()
@@ -70,6 +72,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.runtime = runtime
+    # API filings are written in batches by one thread (group commit), started on first use.
+    app.state.filing_writer = filing_writer = FilingWriter(runtime)
     app.add_middleware(AccessPurpose)
     app.add_middleware(
         PublicRateLimit,

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_text_chars: int = Field(default=4000, ge=100)
     max_items_per_request: int = Field(default=100, ge=1)
+    # API filings that arrive together are written in one transaction, up to this many.
+    intake_batch_max: int = Field(default=64, ge=1, le=1000)
     page_limit_default: int = Field(default=50, ge=1, le=200)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 

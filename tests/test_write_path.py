@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,12 @@ from sqlmodel import Session, col, select
 
 from app.db import WriteTurns, transaction
 from app.models.request import Event, Request
+from app.models.request_api import RequestCreate, RequestCreated
 from app.runtime import Runtime
 from app.services import audit
 from app.services.events import note
+from app.services.filing import FilingContext, PreparedFiling, prepare_filing
+from app.services.filing_writer import FilingWriter
 from tests.conftest import request_body
 
 
@@ -177,3 +181,84 @@ def test_a_writer_that_waits_too_long_is_told_the_database_is_locked(tmp_path: P
     # The one that gave up left no place in the queue behind: the next writer goes ahead.
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO log VALUES ('after')"))
+
+
+# --- group commit of API filings -----------------------------------------------------------
+
+
+def _prepared(runtime: Runtime, n: int, **kwargs: Any) -> list[PreparedFiling]:
+    ctx = FilingContext(
+        channel="api",
+        received_at=runtime.clock(),
+        actor="requester",
+        idempotency_scope="public",
+        idempotency_key=None,
+    )
+    return [
+        prepare_filing(runtime, RequestCreate.model_validate(request_body()), ctx, **kwargs)
+        for _ in range(n)
+    ]
+
+
+def test_filings_that_arrive_together_are_one_transaction(runtime: Runtime) -> None:
+    writer = FilingWriter(runtime)
+    filings = _prepared(runtime, 5)
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    event.listen(runtime.engine, "commit", lambda _c: commits.append(1))
+    try:
+        answers = [Future[RequestCreated]() for _ in filings]
+        writer.write(list(zip(filings, answers, strict=True)))
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    assert [a.result(0).reference for a in answers] == [f.response.reference for f in filings]
+    assert len(commits) == 1
+    assert len(statements) <= 8, statements  # one INSERT per table, not per filing
+    with Session(runtime.engine) as session:
+        refs = set(session.exec(select(Request.reference)).all())
+    assert refs == {f.response.reference for f in filings}
+    assert audit.verify(runtime)["intact"] is True
+
+
+def test_one_bad_filing_does_not_fail_the_others_in_its_batch(runtime: Runtime) -> None:
+    """Two filings drew the same reference: the batch is rolled back and each is filed alone;
+    the second gets a fresh reference, and both callers get a 201's answer."""
+    first, second = _prepared(runtime, 2)
+    clash = _prepared(runtime, 1, reference=first.response.reference)[0]
+    answers = [Future[RequestCreated]() for _ in range(3)]
+    FilingWriter(runtime).write(list(zip([first, second, clash], answers, strict=True)))
+    refs = [a.result(0).reference for a in answers]
+    assert refs[:2] == [first.response.reference, second.response.reference]
+    assert refs[2] != first.response.reference
+    with Session(runtime.engine) as session:
+        stored = set(session.exec(select(Request.reference)).all())
+    assert stored == set(refs)
+    assert audit.verify(runtime)["intact"] is True
+
+
+def test_concurrent_api_filings_each_get_their_own_committed_request(live_server: str) -> None:
+    import asyncio
+
+    import httpx
+
+    async def file_many() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
+            return await asyncio.gather(
+                *(http.post("/v1/requests", json=request_body()) for _ in range(40))
+            )
+
+    responses = asyncio.run(file_many())
+    assert [r.status_code for r in responses] == [201] * 40
+    with httpx.Client(base_url=live_server) as http:
+        for r in responses:
+            body = r.json()
+            seen = http.get(
+                f"/v1/requests/{body['reference']}", headers={"X-Access-Code": body["access_code"]}
+            )
+            assert seen.status_code == 200, seen.text
+    assert len({r.json()["reference"] for r in responses}) == 40

@@ -3,6 +3,7 @@ requester does with their access code: verify, supplement, reply."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -19,7 +20,8 @@ from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
 from app.runtime import Runtime
 from app.services import identity, objections
-from app.services.filing import FilingContext, file_request
+from app.services.filing import FilingContext, file_request, prepare_filing
+from app.services.filing_writer import FilingWriter
 from app.services.requests import authorize_requester, get_for_requester
 from app.workflows import rrn
 
@@ -54,15 +56,26 @@ async def create_request(
         idempotency_key=idempotency_key,
     )
     with body.discard_on_error(rt):
-        # One thread-pool call files and commits: the 201 means committed, and on SQLite the
-        # write lock is held for the filing's few INSERTs and the commit, nothing else.
-        created, replayed = await run_in_threadpool(
-            _file_and_commit, rt, body.payload, ctx, body.files, body.kinds
-        )
+        if idempotency_key is None:
+            # Checked and computed here; written with the filings that arrived with it, in one
+            # transaction (app/services/filing_writer.py). The answer waits for the commit.
+            prepared = prepare_filing(rt, body.payload, ctx, body.files, body.kinds)
+            created = await asyncio.wrap_future(filing_writer(request).submit(prepared))
+            replayed = False
+        else:
+            # A key may replay an earlier filing: looked up and filed in one transaction.
+            created, replayed = await run_in_threadpool(
+                _file_and_commit, rt, body.payload, ctx, body.files, body.kinds
+            )
         if replayed:
             body.discard(rt)  # the first POST's files are the ones on record
     created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
     return created
+
+
+def filing_writer(request: Request) -> FilingWriter:
+    writer: FilingWriter = request.app.state.filing_writer
+    return writer
 
 
 def _file_and_commit(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -65,7 +65,47 @@ def file_request(
         replay = _replay(session, rt.vault, key_hash, body_hash, now)
         if replay is not None:
             return replay, True
+    reference = unique_reference(session, kst_date(ctx.received_at))
+    filing = prepare_filing(rt, payload, ctx, files, kinds, reference=reference)
+    (request_id,) = write_filings(session, rt, [filing])
+    if key_hash:
+        _remember(session, rt, key_hash, body_hash, request_id, filing.response, now)
+    return filing.response, False
 
+
+@dataclass(frozen=True)
+class PreparedFiling:
+    """A filing checked and computed (encrypted, rendered, hashed), not yet written."""
+
+    filing: NewFiling
+    deadline: Deadline
+    relationship: Relationship
+    actor: str
+    rows: _FilingRows
+    code: str | None
+    response: RequestCreated
+    at: datetime
+    # For a retry on its own: what was filed.
+    payload: RequestCreate
+    ctx: FilingContext
+    files: Sequence[UploadedFile]
+    kinds: Sequence[str]
+
+
+def prepare_filing(
+    rt: Runtime,
+    payload: RequestCreate,
+    ctx: FilingContext,
+    files: Sequence[UploadedFile] = (),
+    kinds: Sequence[str] = (),
+    *,
+    reference: str | None = None,
+) -> PreparedFiling:
+    """Check the filing against the law and the policy and compute all of its rows, without
+    the database: the write is then a handful of statements (on SQLite the database is locked
+    only for those). Without `reference` a random one is drawn unchecked; the unique index
+    catches the rare taken one, and the caller files again with `file_request`."""
+    now = rt.clock()
     intake.check_receipt_time(ctx.received_at, now=now)
     received_on = kst_date(ctx.received_at)
     service = rt.policy.service(payload.service)
@@ -81,7 +121,7 @@ def file_request(
     relationship = intake.relationship_of(payload)
     deadline = legal_deadline(ctx.received_at, period_for(payload.type), rt.calendar)
     filing = NewFiling(
-        reference=unique_reference(session, received_on),
+        reference=reference or new_reference(received_on),
         type=payload.type,
         service=payload.service,
         channel=ctx.channel,
@@ -95,8 +135,6 @@ def file_request(
         relationship.value,
         Evidence(attachment_kinds=frozenset(kinds), contact_verified=False),
     )
-    # Everything is computed (and encrypted, rendered, hashed) before the first write, so the
-    # write itself is a handful of statements: on SQLite the database is locked only for them.
     request_row = request_values(
         rt,
         filing,
@@ -127,8 +165,8 @@ def file_request(
         identity.attachment_values(rt, f, kind, actor=ctx.actor, at=now, task_id=None)
         for f, kind in zip(files, kinds, strict=True)
     ]
-    # The receipt goes into the outbox in this same transaction: if the request exists, so
-    # does its receipt notice.
+    # The receipt goes into the outbox in the same transaction as the request: if the request
+    # exists, so does its receipt notice.
     to = _contact(people, filing.notify_by)
     receipt = notice_values(
         rt,
@@ -138,39 +176,38 @@ def file_request(
         key=dedupe_key(filing, NoticeKind.RECEIPT),
         extra={"next_action": next_action},
     )
-    notices = [("system", receipt)]  # (the actor of its timeline entry, the notice)
+    queued = {"next_attempt_at": now, "created_at": now}
+    notices = [("system", {**receipt, **queued})]  # (the actor of its timeline entry, the row)
     # Decree art. 46(1): the subject shows control of the contact they gave.
     code = identity.new_code() if relationship is Relationship.SELF else None
     if code is not None:
         c = identity.code_notice(rt, code)
         key = dedupe_key(filing, c.kind, c.dedupe)
         code_values = notice_values(rt, filing, c.kind, to, key=key, extra=c.extra, secret=c.secret)
-        notices.append((ctx.actor, code_values))
-
-    request_id = _write_filing(
-        session,
-        rt,
-        filing,
-        deadline,
-        ctx,
-        relationship,
+        notices.append((ctx.actor, {**code_values, **queued}))
+    return PreparedFiling(
+        filing=filing,
+        deadline=deadline,
+        relationship=relationship,
+        actor=ctx.actor,
         rows=_FilingRows(request_row, party_rows, delegation_row, attachment_rows, notices),
         code=code,
+        response=RequestCreated(
+            reference=filing.reference,
+            access_code=access_code,
+            type=filing.type,
+            status=Status.IDENTITY_PENDING,
+            received_at=ctx.received_at,
+            legal_deadline=deadline.due_on,
+            next_action=next_action,
+            warnings=[rrn.MASKED_NOTICE] if _typed_an_rrn(payload) else [],
+        ),
         at=now,
+        payload=payload,
+        ctx=ctx,
+        files=files,
+        kinds=kinds,
     )
-    response = RequestCreated(
-        reference=filing.reference,
-        access_code=access_code,
-        type=filing.type,
-        status=Status.IDENTITY_PENDING,
-        received_at=ctx.received_at,
-        legal_deadline=deadline.due_on,
-        next_action=next_action,
-        warnings=[rrn.MASKED_NOTICE] if _typed_an_rrn(payload) else [],
-    )
-    if key_hash:
-        _remember(session, rt, key_hash, body_hash, request_id, response, now)
-    return response, False
 
 
 @dataclass(frozen=True)
@@ -195,62 +232,65 @@ class _FilingRows:
     notices: list[tuple[str, dict[str, Any]]]
 
 
-def _write_filing(
-    session: Session,
-    rt: Runtime,
-    filing: NewFiling,
-    deadline: Deadline,
-    ctx: FilingContext,
-    relationship: Relationship,
-    *,
-    rows: _FilingRows,
-    code: str | None,
-    at: datetime,
-) -> int:
-    """Insert the filing's rows with one statement per table (SQLAlchemy Core: no unit of work
-    for rows this transaction creates and never reads back) and seal its timeline."""
+def write_filings(session: Session, rt: Runtime, batch: Sequence[PreparedFiling]) -> list[int]:
+    """Insert prepared filings with one statement per table, whatever their number (SQLAlchemy
+    Core: no unit of work for rows this transaction creates and never reads back), and seal
+    their timelines. Returns the new requests' ids."""
     conn = session.connection()
-    (request_id,) = _insert_returning_ids(conn, Request, [rows.request])
-    conn.execute(insert(Party), [{**p, "request_id": request_id} for p in rows.parties])
-    if rows.delegation is not None:
-        conn.execute(insert(Delegation), {**rows.delegation, "request_id": request_id})
-    filed = filed_event(filing, deadline, actor=ctx.actor, at=at, relationship=relationship.value)
-    events = [filed]
-    if rows.attachments:
-        ids = _insert_returning_ids(
-            conn, Attachment, [{**a, "request_id": request_id} for a in rows.attachments]
-        )
-        stored = [SimpleNamespace(id=i, **a) for i, a in zip(ids, rows.attachments, strict=True)]
-        data = identity.attachments_note(stored, None)
-        events.append(_note("attachments_added", ctx.actor, at, data))
-    notice_rows = [
-        {**values, "request_id": request_id, "next_attempt_at": at, "created_at": at}
-        for _, values in rows.notices
+    ids = _insert_returning_ids(conn, Request, [f.rows.request for f in batch], "reference")
+    owned = list(zip(batch, ids, strict=True))
+
+    def rows_of(part: Callable[[PreparedFiling], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [{**row, "request_id": rid} for f, rid in owned for row in part(f)]
+
+    conn.execute(insert(Party), rows_of(lambda f: f.rows.parties))
+    delegations = rows_of(lambda f: [f.rows.delegation] if f.rows.delegation else [])
+    if delegations:
+        conn.execute(insert(Delegation), delegations)
+    files = rows_of(lambda f: f.rows.attachments)
+    file_ids = iter(_insert_returning_ids(conn, Attachment, files, "blob_key") if files else [])
+    notices = rows_of(lambda f: [n for _, n in f.rows.notices])
+    notice_ids = iter(_insert_returning_ids(conn, Notice, notices, "dedupe_key"))
+    codes = [
+        identity.first_verification(rt, rid, f.code, f.at) for f, rid in owned if f.code is not None
     ]
-    notice_ids = _insert_returning_ids(conn, Notice, notice_rows)
-    for (actor, row), notice_id in zip(rows.notices, notice_ids, strict=True):
-        data = queued_data(notice_id, row["kind"], row["channel"])
-        events.append(_note("notice_queued", actor, at, data))
-    if code is not None:
-        conn.execute(insert(Verification), identity.first_verification(rt, request_id, code, at))
-        events.append(_note("code_sent", ctx.actor, at, {"sends": 1}))
-    sealed = seal_events(rt, request_id, events)
-    conn.execute(insert(Event), sealed)
-    # The chain's head, for events this transaction may still record (no need to read it).
-    chain_heads(session)[request_id] = (sealed[-1]["seq"], sealed[-1]["mac"])
-    return request_id
-
-
-def _insert_returning_ids(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """The new ids in the order of `rows` (one INSERT each: on SQLite, a multi-row INSERT
-    that returns its ids in order costs more than it saves)."""
-    stmt = insert(model)
-    ids = []
-    for row in rows:
-        key = conn.execute(stmt, row).inserted_primary_key
-        assert key is not None
-        ids.append(int(key[0]))
+    if codes:
+        conn.execute(insert(Verification), codes)
+    heads = chain_heads(session)
+    events: list[dict[str, Any]] = []
+    for f, rid in owned:
+        # The timeline in the order the steps happened: filed, files, notices, code.
+        data = {"relationship": f.relationship.value}
+        timeline = [filed_event(f.filing, f.deadline, actor=f.actor, at=f.at, **data)]
+        if f.rows.attachments:
+            stored = [SimpleNamespace(id=next(file_ids), **a) for a in f.rows.attachments]
+            note_data = identity.attachments_note(stored, None)
+            timeline.append(_note("attachments_added", f.actor, f.at, note_data))
+        for actor, n in f.rows.notices:
+            queued = queued_data(next(notice_ids), n["kind"], n["channel"])
+            timeline.append(_note("notice_queued", actor, f.at, queued))
+        if f.code is not None:
+            timeline.append(_note("code_sent", f.actor, f.at, {"sends": 1}))
+        sealed = seal_events(rt, rid, timeline)
+        events += sealed
+        # The chain's head, for events this transaction may still record (no need to read it).
+        heads[rid] = (sealed[-1]["seq"], sealed[-1]["mac"])
+    conn.execute(insert(Event), events)
     return ids
+
+
+def _insert_returning_ids(
+    conn: Connection, model: Any, rows: list[dict[str, Any]], unique: str
+) -> list[int]:
+    """The new ids in the order of `rows`. Several rows go in one INSERT … RETURNING, matched
+    back by their `unique` column (SQLite does not promise RETURNING in VALUES order)."""
+    if len(rows) == 1:
+        key = conn.execute(insert(model), rows[0]).inserted_primary_key
+        assert key is not None
+        return [int(key[0])]
+    result = conn.execute(insert(model).returning(model.id, getattr(model, unique)), rows)
+    ids = {value: int(new_id) for new_id, value in result}
+    return [ids[row[unique]] for row in rows]
 
 
 def _note(kind: str, actor: str, at: datetime, data: dict[str, Any]) -> TransitionEvent:
