@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
+from app.inflight import CountInFlight, InFlight
 from app.limits import BodySizeLimit, PublicRateLimit
 from app.logredact import install_log_redaction
 from app.metrics import router as metrics_router
@@ -54,7 +55,11 @@ def create_app(
         worker = None
         if settings.embedded_worker:
             worker = BackgroundWorker(
-                Outbox(runtime), settings.worker_poll_seconds, periodic_jobs(runtime)
+                Outbox(runtime),
+                settings.worker_poll_seconds,
+                periodic_jobs(runtime),
+                busy=in_flight.busy,
+                give_way_seconds=settings.worker_give_way_seconds,
             )
             worker.start()
         yield
@@ -75,6 +80,8 @@ def create_app(
     # API filings are written in batches by one thread (group commit), started on first use.
     app.state.filing_writer = filing_writer = FilingWriter(runtime)
     app.add_middleware(AccessPurpose)
+    in_flight = InFlight()
+    app.add_middleware(CountInFlight, counter=in_flight)
     app.add_middleware(
         PublicRateLimit,
         per_minute=settings.public_rate_limit_per_minute,

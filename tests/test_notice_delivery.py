@@ -477,3 +477,52 @@ class _Recorder:
 
     def send(self, message: Outgoing) -> None:
         pass
+
+
+def test_the_embedded_worker_gives_way_to_web_requests_but_keeps_delivering(
+    client: TestClient, runtime: Runtime, db: Session
+) -> None:
+    """While the web process is serving requests, the worker pauses after each notice; the
+    notices still all go, and nothing pauses when the web side is idle."""
+    from app.services.outbox import BackgroundWorker
+
+    for _ in range(3):
+        file(client, request_body())
+    sent: list[int] = []
+
+    class Record:
+        name = "record"
+
+        def send(self, message: Outgoing) -> None:
+            sent.append(message.notice_id)
+
+    asked: list[bool] = []
+
+    def busy() -> bool:
+        asked.append(True)
+        return True
+
+    worker = BackgroundWorker(
+        Outbox(runtime, {"email": Record(), "sms": Record()}),
+        poll_seconds=60,
+        busy=busy,
+        give_way_seconds=0.2,
+    )
+    started = time.monotonic()
+    worker.run_pass()
+    took = time.monotonic() - started
+    assert len(sent) == 6  # a receipt and a code for each filing
+    assert len(asked) >= 6 and took >= 6 * 0.2
+    assert all(n.status == "delivered" for n in notices(db, kind=None))
+
+    for _ in range(2):
+        file(client, request_body())
+    idle = BackgroundWorker(
+        Outbox(runtime, {"email": Record(), "sms": Record()}),
+        poll_seconds=60,
+        busy=lambda: False,
+        give_way_seconds=30,
+    )
+    started = time.monotonic()
+    idle.run_pass()
+    assert len(sent) == 10 and time.monotonic() - started < 30

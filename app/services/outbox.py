@@ -86,8 +86,9 @@ class Outbox:
         self.transports = transports or transports_for(rt.settings)
         self.rng = rng or random.SystemRandom()
 
-    def run_once(self) -> int:
-        """Deliver what is due now; returns how many notices were tried."""
+    def run_once(self, go_on: Callable[[], bool] | None = None) -> int:
+        """Deliver what is due now; returns how many notices were tried. `go_on` is asked
+        after each notice whether to continue."""
         now = self.rt.clock()
         with transaction(self.rt.engine) as session:
             due = session.exec(
@@ -107,6 +108,8 @@ class Outbox:
             if claim is not None:
                 self._deliver(*claim)
                 tried += 1
+            if go_on is not None and not go_on():
+                break
         return tried
 
     def _claim(self, notice_id: int) -> tuple[Outgoing, int, int] | None:
@@ -278,12 +281,27 @@ class Outbox:
 
 class BackgroundWorker:
     """Runs the outbox, and the periodic jobs (SLA sweep, Channel Talk work) when they are
-    due, in a thread of the web process (RIGHTSDESK_EMBEDDED_WORKER) or in `rightsdesk worker`."""
+    due, in a thread of the web process (RIGHTSDESK_EMBEDDED_WORKER) or in `rightsdesk worker`.
 
-    def __init__(self, outbox: Outbox, poll_seconds: float, jobs: Sequence[Periodic] = ()) -> None:
+    In the web process it gives way to the web: while `busy()` says requests are being
+    served, it pauses `give_way_seconds` after each notice (RIGHTSDESK_WORKER_GIVE_WAY_SECONDS).
+    A burst of filings is then answered at full speed and its receipts follow; delivery slows
+    down but never stops."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        poll_seconds: float,
+        jobs: Sequence[Periodic] = (),
+        *,
+        busy: Callable[[], bool] | None = None,
+        give_way_seconds: float = 0.0,
+    ) -> None:
         self.outbox = outbox
         self.poll_seconds = poll_seconds
         self.jobs = list(jobs)
+        self.busy = busy
+        self.give_way_seconds = give_way_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rightsdesk-outbox", daemon=True)
 
@@ -291,18 +309,28 @@ class BackgroundWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
+        self.halt()
         self._thread.join(timeout)
+
+    def halt(self) -> None:
+        """Stop after the notice being sent now (callable from a signal handler)."""
+        self._stop.set()
 
     def run_pass(self) -> None:
         """The due jobs, then the outbox until it is empty (or the worker is stopped)."""
         for job in self.jobs:
             job.run_if_due(time.monotonic())
         try:
-            while self.outbox.run_once() and not self._stop.is_set():
+            while self.outbox.run_once(self._go_on) and not self._stop.is_set():
                 pass
         except Exception as exc:  # keep the thread alive; the database may be back soon
             log.error("outbox pass failed: %s", type(exc).__name__)
+
+    def _go_on(self) -> bool:
+        """After each notice: give way to the web while it is busy; stop when asked to."""
+        if self.give_way_seconds and self.busy is not None and self.busy():
+            self._stop.wait(self.give_way_seconds)
+        return not self._stop.is_set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
