@@ -56,9 +56,15 @@ def _worker(args: argparse.Namespace) -> int:
         worker.run_pass()
         return 0
     stop = threading.Event()
+
+    def halt(*_: object) -> None:
+        stop.set()
+        worker.halt()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    # A notice being sent when the signal arrives is finished and recorded before exiting.
+        signal.signal(sig, halt)
+    # A notice being sent when the signal arrives is finished and recorded before exiting;
+    # the rest of the backlog waits for the next worker.
     while not stop.is_set():
         worker.run_pass()
         stop.wait(settings.worker_poll_seconds)
