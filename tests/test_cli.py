@@ -91,6 +91,57 @@ def test_worker_once_delivers_what_the_web_process_queued(tmp_path: Path) -> Non
     assert "kim.gasang" not in result.stderr  # the worker's log names no one
 
 
+def test_worker_stops_on_sigterm_after_the_notice_in_hand(tmp_path: Path) -> None:
+    """A deploy stops `rightsdesk worker` in the middle of a backlog: it finishes the notice it
+    is sending and exits; the rest stay queued, none half-sent."""
+    import signal
+    import time
+
+    from sqlmodel import Session, select
+
+    from app.models.notice import Notice, NoticeAttempt
+
+    env = {
+        "RIGHTSDESK_ENV": "test",
+        "RIGHTSDESK_DATA_DIR": str(tmp_path),
+        "RIGHTSDESK_DATA_KEY": TEST_KEY,
+        "RIGHTSDESK_EMBEDDED_WORKER": "false",
+        "RIGHTSDESK_INTAKE_RATE_LIMIT": "0",
+        "RIGHTSDESK_WORKER_BATCH_SIZE": "500",
+    }
+    assert rightsdesk(env, "migrate").returncode == 0
+    settings = Settings(
+        env="test",
+        data_dir=tmp_path,
+        data_key=TEST_KEY,
+        embedded_worker=False,
+        intake_rate_limit=0,
+        public_rate_limit_per_minute=0,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        for _ in range(150):
+            assert client.post("/v1/requests", json=request_body()).status_code == 201
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env={**os.environ, **env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    mail = tmp_path / "mail"
+    deadline = time.monotonic() + 60
+    while not (mail.exists() and any(mail.glob("*.eml"))) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.stderr.read() if worker.stderr else ""
+    with Session(app.state.runtime.engine) as db:
+        statuses = [n.status for n in db.exec(select(Notice))]
+        attempts = db.exec(select(NoticeAttempt)).all()
+    assert 0 < statuses.count("delivered") < len(statuses) == 300
+    assert all(a.outcome == "delivered" for a in attempts)  # none left half-sent
+    assert len(list(mail.glob("*.eml"))) == statuses.count("delivered")
+
+
 def test_demo_loads_synthetic_requests_but_never_in_production(tmp_path: Path) -> None:
     env = {
         "RIGHTSDESK_ENV": "test",
