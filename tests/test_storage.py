@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,32 @@ def test_vault_round_trip_and_field_binding() -> None:
     assert vault.blind_index("010-1234-5678", field="phone") == vault.blind_index(
         "+82 10 1234 5678", field="phone"
     )
+
+
+def _nonce(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token.partition(":")[2])[:12]
+
+
+def test_no_two_encryptions_share_a_nonce_not_even_across_a_fork() -> None:
+    """AES-GCM breaks if a key ever sees the same nonce twice. Nonces come from the OS
+    random source in bulk; a forked web worker must not hand out its parent's next ones."""
+    vault = Vault.from_text(TEST_KEY)
+    seen = {_nonce(vault.encrypt("x", field="party.name")) for _ in range(2000)}
+    assert len(seen) == 2000
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next nonces, to the parent
+        try:
+            child = b"".join(_nonce(vault.encrypt("x", field="party.name")) for _ in range(8))
+            os.write(write, child)
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 1024)
+    os.close(read)
+    parent = b"".join(_nonce(vault.encrypt("x", field="party.name")) for _ in range(8))
+    assert len(child) == 96 and child != parent
 
 
 def test_key_is_required_outside_development(
