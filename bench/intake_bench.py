@@ -10,7 +10,13 @@ production. Each (server, clients, database) cell gets a fresh process on a fres
   default: during the run the outbox thread claims and "sends" the receipt and the one-time
   code of every filing as .eml files under DATA_DIR/mail (no SMTP), with its own write
   transactions. The load is `POST /v1/requests`.
-- `intake-noworker` (optional, for diagnosis): the same with RIGHTSDESK_EMBEDDED_WORKER=false.
+  The embedded worker gives way to web requests (RIGHTSDESK_WORKER_GIVE_WAY_SECONDS), so
+  under this load its receipts trail the filings.
+- `intake-workerproc`: the deployment for load (docs/deployment.md): the same web process with
+  RIGHTSDESK_EMBEDDED_WORKER=false, and `python -m app.cli worker` as a second process that
+  delivers the notices meanwhile. Its CPU is reported as "worker"; it shares the two cores.
+- `intake-noworker` (optional, for diagnosis): the web process with RIGHTSDESK_EMBEDDED_WORKER=false
+  and no worker at all: notices pile up.
 - `bare-sync`: a minimal FastAPI app defined in this file, with one SQLModel table and
   `POST /rows` as a plain `def` handler: FastAPI runs it in its thread pool, where it opens a
   Session, adds one row and commits.
@@ -103,13 +109,14 @@ THROUGHPUT_RATIO = 0.5  # intake ≥ this × bare async
 P99_RATIO = 1.5  # intake p99 ≤ this × bare async p99
 RSS_LIMIT_BYTES = 200 * 1000 * 1000  # "under 200 MB"
 REFERENCE = "bare-async"
-TARGET_SERVER = "intake"
+TARGET_SERVERS = ("intake", "intake-workerproc")
 
 SERVERS = {
     "bare-sync": "/rows",
     "bare-async": "/rows",
     "bare-loop": "/rows",
     "intake": "/v1/requests",
+    "intake-workerproc": "/v1/requests",
     "intake-noworker": "/v1/requests",
 }
 
@@ -291,6 +298,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    worker: subprocess.Popen[bytes] | None = None  # `rightsdesk worker`, for intake-workerproc
 
     @property
     def pid(self) -> int:
@@ -308,7 +316,7 @@ def start_server(kind: str, database_url: str, data_dir: Path, log: Path) -> Ser
             RIGHTSDESK_DATA_DIR=str(data_dir),
             RIGHTSDESK_INTAKE_RATE_LIMIT="0",
             RIGHTSDESK_PUBLIC_RATE_LIMIT_PER_MINUTE="0",
-            RIGHTSDESK_EMBEDDED_WORKER="false" if kind == "intake-noworker" else "true",
+            RIGHTSDESK_EMBEDDED_WORKER="true" if kind == "intake" else "false",
             # uvicorn's access log off, as for the bare servers (it is logged at info).
             RIGHTSDESK_LOG_LEVEL="warning",
         )
@@ -332,6 +340,17 @@ def start_server(kind: str, database_url: str, data_dir: Path, log: Path) -> Ser
         )
     server = Server(kind, port, process, log)
     wait_ready(server)
+    if kind == "intake-workerproc":
+        worker_log = log.with_name("worker.log")
+        with open(worker_log, "wb") as out:
+            server.worker = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "worker"],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
     return server
 
 
@@ -354,16 +373,17 @@ def wait_ready(server: Server, timeout: float = 60.0) -> None:
 
 
 def stop_server(server: Server) -> None:
-    process = server.process
-    if process.poll() is not None:
-        return
-    # uvicorn's graceful shutdown: the lifespan stops the embedded worker.
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    # uvicorn's graceful shutdown: the lifespan stops the embedded worker; `rightsdesk worker`
+    # stops after the notice in hand.
+    for process in (server.process, server.worker):
+        if process is None or process.poll() is not None:
+            continue
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -491,17 +511,19 @@ def p99(samples: list[float]) -> float:
 class Snapshot:
     at: float
     server_cpu: float
+    worker_cpu: float
     db_cpu: float
     client_cpu: float
     busy: float
     total: float
 
 
-def snapshot(server_pid: int, db_pid: int | None) -> Snapshot:
+def snapshot(server_pid: int, db_pid: int | None, worker_pid: int | None) -> Snapshot:
     busy, total = machine_busy()
     return Snapshot(
         at=time.perf_counter(),
         server_cpu=proc_cpu(server_pid),
+        worker_cpu=proc_cpu(worker_pid) if worker_pid else 0.0,
         db_cpu=children_cpu(db_pid) if db_pid else 0.0,
         client_cpu=time.process_time(),
         busy=busy,
@@ -519,7 +541,12 @@ class LoadResult:
 
 
 async def load(
-    port: int, path: str, clients: int, warmup: float, seconds: float, pids: tuple[int, int | None]
+    port: int,
+    path: str,
+    clients: int,
+    warmup: float,
+    seconds: float,
+    pids: tuple[int, int | None, int | None],
 ) -> tuple[LoadResult, Snapshot, Snapshot]:
     import httpx
 
@@ -596,7 +623,7 @@ def run_cell(
     server = start_server(kind, url, directory / "data", directory / "server.log")
     try:
         idle = vm_status(server.pid)  # after start-up, before any load
-        pids = (server.pid, dbs.db_pid)
+        pids = (server.pid, dbs.db_pid, server.worker.pid if server.worker else None)
         res, a, b = run_load(server.port, SERVERS[kind], clients, args.warmup, args.seconds, pids)
         memory = vm_status(server.pid)
     finally:
@@ -605,7 +632,12 @@ def run_cell(
         log(f"  {kind}: server exit code {server.process.returncode}:\n{tail(server.log, 10)}")
     stored = stored_rows(kind, url)
     elapsed = b.at - a.at
-    used = (b.server_cpu - a.server_cpu) + (b.db_cpu - a.db_cpu) + (b.client_cpu - a.client_cpu)
+    used = (
+        (b.server_cpu - a.server_cpu)
+        + (b.worker_cpu - a.worker_cpu)
+        + (b.db_cpu - a.db_cpu)
+        + (b.client_cpu - a.client_cpu)
+    )
     n = len(res.latencies)
     ms = [s * 1000 for s in res.latencies]
     cell = {
@@ -628,6 +660,7 @@ def run_cell(
         # CPU over the measured window, per successful request (ms of CPU time).
         "server_cpu_ms_per_req": round((b.server_cpu - a.server_cpu) * 1000 / max(n, 1), 2),
         "server_cpu_util": round((b.server_cpu - a.server_cpu) / elapsed, 2),
+        "worker_cpu_util": round((b.worker_cpu - a.worker_cpu) / elapsed, 2),
         "db_cpu_util": round((b.db_cpu - a.db_cpu) / elapsed, 2),
         "client_cpu_util": round((b.client_cpu - a.client_cpu) / elapsed, 2),
         "machine_busy_util": round((b.busy - a.busy) / elapsed, 2),
@@ -648,6 +681,7 @@ MEDIAN_KEYS = (
     "p99_ms",
     "server_cpu_ms_per_req",
     "server_cpu_util",
+    "worker_cpu_util",
     "db_cpu_util",
     "client_cpu_util",
     "machine_busy_util",
@@ -738,27 +772,27 @@ def check(cells: list[dict[str, Any]], rs: list[dict[str, Any]]) -> list[dict[st
         out.append({"target": name, "result": result, "detail": detail})
 
     for r in rs:
-        if r["server"] != TARGET_SERVER:
+        if r["server"] not in TARGET_SERVERS:
             continue
         where = f"{r['db']}, {r['clients']} clients"
         target(
-            f"intake throughput ≥ {THROUGHPUT_RATIO:g} × bare async ({where})",
+            f"{r['server']} throughput ≥ {THROUGHPUT_RATIO:g} × bare async ({where})",
             r["throughput_ratio"] >= THROUGHPUT_RATIO,
             f"{r['throughput_ratio']:.2f} ×",
         )
         target(
-            f"intake p99 ≤ {P99_RATIO:g} × bare async p99 ({where})",
+            f"{r['server']} p99 ≤ {P99_RATIO:g} × bare async p99 ({where})",
             r["p99_ratio"] is not None and r["p99_ratio"] <= P99_RATIO,
             f"{r['p99_ratio']:.2f} ×" if r["p99_ratio"] is not None else "no samples",
         )
-    intake = [c for c in cells if c["server"] == TARGET_SERVER]
+    intake = [c for c in cells if c["server"] in TARGET_SERVERS]
     if intake:
         worst = max(intake, key=lambda c: c["peak_rss_bytes"])
         target(
             "intake server peak RSS < 200 MB",
             worst["peak_rss_bytes"] < RSS_LIMIT_BYTES,
             f"max {worst['peak_rss_bytes'] / 1e6:.0f} MB ({worst['peak_rss_mib']} MiB), "
-            f"{worst['db']}, {worst['clients']} clients",
+            f"{worst['server']}, {worst['db']}, {worst['clients']} clients",
         )
     target(
         "every response 201, every 201 stored",
@@ -770,7 +804,7 @@ def check(cells: list[dict[str, Any]], rs: list[dict[str, Any]]) -> list[dict[st
         )
         or "0 errors",
     )
-    if not any(r["server"] == TARGET_SERVER for r in rs):
+    if not any(r["server"] in TARGET_SERVERS for r in rs):
         target("intake measured against bare async", None, "intake or bare-async not run")
     return out
 
@@ -829,16 +863,18 @@ def table(report: dict[str, Any]) -> str:
         "",
         "| db | clients | server | req/s | p50 ms | p99 ms | max ms | errors "
         "| RSS idle → peak MiB "
-        "| server CPU ms/req | CPU cores: server / db / client / other |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| server CPU ms/req | CPU cores: server / worker / db / client / other "
+        "| notices delivered / queued |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for c in report["cells"]:
         lines.append(
             f"| {c['db']} | {c['clients']} | {c['server']} | {c['throughput']:.0f} "
             f"| {c['p50_ms']} | {c['p99_ms']} | {c['max_ms']} | {c['errors']} "
             f"| {c['rss_idle_mib']} → {c['peak_rss_mib']} | {c['server_cpu_ms_per_req']} "
-            f"| {c['server_cpu_util']} / {c['db_cpu_util']} / {c['client_cpu_util']} "
-            f"/ {c['other_cpu_util']}{' (noisy)' if c['noisy'] else ''} |"
+            f"| {c['server_cpu_util']} / {c['worker_cpu_util']} / {c['db_cpu_util']} "
+            f"/ {c['client_cpu_util']} / {c['other_cpu_util']}{' (noisy)' if c['noisy'] else ''} "
+            f"| {notices_text(c)} |"
         )
     lines += ["", f"| db | clients | server | throughput ÷ {REFERENCE} | p99 ÷ {REFERENCE} |"]
     lines += ["|---|---:|---|---:|---:|"]
@@ -860,6 +896,14 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def notices_text(cell: dict[str, Any]) -> str:
+    stored = cell["stored"]
+    if not cell["server"].startswith("intake"):
+        return "–"
+    delivered = stored.get("notices_delivered", 0)
+    return f"{delivered} / {delivered + stored.get('notices_pending', 0)}"
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -868,7 +912,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--clients", default="8,32", help="comma-separated concurrency levels")
-    parser.add_argument("--servers", default="bare-sync,bare-async,intake", help=", ".join(SERVERS))
+    parser.add_argument(
+        "--servers",
+        default="bare-sync,bare-async,intake,intake-workerproc",
+        help=", ".join(SERVERS),
+    )
     parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per cell")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median reported)")
