@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
@@ -19,12 +20,23 @@ from app.workflows.lifecycle import Status, TransitionEvent, transition
 
 def record_event(session: Session, rt: Runtime, request: Request, ev: TransitionEvent) -> Event:
     assert request.id is not None
-    seq, prev = _chain_head(session, request.id)
-    values = event_values(rt, request.id, seq, prev, ev)
-    event = Event(**values)
+    event = Event(**_next_event(session, rt, request.id, ev))
     session.add(event)
-    chain_heads(session)[request.id] = (seq, values["mac"])
     return event
+
+
+def append_event(session: Session, rt: Runtime, request_id: int, ev: TransitionEvent) -> None:
+    """`record_event` without loading the request or making an ORM object: one INSERT."""
+    session.connection().execute(insert(Event), _next_event(session, rt, request_id, ev))
+
+
+def _next_event(
+    session: Session, rt: Runtime, request_id: int, ev: TransitionEvent
+) -> dict[str, Any]:
+    seq, prev = _chain_head(session, request_id)
+    values = event_values(rt, request_id, seq, prev, ev)
+    chain_heads(session)[request_id] = (seq, values["mac"])
+    return values
 
 
 def event_values(

@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, bindparam, insert, or_, update
+from sqlalchemy import select as sa_select  # sqlmodel's select takes at most four columns
+from sqlmodel import col, select
 
 from app.db import transaction
 from app.integrations.delivery import (
@@ -33,7 +35,7 @@ from app.integrations.sms import HttpSmsTransport
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Request
 from app.runtime import Runtime
-from app.services.events import record_event
+from app.services.events import append_event
 from app.settings import Settings
 from app.workflows.lifecycle import TransitionEvent
 
@@ -113,6 +115,8 @@ class Outbox:
         return tried
 
     def _claim(self, notice_id: int) -> tuple[Outgoing, int, int] | None:
+        """Take the notice's lease and record the attempt, in one short transaction (Core
+        statements: on SQLite the database is locked only for these)."""
         now = self.rt.clock()
         lease = now + timedelta(seconds=self.rt.settings.notice_lease_seconds)
         claimable = (
@@ -120,55 +124,48 @@ class Outbox:
             col(Notice.status) == "pending",
             or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
         )
+        taken = (lease, col(Notice.attempts) + 1)
         with transaction(self.rt.engine) as session:
-            if session.get_bind().dialect.name == "postgresql":
+            conn = session.connection()
+            if conn.dialect.name == "postgresql":
                 # Workers skip each other's rows instead of queueing behind their locks.
-                notice = session.exec(
-                    select(Notice).where(*claimable).with_for_update(skip_locked=True)
-                ).first()
-                if notice is None:
-                    return None  # another worker has it
-                notice.lease_until, notice.attempts = lease, notice.attempts + 1
-                session.flush()
+                locked = (
+                    select(Notice.id).where(*claimable).with_for_update(skip_locked=True)
+                ).scalar_subquery()
+                claim = update(Notice).where(col(Notice.id) == locked)
             else:
                 # SQLite has one writer: a conditional UPDATE is the claim.
-                claimed = session.execute(
-                    update(Notice)
-                    .where(*claimable)
-                    .values(lease_until=lease, attempts=col(Notice.attempts) + 1)
-                )
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                    return None  # another worker has it
-                found = session.get(Notice, notice_id)
-                assert found is not None
-                session.refresh(found)
-                notice = found
-            reference = session.exec(
-                select(Request.reference).where(Request.id == notice.request_id)
-            ).one()
-            transport = self.transports[notice.channel]
-            attempt = NoticeAttempt(
-                notice_id=notice_id,
-                number=notice.attempts,
-                transport=transport.name,
-                started_at=now,
-            )
-            session.add(attempt)
-            session.flush()
+                claim = update(Notice).where(*claimable)
+            row = conn.execute(
+                claim.values(lease_until=taken[0], attempts=taken[1]).returning(*_CLAIMED)
+            ).first()
+            if row is None:
+                return None  # another worker has it
+            request_id, channel, kind, attempts, recipient, subject, body = row
+            reference = conn.execute(_REFERENCE, {"id": request_id}).scalar_one()
+            transport = self.transports[channel]
+            attempt_id = conn.execute(
+                insert(NoticeAttempt),
+                {
+                    "notice_id": notice_id,
+                    "number": attempts,
+                    "transport": transport.name,
+                    "started_at": now,
+                },
+            ).inserted_primary_key
+            assert attempt_id is not None
             v = self.rt.vault
             outgoing = Outgoing(
                 notice_id=notice_id,
                 key=f"rightsdesk-notice-{notice_id}",
-                channel=notice.channel,
-                to=v.decrypt(notice.recipient_enc, field="notice.recipient"),
-                subject=v.decrypt(notice.subject_enc, field="notice.subject"),
-                body=v.decrypt(notice.body_enc, field="notice.body"),
+                channel=channel,
+                to=v.decrypt(recipient, field="notice.recipient"),
+                subject=v.decrypt(subject, field="notice.subject"),
+                body=v.decrypt(body, field="notice.body"),
                 reference=reference,
-                kind=notice.kind,
+                kind=kind,
             )
-            assert attempt.id is not None
-            return outgoing, attempt.id, notice.attempts
-        return None
+            return outgoing, int(attempt_id[0]), attempts
 
     def _deliver(self, message: Outgoing, attempt_id: int, number: int) -> None:
         transport = self.transports[message.channel]
@@ -190,25 +187,25 @@ class Outbox:
         now = self.rt.clock()
         settings = self.rt.settings
         with transaction(self.rt.engine) as session:
-            notice = session.get(Notice, message.notice_id)
-            attempt = session.get(NoticeAttempt, attempt_id)
-            request = session.get(Request, notice.request_id) if notice else None
-            assert notice is not None and attempt is not None and request is not None
-            attempt.finished_at = now
+            conn = session.connection()
+            notice = conn.execute(_RECORDED, {"id": message.notice_id}).one()
+            done: dict[str, object] = {"finished_at": now}
+            changes: dict[str, object] = {}
             if notice.attempts != number or notice.status != "pending":
                 # Our lease ran out and another worker took the notice over: its outcome is
                 # the notice's; ours is only this attempt's record.
-                attempt.outcome = "superseded" if error is None else "retry"
-                attempt.error = None if error is None else error.reason
+                done["outcome"] = "superseded" if error is None else "retry"
+                done["error"] = None if error is None else error.reason
                 log.warning("notice %s: attempt %d finished after its lease", notice.id, number)
+                _update(conn, NoticeAttempt, attempt_id, done)
                 return
-            notice.lease_until = None
+            changes["lease_until"] = None
             if error is None:
-                notice.status, notice.delivered_at, notice.last_error = "delivered", now, None
+                changes.update(status="delivered", delivered_at=now, last_error=None)
                 if notice.redacted_body_enc is not None:  # a one-time code ends with delivery
-                    notice.body_enc, notice.redacted_body_enc = notice.redacted_body_enc, None
-                attempt.outcome = "delivered"
-                self._event(session, request, notice, "notice_delivered", now, transport)
+                    changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
+                done["outcome"] = "delivered"
+                event = "notice_delivered"
                 log.info(
                     "notice %s (%s) for %s delivered via %s",
                     notice.id,
@@ -216,67 +213,87 @@ class Outbox:
                     message.reference,
                     transport,
                 )
-                return
-            attempt.outcome, attempt.error = "retry", error.reason
-            notice.last_error = error.reason
-            final = (
-                isinstance(error, PermanentDeliveryError) or number >= settings.notice_max_attempts
-            )
-            if final:
-                attempt.outcome = "failed"
-                notice.status, notice.failed_at = "failed", now
-                self._event(session, request, notice, "notice_failed", now, transport)
-                log.error(
-                    "notice %s (%s) for %s failed after %d attempt(s): %s",
-                    notice.id,
-                    notice.kind,
-                    message.reference,
-                    number,
-                    error.reason,
+            else:
+                done.update(outcome="retry", error=error.reason)
+                changes["last_error"] = error.reason
+                final = (
+                    isinstance(error, PermanentDeliveryError)
+                    or number >= settings.notice_max_attempts
                 )
-                return
-            delay = retry_delay(
-                number,
-                base=settings.notice_backoff_base_seconds,
-                cap=settings.notice_backoff_cap_seconds,
-                rng=self.rng,
-            )
-            notice.next_attempt_at = now + timedelta(seconds=delay)
-            log.warning(
-                "notice %s (%s) for %s: attempt %d failed (%s); retry in %.0fs",
-                notice.id,
-                notice.kind,
-                message.reference,
-                number,
-                error.reason,
-                delay,
-            )
+                if final:
+                    done["outcome"] = "failed"
+                    changes.update(status="failed", failed_at=now)
+                    event = "notice_failed"
+                    log.error(
+                        "notice %s (%s) for %s failed after %d attempt(s): %s",
+                        notice.id,
+                        notice.kind,
+                        message.reference,
+                        number,
+                        error.reason,
+                    )
+                else:
+                    event = ""
+                    delay = retry_delay(
+                        number,
+                        base=settings.notice_backoff_base_seconds,
+                        cap=settings.notice_backoff_cap_seconds,
+                        rng=self.rng,
+                    )
+                    changes["next_attempt_at"] = now + timedelta(seconds=delay)
+                    log.warning(
+                        "notice %s (%s) for %s: attempt %d failed (%s); retry in %.0fs",
+                        notice.id,
+                        notice.kind,
+                        message.reference,
+                        number,
+                        error.reason,
+                        delay,
+                    )
+            _update(conn, NoticeAttempt, attempt_id, done)
+            _update(conn, Notice, notice.id, changes)
+            if event:
+                data: dict[str, object] = {
+                    "notice_id": notice.id,
+                    "notice_kind": notice.kind,
+                    "transport": transport,
+                    "attempts": notice.attempts,
+                }
+                if error is not None:
+                    data["error"] = error.reason
+                append_event(
+                    session,
+                    self.rt,
+                    notice.request_id,
+                    TransitionEvent(
+                        kind=event, from_status="", to_status="", actor="outbox", at=now, data=data
+                    ),
+                )
 
-    def _event(
-        self,
-        session: Session,
-        request: Request,
-        notice: Notice,
-        kind: str,
-        at: datetime,
-        via: str,
-    ) -> None:
-        data = {
-            "notice_id": notice.id,
-            "notice_kind": notice.kind,
-            "transport": via,
-            "attempts": notice.attempts,
-        }
-        if notice.last_error:
-            data["error"] = notice.last_error
-        record_event(
-            session,
-            self.rt,
-            request,
-            TransitionEvent(
-                kind=kind, from_status="", to_status="", actor="outbox", at=at, data=data
-            ),
-        )
+
+# What a claim reads back, and what recording an outcome needs (Core: no ORM objects).
+_CLAIMED = (
+    col(Notice.request_id),
+    col(Notice.channel),
+    col(Notice.kind),
+    col(Notice.attempts),
+    col(Notice.recipient_enc),
+    col(Notice.subject_enc),
+    col(Notice.body_enc),
+)
+_REFERENCE = select(Request.reference).where(col(Request.id) == bindparam("id"))
+_RECORDED = sa_select(
+    col(Notice.id),
+    col(Notice.request_id),
+    col(Notice.kind),
+    col(Notice.status),
+    col(Notice.attempts),
+    col(Notice.redacted_body_enc),
+).where(col(Notice.id) == bindparam("id"))
+
+
+def _update(conn: Connection, model: Any, row_id: int, values: dict[str, object]) -> None:
+    conn.execute(update(model).where(model.id == row_id).values(**values))
 
 
 class BackgroundWorker:
