@@ -80,6 +80,8 @@ def test_receipt_arrives_over_smtp_in_korean(
     msg = got.message
     assert created["reference"] in msg["Subject"]
     assert "접수" in msg["Subject"]  # the UTF-8 subject decodes back to Korean
+    assert msg["From"].addresses[0].display_name == "케어랩스 정보보안팀"
+    assert msg["From"].addresses[0].addr_spec == "privacy@carelabs.example"
     assert b"=?utf-8?" in got.raw.lower()  # and it was sent RFC 2047-encoded
     body = msg.get_content()
     assert msg.get_content_charset() == "utf-8"
