@@ -16,7 +16,9 @@ from app.runtime import Runtime
 from app.services.staff import authenticate
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request for
+    # what is only an attribute read.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
