@@ -58,8 +58,11 @@ def _environment() -> Environment:
     return env
 
 
-def render_notice(kind: NoticeKind, context: Mapping[str, Any]) -> RenderedNotice:
-    """Render `<kind>.txt.j2` (its `subject` block and body) and `<kind>.sms.j2`.
+def render_notice(
+    kind: NoticeKind, context: Mapping[str, Any], *, sms: bool = True
+) -> RenderedNotice:
+    """Render `<kind>.txt.j2` (its `subject` block and body) and, unless `sms` is False (then
+    `.sms` is empty), `<kind>.sms.j2`.
 
     Raises jinja2.UndefinedError when a template needs a value the context lacks.
     """
@@ -75,7 +78,7 @@ def render_notice(kind: NoticeKind, context: Mapping[str, Any]) -> RenderedNotic
     return RenderedNotice(
         subject=" ".join(str(subject).split()),  # one header line
         body=_LEADING_BLANK_LINES.sub("", str(module)),
-        sms=env.get_template(f"{kind.value}.sms.j2").render(values).strip(),
+        sms=env.get_template(f"{kind.value}.sms.j2").render(values).strip() if sms else "",
     )
 
 

@@ -108,8 +108,9 @@ def notice_values(
         chat=chat,
         extra=dict(extra or {}) if chat else _with_status_link(rt, extra),
     )
-    rendered = render_notice(kind, notice_context(kind, facts, rt.policy))
-    body = rendered.sms if to.channel == "sms" else rendered.body
+    by_sms = to.channel == "sms"
+    rendered = render_notice(kind, notice_context(kind, facts, rt.policy), sms=by_sms)
+    body = rendered.sms if by_sms else rendered.body
     v = rt.vault
     return {
         "kind": kind.value,
