@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy.engine import Engine
 
@@ -33,9 +34,9 @@ class Runtime:
     intake_limiter: IntakeRateLimiter | None = None
     code_lock: FailureLock | None = None
 
-    @property
+    @cached_property
     def audit_key(self) -> bytes:
-        """Seals the timeline (app/workflows/audit.py)."""
+        """Seals the timeline (app/workflows/audit.py); derived once, used for every event."""
         return self.vault.derive("audit-chain")
 
     def check_intake_rate(self, client: str | None) -> None:
