@@ -1,19 +1,26 @@
-"""How many HTTP requests the web process is serving right now: the embedded worker gives
-way while there are any (app/services/outbox.py, BackgroundWorker)."""
+"""Whether the web process is busy serving requests: the embedded worker gives way while it
+is (app/services/outbox.py, BackgroundWorker)."""
 
 from __future__ import annotations
 
+import time
+
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+# Quiet means no request in flight for this long: under load there are sub-millisecond gaps
+# between one response and the next request, which are not a moment to send mail in.
+QUIET_SECONDS = 0.02
 
 
 class InFlight:
-    """The count; changed only on the event loop's thread, read from the worker's."""
+    """Changed only on the event loop's thread, read from the worker's."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.last_done = 0.0
 
     def busy(self) -> bool:
-        return self.count > 0
+        return self.count > 0 or time.monotonic() - self.last_done < QUIET_SECONDS
 
 
 class CountInFlight:
@@ -30,3 +37,4 @@ class CountInFlight:
             await self.app(scope, receive, send)
         finally:
             self.counter.count -= 1
+            self.counter.last_done = time.monotonic()

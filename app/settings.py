@@ -123,9 +123,10 @@ class Settings(BaseSettings):
     notice_lease_seconds: float = Field(default=600.0, gt=0)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=500)
-    # The embedded worker pauses this long after each notice while the web process is
-    # serving requests, so a burst of filings is not slowed by its receipts (0: no pause).
-    worker_give_way_seconds: float = Field(default=0.05, ge=0, le=5)
+    # While the web process is serving requests, the embedded worker waits for a quiet moment
+    # after each notice, up to this long, so a burst of filings is not slowed by its receipts
+    # (0: it never waits).
+    worker_give_way_seconds: float = Field(default=1.0, ge=0, le=10)
     # Channel Talk (docs/channeltalk.md). The webhook is on when a token is set; a second
     # token, comma-separated, is accepted too while the webhook is being rotated.
     channeltalk_webhook_token: str | None = None

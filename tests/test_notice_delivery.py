@@ -484,8 +484,9 @@ class _Recorder:
 def test_the_embedded_worker_gives_way_to_web_requests_but_keeps_delivering(
     client: TestClient, runtime: Runtime, db: Session
 ) -> None:
-    """While the web process is serving requests, the worker pauses after each notice; the
-    notices still all go, and nothing pauses when the web side is idle."""
+    """While the web process is serving requests, the worker waits for a quiet moment after
+    each notice (at most give_way_seconds); the notices still all go, at once when the web
+    side is idle, and as soon as it goes quiet."""
     from app.services.outbox import BackgroundWorker
 
     for _ in range(3):
@@ -528,3 +529,14 @@ def test_the_embedded_worker_gives_way_to_web_requests_but_keeps_delivering(
     started = time.monotonic()
     idle.run_pass()
     assert len(sent) == 10 and time.monotonic() - started < 30
+
+    file(client, request_body())
+    quiet_at = time.monotonic() + 0.1
+    briefly = BackgroundWorker(
+        Outbox(runtime, {"email": Record(), "sms": Record()}),
+        poll_seconds=60,
+        busy=lambda: time.monotonic() < quiet_at,
+        give_way_seconds=30,
+    )
+    briefly.run_pass()
+    assert len(sent) == 12 and time.monotonic() - quiet_at < 30

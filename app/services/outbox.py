@@ -300,10 +300,11 @@ class BackgroundWorker:
     """Runs the outbox, and the periodic jobs (SLA sweep, Channel Talk work) when they are
     due, in a thread of the web process (RIGHTSDESK_EMBEDDED_WORKER) or in `rightsdesk worker`.
 
-    In the web process it gives way to the web: while `busy()` says requests are being
-    served, it pauses `give_way_seconds` after each notice (RIGHTSDESK_WORKER_GIVE_WAY_SECONDS).
-    A burst of filings is then answered at full speed and its receipts follow; delivery slows
-    down but never stops."""
+    In the web process it gives way to the web: after each notice, while `busy()` says
+    requests are being served, it waits for a quiet moment, up to `give_way_seconds`
+    (RIGHTSDESK_WORKER_GIVE_WAY_SECONDS). A burst of filings is then answered at full speed
+    and its receipts follow; under constant load delivery slows to one notice per
+    `give_way_seconds` but never stops."""
 
     def __init__(
         self,
@@ -345,14 +346,20 @@ class BackgroundWorker:
 
     def _go_on(self) -> bool:
         """After each notice: give way to the web while it is busy; stop when asked to."""
-        if self.give_way_seconds and self.busy is not None and self.busy():
-            self._stop.wait(self.give_way_seconds)
+        if self.busy is not None and self.give_way_seconds:
+            until = time.monotonic() + self.give_way_seconds
+            while self.busy() and time.monotonic() < until:
+                if self._stop.wait(_QUIET_CHECK):
+                    break
         return not self._stop.is_set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.run_pass()
             self._stop.wait(self.poll_seconds)
+
+
+_QUIET_CHECK = 0.01  # how often a giving-way worker looks whether the web went quiet
 
 
 @dataclass
