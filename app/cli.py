@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,9 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     _configure_logging(settings.log_level)
+    if settings.worker_nice:
+        # Background work: on a host it shares with web processes, they get the CPU first.
+        os.nice(settings.worker_nice)
     runtime = build_runtime(settings)
     assert_at_head(runtime.engine)
     worker = BackgroundWorker(Outbox(runtime), settings.worker_poll_seconds, periodic_jobs(runtime))

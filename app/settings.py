@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # after each notice, up to this long, so a burst of filings is not slowed by its receipts
     # (0: it never waits).
     worker_give_way_seconds: float = Field(default=1.0, ge=0, le=10)
+    # `rightsdesk worker` lowers its CPU priority by this much (Unix nice), so web processes
+    # on the same host come first when the CPU is short; 0 leaves it as started.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     # Channel Talk (docs/channeltalk.md). The webhook is on when a token is set; a second
     # token, comma-separated, is accepted too while the webhook is being rotated.
     channeltalk_webhook_token: str | None = None

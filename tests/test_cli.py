@@ -132,6 +132,8 @@ def test_worker_stops_on_sigterm_after_the_notice_in_hand(tmp_path: Path) -> Non
     deadline = time.monotonic() + 60
     while not (mail.exists() and any(mail.glob("*.eml"))) and time.monotonic() < deadline:
         time.sleep(0.01)
+    # Background work: it runs at a lower CPU priority than the web (WORKER_NICE, 10).
+    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 10
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0, worker.stderr.read() if worker.stderr else ""
     with Session(app.state.runtime.engine) as db:
