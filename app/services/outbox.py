@@ -124,7 +124,6 @@ class Outbox:
             col(Notice.status) == "pending",
             or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
         )
-        taken = (lease, col(Notice.attempts) + 1)
         with transaction(self.rt.engine) as session:
             conn = session.connection()
             if conn.dialect.name == "postgresql":
@@ -137,7 +136,9 @@ class Outbox:
                 # SQLite has one writer: a conditional UPDATE is the claim.
                 claim = update(Notice).where(*claimable)
             row = conn.execute(
-                claim.values(lease_until=taken[0], attempts=taken[1]).returning(*_CLAIMED)
+                claim.values(lease_until=lease, attempts=col(Notice.attempts) + 1).returning(
+                    *_CLAIMED
+                )
             ).first()
             if row is None:
                 return None  # another worker has it
