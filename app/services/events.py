@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as sa_event
@@ -134,11 +136,11 @@ def note(
     session: Session, rt: Runtime, request: Request, kind: str, *, actor: str, **data: Any
 ) -> None:
     """A timeline entry that is not a status change (no personal data in `data`)."""
-    record_event(
-        session,
-        rt,
-        request,
-        TransitionEvent(
-            kind=kind, from_status="", to_status="", actor=actor, at=rt.clock(), data=dict(data)
-        ),
+    record_event(session, rt, request, note_event(kind, actor=actor, at=rt.clock(), data=data))
+
+
+def note_event(kind: str, *, actor: str, at: datetime, data: Mapping[str, Any]) -> TransitionEvent:
+    """The entry `note` records, for callers that write it themselves."""
+    return TransitionEvent(
+        kind=kind, from_status="", to_status="", actor=actor, at=at, data=dict(data)
     )

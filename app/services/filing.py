@@ -24,7 +24,7 @@ from app.models.request_api import RequestCreate, RequestCreated, RequesterIn, S
 from app.runtime import Runtime
 from app.services import identity
 from app.services.codes import new_access_code, new_reference
-from app.services.events import chain_heads, record_event, seal_events
+from app.services.events import chain_heads, note_event, record_event, seal_events
 from app.services.notices import Recipient, dedupe_key, notice_values, pick_contact, queued_data
 from app.workflows import identity as rules
 from app.workflows import intake, rrn
@@ -265,12 +265,12 @@ def write_filings(session: Session, rt: Runtime, batch: Sequence[PreparedFiling]
         if f.rows.attachments:
             stored = [SimpleNamespace(id=next(file_ids), **a) for a in f.rows.attachments]
             note_data = identity.attachments_note(stored, None)
-            timeline.append(_note("attachments_added", f.actor, f.at, note_data))
+            timeline.append(note_event("attachments_added", actor=f.actor, at=f.at, data=note_data))
         for actor, n in f.rows.notices:
             queued = queued_data(next(notice_ids), n["kind"], n["channel"])
-            timeline.append(_note("notice_queued", actor, f.at, queued))
+            timeline.append(note_event("notice_queued", actor=actor, at=f.at, data=queued))
         if f.code is not None:
-            timeline.append(_note("code_sent", f.actor, f.at, {"sends": 1}))
+            timeline.append(note_event("code_sent", actor=f.actor, at=f.at, data={"sends": 1}))
         sealed = seal_events(rt, rid, timeline)
         events += sealed
         # The chain's head, for events this transaction may still record (no need to read it).
@@ -291,10 +291,6 @@ def _insert_returning_ids(
     result = conn.execute(insert(model).returning(model.id, getattr(model, unique)), rows)
     ids = {value: int(new_id) for new_id, value in result}
     return [ids[row[unique]] for row in rows]
-
-
-def _note(kind: str, actor: str, at: datetime, data: dict[str, Any]) -> TransitionEvent:
-    return TransitionEvent(kind=kind, from_status="", to_status="", actor=actor, at=at, data=data)
 
 
 def new_request(

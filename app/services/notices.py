@@ -16,8 +16,7 @@ from app.models.request import Party, Request
 from app.models.request_api import NoticeSummary
 from app.notice_render import render_notice
 from app.runtime import Runtime
-from app.services.events import record_event
-from app.workflows.lifecycle import TransitionEvent
+from app.services.events import note_event, record_event
 from app.workflows.notices import NoticeFacts, NoticeKind, notice_context
 
 CHAT = "chat"  # notify_by and notice channel of requests filed in a Channel Talk chat
@@ -221,19 +220,8 @@ def _event(
     actor: str,
     at: datetime,
 ) -> None:
-    record_event(
-        session,
-        rt,
-        request,
-        TransitionEvent(
-            kind=kind,
-            from_status="",
-            to_status="",
-            actor=actor,
-            at=at,
-            data=queued_data(notice.id, notice.kind, notice.channel),
-        ),
-    )
+    data = queued_data(notice.id, notice.kind, notice.channel)
+    record_event(session, rt, request, note_event(kind, actor=actor, at=at, data=data))
 
 
 def queued_data(notice_id: int | None, kind: str, channel: str) -> dict[str, Any]:

@@ -35,9 +35,8 @@ from app.integrations.sms import HttpSmsTransport
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Request
 from app.runtime import Runtime
-from app.services.events import append_event
+from app.services.events import append_event, note_event
 from app.settings import Settings
-from app.workflows.lifecycle import TransitionEvent
 
 log = logging.getLogger("rightsdesk.outbox")
 
@@ -262,14 +261,8 @@ class Outbox:
                 }
                 if error is not None:
                     data["error"] = error.reason
-                append_event(
-                    session,
-                    self.rt,
-                    notice.request_id,
-                    TransitionEvent(
-                        kind=event, from_status="", to_status="", actor="outbox", at=now, data=data
-                    ),
-                )
+                entry = note_event(event, actor="outbox", at=now, data=data)
+                append_event(session, self.rt, notice.request_id, entry)
 
 
 # What a claim reads back, and what recording an outcome needs (Core: no ORM objects).
