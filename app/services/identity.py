@@ -218,20 +218,15 @@ def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -
     code = new_code()
     v = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
     if v is None:
-        v = Verification(
-            request_id=request.id,
-            code_hash="",
-            issued_at=now,
-            expires_at=now,
-            window_started_at=now,
-        )
+        v = Verification(**first_verification(rt, request.id, code, now))
         session.add(v)
-    if now >= v.window_started_at + r.send_window:
-        v.window_started_at, v.sends = now, 0
-    v.code_hash = code_hash(rt, request.id, code)
-    v.issued_at, v.expires_at = now, now + r.ttl
-    v.failed_attempts, v.locked_until = 0, None
-    v.sends += 1
+    else:
+        if now >= v.window_started_at + r.send_window:
+            v.window_started_at, v.sends = now, 0
+        v.code_hash = code_hash(rt, request.id, code)
+        v.issued_at, v.expires_at = now, now + r.ttl
+        v.failed_attempts, v.locked_until = 0, None
+        v.sends += 1
     session.flush()
     c = code_notice(rt, code)
     queue_notice(
@@ -241,7 +236,7 @@ def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -
 
 
 def first_verification(rt: Runtime, request_id: int, code: str, at: datetime) -> dict[str, Any]:
-    """The verification row of a new request's first code: what `issue_code` makes of it."""
+    """The verification row of a request's first code (a new window, one send)."""
     return {
         "request_id": request_id,
         "code_hash": code_hash(rt, request_id, code),
