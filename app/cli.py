@@ -8,12 +8,16 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from app.db import make_engine, transaction
 from app.errors import DomainError
 from app.models.base import utcnow
 from app.models.staff import Role
-from app.settings import get_settings
+from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 
 def _configure_logging(level: str) -> None:
@@ -21,6 +25,16 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+
+
+def _runtime(settings: Settings) -> Runtime:
+    """The runtime of a command that works on the database: refused when it is behind."""
+    from app.migrate import assert_at_head
+    from app.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    assert_at_head(runtime.engine)
+    return runtime
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -43,8 +57,6 @@ def _worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from app.migrate import assert_at_head
-    from app.runtime import build_runtime
     from app.services.jobs import periodic_jobs
     from app.services.outbox import BackgroundWorker, Outbox
 
@@ -53,8 +65,7 @@ def _worker(args: argparse.Namespace) -> int:
     if settings.worker_nice:
         # Background work: on a host it shares with web processes, they get the CPU first.
         os.nice(settings.worker_nice)
-    runtime = build_runtime(settings)
-    assert_at_head(runtime.engine)
+    runtime = _runtime(settings)
     worker = BackgroundWorker(Outbox(runtime), settings.worker_poll_seconds, periodic_jobs(runtime))
     if args.once:
         worker.run_pass()
@@ -76,14 +87,11 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _sla_sweep(_: argparse.Namespace) -> int:
-    from app.migrate import assert_at_head
-    from app.runtime import build_runtime
     from app.services.sla import sweep
 
     settings = get_settings()
     _configure_logging(settings.log_level)
-    runtime = build_runtime(settings)
-    assert_at_head(runtime.engine)
+    runtime = _runtime(settings)
     result = sweep(runtime)
     print(json.dumps(result.as_dict()))
     return 0
@@ -167,26 +175,20 @@ def _audit_verify(_: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from app.migrate import assert_at_head
-    from app.runtime import build_runtime
     from app.services.purge import purge
 
     settings = get_settings()
     _configure_logging(settings.log_level)
-    runtime = build_runtime(settings)
-    assert_at_head(runtime.engine)
+    runtime = _runtime(settings)
     print(json.dumps(purge(runtime, dry_run=args.dry_run)))
     return 0
 
 
 def _demo(_: argparse.Namespace) -> int:
-    from app.migrate import assert_at_head
-    from app.runtime import build_runtime
     from app.services.demo import load
 
     settings = get_settings()
-    runtime = build_runtime(settings)
-    assert_at_head(runtime.engine)
+    runtime = _runtime(settings)
     for row in load(runtime):
         print(f"{row['reference']}  {row['type']:<20} {row['status']}")
     print("staff '데모 담당자' (agent) and '데모 보호책임자' (officer): issue them tokens with")
