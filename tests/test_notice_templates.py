@@ -503,3 +503,13 @@ def test_objection_result_names_the_request_objected_to(policy: Policy) -> None:
     assert "DSR-2612-PARENT01" in notice.body and "원래의 결정을 유지" in notice.body
     assert "다른 직원의 접속기록" in notice.body and "분쟁조정" in notice.body
     assert "원래 결정을 유지" in notice.sms
+
+
+def test_whoever_filed_hears_back_on_the_channel_they_chose_if_they_have_it() -> None:
+    from app.workflows.notices import pick_contact
+
+    representative, subject = (True, True), (True, False)
+    assert pick_contact([representative, subject], "sms") == (0, "sms")
+    assert pick_contact([(True, False), subject], "sms") == (0, "email")  # no phone: e-mail
+    assert pick_contact([(False, False), (False, True)], "email") == (1, "sms")
+    assert pick_contact([(False, False)], "email") is None

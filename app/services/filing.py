@@ -25,13 +25,13 @@ from app.runtime import Runtime
 from app.services import identity
 from app.services.codes import new_access_code, new_reference
 from app.services.events import chain_heads, note_event, record_event, seal_events
-from app.services.notices import Recipient, dedupe_key, notice_values, pick_contact, queued_data
+from app.services.notices import Recipient, dedupe_key, notice_values, queued_data
 from app.workflows import identity as rules
 from app.workflows import intake, rrn
 from app.workflows.deadlines import Deadline, kst_date, legal_deadline, period_for, target_date
 from app.workflows.identity import Evidence
 from app.workflows.lifecycle import Status, TransitionEvent
-from app.workflows.notices import NoticeKind
+from app.workflows.notices import NoticeKind, pick_contact
 from app.workflows.vocab import Relationship
 
 

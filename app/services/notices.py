@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -17,7 +17,7 @@ from app.models.request_api import NoticeSummary
 from app.notice_render import render_notice
 from app.runtime import Runtime
 from app.services.events import note_event, record_event
-from app.workflows.notices import NoticeFacts, NoticeKind, notice_context
+from app.workflows.notices import NoticeFacts, NoticeKind, notice_context, pick_contact
 
 CHAT = "chat"  # notify_by and notice channel of requests filed in a Channel Talk chat
 
@@ -194,20 +194,6 @@ def _recipient(session: Session, rt: Runtime, request: Request, kind: NoticeKind
     assert enc is not None
     name = v.decrypt_opt(person.name_enc, field="party.name")
     return Recipient(name, channel, v.decrypt(enc, field=field))
-
-
-def pick_contact(people: Sequence[tuple[bool, bool]], notify_by: str) -> tuple[int, str] | None:
-    """Whoever filed hears back: the representative when one filed, else the subject; on the
-    chosen channel if that person has it, otherwise on the other.
-
-    `people`: (has e-mail, has phone) of the requester, if any, then the subject. Returns the
-    index of the person and the channel."""
-    prefer = ["sms", "email"] if notify_by == "sms" else ["email", "sms"]
-    for channel in prefer:
-        for i, (email, phone) in enumerate(people):
-            if email if channel == "email" else phone:
-                return i, channel
-    return None
 
 
 def _event(

@@ -174,6 +174,20 @@ _CHAT_NEXT_STEPS: dict[str, tuple[str, str]] = {
 _ACTION_TYPES = frozenset({"correction", "deletion", "suspension", "consent_withdrawal"})
 
 
+def pick_contact(people: Sequence[tuple[bool, bool]], notify_by: str) -> tuple[int, str] | None:
+    """Whoever filed hears back: the representative when one filed, else the subject; on the
+    chosen channel if that person has it, otherwise on the other.
+
+    `people`: (has e-mail, has phone) of the requester, if any, then the subject. Returns the
+    index of the person and the channel."""
+    prefer = ["sms", "email"] if notify_by == "sms" else ["email", "sms"]
+    for channel in prefer:
+        for i, (email, phone) in enumerate(people):
+            if email if channel == "email" else phone:
+                return i, channel
+    return None
+
+
 def date_text(d: date) -> str:
     """2026-12-28 -> "2026년 12월 28일(월)"."""
     return f"{d.year}년 {d.month}월 {d.day}일({_WEEKDAYS_KO[d.weekday()]})"
