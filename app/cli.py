@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import logging
 import os
@@ -49,6 +50,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         log_level=settings.log_level,
+        # SIGTERM: requests in flight get this long, then their connections are closed (a
+        # stalled upload cannot hold a shutdown, or a deployment, forever).
+        timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown_seconds),
     )
     return 0
 

@@ -9,18 +9,50 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, RateLimited, problem
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def accepts_files(endpoint: _F) -> _F:
+    """Marks a route endpoint that streams evidence files: only such routes may receive a
+    body past MAX_BODY_BYTES (up to the upload cap). Every other route is held to
+    MAX_BODY_BYTES whatever its Content-Type says."""
+    endpoint.accepts_files = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+@dataclass
+class UploadRoutes:
+    """The (method, path pattern) pairs of the routes marked with `accepts_files`; filled by
+    the app factory once its routers are included (the middleware is built before that)."""
+
+    routes: list[tuple[frozenset[str], re.Pattern[str]]] = field(default_factory=list)
+
+    def add(self, methods: set[str] | None, path_regex: re.Pattern[str]) -> None:
+        self.routes.append((frozenset(methods or ()), path_regex))
+
+    def match(self, method: str, path: str) -> bool:
+        return any(method in methods and rx.match(path) for methods, rx in self.routes)
+
 
 class BodySizeLimit:
-    """Answers 413 as soon as the declared or the received size passes the cap.
+    """Answers 413 as soon as the declared or the received size passes the cap, and 408 when
+    the body stalls.
 
-    A body sent without Content-Length is counted as it arrives; once past the cap the app sees
-    the client as gone and whatever it would still answer is dropped, so the 413 is the
-    only response.
+    The cap is MAX_BODY_BYTES for every route except those marked `accepts_files`, which get
+    the upload cap when they are sent multipart/form-data. A body sent without Content-Length
+    is counted as it arrives; once past the cap the app sees the client as gone and whatever
+    it would still answer is dropped, so the 413 is the only response. The same goes for a
+    body that sends nothing for `idle_timeout` seconds, or is not complete after
+    `total_timeout` seconds (a slow-loris upload would otherwise hold a worker, and shutdown,
+    forever).
     """
 
     def __init__(
@@ -28,26 +60,38 @@ class BodySizeLimit:
         app: ASGIApp,
         *,
         max_bytes: int,
-        max_multipart_bytes: int,
+        max_upload_bytes: int,
+        upload_routes: UploadRoutes,
         per_path: dict[str, int] | None = None,
+        idle_timeout: float = 30.0,
+        total_timeout: float = 600.0,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.max_multipart_bytes = max_multipart_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.upload_routes = upload_routes
         # Paths with their own cap: the Channel Talk webhook (CHANNELTALK_MAX_BODY_BYTES).
         self.per_path = per_path or {}
+        self.idle_timeout = idle_timeout
+        self.total_timeout = total_timeout
+
+    def limit_for(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        if path in self.per_path:
+            return self.per_path[path]
+        ctype = dict(scope["headers"]).get(b"content-type", b"").lower()
+        multipart = ctype.startswith(b"multipart/form-data")
+        if multipart and self.upload_routes.match(scope.get("method", ""), path):
+            # Evidence uploads have their own per-file limits, checked while they stream;
+            # this is only the outer bound of the whole body.
+            return self.max_upload_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        # Evidence uploads have their own per-file limits, checked while they stream; this is
-        # only the outer bound of the whole body.
-        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
-        limit = self.max_multipart_bytes if multipart else self.max_bytes
-        limit = self.per_path.get(scope.get("path", ""), limit)
-        await self._limited(scope, receive, send, limit)
+        await self._limited(scope, receive, send, self.limit_for(scope))
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         declared = dict(scope["headers"]).get(b"content-length")
@@ -56,18 +100,30 @@ class BodySizeLimit:
             return
         seen = 0
         rejected = False
+        finished = False
+        deadline = time.monotonic() + self.total_timeout
 
         async def counting_receive() -> Message:
-            nonlocal seen, rejected
+            nonlocal seen, rejected, finished
             if rejected:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            if finished:
+                return await receive()  # after the body: wait for the disconnect as asked
+            wait = min(self.idle_timeout, max(0.0, deadline - time.monotonic()))
+            try:
+                with anyio.fail_after(wait):
+                    message = await receive()
+            except TimeoutError:
+                rejected = True
+                await self._timed_out(scope, receive, send)
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     rejected = True
                     await self._reject(scope, receive, send, limit)
                     return {"type": "http.disconnect"}
+                finished = not message.get("more_body", False)
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -79,6 +135,11 @@ class BodySizeLimit:
     async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         detail = f"요청 본문은 {limit:,}바이트를 넘을 수 없습니다."
         response = problem(413, PayloadTooLarge.code, PayloadTooLarge.title, detail)
+        await response(scope, receive, send)
+
+    async def _timed_out(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = "요청 본문이 제때 도착하지 않았습니다. 다시 보내 주세요."
+        response = problem(408, "request_timeout", "요청 시간이 초과되었습니다.", detail)
         await response(scope, receive, send)
 
 

@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
 from app.inflight import CountInFlight, InFlight
-from app.limits import BodySizeLimit, PublicRateLimit
+from app.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
 from app.logredact import install_log_redaction
 from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
@@ -37,6 +38,7 @@ from app.services.filing_writer import FilingWriter
 from app.services.jobs import periodic_jobs
 from app.services.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
+from app.staff_gate import StaffTokenGate
 
 log = logging.getLogger("rightsdesk")
 
@@ -88,12 +90,18 @@ def create_app(
         hash_key=runtime.vault.hash_secret,
         now=lambda: runtime.clock().timestamp(),
     )
+    upload_routes = UploadRoutes()
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        max_multipart_bytes=settings.max_upload_body_bytes,
+        max_upload_bytes=settings.max_upload_body_bytes,
+        upload_routes=upload_routes,
         per_path={WEBHOOK_PATH: settings.channeltalk_max_body_bytes},
+        idle_timeout=settings.body_idle_timeout_seconds,
+        total_timeout=settings.body_read_timeout_seconds,
     )
+    # Outermost: a staff route without a valid token is answered before any body is read.
+    app.add_middleware(StaffTokenGate, runtime=runtime)
     install_error_handlers(app)
     install_docs(app)
     modules = (public, staff, decisions, tasks, reports, audit, meta, integrations, task_confirm)
@@ -102,6 +110,11 @@ def create_app(
     app.include_router(metrics_router)
     web.install_web(app)  # the data subject's web form (HTML) and /static
     register_schema(app, RequestCreate)
+    # Included routers keep their routes (full paths) on the router itself.
+    for router in (*(m.router for m in modules), web.router):
+        for route in router.routes:
+            if isinstance(route, APIRoute) and getattr(route.endpoint, "accepts_files", False):
+                upload_routes.add(route.methods, route.path_regex)
     return app
 
 

@@ -86,7 +86,16 @@ class Settings(BaseSettings):
     # Filings (API and web form) per client address per window; 0 turns the limit off.
     intake_rate_limit: int = Field(default=20, ge=0)
     intake_rate_window_seconds: int = Field(default=3600, ge=1)
+    # Every route but the file uploads reads at most this much body, whatever the
+    # Content-Type; a body that stalls this long between chunks, or is not complete after
+    # BODY_READ_TIMEOUT_SECONDS, is answered 408.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    body_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    body_read_timeout_seconds: float = Field(default=600.0, gt=0)
+    # Parts of one multipart form (text fields and files alike, empty file inputs included).
+    max_form_parts: int = Field(default=100, ge=8, le=1000)
+    # On SIGTERM, `rightsdesk serve` waits this long for requests in flight, then closes them.
+    graceful_shutdown_seconds: float = Field(default=30.0, gt=0)
     max_text_chars: int = Field(default=4000, ge=100)
     max_items_per_request: int = Field(default=100, ge=1)
     # API filings that arrive together are written in one transaction, up to this many.

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
@@ -175,3 +182,64 @@ class SmsGateway:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVE = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
+
+
+class ServerProcess:
+    """`rightsdesk serve` in its own session (process group), output into a log file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pgid: int | None = None
+        self.url = ""
+
+    def start(self) -> str:
+        port = free_port()
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [*SERVE, "--port", str(port)],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pgid = os.getpgid(self.proc.pid)
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"server exited at start-up:\n{self.tail()}"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self.url
+            time.sleep(0.05)
+        raise AssertionError(f"server did not answer within 20 s:\n{self.tail()}")
+
+    def signal_group(self, sig: signal.Signals, timeout: float) -> int:
+        assert self.proc is not None and self.pgid is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pgid, sig)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group: no shutdown code of ours runs."""
+        assert self.signal_group(signal.SIGKILL, 10) == -signal.SIGKILL
+
+    def stop(self) -> None:
+        """SIGTERM: uvicorn shuts the app down (the worker stops between notices), then
+        re-raises the signal, so the exit status is -SIGTERM either way; the log tells."""
+        code = self.signal_group(signal.SIGTERM, 20)
+        clean = "Application shutdown complete" in self.tail(5)
+        assert code == -signal.SIGTERM and clean, f"unclean stop ({code}):\n{self.tail()}"
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])

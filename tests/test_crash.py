@@ -54,7 +54,6 @@ fresh seed that is printed and named in every assertion message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import os
 import random
@@ -78,14 +77,12 @@ from app.crypto import Vault
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Event, Party, Request
 from tests.conftest import TEST_KEY, request_body, subject
-from tests.servers import MailHandler, Received, SmtpServer, free_port
+from tests.servers import ROOT, MailHandler, Received, ServerProcess, SmtpServer
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 8
 FILINGS = 150
 LEASE_SECONDS = 2.0
 KINDS = {"receipt", "verification_code"}
-SERVE = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,63 +123,6 @@ def notice_id(mail: Received) -> int:
     local = message_id.strip("<>").partition("@")[0]
     assert local.startswith("rightsdesk-notice-"), message_id
     return int(local.removeprefix("rightsdesk-notice-"))
-
-
-class ServerProcess:
-    """`rightsdesk serve` in its own session (process group), output into a log file."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.pgid: int | None = None
-        self.url = ""
-
-    def start(self) -> str:
-        port = free_port()
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [*SERVE, "--port", str(port)],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.pgid = os.getpgid(self.proc.pid)
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited at start-up:\n{self.tail()}"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self.url
-            time.sleep(0.05)
-        raise AssertionError(f"server did not answer within 20 s:\n{self.tail()}")
-
-    def signal_group(self, sig: signal.Signals, timeout: float) -> int:
-        assert self.proc is not None and self.pgid is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pgid, sig)
-        code = self.proc.wait(timeout)
-        self.proc = None
-        return code
-
-    def kill(self) -> None:
-        """SIGKILL to the whole group: no shutdown code of ours runs."""
-        assert self.signal_group(signal.SIGKILL, 10) == -signal.SIGKILL
-
-    def stop(self) -> None:
-        """SIGTERM: uvicorn shuts the app down (the worker stops between notices), then
-        re-raises the signal, so the exit status is -SIGTERM either way; the log tells."""
-        code = self.signal_group(signal.SIGTERM, 20)
-        clean = "Application shutdown complete" in self.tail(5)
-        assert code == -signal.SIGTERM and clean, f"unclean stop ({code}):\n{self.tail()}"
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 # ---------------------------------------------------------------------------------------------

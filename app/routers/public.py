@@ -15,6 +15,7 @@ from app.db import transaction
 from app.deps import RuntimeDep, SessionDep
 from app.errors import problem_response
 from app.evidence.multipart import UploadedFile
+from app.limits import accepts_files
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
@@ -38,6 +39,7 @@ AccessCode = Annotated[str, Header(max_length=64)]
     openapi_extra=FILING_BODY_DOCS,
     summary="열람등요구 접수 (file a request)",
 )
+@accepts_files
 async def create_request(
     request: Request,
     rt: RuntimeDep,
@@ -152,6 +154,7 @@ def resend(
     responses=problem_responses(404, 409, 413, 415, 422),
     summary="서류 제출·보완 (multipart: attachments + attachment_kinds)",
 )
+@accepts_files
 async def supplement(
     reference: str,
     request: Request,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
+from app.limits import accepts_files
 from app.models.bounds import Day, IdField, IdPath, Instant
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
@@ -193,6 +194,7 @@ def update_task(
     responses=problem_responses(409, 413, 415, 422),
     summary="작업 증빙 파일 (PDF, JPEG, PNG)",
 )
+@accepts_files
 async def add_evidence(
     reference: str,
     task_id: IdPath,
