@@ -7,7 +7,10 @@ memory stays at a few chunks whatever the size of the upload. No plaintext tempo
 What is a file part: a part with a `filename` parameter, or one whose Content-Type is neither
 text/* nor application/json (a client may send a PDF without a file name). A part named
 `request` is always a text field, even when sent as a JSON file. An empty file input of an
-HTML form (`filename=""` and no content) is ignored.
+HTML form (`filename=""` and no content) is ignored: a blob is opened only at a file's first
+byte. Every part, empty or not, counts against `max_parts`; a form that takes no files refuses
+the first file part, and `before_files` (the CSRF token and access-code check of a web form)
+runs before the first file byte is written.
 
 The type is decided from the content, never from the name or the declared Content-Type: once
 262 bytes of a file have arrived (or the file ends sooner) they are sniffed with `filetype`;
@@ -18,8 +21,9 @@ is raised.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio.to_thread
 from python_multipart import MultipartParser
@@ -61,6 +65,16 @@ class UploadLimits:
     max_files: int
     max_field_bytes: int
     max_fields: int = 64
+    # Every part counts, files and empty file inputs included (MAX_FORM_PARTS).
+    max_parts: int = 100
+    # A form that takes no files refuses a file part before anything is written.
+    accept_files: bool = True
+
+
+# Called once, with the text fields read so far, when the first file part begins and before
+# any of its bytes are written: a web form checks its CSRF token (and the access code) here,
+# so nothing is stored for a caller who may not upload. It raises a DomainError to refuse.
+BeforeFiles = Callable[[dict[str, list[str]]], None]
 
 
 @dataclass(frozen=True)
@@ -142,9 +156,13 @@ class _Part:
 class _Reader:
     """Parser callbacks and the state of one upload; raises domain errors from inside them."""
 
-    def __init__(self, store: EvidenceStore, limits: UploadLimits) -> None:
+    def __init__(
+        self, store: EvidenceStore, limits: UploadLimits, before_files: BeforeFiles | None = None
+    ) -> None:
         self.store = store
         self.limits = limits
+        self.before_files = before_files
+        self._parts = 0
         self.upload = Upload()
         self.writers: list[BlobWriter] = []
         self.ended = False
@@ -185,6 +203,10 @@ class _Reader:
         self._hvalue = bytearray()
 
     def on_headers_finished(self) -> None:
+        self._parts += 1
+        if self._parts > self.limits.max_parts:
+            message = f"양식의 항목은 최대 {self.limits.max_parts}개까지 보낼 수 있습니다."
+            raise PayloadTooLarge(message, errors=[FieldError("body", "too_many_parts", message)])
         disposition, params = parse_options_header(self._headers.get("content-disposition"))
         if disposition != b"form-data" or b"name" not in params:
             raise _malformed("a part without Content-Disposition: form-data; name=...")
@@ -205,13 +227,16 @@ class _Reader:
                 )
             self._part = _Part(name=name, kind="field")
             return
+        self._file_part_begins(name)
         if self._files >= self.limits.max_files:
             message = f"첨부 파일은 최대 {self.limits.max_files}개까지 올릴 수 있습니다."
             raise PayloadTooLarge(
                 message, errors=[FieldError(FILES_FIELD, "too_many_files", message)]
             )
         filename = _decode(raw_filename) if raw_filename else None
-        part = _Part(
+        # The blob writer is opened at the first byte of content: an empty file input costs
+        # no file on disk.
+        self._part = _Part(
             name=name,
             kind="file",
             filename=filename,
@@ -220,9 +245,16 @@ class _Reader:
             index=self._files,
         )
         self._files += 1
-        part.writer = self.store.create()
-        self.writers.append(part.writer)
-        self._part = part
+
+    def _file_part_begins(self, name: str) -> None:
+        if not self.limits.accept_files:
+            message = "이 양식으로는 파일을 보낼 수 없습니다."
+            raise UnsupportedMediaType(
+                message, errors=[FieldError(name, "files_not_accepted", message)]
+            )
+        if self.before_files is not None:
+            check, self.before_files = self.before_files, None
+            check(self.upload.fields)
 
     # -- data --------------------------------------------------------------------------------
 
@@ -231,6 +263,9 @@ class _Reader:
         if part is None:  # pragma: no cover - the parser calls headers_finished first
             raise _malformed("data before part headers")
         view = memoryview(data)[start:end]
+        if part.kind == "file" and part.writer is None and len(view):
+            part.writer = self.store.create()
+            self.writers.append(part.writer)
         if part.writer is None:
             if len(part.value) + len(view) > self.limits.max_field_bytes:
                 limit = _size_text(self.limits.max_field_bytes)
@@ -241,15 +276,16 @@ class _Reader:
                 )
             part.value += view
             return
+        writer = part.writer
         if part.content_type is None:
             # Only the bytes needed for sniffing go in before the type is decided.
-            need = HEAD_BYTES - part.writer.size
-            self._write_file(part, part.writer, view[:need])
+            need = HEAD_BYTES - writer.size
+            self._write_file(part, writer, view[:need])
             view = view[need:]
-            if part.writer.size >= HEAD_BYTES:
-                self._decide(part, part.writer)
+            if writer.size >= HEAD_BYTES:
+                self._decide(part, writer)
         if view:
-            self._write_file(part, part.writer, view)
+            self._write_file(part, writer, view)
 
     def _write_file(self, part: _Part, writer: BlobWriter, view: memoryview) -> None:
         if writer.size + len(view) > self.limits.max_file_bytes:
@@ -265,20 +301,20 @@ class _Reader:
         mime = sniff(writer.head)
         if mime is None:
             writer.abort()
-            seen = _describe(writer.head)
-            message = f"{_ACCEPTED_LABEL} 파일만 올릴 수 있습니다."
-            detail = (
-                f"'{part.name}' 항목의 파일 {self._label(part)}은(는) "
-                f"{_ACCEPTED_LABEL} 파일이 아닙니다"
-            )
-            detail += f" (내용으로 판별한 형식: {seen})." if seen else "."
-            raise UnsupportedMediaType(
-                detail,
-                errors=[
-                    FieldError(f"{FILES_FIELD}.{part.index}", "unsupported_media_type", message)
-                ],
-            )
+            self._refuse_type(part, writer.head)
         part.content_type = mime
+
+    def _refuse_type(self, part: _Part, head: bytes) -> NoReturn:
+        seen = _describe(head)
+        message = f"{_ACCEPTED_LABEL} 파일만 올릴 수 있습니다."
+        detail = (
+            f"'{part.name}' 항목의 파일 {self._label(part)}은(는) {_ACCEPTED_LABEL} 파일이 아닙니다"
+        )
+        detail += f" (내용으로 판별한 형식: {seen})." if seen else "."
+        raise UnsupportedMediaType(
+            detail,
+            errors=[FieldError(f"{FILES_FIELD}.{part.index}", "unsupported_media_type", message)],
+        )
 
     @staticmethod
     def _label(part: _Part) -> str:
@@ -288,6 +324,12 @@ class _Reader:
         part, self._part = self._part, None
         if part is None:  # pragma: no cover
             return
+        if part.kind == "file" and part.writer is None:
+            # No content arrived for this file part: nothing was written to disk.
+            self._files -= 1
+            if part.empty_filename:
+                return  # an HTML form's file input left empty: nothing was chosen
+            self._refuse_type(part, b"")
         if part.writer is None:
             try:
                 value = part.value.decode("utf-8")
@@ -301,12 +343,6 @@ class _Reader:
             return
         writer = part.writer
         if part.content_type is None:
-            if writer.size == 0 and part.empty_filename:
-                # An HTML form's file input left empty: nothing was chosen, nothing to keep.
-                writer.abort()
-                self.writers.remove(writer)
-                self._files -= 1
-                return
             self._decide(part, writer)
         assert part.content_type is not None
         blob = writer.commit()
@@ -335,7 +371,13 @@ class _Reader:
         self.writers.clear()
 
 
-async def read_upload(request: Request, store: EvidenceStore, limits: UploadLimits) -> Upload:
+async def read_upload(
+    request: Request,
+    store: EvidenceStore,
+    limits: UploadLimits,
+    *,
+    before_files: BeforeFiles | None = None,
+) -> Upload:
     """Reads a multipart/form-data body into text fields and stored, type-checked files.
 
     Raises UnsupportedMediaType (415: not multipart/form-data, or a file that is not a PDF,
@@ -351,7 +393,7 @@ async def read_upload(request: Request, store: EvidenceStore, limits: UploadLimi
     boundary = params.get(b"boundary")
     if not boundary:
         raise _malformed("no boundary in Content-Type")
-    reader = _Reader(store, limits)
+    reader = _Reader(store, limits, before_files)
     try:
         parser = MultipartParser(boundary, callbacks=reader.callbacks())
         async with contextlib.aclosing(request.stream()) as stream:

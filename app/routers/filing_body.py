@@ -59,12 +59,14 @@ def _media(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _limits(rt: Runtime) -> UploadLimits:
+def upload_limits(rt: Runtime, *, accept_files: bool = True) -> UploadLimits:
     s = rt.settings
     return UploadLimits(
         max_file_bytes=s.max_attachment_bytes,
         max_files=s.max_attachments,
         max_field_bytes=s.max_body_bytes,
+        max_parts=s.max_form_parts,
+        accept_files=accept_files,
     )
 
 
@@ -85,7 +87,7 @@ async def read_filing_body(request: Request, rt: Runtime, model: type[M]) -> Fil
         raise UnsupportedMediaType(
             "본문은 application/json 또는 multipart/form-data 이어야 합니다."
         )
-    upload = await read_upload(request, rt.evidence, _limits(rt))
+    upload = await read_upload(request, rt.evidence, upload_limits(rt))
     body: FilingBody[M] = FilingBody(files=upload.files)
     with body.discard_on_error(rt):
         parts = upload.fields.get("request", [])
@@ -101,7 +103,7 @@ async def read_files(request: Request, rt: Runtime) -> tuple[StoredFiles, dict[s
     """At least one file in `attachments` (multipart), stored encrypted; and the text fields."""
     if _media(request) != "multipart/form-data":
         raise UnsupportedMediaType("서류는 multipart/form-data 로 보내 주세요.")
-    upload = await read_upload(request, rt.evidence, _limits(rt))
+    upload = await read_upload(request, rt.evidence, upload_limits(rt))
     stored = StoredFiles(files=upload.files)
     if not upload.files:
         msg = "제출할 파일(attachments)이 없습니다."

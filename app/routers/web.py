@@ -21,10 +21,11 @@ from sqlmodel import Session
 from app.catalog import build_catalog
 from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed
-from app.evidence.multipart import UploadLimits, read_upload
+from app.evidence.multipart import BeforeFiles, read_upload
+from app.limits import accepts_files
 from app.models.request_api import RequestPublic
 from app.notice_render import josa
-from app.routers.filing_body import StoredFiles
+from app.routers.filing_body import StoredFiles, upload_limits
 from app.runtime import Runtime
 from app.services import identity, objections
 from app.services.filing import FilingContext, file_request
@@ -87,13 +88,25 @@ def forbidden(request: Request) -> HTMLResponse:
     return page(request, "forbidden.html", status=403)
 
 
-def _limits(rt: Runtime) -> UploadLimits:
-    s = rt.settings
-    return UploadLimits(
-        max_file_bytes=s.max_attachment_bytes,
-        max_files=s.max_attachments,
-        max_field_bytes=s.max_body_bytes,
-    )
+class CsrfRefused(DomainError):
+    """The form's CSRF token did not match: answered with the 403 page, nothing stored."""
+
+    status, code, title = 403, "forbidden", "요청을 처리할 수 없습니다."
+
+
+def _first(fields: Mapping[str, list[str]], name: str) -> str:
+    values = fields.get(name)
+    return values[0] if values else ""
+
+
+def csrf_gate(request: Request) -> BeforeFiles:
+    """Checks the CSRF token among the fields that came before the first file part."""
+
+    def check(fields: dict[str, list[str]]) -> None:
+        if not csrf.valid(request, _first(fields, csrf.FIELD)):
+            raise CsrfRefused()
+
+    return check
 
 
 class _Posted:
@@ -104,21 +117,18 @@ class _Posted:
         self.stored = stored
 
     def first(self, name: str) -> str:
-        values = self.fields.get(name)
-        return values[0] if values else ""
+        return _first(self.fields, name)
 
 
-async def read_form(request: Request, rt: Runtime, *, files: bool) -> _Posted:
-    """Reads urlencoded or multipart bodies. Files stream into the evidence store (never a
-    plaintext temporary file); a form that takes no files drops any it was sent."""
+async def read_form(request: Request, rt: Runtime, *, files: BeforeFiles | None = None) -> _Posted:
+    """Reads urlencoded or multipart bodies. A form that takes files passes the check that
+    must pass before the first file byte is stored (`files`); files then stream into the
+    evidence store (never a plaintext temporary file). A form that takes none refuses them."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == _MULTIPART:
-        upload = await read_upload(request, rt.evidence, _limits(rt))
-        stored = StoredFiles(files=upload.files)
-        if not files:
-            stored.discard(rt)
-            stored = StoredFiles()
-        return _Posted(upload.fields, stored)
+        limits = upload_limits(rt, accept_files=files is not None)
+        upload = await read_upload(request, rt.evidence, limits, before_files=files)
+        return _Posted(upload.fields, StoredFiles(files=upload.files))
     if media == _URLENCODED or media == "":
         raw = (await request.body()).decode("utf-8", errors="replace")
         return _Posted(parse_qs(raw, keep_blank_values=True), StoredFiles())
@@ -165,10 +175,13 @@ def _kinds(posted: _Posted, stored: StoredFiles) -> list[str]:
 
 
 @router.post("/form", response_class=HTMLResponse)
+@accepts_files
 async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     try:
         rt.check_intake_rate(request.client.host if request.client else None)
-        posted = await read_form(request, rt, files=True)
+        posted = await read_form(request, rt, files=csrf_gate(request))
+    except CsrfRefused:
+        return forbidden(request)
     except DomainError as exc:
         errors = forms.from_domain(exc.errors, exc.detail, exc.code)
         values = forms.values_of(exc.partial_fields or {})
@@ -269,7 +282,16 @@ def _status_page(
 async def _authorized(
     request: Request, session: Session, rt: Runtime
 ) -> tuple[_Posted, str, str] | HTMLResponse:
-    posted = await read_form(request, rt, files=False)
+    try:
+        posted = await read_form(request, rt)
+    except DomainError as exc:
+        return page(
+            request,
+            "status_lookup.html",
+            status=exc.status,
+            reference="",
+            errors={"access_code": exc.detail},
+        )
     if not csrf.valid(request, posted.first(csrf.FIELD)):
         return forbidden(request)
     reference, code = posted.first("reference").strip(), posted.first("access_code").strip()
@@ -359,9 +381,20 @@ async def _act(
 
 
 @router.post("/status/documents", response_class=HTMLResponse)
+@accepts_files
 async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    check_csrf = csrf_gate(request)
+
+    def authorized(fields: dict[str, list[str]]) -> None:
+        # Before the first file byte: the CSRF token, then the reference and the access code.
+        check_csrf(fields)
+        ref, code = _first(fields, "reference").strip(), _first(fields, "access_code").strip()
+        authorize_requester(session, rt, ref, code)
+
     try:
-        posted = await read_form(request, rt, files=True)
+        posted = await read_form(request, rt, files=authorized)
+    except CsrfRefused:
+        return forbidden(request)
     except DomainError as exc:
         return page(
             request,
