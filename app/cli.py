@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import math
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
