@@ -13,6 +13,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, RateLimited, problem
+from app.services.codes import canonical_reference
 
 
 class BodySizeLimit:
@@ -181,7 +182,10 @@ class PublicRateLimit:
         wait = self.per_address.hit(self.hash_key(f"address:{client[0] if client else '-'}"), now)
         match = _REFERENCE_IN_PATH.match(path)
         if wait is None and match and self.per_reference is not None:
-            wait = self.per_reference.hit(self.hash_key(f"reference:{match.group(1).upper()}"), now)
+            # One key per reference however it is spelled ("ref%20", lower case, no hyphens):
+            # the same normalisation as the lookup, so no spelling gets a limit of its own.
+            reference = canonical_reference(match.group(1))
+            wait = self.per_reference.hit(self.hash_key(f"reference:{reference}"), now)
         if wait is None:
             await self.app(scope, receive, send)
             return

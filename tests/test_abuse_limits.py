@@ -56,6 +56,18 @@ def test_one_reference_is_limited_whatever_the_address(client: TestClient, clock
     assert_problem(look(client, ref, code), 429, "rate_limited")  # 8 // 4 = 2 per minute
 
 
+def test_every_spelling_of_a_reference_counts_against_its_one_limit(
+    client: TestClient, clock: Clock
+) -> None:
+    created = file(client, request_body()).json()
+    ref, code = created["reference"], created["access_code"]
+    clock.advance(seconds=61)
+    spellings = [f"{ref}%20", f"{ref}%09", f"{ref}%C2%A0", f"%E3%80%80{ref}", ref.lower()]
+    spellings += [ref.replace("-", ""), f"%20{ref.replace('-', '%20')}"]
+    answers = [look(client, s, code).status_code for s in spellings]
+    assert answers == [200, 200, 429, 429, 429, 429, 429]  # 8 // 4 = 2 per minute
+
+
 def test_wrong_access_codes_lock_a_reference_existing_or_not_alike(
     client: TestClient, clock: Clock
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -61,6 +62,29 @@ def test_requester_sees_status_with_the_access_code_only(client: TestClient) -> 
     # Typed the way people type it: lower case, no hyphens.
     loose = code.replace("-", "").lower()
     assert client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": loose}).status_code == 200
+
+
+def loosely_typed(reference: str) -> list[str]:
+    """A reference as people type or paste it: lower case, no hyphens, O/I/L for 0/1, and
+    spaces of every kind around it (tab, no-break space, the ideographic space)."""
+    lookalike = reference.replace("0", "O").replace("1", "l")
+    return [
+        reference.lower(),
+        reference.replace("-", ""),
+        lookalike,
+        f" {reference}\t",
+        f"\u00a0{reference.lower()}\u00a0",
+        f"\u3000{lookalike.replace('-', ' ')}\u3000",
+    ]
+
+
+def test_the_reference_is_accepted_as_people_type_it(client: TestClient) -> None:
+    created = file(client, request_body()).json()
+    ref, code = created["reference"], created["access_code"]
+    for typed in loosely_typed(ref):
+        view = client.get(f"/v1/requests/{quote(typed)}", headers={"X-Access-Code": code})
+        assert view.status_code == 200, (typed, view.text)
+        assert view.json()["reference"] == ref
 
 
 def test_wrong_code_and_unknown_reference_look_the_same(client: TestClient) -> None:

@@ -135,9 +135,9 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     if f.due_after:
         stmt = stmt.where(col(Request.legal_due_on) >= f.due_after)
     if f.q:
-        stmt = stmt.where(
-            col(Request.reference).startswith(canonical_reference(f.q), autoescape=True)
-        )
+        # A prefix search, taken literally (not the lookup's lenient spelling, which would
+        # drop characters and widen the search).
+        stmt = stmt.where(col(Request.reference).startswith(f.q.strip().upper(), autoescape=True))
     if f.blocked_on_tasks:
         stmt = stmt.where(
             Request.status == "executing",
