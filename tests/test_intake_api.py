@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -123,6 +124,31 @@ def test_idempotency_key_returns_the_first_response(client: TestClient, db: Sess
     other = file(client, request_body(type="deletion"), **{"Idempotency-Key": "retry-1"})
     assert_problem(other, 409, "idempotency_key_reused")
     assert len(db.exec(select(Request)).all()) == 1
+
+
+def test_an_idempotency_key_replays_only_to_its_own_client(
+    app: FastAPI, client: TestClient, db: Session
+) -> None:
+    # The attacker knows the victim's key and body (e.g. a retry they saw) but not their address.
+    attacker = TestClient(app, client=("203.0.113.66", 40000))
+    victim_body = request_body(subject=subject(name="최가상", email="choi.gasang@example.com"))
+    first = file(client, victim_body, **{"Idempotency-Key": "victim-1"})
+    assert first.status_code == 201
+    stolen = attacker.post(
+        "/v1/requests", json=victim_body, headers={"Idempotency-Key": "victim-1"}
+    )
+    assert "idempotent-replayed" not in stolen.headers
+    assert first.json()["access_code"] not in stolen.text
+    assert stolen.status_code != 201 or stolen.json()["reference"] != first.json()["reference"]
+    # A key claimed first by someone else does not block the real filer.
+    attacker.post("/v1/requests", json=request_body(), headers={"Idempotency-Key": "victim-2"})
+    real = file(client, victim_body, **{"Idempotency-Key": "victim-2"})
+    assert real.status_code == 201 and "idempotent-replayed" not in real.headers
+    mine = db.exec(select(Request).where(Request.reference == real.json()["reference"])).one()
+    assert mine.id is not None
+    # The real filer's own retry still replays their own first response.
+    again = file(client, victim_body, **{"Idempotency-Key": "victim-2"})
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == real.json()
 
 
 def test_idempotency_key_expires(client: TestClient, clock: Clock, db: Session) -> None:

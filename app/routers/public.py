@@ -54,6 +54,7 @@ async def create_request(
         actor="requester",
         idempotency_scope="public",
         idempotency_key=idempotency_key,
+        client=client_ip(request),
     )
     with body.discard_on_error(rt):
         if idempotency_key is None:
