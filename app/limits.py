@@ -16,6 +16,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, RateLimited, problem
+from app.services.codes import canonical_reference
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -173,37 +174,70 @@ class IntakeRateLimiter:
 
 
 class FailureLock:
-    """Locks a key (an access-code target) after `max_failures` wrong tries within
-    `lock_seconds`, for `lock_seconds`. Kept in memory per process, like IntakeRateLimiter;
-    keys are keyed hashes, so no reference or address is held in clear."""
+    """Wrong tries at a secret (an access code), counted per key: with `crowd`, the key is one
+    client address's tries at a target and `crowd` the target's tries from every address.
 
-    def __init__(self, max_failures: int, lock_seconds: float) -> None:
+    A key with `max_failures` within `lock_seconds` is locked until `lock_seconds` after its
+    last one. While its crowd has `crowd_failures` within the window (guessing spread over
+    many addresses), each key is allowed only `crowd_max_failures`. The crowd itself never
+    locks, so an address that has not been guessing (the holder of the right code) still gets
+    in; see "Abuse limits" in docs/decisions.md. Kept in memory per process, like
+    IntakeRateLimiter; keys are keyed hashes, so no reference or address is held in clear."""
+
+    def __init__(
+        self,
+        max_failures: int,
+        lock_seconds: float,
+        *,
+        crowd_failures: int | None = None,
+        crowd_max_failures: int | None = None,
+    ) -> None:
         self.max_failures = max_failures
         self.lock_seconds = lock_seconds
+        self.crowd_failures = crowd_failures
+        self.crowd_max_failures = min(crowd_max_failures or max_failures, max_failures)
+        # Only the newest failures decide anything: a key keeps no more than that many.
+        self._keep = max(max_failures, crowd_failures or 0)
         self._fails: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self._sweep_at = 10_000
 
-    def wait(self, key: str, now: float) -> float | None:
+    def wait(self, key: str, now: float, *, crowd: str | None = None) -> float | None:
         """Seconds until the key unlocks, or None when it is not locked."""
         with self._lock:
-            fails = self._fails.get(key)
-            if fails is None:
-                return None
-            while fails and fails[0] <= now - self.lock_seconds:
-                fails.popleft()
-            if len(fails) >= self.max_failures:
+            fails = self._recent(key, now)
+            limit = self.max_failures
+            if crowd is not None and self._crowded(crowd, now):
+                limit = self.crowd_max_failures
+            if fails and len(fails) >= limit:
                 return fails[-1] + self.lock_seconds - now
             return None
 
-    def failed(self, key: str, now: float) -> None:
+    def failed(self, key: str, now: float, *, crowd: str | None = None) -> None:
         with self._lock:
-            self._fails.setdefault(key, deque()).append(now)
-            if len(self._fails) > 10_000:
+            for k in (key, crowd) if crowd is not None else (key,):
+                self._fails.setdefault(k, deque(maxlen=self._keep)).append(now)
+            if len(self._fails) > self._sweep_at:
                 stale = [
                     k for k, v in self._fails.items() if not v or v[-1] <= now - self.lock_seconds
                 ]
                 for k in stale:
                     del self._fails[k]
+                # Sweep again only once the table has doubled: many live keys (a guess from
+                # many addresses) must not make every failure a scan of all of them.
+                self._sweep_at = max(10_000, 2 * len(self._fails))
+
+    def _crowded(self, crowd: str, now: float) -> bool:
+        threshold = self.crowd_failures
+        return threshold is not None and len(self._recent(crowd, now)) >= threshold
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        fails = self._fails.get(key)
+        if fails is None:
+            return deque()
+        while fails and fails[0] <= now - self.lock_seconds:
+            fails.popleft()
+        return fails
 
 
 # Public paths, and the part of each that names a request (for the per-reference limit).
@@ -242,7 +276,10 @@ class PublicRateLimit:
         wait = self.per_address.hit(self.hash_key(f"address:{client[0] if client else '-'}"), now)
         match = _REFERENCE_IN_PATH.match(path)
         if wait is None and match and self.per_reference is not None:
-            wait = self.per_reference.hit(self.hash_key(f"reference:{match.group(1).upper()}"), now)
+            # One key per reference however it is spelled ("ref%20", lower case, no hyphens):
+            # the same normalisation as the lookup, so no spelling gets a limit of its own.
+            reference = canonical_reference(match.group(1))
+            wait = self.per_reference.hit(self.hash_key(f"reference:{reference}"), now)
         if wait is None:
             await self.app(scope, receive, send)
             return

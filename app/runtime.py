@@ -103,6 +103,9 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             else None
         ),
         code_lock=FailureLock(
-            settings.access_code_max_failures, settings.access_code_lock_minutes * 60
+            settings.access_code_max_failures,
+            settings.access_code_lock_minutes * 60,
+            crowd_failures=settings.access_code_reference_failures,
+            crowd_max_failures=settings.access_code_max_failures_under_attack,
         ),
     )

@@ -64,11 +64,18 @@ class Settings(BaseSettings):
     # Personal data of requests closed longer than this is removed (`rightsdesk purge`); 3
     # years is the e-commerce act's period for complaint records. 0 turns the purge off.
     purge_after_days: int = Field(default=1095, ge=0)
-    # Public endpoints: calls per client address per minute, and wrong access codes per
-    # reference before it locks for ACCESS_CODE_LOCK_MINUTES.
+    # Public endpoints: calls per client address per minute.
     public_rate_limit_per_minute: int = Field(default=120, ge=0)
+    # Wrong access codes (issue 16: guessing must not lock the holder of the right code out).
+    # One address that gets ACCESS_CODE_MAX_FAILURES wrong for one reference within
+    # ACCESS_CODE_LOCK_MINUTES is refused for that reference until that long after its last
+    # try. While a reference has ACCESS_CODE_REFERENCE_FAILURES wrong from all addresses in
+    # that window, each address gets only ACCESS_CODE_MAX_FAILURES_UNDER_ATTACK. The
+    # reference itself is never locked.
     access_code_max_failures: int = Field(default=10, ge=1)
     access_code_lock_minutes: int = Field(default=30, ge=1)
+    access_code_reference_failures: int = Field(default=10, ge=1)
+    access_code_max_failures_under_attack: int = Field(default=3, ge=1)
 
     # Carrying decisions out: each holder's task is due this many days before the legal
     # deadline (moved back to a working day, never before the day it is made).

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -23,6 +24,8 @@ def settings_overrides() -> dict[str, Any]:
         "public_rate_limit_per_minute": 8,
         "access_code_max_failures": 3,
         "access_code_lock_minutes": 30,
+        "access_code_reference_failures": 5,
+        "access_code_max_failures_under_attack": 1,
     }
 
 
@@ -56,6 +59,18 @@ def test_one_reference_is_limited_whatever_the_address(client: TestClient, clock
     assert_problem(look(client, ref, code), 429, "rate_limited")  # 8 // 4 = 2 per minute
 
 
+def test_every_spelling_of_a_reference_counts_against_its_one_limit(
+    client: TestClient, clock: Clock
+) -> None:
+    created = file(client, request_body()).json()
+    ref, code = created["reference"], created["access_code"]
+    clock.advance(seconds=61)
+    spellings = [f"{ref}%20", f"{ref}%09", f"{ref}%C2%A0", f"%E3%80%80{ref}", ref.lower()]
+    spellings += [ref.replace("-", ""), f"%20{ref.replace('-', '%20')}"]
+    answers = [look(client, s, code).status_code for s in spellings]
+    assert answers == [200, 200, 429, 429, 429, 429, 429]  # 8 // 4 = 2 per minute
+
+
 def test_wrong_access_codes_lock_a_reference_existing_or_not_alike(
     client: TestClient, clock: Clock
 ) -> None:
@@ -74,6 +89,35 @@ def test_wrong_access_codes_lock_a_reference_existing_or_not_alike(
         assert "여러 번 틀려" in locked.json()["detail"]
     clock.advance(minutes=31)
     assert look(client, ref, code).status_code == 200
+
+
+def test_guesses_from_many_addresses_do_not_lock_out_the_holder_of_the_code(
+    app: FastAPI, client: TestClient, clock: Clock
+) -> None:
+    created = file(client, request_body()).json()
+    ref, code = created["reference"], created["access_code"]
+    guessers = [TestClient(app, client=(f"198.51.100.{i}", 40000)) for i in range(1, 11)]
+    for guesser in guessers:
+        clock.advance(seconds=31)  # stay under the per-reference call limit (2 a minute)
+        assert_problem(look(guesser, ref, "WRONG-CODE-0000"), 404, "not_found")
+    # Ten wrong codes from ten addresses: the holder of the right code still gets in...
+    clock.advance(seconds=61)
+    owner = TestClient(app, client=("192.0.2.10", 40000))
+    assert look(owner, ref, code).status_code == 200
+    # ...while the reference is under attack, an address that has guessed gets no more tries
+    # (ACCESS_CODE_MAX_FAILURES_UNDER_ATTACK), whatever it sends,
+    clock.advance(seconds=61)
+    assert_problem(look(guessers[0], ref, code), 429, "rate_limited")
+    # and a fresh address gets that many before it stops too.
+    newcomer = TestClient(app, client=("198.51.100.99", 40000))
+    clock.advance(seconds=61)
+    assert_problem(look(newcomer, ref, "WRONG-CODE-0001"), 404, "not_found")
+    clock.advance(seconds=61)
+    assert_problem(look(newcomer, ref, "WRONG-CODE-0002"), 429, "rate_limited")
+    assert look(owner, ref, code).status_code == 200
+    # When the guessing has aged out, every address has its full allowance again.
+    clock.advance(minutes=31)
+    assert look(guessers[0], ref, code).status_code == 200
 
 
 def test_a_resident_registration_number_is_masked_before_storage_and_the_requester_is_told(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 import tracemalloc
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -18,7 +20,7 @@ from sqlmodel import Session, select
 
 from app.models.identity import Attachment, Verification
 from app.models.notice import Notice
-from app.models.request import Request
+from app.models.request import Event, Request
 from app.models.staff import AccessLog
 from app.runtime import Runtime
 from app.services.outbox import Outbox
@@ -130,6 +132,40 @@ def test_wrong_codes_lock_the_verification(
     fresh = deliver_and_read_code(runtime)
     ok = client.post(f"{url}/verification", json={"code": fresh}, headers=h)
     assert ok.status_code == 200 and ok.json()["status"] == "in_review"
+
+
+def test_parallel_wrong_codes_are_evaluated_at_most_the_limit(
+    live_server: str, runtime: Runtime, db: Session
+) -> None:
+    """60 wrong codes at once, over real connections: no more than OTP_MAX_ATTEMPTS (5) are
+    judged. The rest are refused unjudged, as the lock refuses them one at a time."""
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        created = http.post("/v1/requests", json=request_body()).json()
+    code = deliver_and_read_code(runtime)
+    wrong = [f"{n:06d}" for n in range(100000, 100061) if f"{n:06d}" != code][:60]
+    url, h = code_url(created)
+    barrier = threading.Barrier(len(wrong))
+    answers: list[tuple[int, str]] = []
+
+    def guess(otp: str) -> None:
+        with httpx.Client(base_url=live_server, timeout=60) as c:
+            barrier.wait()
+            r = c.post(f"{url}/verification", json={"code": otp}, headers=h)
+            answers.append((r.status_code, r.json()["code"]))
+
+    threads = [threading.Thread(target=guess, args=(otp,)) for otp in wrong]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(answers) == len(wrong)
+    judged_wrong = [a for a in answers if a == (422, "invalid_code")]
+    assert len(judged_wrong) == 4  # the fifth wrong one locks (429), the rest are refused
+    assert all(a == (429, "rate_limited") for a in answers if a not in judged_wrong)
+    v = db.exec(select(Verification)).one()
+    assert v.failed_attempts == 5 and v.locked_until is not None
+    locks = db.exec(select(Event).where(Event.kind == "code_locked")).all()
+    assert len(locks) == 1
 
 
 def test_codes_expire_and_resends_are_throttled(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -63,6 +65,29 @@ def test_requester_sees_status_with_the_access_code_only(client: TestClient) -> 
     assert client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": loose}).status_code == 200
 
 
+def loosely_typed(reference: str) -> list[str]:
+    """A reference as people type or paste it: lower case, no hyphens, O/I/L for 0/1, and
+    spaces of every kind around it (tab, no-break space, the ideographic space)."""
+    lookalike = reference.replace("0", "O").replace("1", "l")
+    return [
+        reference.lower(),
+        reference.replace("-", ""),
+        lookalike,
+        f" {reference}\t",
+        f"\u00a0{reference.lower()}\u00a0",
+        f"\u3000{lookalike.replace('-', ' ')}\u3000",
+    ]
+
+
+def test_the_reference_is_accepted_as_people_type_it(client: TestClient) -> None:
+    created = file(client, request_body()).json()
+    ref, code = created["reference"], created["access_code"]
+    for typed in loosely_typed(ref):
+        view = client.get(f"/v1/requests/{quote(typed)}", headers={"X-Access-Code": code})
+        assert view.status_code == 200, (typed, view.text)
+        assert view.json()["reference"] == ref
+
+
 def test_wrong_code_and_unknown_reference_look_the_same(client: TestClient) -> None:
     created = file(client, request_body()).json()
     wrong = client.get(f"/v1/requests/{created['reference']}", headers={"X-Access-Code": "AAAA"})
@@ -99,6 +124,31 @@ def test_idempotency_key_returns_the_first_response(client: TestClient, db: Sess
     other = file(client, request_body(type="deletion"), **{"Idempotency-Key": "retry-1"})
     assert_problem(other, 409, "idempotency_key_reused")
     assert len(db.exec(select(Request)).all()) == 1
+
+
+def test_an_idempotency_key_replays_only_to_its_own_client(
+    app: FastAPI, client: TestClient, db: Session
+) -> None:
+    # The attacker knows the victim's key and body (e.g. a retry they saw) but not their address.
+    attacker = TestClient(app, client=("203.0.113.66", 40000))
+    victim_body = request_body(subject=subject(name="최가상", email="choi.gasang@example.com"))
+    first = file(client, victim_body, **{"Idempotency-Key": "victim-1"})
+    assert first.status_code == 201
+    stolen = attacker.post(
+        "/v1/requests", json=victim_body, headers={"Idempotency-Key": "victim-1"}
+    )
+    assert "idempotent-replayed" not in stolen.headers
+    assert first.json()["access_code"] not in stolen.text
+    assert stolen.status_code != 201 or stolen.json()["reference"] != first.json()["reference"]
+    # A key claimed first by someone else does not block the real filer.
+    attacker.post("/v1/requests", json=request_body(), headers={"Idempotency-Key": "victim-2"})
+    real = file(client, victim_body, **{"Idempotency-Key": "victim-2"})
+    assert real.status_code == 201 and "idempotent-replayed" not in real.headers
+    mine = db.exec(select(Request).where(Request.reference == real.json()["reference"])).one()
+    assert mine.id is not None
+    # The real filer's own retry still replays their own first response.
+    again = file(client, victim_body, **{"Idempotency-Key": "victim-2"})
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == real.json()
 
 
 def test_idempotency_key_expires(client: TestClient, clock: Clock, db: Session) -> None:

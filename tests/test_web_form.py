@@ -18,6 +18,7 @@ from app.runtime import Runtime
 from app.web.csrf import COOKIE
 from tests.test_evidence_store import png_bytes
 from tests.test_identity_api import deliver_and_read_code
+from tests.test_intake_api import loosely_typed
 
 BOUNDARY = "----rightsdeskwebformtest"
 
@@ -224,6 +225,16 @@ def test_status_page_is_reached_by_post_only(client: TestClient) -> None:
     assert wrong.status_code == 404 and "본인 확인 중" not in wrong.text
     no_csrf = client.post("/status", data={"reference": reference, "access_code": code})
     assert no_csrf.status_code == 403 and "본인 확인 중" not in no_csrf.text
+
+
+def test_status_page_accepts_the_reference_as_typed(client: TestClient) -> None:
+    reference, code, _ = file_via_form(client)
+    token = csrf_token(client, "/status")
+    for typed in loosely_typed(reference):
+        form = {"csrf_token": token, "reference": typed, "access_code": code}
+        resp = client.post("/status", data=form)
+        assert resp.status_code == 200, typed
+        assert dd_after(resp.text, "접수번호") == reference
 
 
 def test_verification_code_moves_the_request_into_review(

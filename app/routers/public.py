@@ -56,6 +56,7 @@ async def create_request(
         actor="requester",
         idempotency_scope="public",
         idempotency_key=idempotency_key,
+        client=client_ip(request),
     )
     with body.discard_on_error(rt):
         if idempotency_key is None:
@@ -98,9 +99,13 @@ def _file_and_commit(
     summary="내 요청 조회 (the requester's view)",
 )
 def read_request(
-    reference: str, session: SessionDep, rt: RuntimeDep, x_access_code: AccessCode = ""
+    reference: str,
+    request: Request,
+    session: SessionDep,
+    rt: RuntimeDep,
+    x_access_code: AccessCode = "",
 ) -> RequestPublic:
-    return get_for_requester(session, rt, reference, x_access_code)
+    return get_for_requester(session, rt, reference, x_access_code, client=client_ip(request))
 
 
 class CodeIn(BaseModel):
@@ -120,16 +125,18 @@ class ReplyIn(BaseModel):
 def verify(
     reference: str,
     body: CodeIn,
+    request: Request,
     session: SessionDep,
     rt: RuntimeDep,
     x_access_code: AccessCode = "",
 ) -> RequestPublic | Response:
-    req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
+    client = client_ip(request)
+    req = authorize_requester(session, rt, reference, x_access_code, for_update=True, client=client)
     error = identity.verify_code(session, rt, req, body.code)
     if error is not None:
         # Answered, not raised: the failed attempt must be committed to count.
         return problem_response(error)
-    return get_for_requester(session, rt, reference, x_access_code)
+    return get_for_requester(session, rt, reference, x_access_code, client=client)
 
 
 @router.post(
@@ -140,11 +147,16 @@ def verify(
     summary="인증번호 다시 받기",
 )
 def resend(
-    reference: str, session: SessionDep, rt: RuntimeDep, x_access_code: AccessCode = ""
+    reference: str,
+    request: Request,
+    session: SessionDep,
+    rt: RuntimeDep,
+    x_access_code: AccessCode = "",
 ) -> RequestPublic:
-    req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
+    client = client_ip(request)
+    req = authorize_requester(session, rt, reference, x_access_code, for_update=True, client=client)
     identity.resend_code(session, rt, req)
-    return get_for_requester(session, rt, reference, x_access_code)
+    return get_for_requester(session, rt, reference, x_access_code, client=client)
 
 
 @router.post(
@@ -163,11 +175,16 @@ async def supplement(
     x_access_code: AccessCode = "",
 ) -> RequestPublic:
     # Checked before the upload, but not locked: the lock is taken once the files are in.
-    req = await run_in_threadpool(authorize_requester, session, rt, reference, x_access_code)
+    client = client_ip(request)
+    req = await run_in_threadpool(
+        authorize_requester, session, rt, reference, x_access_code, client=client
+    )
     upload = await read_supplement(request, rt)
     with upload.discard_on_error(rt):
         await run_in_threadpool(identity.supplement, session, rt, req, upload.files, upload.kinds)
-    return await run_in_threadpool(get_for_requester, session, rt, reference, x_access_code)
+    return await run_in_threadpool(
+        get_for_requester, session, rt, reference, x_access_code, client=client
+    )
 
 
 @router.post(
@@ -179,13 +196,15 @@ async def supplement(
 def reply(
     reference: str,
     body: ReplyIn,
+    request: Request,
     session: SessionDep,
     rt: RuntimeDep,
     x_access_code: AccessCode = "",
 ) -> RequestPublic:
-    req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
+    client = client_ip(request)
+    req = authorize_requester(session, rt, reference, x_access_code, for_update=True, client=client)
     identity.reply(session, rt, req, body.message)
-    view = get_for_requester(session, rt, reference, x_access_code)
+    view = get_for_requester(session, rt, reference, x_access_code, client=client)
     if rrn.contains(body.message):
         view.warnings.append(rrn.MASKED_NOTICE)
     return view
@@ -205,12 +224,16 @@ class ObjectionIn(BaseModel):
 def object_to(
     reference: str,
     body: ObjectionIn,
+    request: Request,
     session: SessionDep,
     rt: RuntimeDep,
     response: Response,
     x_access_code: AccessCode = "",
 ) -> RequestCreated:
-    parent = authorize_requester(session, rt, reference, x_access_code, for_update=True)
+    client = client_ip(request)
+    parent = authorize_requester(
+        session, rt, reference, x_access_code, for_update=True, client=client
+    )
     created = objections.file_objection(session, rt, parent, body.reason)
     created_headers(response, f"/v1/requests/{created.reference}", replayed=False)
     return created
@@ -223,8 +246,13 @@ def object_to(
     summary="요청 취소 (withdraw)",
 )
 def withdraw(
-    reference: str, session: SessionDep, rt: RuntimeDep, x_access_code: AccessCode = ""
+    reference: str,
+    request: Request,
+    session: SessionDep,
+    rt: RuntimeDep,
+    x_access_code: AccessCode = "",
 ) -> RequestPublic:
-    req = authorize_requester(session, rt, reference, x_access_code, for_update=True)
+    client = client_ip(request)
+    req = authorize_requester(session, rt, reference, x_access_code, for_update=True, client=client)
     objections.withdraw(session, rt, req)
-    return get_for_requester(session, rt, reference, x_access_code)
+    return get_for_requester(session, rt, reference, x_access_code, client=client)

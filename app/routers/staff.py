@@ -64,6 +64,7 @@ def create_request(
     payload: StaffRequestCreate,
     session: SessionDep,
     rt: RuntimeDep,
+    http: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RequestCreated:
@@ -77,6 +78,7 @@ def create_request(
             actor=f"staff:{staff.id}",
             idempotency_scope=f"staff:{staff.id}",
             idempotency_key=idempotency_key,
+            client=client_ip(http),
         ),
     )
     created_headers(response, f"/v1/staff/requests/{created.reference}", replayed=replayed)

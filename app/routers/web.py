@@ -25,6 +25,7 @@ from app.evidence.multipart import BeforeFiles, read_upload
 from app.limits import accepts_files
 from app.models.request_api import RequestPublic
 from app.notice_render import josa
+from app.routers.common import client_ip
 from app.routers.filing_body import StoredFiles, upload_limits
 from app.runtime import Runtime
 from app.services import identity, objections
@@ -296,7 +297,9 @@ async def _authorized(
         return forbidden(request)
     reference, code = posted.first("reference").strip(), posted.first("access_code").strip()
     try:
-        await run_in_threadpool(authorize_requester, session, rt, reference, code)
+        await run_in_threadpool(
+            authorize_requester, session, rt, reference, code, client=client_ip(request)
+        )
     except DomainError as exc:
         return page(
             request,
@@ -308,8 +311,10 @@ async def _authorized(
     return posted, reference, code
 
 
-async def _view(session: Session, rt: Runtime, reference: str, code: str) -> RequestPublic:
-    return await run_in_threadpool(get_for_requester, session, rt, reference, code)
+async def _view(
+    session: Session, rt: Runtime, reference: str, code: str, client: str | None
+) -> RequestPublic:
+    return await run_in_threadpool(get_for_requester, session, rt, reference, code, client=client)
 
 
 @router.post("/status", response_class=HTMLResponse)
@@ -318,7 +323,9 @@ async def status_view(request: Request, session: SessionDep, rt: RuntimeDep) -> 
     if isinstance(auth, HTMLResponse):
         return auth
     _, reference, code = auth
-    return _status_page(request, rt, await _view(session, rt, reference, code), code)
+    return _status_page(
+        request, rt, await _view(session, rt, reference, code, client_ip(request)), code
+    )
 
 
 @router.post("/status/verify", response_class=HTMLResponse)
@@ -329,7 +336,9 @@ async def status_verify(request: Request, session: SessionDep, rt: RuntimeDep) -
     posted, reference, code = auth
 
     def run() -> DomainError | None:
-        req = authorize_requester(session, rt, reference, code, for_update=True)
+        req = authorize_requester(
+            session, rt, reference, code, for_update=True, client=client_ip(request)
+        )
         return identity.verify_code(session, rt, req, posted.first("code"))
 
     try:
@@ -338,7 +347,7 @@ async def status_verify(request: Request, session: SessionDep, rt: RuntimeDep) -
     except DomainError as exc:
         await run_in_threadpool(session.rollback)
         error = exc
-    view = await _view(session, rt, reference, code)
+    view = await _view(session, rt, reference, code, client_ip(request))
     if error is not None:
         return _status_page(request, rt, view, code, errors={"code": error.detail})
     return _status_page(request, rt, view, code, message="본인 확인이 끝났습니다.")
@@ -352,7 +361,9 @@ async def status_resend(request: Request, session: SessionDep, rt: RuntimeDep) -
     _, reference, code = auth
 
     def run() -> None:
-        req = authorize_requester(session, rt, reference, code, for_update=True)
+        req = authorize_requester(
+            session, rt, reference, code, for_update=True, client=client_ip(request)
+        )
         identity.resend_code(session, rt, req)
 
     return await _act(
@@ -374,9 +385,9 @@ async def _act(
         await run_in_threadpool(run)
     except DomainError as exc:
         await run_in_threadpool(session.rollback)
-        view = await _view(session, rt, reference, code)
+        view = await _view(session, rt, reference, code, client_ip(request))
         return _status_page(request, rt, view, code, errors={error_field: exc.detail})
-    view = await _view(session, rt, reference, code)
+    view = await _view(session, rt, reference, code, client_ip(request))
     return _status_page(request, rt, view, code, message=done)
 
 
@@ -389,7 +400,7 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
         # Before the first file byte: the CSRF token, then the reference and the access code.
         check_csrf(fields)
         ref, code = _first(fields, "reference").strip(), _first(fields, "access_code").strip()
-        authorize_requester(session, rt, ref, code)
+        authorize_requester(session, rt, ref, code, client=client_ip(request))
 
     try:
         posted = await read_form(request, rt, files=authorized)
@@ -410,7 +421,9 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
     reference, code = posted.first("reference").strip(), posted.first("access_code").strip()
     try:
         with stored.discard_on_error(rt):
-            await run_in_threadpool(authorize_requester, session, rt, reference, code)
+            await run_in_threadpool(
+                authorize_requester, session, rt, reference, code, client=client_ip(request)
+            )
     except DomainError as exc:
         return page(
             request,
@@ -426,7 +439,9 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
                 msg = "제출할 파일을 골라 주세요."
                 raise ValidationFailed(msg, errors=[FieldError("attachments", "required", msg)])
             kinds = _kinds(posted, stored)
-            req = authorize_requester(session, rt, reference, code, for_update=True)
+            req = authorize_requester(
+                session, rt, reference, code, for_update=True, client=client_ip(request)
+            )
             identity.supplement(session, rt, req, stored.files, kinds)
 
     return await _act(
@@ -444,7 +459,9 @@ async def status_withdraw(request: Request, session: SessionDep, rt: RuntimeDep)
     def run() -> None:
         if posted.first("confirm") != "yes":
             raise ValidationFailed("취소하려면 확인란에 표시해 주세요.")
-        req = authorize_requester(session, rt, reference, code, for_update=True)
+        req = authorize_requester(
+            session, rt, reference, code, for_update=True, client=client_ip(request)
+        )
         objections.withdraw(session, rt, req)
 
     return await _act(
@@ -463,14 +480,16 @@ async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep
     def run() -> Any:
         if not reason or len(reason) > 4000:
             raise ValidationFailed("이의 사유를 4000자 이내로 적어 주세요.")
-        req = authorize_requester(session, rt, reference, code, for_update=True)
+        req = authorize_requester(
+            session, rt, reference, code, for_update=True, client=client_ip(request)
+        )
         return objections.file_objection(session, rt, req, reason)
 
     try:
         created = await run_in_threadpool(run)
     except DomainError as exc:
         await run_in_threadpool(session.rollback)
-        view = await _view(session, rt, reference, code)
+        view = await _view(session, rt, reference, code, client_ip(request))
         return _status_page(request, rt, view, code, errors={"objection": exc.detail})
     return page(request, "confirmation.html", created=created, service_name="", objection=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import date
 
 # Crockford base32: no I, L, O or U, so a person cannot misread one for another.
@@ -27,11 +28,24 @@ def new_access_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
 
 
+def _as_typed(text: str) -> str:
+    """The characters a person meant: full-width forms folded (NFKC), upper case, letters and
+    digits only (hyphens and spaces of any kind dropped), O, I and L read as 0 and 1."""
+    folded = unicodedata.normalize("NFKC", text).upper()
+    return "".join(ch for ch in folded if ch.isascii() and ch.isalnum()).translate(_READ_AS)
+
+
 def canonical_code(code: str) -> str:
     """Accept lower case, spaces, missing hyphens and O/I/L typed for 0/1."""
-    raw = "".join(ch for ch in code.upper() if ch.isalnum()).translate(_READ_AS)
+    raw = _as_typed(code)
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
 def canonical_reference(reference: str) -> str:
-    return reference.strip().upper()
+    """The reference the way the access code is accepted (`_as_typed`), hyphens put back as in
+    DSR-YYMM-XXXXXXXX. One spelling per reference: lookups, the access-code lock and the
+    per-reference rate limit all key on it."""
+    raw = _as_typed(reference)
+    if not raw.startswith("DSR"):
+        return raw
+    return "-".join(part for part in (raw[:3], raw[3:7], raw[7:]) if part)

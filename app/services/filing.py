@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +42,9 @@ class FilingContext:
     # Scope of the Idempotency-Key: the same key from two callers never collides.
     idempotency_scope: str
     idempotency_key: str | None
+    # The client address the filing came from: a key replays only to the address that sent
+    # it first (kept only inside a keyed hash).
+    client: str | None = None
 
 
 def file_request(
@@ -59,8 +61,10 @@ def file_request(
     here with their `kinds`.
     """
     now = rt.clock()
-    body_hash = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
-    key_hash = _key_hash(ctx) if ctx.idempotency_key else None
+    # Keyed: the body holds names, birth dates and contacts, which an unkeyed hash would let
+    # anyone holding the table confirm by guessing.
+    body_hash = rt.vault.hash_secret(f"idempotency-body\x00{payload.model_dump_json()}")
+    key_hash = _key_hash(rt.vault, ctx) if ctx.idempotency_key else None
     if key_hash:
         replay = _replay(session, rt.vault, key_hash, body_hash, now)
         if replay is not None:
@@ -477,9 +481,14 @@ def unique_reference(session: Session, received_on: date) -> str:
     raise RuntimeError("could not draw a free reference")  # 40 random bits: practically never
 
 
-def _key_hash(ctx: FilingContext) -> str:
+def _key_hash(vault: Vault, ctx: FilingContext) -> str:
+    """The key as stored: a keyed hash of the caller (scope and client address) and the key.
+    The same key from another address is another key, so a replay never hands one caller's
+    first response (and its access code) to another, and a key claimed first by someone else
+    does not block the real filer."""
     assert ctx.idempotency_key is not None
-    return hashlib.sha256(f"{ctx.idempotency_scope}\x00{ctx.idempotency_key}".encode()).hexdigest()
+    caller = f"{ctx.idempotency_scope}\x00{ctx.client or '-'}"
+    return vault.hash_secret(f"idempotency-key\x00{caller}\x00{ctx.idempotency_key}")
 
 
 def _replay(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.errors import (
@@ -274,10 +275,14 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
             "보낸 인증번호가 없습니다. 인증번호를 다시 요청해 주세요.", code="no_code_sent"
         )
     now = rt.clock()
-    state = _state(v)
-    matches = secrets.compare_digest(code_hash(rt, request.id, code.strip()), v.code_hash)
-    outcome = rules.check_code(state, matches=matches, now=now)
     r = otp_rules(rt)
+    claimed = _claim_attempt(session, v, r, now)
+    # Judged against the row as it was before this attempt took its turn.
+    state = replace(_state(v), failed_attempts=v.failed_attempts - 1) if claimed else _state(v)
+    matches = secrets.compare_digest(code_hash(rt, request.id, code.strip()), v.code_hash)
+    outcome = (
+        rules.check_code(state, matches=matches, now=now) if claimed else _unclaimed(state, now)
+    )
     if outcome is OtpOutcome.ALREADY_VERIFIED:
         return None
     if outcome is OtpOutcome.LOCKED:
@@ -294,7 +299,6 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
         )
     if outcome is OtpOutcome.WRONG:
         if rules.locks_after_this_failure(state, r):
-            v.failed_attempts += 1
             v.locked_until = now + r.lock
             note(session, rt, request, "code_locked", actor="requester", attempts=v.failed_attempts)
             return RateLimited(
@@ -302,11 +306,11 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
                 retry_after=r.lock,
                 field="code",
             )
-        v.failed_attempts += 1
         left = r.max_attempts - v.failed_attempts
         return BusinessRuleViolation(
             "invalid_code", "code", f"인증번호가 맞지 않습니다. {left}번 더 입력할 수 있습니다."
         )
+    v.failed_attempts = state.failed_attempts  # the right code is not a failed attempt
     v.verified_at = now
     session.add(
         IdentityCheck(
@@ -321,6 +325,31 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
     if rules.verified_automatically(relationship(session, request), evidence_of(session, request)):
         move(session, rt, request, Status.IN_REVIEW, actor="requester", identity="one_time_code")
     return None
+
+
+def _claim_attempt(session: Session, v: Verification, r: rules.OtpRules, now: datetime) -> bool:
+    """Take one of the code's attempts, in one conditional UPDATE, before the code is judged:
+    of any number of attempts at once, at most OTP_MAX_ATTEMPTS are ever judged, on SQLite as
+    on PostgreSQL (a read, then a write, let parallel attempts all read the same count). The
+    row is reread either way, so `v` is what the attempt is judged against."""
+    claimable = (
+        col(Verification.id) == v.id,
+        col(Verification.verified_at).is_(None),
+        col(Verification.locked_until).is_(None),
+        col(Verification.expires_at) > now,
+        col(Verification.failed_attempts) < r.max_attempts,
+    )
+    claim = update(Verification).where(*claimable)
+    claim = claim.values(failed_attempts=col(Verification.failed_attempts) + 1)
+    claimed = session.connection().execute(claim).rowcount == 1
+    session.refresh(v)
+    return bool(claimed)
+
+
+def _unclaimed(state: rules.OtpState, now: datetime) -> OtpOutcome:
+    """Why an attempt got no turn: verified, locked, expired, or out of attempts (locked)."""
+    outcome = rules.check_code(state, matches=False, now=now)
+    return OtpOutcome.LOCKED if outcome is OtpOutcome.WRONG else outcome
 
 
 def _require_pending_self(session: Session, request: Request) -> None:

@@ -48,33 +48,45 @@ _DUMMY_HASH = "0" * 64
 
 
 def authorize_requester(
-    session: Session, rt: Runtime, reference: str, code: str, *, for_update: bool = False
+    session: Session,
+    rt: Runtime,
+    reference: str,
+    code: str,
+    *,
+    for_update: bool = False,
+    client: str | None = None,
 ) -> Request:
     """The request, if the access code is right; unknown reference and wrong code look alike.
-    Writes lock the row (`for_update`) so they queue behind staff writes."""
-    # Wrong codes lock the reference for a while (checked first, and the same whether the
-    # reference exists or not, so the lock reveals nothing either).
-    target = rt.vault.hash_secret(f"code-target:{canonical_reference(reference)}")
+    Writes lock the row (`for_update`) so they queue behind staff writes. `client` is the
+    caller's address: wrong codes lock that address out of the reference, not the reference
+    (rt.code_lock)."""
+    # Checked first, and the same whether the reference exists or not, so the lock reveals
+    # nothing either.
+    ref = canonical_reference(reference)
+    target = rt.vault.hash_secret(f"code-target:{ref}")
+    tries = rt.vault.hash_secret(f"code-target:{ref}\x00{client or '-'}")
     now = rt.clock().timestamp()
-    wait = rt.code_lock.wait(target, now) if rt.code_lock else None
+    wait = rt.code_lock.wait(tries, now, crowd=target) if rt.code_lock else None
     if wait is not None:
         raise RateLimited(
             "확인코드를 여러 번 틀려 잠시 조회할 수 없습니다. 잠시 후 다시 시도해 주세요.",
             retry_after=timedelta(seconds=wait),
         )
-    stmt = select(Request).where(Request.reference == canonical_reference(reference))
+    stmt = select(Request).where(Request.reference == ref)
     request = session.exec(stmt.with_for_update() if for_update else stmt).first()
     supplied = rt.vault.hash_secret(canonical_code(code))
     stored = request.access_code_hash if request is not None else _DUMMY_HASH
     if not constant_time_equal(supplied, stored) or request is None or request.id is None:
         if rt.code_lock:
-            rt.code_lock.failed(target, now)
+            rt.code_lock.failed(tries, now, crowd=target)
         raise NotFound("접수번호 또는 확인코드가 올바르지 않습니다.")
     return request
 
 
-def get_for_requester(session: Session, rt: Runtime, reference: str, code: str) -> RequestPublic:
-    request = authorize_requester(session, rt, reference, code)
+def get_for_requester(
+    session: Session, rt: Runtime, reference: str, code: str, *, client: str | None = None
+) -> RequestPublic:
+    request = authorize_requester(session, rt, reference, code, client=client)
     assert request.id is not None
     return RequestPublic(
         reference=request.reference,
@@ -135,9 +147,9 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     if f.due_after:
         stmt = stmt.where(col(Request.legal_due_on) >= f.due_after)
     if f.q:
-        stmt = stmt.where(
-            col(Request.reference).startswith(canonical_reference(f.q), autoescape=True)
-        )
+        # A prefix search, taken literally (not the lookup's lenient spelling, which would
+        # drop characters and widen the search).
+        stmt = stmt.where(col(Request.reference).startswith(f.q.strip().upper(), autoescape=True))
     if f.blocked_on_tasks:
         stmt = stmt.where(
             Request.status == "executing",
