@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 import unicodedata
 from pathlib import Path
 
@@ -26,31 +25,6 @@ _VERSION = "v1"
 _NONCE_BYTES = 12
 
 
-class _Nonces:
-    """Random 96-bit AES-GCM nonces, taken from os.urandom 256 at a time: the same CSPRNG
-    bytes, one system call instead of one per field (a filing encrypts about ten). A forked
-    child starts with an empty buffer, so two processes never hand out the same nonce."""
-
-    _BATCH = 256
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buffer = b""
-        os.register_at_fork(after_in_child=self._forget)
-
-    def take(self) -> bytes:
-        with self._lock:
-            if not self._buffer:
-                self._buffer = os.urandom(_NONCE_BYTES * self._BATCH)
-            nonce, self._buffer = self._buffer[:_NONCE_BYTES], self._buffer[_NONCE_BYTES:]
-            return nonce
-
-    def _forget(self) -> None:
-        self._lock = threading.Lock()
-        self._buffer = b""
-
-
-_nonces = _Nonces()
 DEV_KEY_FILE = "data.key"
 
 
@@ -150,7 +124,7 @@ class Vault:
         if field in FREE_TEXT_FIELDS:
             # The last line of defence: whatever path free text took, no RRN is stored.
             plaintext = rrn.mask(plaintext)
-        nonce = _nonces.take()
+        nonce = os.urandom(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext.encode(), field.encode())
         return f"{_VERSION}:" + base64.urlsafe_b64encode(nonce + sealed).decode()
 

@@ -13,7 +13,6 @@ from fastapi.routing import APIRoute
 from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
-from app.inflight import CountInFlight, InFlight
 from app.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
 from app.logredact import install_log_redaction
 from app.metrics import router as metrics_router
@@ -34,7 +33,6 @@ from app.routers import (
 )
 from app.routers.integrations import WEBHOOK_PATH
 from app.runtime import build_runtime
-from app.services.filing_writer import FilingWriter
 from app.services.jobs import periodic_jobs
 from app.services.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
@@ -60,12 +58,9 @@ def create_app(
                 Outbox(runtime),
                 settings.worker_poll_seconds,
                 periodic_jobs(runtime),
-                busy=in_flight.busy,
-                give_way_seconds=settings.worker_give_way_seconds,
             )
             worker.start()
         yield
-        filing_writer.stop()
         if worker is not None:
             worker.stop()
         runtime.engine.dispose()
@@ -79,11 +74,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.runtime = runtime
-    # API filings are written in batches by one thread (group commit), started on first use.
-    app.state.filing_writer = filing_writer = FilingWriter(runtime)
     app.add_middleware(AccessPurpose)
-    in_flight = InFlight()
-    app.add_middleware(CountInFlight, counter=in_flight)
     app.add_middleware(
         PublicRateLimit,
         per_minute=settings.public_rate_limit_per_minute,

@@ -105,8 +105,6 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: float = Field(default=30.0, gt=0)
     max_text_chars: int = Field(default=4000, ge=100)
     max_items_per_request: int = Field(default=100, ge=1)
-    # API filings that arrive together are written in one transaction, up to this many.
-    intake_batch_max: int = Field(default=64, ge=1, le=1000)
     page_limit_default: int = Field(default=50, ge=1, le=200)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
@@ -139,10 +137,6 @@ class Settings(BaseSettings):
     notice_lease_seconds: float = Field(default=600.0, gt=0)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=500)
-    # While the web process is serving requests, the embedded worker waits for a quiet moment
-    # after each notice, up to this long, so a burst of filings is not slowed by its receipts
-    # (0: it never waits).
-    worker_give_way_seconds: float = Field(default=1.0, ge=0, le=10)
     # `rightsdesk worker` lowers its CPU priority by this much (Unix nice), so web processes
     # on the same host come first when the CPU is short; 0 leaves it as started.
     worker_nice: int = Field(default=10, ge=0, le=19)

@@ -3,26 +3,20 @@ requester does with their access code: verify, supplement, reply."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from app.db import transaction
 from app.deps import RuntimeDep, SessionDep
 from app.errors import problem_response
-from app.evidence.multipart import UploadedFile
 from app.limits import accepts_files
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
-from app.runtime import Runtime
 from app.services import identity, objections
-from app.services.filing import FilingContext, file_request, prepare_filing
-from app.services.filing_writer import FilingWriter
+from app.services.filing import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
 from app.workflows import rrn
 
@@ -42,6 +36,7 @@ AccessCode = Annotated[str, Header(max_length=64)]
 @accepts_files
 async def create_request(
     request: Request,
+    session: SessionDep,
     rt: RuntimeDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -59,37 +54,14 @@ async def create_request(
         client=client_ip(request),
     )
     with body.discard_on_error(rt):
-        if idempotency_key is None:
-            # Checked and computed here; written with the filings that arrived with it, in one
-            # transaction (app/services/filing_writer.py). The answer waits for the commit.
-            prepared = prepare_filing(rt, body.payload, ctx, body.files, body.kinds)
-            created = await asyncio.wrap_future(filing_writer(request).submit(prepared))
-            replayed = False
-        else:
-            # A key may replay an earlier filing: looked up and filed in one transaction.
-            created, replayed = await run_in_threadpool(
-                _file_and_commit, rt, body.payload, ctx, body.files, body.kinds
-            )
+        # Filed in the request's transaction, committed before the 201 goes out.
+        created, replayed = await run_in_threadpool(
+            file_request, session, rt, body.payload, ctx, body.files, body.kinds
+        )
         if replayed:
             body.discard(rt)  # the first POST's files are the ones on record
     created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
     return created
-
-
-def filing_writer(request: Request) -> FilingWriter:
-    writer: FilingWriter = request.app.state.filing_writer
-    return writer
-
-
-def _file_and_commit(
-    rt: Runtime,
-    payload: RequestCreate,
-    ctx: FilingContext,
-    files: Sequence[UploadedFile],
-    kinds: Sequence[str],
-) -> tuple[RequestCreated, bool]:
-    with transaction(rt.engine) as session:
-        return file_request(session, rt, payload, ctx, files, kinds)
 
 
 @router.get(

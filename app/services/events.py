@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import insert
-from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from app.models.request import Event, Request
@@ -36,9 +34,7 @@ def _next_event(
     session: Session, rt: Runtime, request_id: int, ev: TransitionEvent
 ) -> dict[str, Any]:
     seq, prev = _chain_head(session, request_id)
-    values = event_values(rt, request_id, seq, prev, ev)
-    chain_heads(session)[request_id] = (seq, values["mac"])
-    return values
+    return event_values(rt, request_id, seq, prev, ev)
 
 
 def event_values(
@@ -83,21 +79,8 @@ def seal_events(
     return rows
 
 
-def chain_heads(session: Session) -> dict[int, tuple[int, str]]:
-    """(seq, MAC) of the last event of each request this transaction appended to or created.
-
-    Known only inside the transaction that holds the request: its row lock on PostgreSQL,
-    the write lock on SQLite, or the request is new and no one else can see it yet. Emptied
-    when the transaction or a savepoint ends (see `_forget_heads`)."""
-    heads: dict[int, tuple[int, str]] = session.info.setdefault(_HEADS, {})
-    return heads
-
-
 def _chain_head(session: Session, request_id: int) -> tuple[int, str]:
-    """The next seq and the MAC to seal onto."""
-    known = chain_heads(session).get(request_id)
-    if known is not None:
-        return known[0] + 1, known[1]
+    """The next seq and the MAC to seal onto (one indexed SELECT after the row lock)."""
     # Serialise appends per request: two workers recording deliveries of the same request
     # would otherwise both take max(seq)+1. (PostgreSQL row lock; SQLite has one writer.)
     session.exec(select(Request.id).where(Request.id == request_id).with_for_update())
@@ -107,18 +90,6 @@ def _chain_head(session: Session, request_id: int) -> tuple[int, str]:
         .order_by(col(Event.seq).desc())
     ).first()
     return (last[0] + 1, last[1] or GENESIS) if last else (1, GENESIS)
-
-
-_HEADS = "rightsdesk.chain_heads"
-
-
-@sa_event.listens_for(Session, "after_transaction_end")
-def _forget_heads(session: Session, transaction: SessionTransaction) -> None:
-    # The end of the outer transaction (commit or rollback: the lock is gone) or of a
-    # savepoint (a rolled-back savepoint takes its events with it). Flushes open and close
-    # subtransactions of their own; those keep what is known.
-    if transaction.parent is None or transaction.nested:
-        session.info.pop(_HEADS, None)
 
 
 def move(

@@ -23,7 +23,7 @@ from app.models.request_api import RequestCreate, RequestCreated, RequesterIn, S
 from app.runtime import Runtime
 from app.services import identity
 from app.services.codes import new_access_code, new_reference
-from app.services.events import chain_heads, note_event, record_event, seal_events
+from app.services.events import note_event, record_event, seal_events
 from app.services.notices import Recipient, dedupe_key, notice_values, queued_data
 from app.workflows import identity as rules
 from app.workflows import intake, rrn
@@ -260,7 +260,6 @@ def write_filings(session: Session, rt: Runtime, batch: Sequence[PreparedFiling]
     ]
     if codes:
         conn.execute(insert(Verification), codes)
-    heads = chain_heads(session)
     events: list[dict[str, Any]] = []
     for f, rid in owned:
         # The timeline in the order the steps happened: filed, files, notices, code.
@@ -277,8 +276,6 @@ def write_filings(session: Session, rt: Runtime, batch: Sequence[PreparedFiling]
             timeline.append(note_event("code_sent", actor=f.actor, at=f.at, data={"sends": 1}))
         sealed = seal_events(rt, rid, timeline)
         events += sealed
-        # The chain's head, for events this transaction may still record (no need to read it).
-        heads[rid] = (sealed[-1]["seq"], sealed[-1]["mac"])
     conn.execute(insert(Event), events)
     return ids
 

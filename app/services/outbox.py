@@ -293,27 +293,18 @@ def _update(conn: Connection, model: Any, row_id: int, values: dict[str, object]
 class BackgroundWorker:
     """Runs the outbox, and the periodic jobs (SLA sweep, Channel Talk work) when they are
     due, in a thread of the web process (RIGHTSDESK_EMBEDDED_WORKER) or in `rightsdesk worker`.
-
-    In the web process it gives way to the web: after each notice, while `busy()` says
-    requests are being served, it waits for a quiet moment, up to `give_way_seconds`
-    (RIGHTSDESK_WORKER_GIVE_WAY_SECONDS). A burst of filings is then answered at full speed
-    and its receipts follow; under constant load delivery slows to one notice per
-    `give_way_seconds` but never stops."""
+    Notices the law requires go out as soon as they are queued: they never wait behind the
+    web's throughput."""
 
     def __init__(
         self,
         outbox: Outbox,
         poll_seconds: float,
         jobs: Sequence[Periodic] = (),
-        *,
-        busy: Callable[[], bool] | None = None,
-        give_way_seconds: float = 0.0,
     ) -> None:
         self.outbox = outbox
         self.poll_seconds = poll_seconds
         self.jobs = list(jobs)
-        self.busy = busy
-        self.give_way_seconds = give_way_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rightsdesk-outbox", daemon=True)
 
@@ -339,21 +330,13 @@ class BackgroundWorker:
             log.error("outbox pass failed: %s", type(exc).__name__)
 
     def _go_on(self) -> bool:
-        """After each notice: give way to the web while it is busy; stop when asked to."""
-        if self.busy is not None and self.give_way_seconds:
-            until = time.monotonic() + self.give_way_seconds
-            while self.busy() and time.monotonic() < until:
-                if self._stop.wait(_QUIET_CHECK):
-                    break
+        """After each notice: go on unless asked to stop."""
         return not self._stop.is_set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.run_pass()
             self._stop.wait(self.poll_seconds)
-
-
-_QUIET_CHECK = 0.01  # how often a giving-way worker looks whether the web went quiet
 
 
 @dataclass
