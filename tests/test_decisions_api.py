@@ -538,3 +538,46 @@ class TestApprovalForAll:
             {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
         )
         assert drafted.json()["status"] == "awaiting_approval"
+
+
+def test_every_request_starts_its_timeline_with_the_same_filed_entry(
+    client: TestClient, staff_headers: Headers, db: Session
+) -> None:
+    """A filing, an objection and a request reopened after it are made by one builder: their
+    first entries name the channel, the receipt time and whether the calendar was confirmed."""
+    from app.models.request import Event, Request
+
+    desk = Desk(client, staff_headers, type="suspension")
+    desk.staff_write(
+        "decision",
+        {"outcome": "refused", "grounds": ["37-2-1"], "reason": "법령상 의무가 있습니다."},
+    )
+    desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    oref = client.post(
+        f"/v1/requests/{desk.ref}/objections",
+        json={"reason": "의무 없음"},
+        headers={"X-Access-Code": desk.code},
+    ).json()["reference"]
+    etag = client.get(f"/v1/staff/requests/{oref}", headers=desk.agent).headers["etag"]
+    client.post(
+        f"/v1/staff/requests/{oref}/decision",
+        json={"outcome": "granted"},
+        headers={**desk.agent, "If-Match": etag},
+    )
+    filed = {
+        r.reference: e.data
+        for e, r in db.exec(
+            select(Event, Request).join(Request, Event.request_id == Request.id)  # type: ignore[arg-type]
+        ).all()
+        if e.kind == "filed"
+    }
+    assert len(filed) == 3
+    for data in filed.values():
+        assert {
+            "channel",
+            "received_at",
+            "legal_deadline",
+            "deadline_unconfirmed",
+            "explain",
+        } <= set(data), data
+    assert filed[oref]["objection_to"] == desk.ref

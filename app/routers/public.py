@@ -16,7 +16,7 @@ from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
 from app.services import identity, objections
-from app.services.filing import FilingContext, file_request
+from app.services.intake import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
 from app.workflows import rrn
 

@@ -30,7 +30,7 @@ from app.routers.common import (
     require_json,
 )
 from app.services import identity, sla
-from app.services.filing import FilingContext, file_request
+from app.services.intake import FilingContext, file_request
 from app.services.notices import notice_out, notices_of, resend
 from app.services.requests import (
     QueueFilter,

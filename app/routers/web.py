@@ -29,8 +29,8 @@ from app.routers.common import client_ip
 from app.routers.filing_body import StoredFiles, upload_limits
 from app.runtime import Runtime
 from app.services import identity, objections
-from app.services.filing import FilingContext, file_request
 from app.services.identity import attachment_kinds
+from app.services.intake import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
 from app.web import csrf, forms, labels
 from app.workflows.deadlines import period_for

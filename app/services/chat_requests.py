@@ -10,6 +10,7 @@ Nothing personal is ever written into the chat.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import text
@@ -25,14 +26,17 @@ from app.integrations.channeltalk_events import (
 )
 from app.models.channeltalk import ChatCandidate, ChatLink, ChatMessage
 from app.models.identity import IdentityCheck, Verification
-from app.models.request import Party, Request
+from app.models.request import Request
 from app.runtime import Runtime
 from app.services import identity
+from app.services.codes import new_access_code
 from app.services.events import move, note
-from app.services.filing import new_request, record_filed
+from app.services.intake.plan import Facts, PersonFacts, plan_request
+from app.services.intake.write import unique_reference, write_filing
 from app.services.notices import CHAT, queue_internal, queue_notice
 from app.workflows import chat_intent, intake
 from app.workflows.chat_intent import Confidence, Intent
+from app.workflows.deadlines import kst_date, period_for
 from app.workflows.identity import IdentityMethod
 from app.workflows.lifecycle import Status
 from app.workflows.notices import NoticeKind
@@ -117,48 +121,46 @@ def file_from_chat(
     now = rt.clock()
     received_at = min(msg.sent_at, now)
     v = rt.vault
-    request, deadline, _ = new_request(
-        session,
-        rt,
-        type=request_type,
-        service=service_for(rt, msg.channel_id),
-        channel="channeltalk",
-        received_at=received_at,
-        items=[],  # the whole of the service's data, until the requester narrows it
-        delivery="electronic",
-        notify_by=CHAT,
-        details_enc=v.encrypt(intake.mask_rrn(msg.text), field="request.details"),
-    )
-    assert request.id is not None
     email, phone = _contacts(msg.user)
     name = msg.user.name or (msg.user.profile or {}).get("name")
-    session.add(
-        Party(
-            request_id=request.id,
-            role="subject",
-            relationship=Relationship.SELF.value,
-            name_enc=v.encrypt_opt(name if isinstance(name, str) else None, field="party.name"),
-            email_enc=v.encrypt_opt(email, field="party.email"),
-            phone_enc=v.encrypt_opt(phone, field="party.phone"),
-            email_bidx=v.blind_index(email, field="email") if email else None,
-            phone_bidx=v.blind_index(phone, field="phone") if phone else None,
-        )
+    link_values = _link_values(rt, msg, intent)
+    request_type_period = period_for(request_type)
+    service = service_for(rt, msg.channel_id)
+    facts = Facts(
+        reference=unique_reference(session, kst_date(received_at)),
+        type=request_type,
+        service=service,
+        channel="channeltalk",
+        received_at=received_at,
+        period_days=request_type_period,
+        notify_by=CHAT,
+        items=[],  # the whole of the service's data, until the requester narrows it
+        delivery="electronic",
+        actor=actor,
+        access_code_hash=v.hash_secret(new_access_code()),  # answered in the chat, never shown
+        details_enc=v.encrypt(intake.mask_rrn(msg.text), field="request.details"),
+        people=[
+            PersonFacts(
+                role="subject",
+                relationship=Relationship.SELF.value,
+                name=name if isinstance(name, str) else None,
+                email=email,
+                phone=phone,
+            )
+        ],
+        event_data={
+            "relationship": "self",
+            "chat_identity": link_values["identity"],
+            "confidence": link_values["confidence"],
+            "matched": link_values["matched"],
+        },
     )
-    link = _link(rt, request, msg, intent)
+    request_id = write_filing(session, rt, plan_request(rt, facts))
+    request = session.get(Request, request_id)
+    assert request is not None
+    link = ChatLink(request_id=request_id, **link_values)
     session.add(link)
     _keep_message(session, rt, request, msg)
-    record_filed(
-        session,
-        rt,
-        request,
-        deadline,
-        actor=actor,
-        at=now,
-        relationship="self",
-        chat_identity=link.identity,
-        confidence=link.confidence,
-        matched=link.matched,
-    )
     _start_identity(session, rt, request, link, has_contact=bool(email or phone))
     _queue_description(session, rt, request, link)
     return request
@@ -208,24 +210,23 @@ def _contacts(user: UserRef) -> tuple[str | None, str | None]:
     return email, phone
 
 
-def _link(rt: Runtime, request: Request, msg: CustomerMessage, intent: Intent | None) -> ChatLink:
-    assert request.id is not None
+def _link_values(rt: Runtime, msg: CustomerMessage, intent: Intent | None) -> dict[str, Any]:
+    """The chat link of a new request, without its request id."""
     member = msg.user.memberId
     trusted = rt.settings.channeltalk_member_hash and msg.user.type == "member" and bool(member)
-    return ChatLink(
-        request_id=request.id,
-        channel_id=msg.channel_id,
-        user_chat_id=msg.user_chat_id,
-        user_id=msg.user_id,
-        member_id_enc=rt.vault.encrypt_opt(member, field="chat_link.member_id"),
-        member_id_bidx=rt.vault.blind_index(member, field="member_id") if member else None,
-        user_type=msg.user.type or "unknown",
-        identity="member_hash" if trusted else "none",
-        trigger_message_id=msg.message_id,
-        confidence=intent.confidence.value if intent else "staff",
-        matched=list(intent.matched) if intent else [],
-        created_at=rt.clock(),
-    )
+    return {
+        "channel_id": msg.channel_id,
+        "user_chat_id": msg.user_chat_id,
+        "user_id": msg.user_id,
+        "member_id_enc": rt.vault.encrypt_opt(member, field="chat_link.member_id"),
+        "member_id_bidx": rt.vault.blind_index(member, field="member_id") if member else None,
+        "user_type": msg.user.type or "unknown",
+        "identity": "member_hash" if trusted else "none",
+        "trigger_message_id": msg.message_id,
+        "confidence": intent.confidence.value if intent else "staff",
+        "matched": list(intent.matched) if intent else [],
+        "created_at": rt.clock(),
+    }
 
 
 def _queue_description(session: Session, rt: Runtime, request: Request, link: ChatLink) -> None:

@@ -17,7 +17,7 @@ from app.models.request_api import RequestCreate
 from app.models.staff import Role, Staff
 from app.runtime import Runtime
 from app.services import decisions, identity, tasks
-from app.services.filing import FilingContext, file_request
+from app.services.intake import FilingContext, file_request
 from app.services.requests import request_by_reference
 from app.services.staff import add_staff
 from app.workflows.lifecycle import Outcome

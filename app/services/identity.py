@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -86,7 +86,7 @@ def attach(
         session.add(a)
         stored.append(a)
     session.flush()
-    data = attachments_note(stored, task_id)
+    data = attachments_note([a.model_dump() for a in stored], task_id)
     note(session, rt, request, "attachments_added", actor=actor, **data)
     return stored
 
@@ -108,21 +108,11 @@ def attachment_values(
     }
 
 
-class _Stored(Protocol):
-    id: int | None
-    kind: str
-    content_type: str
-    size: int
-
-
-def attachments_note(stored: Sequence[_Stored], task_id: int | None) -> dict[str, Any]:
+def attachments_note(stored: Sequence[Mapping[str, Any]], task_id: int | None) -> dict[str, Any]:
     """The timeline entry's data for files just recorded (no names: they can be personal)."""
     return {
         **({"task_id": task_id} if task_id else {}),
-        "attachments": [
-            {"id": a.id, "kind": a.kind, "content_type": a.content_type, "size": a.size}
-            for a in stored
-        ],
+        "attachments": [{k: a[k] for k in ("id", "kind", "content_type", "size")} for a in stored],
     }
 
 

@@ -11,10 +11,11 @@ from app.models.request_api import RequestCreated
 from app.runtime import Runtime
 from app.services.codes import new_access_code
 from app.services.events import record_event
-from app.services.filing import unique_reference
+from app.services.intake.plan import Facts, plan_request
+from app.services.intake.write import unique_reference, write_filing
 from app.services.notices import queue_notice
 from app.workflows import decisions as rules
-from app.workflows.deadlines import Deadline, kst_date, legal_deadline, period_for, target_date
+from app.workflows.deadlines import Deadline, kst_date, period_for
 from app.workflows.lifecycle import CLOSED, Status, TransitionEvent, transition
 from app.workflows.notices import NoticeKind
 
@@ -35,52 +36,35 @@ def _follow_up(
     holds a code for `source` already proved who they are)."""
     assert source.id is not None
     now = rt.clock()
-    deadline = legal_deadline(now, period_days, rt.calendar)
-    new = Request(
+    parties = session.exec(select(Party).where(Party.request_id == source.id)).all()
+    facts = Facts(
         reference=unique_reference(session, kst_date(now)),
         type=type,
         service=source.service,
         channel=source.channel,
-        status=Status.IN_REVIEW,
         received_at=now,
-        legal_due_on=deadline.due_on,
-        target_due_on=target_date(deadline.due_on, rt.settings.target_days_before, rt.calendar),
-        period_days=deadline.period_days,
-        deadline_unconfirmed=deadline.beyond_calendar,
-        parent_id=source.id,
-        access_code_hash=access_code_hash,
+        period_days=period_days,
+        notify_by=source.notify_by,
         items=list(source.items),
         delivery=source.delivery,
-        notify_by=source.notify_by,
+        actor=actor,
+        access_code_hash=access_code_hash,
         details_enc=details_enc,
         correction_enc=source.correction_enc,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(new)
-    session.flush()
-    assert new.id is not None
-    for p in session.exec(select(Party).where(Party.request_id == source.id)).all():
+        status=Status.IN_REVIEW,
+        parent_id=source.id,
         # The same people: their encrypted fields are copied as they are.
-        session.add(Party(**p.model_dump(exclude={"id", "request_id"}), request_id=new.id))
+        copied_parties=[p.model_dump(exclude={"id", "request_id"}) for p in parties],
+        event_data=dict(data),
+    )
+    plan = plan_request(rt, facts)
+    new = session.get(Request, write_filing(session, rt, plan))
+    assert new is not None and new.id is not None
     link = session.exec(select(ChatLink).where(ChatLink.request_id == source.id)).first()
     if link is not None:  # a chat request's follow-up is answered in the same chat
         session.add(ChatLink(**link.model_dump(exclude={"id", "request_id"}), request_id=new.id))
-    explain = [{"date": s.date.isoformat(), "note": s.note} for s in deadline.explain]
-    record_event(
-        session,
-        rt,
-        new,
-        TransitionEvent(
-            kind="filed",
-            from_status="",
-            to_status=Status.IN_REVIEW,
-            actor=actor,
-            at=now,
-            data={**data, "legal_deadline": deadline.due_on.isoformat(), "explain": explain},
-        ),
-    )
-    return new, deadline
+        session.flush()
+    return new, plan.deadline
 
 
 def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) -> RequestCreated:
