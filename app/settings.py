@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     channeltalk_reconcile_max_chats: int = Field(default=100, ge=1, le=500)
     embedded_worker: bool = True
 
+    # Hostile input (what an attacker's probe found). A Channel Talk delivery nested deeper
+    # than this many arrays/objects is dropped unread (200), before anything parses it.
+    channeltalk_max_json_depth: int = Field(default=32, ge=8, le=200)
+
     @property
     def slowest_send_seconds(self) -> float:
         """The longest one delivery can take, retries inside the transport included."""

@@ -452,6 +452,34 @@ def test_an_oversized_delivery_is_refused_before_it_is_read(
 
 
 @pytest.mark.usefixtures("customer")
+def test_a_deeply_nested_delivery_is_200_and_dropped_as_unreadable(
+    fake: FakeChannelTalk,
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "/v1/integrations/channeltalk/webhook"
+    nested_array = b'{"type": "message", "entity": {"x": ' + b"[" * 1000 + b"]" * 1000 + b"}}"
+    event = fake.message_event(CHAT, USER, DELETE_TEXT, created_at_ms=ms(SENT_AT))
+    head, tail = json.dumps(event)[:-1], "}"
+    nested_objects = (head + ', "pad": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + tail).encode()
+    assert len(nested_array) < 2100
+    with caplog.at_level(logging.WARNING, logger="rightsdesk.channeltalk"):
+        for body in (nested_array, nested_objects):
+            resp = fake.deliver(url, TOKEN, body, client=client)
+            assert resp.status_code == 200, resp.text
+    assert "nested" in caplog.text
+    assert db.exec(select(func.count()).select_from(InboundEvent)).one() == 0
+    # Nesting up to the limit is an ordinary delivery.
+    depth = settings.channeltalk_max_json_depth
+    event["pad"] = json.loads('{"a": ' * (depth - 1) + "1" + "}" * (depth - 1))
+    assert fake.deliver(url, TOKEN, event, client=client).status_code == 200
+    settle(db, 1)
+    assert len(requests_of(db)) == 1
+
+
+@pytest.mark.usefixtures("customer")
 def test_channel_talk_confirming_the_user_deleted_goes_on_the_timeline(
     fake: FakeChannelTalk, hook: str, db: Session
 ) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from array import array
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -73,8 +75,30 @@ class CustomerMessage:
     user: UserRef
 
 
-def parse(raw: bytes) -> Envelope | None:
-    """The envelope, or None when the body is not a JSON object of that shape."""
+# Channel Talk's own envelopes nest about ten levels (envelope, entity, blocks, bullets, ...).
+DEFAULT_MAX_DEPTH = 32
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+# Opening brackets become 1, closing ones 0xFF (-1 as a signed byte).
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit`, found without parsing
+    it: json.loads recurses once per level, and a 2 KB body of 1000 brackets is a
+    RecursionError. Strings are cut out; the depth at each bracket is then a running sum of
+    +1/-1, summed in C (a 1 MB body takes milliseconds)."""
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
+    steps = array("b", brackets.translate(_STEPS))
+    return max(accumulate(steps, initial=0)) > limit
+
+
+def parse(raw: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Envelope | None:
+    """The envelope, or None when the body is not a JSON object of that shape, or nests
+    deeper than `max_depth`."""
+    if nesting_exceeds(raw, max_depth):
+        return None
     try:
         data = json.loads(raw)
         return Envelope.model_validate(data) if isinstance(data, dict) else None
