@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -477,6 +477,44 @@ def test_a_deeply_nested_delivery_is_200_and_dropped_as_unreadable(
     assert fake.deliver(url, TOKEN, event, client=client).status_code == 200
     settle(db, 1)
     assert len(requests_of(db)) == 1
+
+
+@pytest.mark.usefixtures("customer")
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC),  # createdAt 1000
+        T0 - timedelta(days=3),
+        T0 + timedelta(minutes=30),
+        T0 + timedelta(days=400),
+    ],
+)
+def test_a_message_time_far_from_the_delivery_is_refused_and_the_delivery_time_used(
+    fake: FakeChannelTalk, hook: str, db: Session, created_at: datetime
+) -> None:
+    assert deliver(fake, hook, DELETE_TEXT, created_at_ms=ms(created_at)).status_code == 200
+    settle(db, 1)
+    [request] = requests_of(db)
+    assert request.received_at == T0  # when the delivery reached us (the injected clock)
+    assert request.legal_due_on.isoformat() == "2026-12-28"
+    filed = db.exec(select(Event).where(Event.kind == "filed")).one()
+    assert filed.data["received_at"] == T0.isoformat()
+    assert filed.data["message_created_at"] == created_at.isoformat()
+    assert filed.data["received_at_basis"] == "delivery"
+
+
+@pytest.mark.usefixtures("customer")
+@pytest.mark.parametrize("created_at", [T0 - timedelta(hours=20), T0 + timedelta(minutes=5)])
+def test_a_message_time_within_the_window_is_the_receipt_time(
+    fake: FakeChannelTalk, hook: str, db: Session, created_at: datetime
+) -> None:
+    assert deliver(fake, hook, DELETE_TEXT, created_at_ms=ms(created_at)).status_code == 200
+    settle(db, 1)
+    [request] = requests_of(db)
+    # A little ahead of our clock is skew: never later than the delivery.
+    assert request.received_at == min(created_at, T0)
+    filed = db.exec(select(Event).where(Event.kind == "filed")).one()
+    assert "received_at_basis" not in filed.data
 
 
 @pytest.mark.usefixtures("customer")

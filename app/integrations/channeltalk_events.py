@@ -13,7 +13,7 @@ import json
 import re
 from array import array
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
@@ -70,9 +70,31 @@ class CustomerMessage:
     channel_id: str
     user_chat_id: str
     user_id: str
+    # When it reached us (the receipt time of a request it files): its own `createdAt`, unless
+    # that lay outside the ReceiptWindow; then the delivery's arrival (`time_basis`).
     sent_at: datetime
     text: str
     user: UserRef
+    created_at: datetime | None = None  # the message's own `createdAt`, when readable
+    time_basis: str = "message"  # message | delivery
+
+
+@dataclass(frozen=True)
+class ReceiptWindow:
+    """How far a message's own time may lie from the arrival of its delivery and still be
+    believed: `createdAt` is the sender's word, and the legal deadline counts from receipt."""
+
+    delivered_at: datetime
+    ahead: timedelta
+    behind: timedelta
+
+    def receipt(self, created_at: datetime | None) -> tuple[datetime, str]:
+        """The receipt time and its basis. A little ahead of our clock is skew: never later
+        than the arrival."""
+        at = self.delivered_at
+        if created_at is not None and at - self.behind <= created_at <= at + self.ahead:
+            return min(created_at, at), "message"
+        return at, "delivery"
 
 
 # Channel Talk's own envelopes nest about ten levels (envelope, entity, blocks, bullets, ...).
@@ -124,9 +146,12 @@ def dedupe_hash(key: str) -> str:
     return hashlib.sha256(f"channeltalk\x00{key}".encode()).hexdigest()
 
 
-def customer_message(envelope: Envelope) -> CustomerMessage | None:
+def customer_message(
+    envelope: Envelope, window: ReceiptWindow | None = None
+) -> CustomerMessage | None:
     """The customer's message, or None for anything else (manager and bot messages — our own
-    posts among them —, team chats, other models)."""
+    posts among them —, team chats, other models). With a `window`, a `createdAt` outside it
+    is not the receipt time (see ReceiptWindow)."""
     if envelope.kind != "message":
         return None
     try:
@@ -139,16 +164,32 @@ def customer_message(envelope: Envelope) -> CustomerMessage | None:
     if not text:
         return None
     user = _user_ref(envelope.refers.get("user"), m.personId)
-    sent = datetime.fromtimestamp(m.createdAt / 1000, tz=UTC) if m.createdAt is not None else None
+    created = _from_ms(m.createdAt)
+    if window is not None:
+        sent, basis = window.receipt(created)
+    else:
+        sent, basis = created or datetime.now(UTC), "message"
     return CustomerMessage(
         message_id=m.id,
         channel_id=m.channelId,
         user_chat_id=m.chatId,
         user_id=m.personId or user.id,
-        sent_at=sent or datetime.now(UTC),
+        sent_at=sent,
         text=text,
         user=user,
+        created_at=created,
+        time_basis=basis,
     )
+
+
+def _from_ms(ms: int | None) -> datetime | None:
+    """Epoch milliseconds as an instant; None when absent or beyond what a datetime holds."""
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _user_ref(raw: Any, person_id: str) -> UserRef:

@@ -115,7 +115,11 @@ def _process_one(rt: Runtime, event_id: int) -> int:
             assert event is not None
             raw = rt.vault.decrypt(event.payload_enc, field="inbound.raw").encode()
             envelope = wire.parse(raw, max_depth=rt.settings.channeltalk_max_json_depth)
-            outcome = handle_envelope(session, rt, envelope) if envelope else "unreadable"
+            outcome = (
+                handle_envelope(session, rt, envelope, event.received_at)
+                if envelope
+                else "unreadable"
+            )
             event.status = "done" if outcome not in ("ignored", "unreadable") else "ignored"
             event.outcome, event.processed_at = outcome, rt.clock()
             event.lease_until, event.last_error = None, None

@@ -10,6 +10,8 @@ Nothing personal is ever written into the chat.
 from __future__ import annotations
 
 import hashlib
+import logging
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import text
@@ -19,6 +21,7 @@ from app.crypto import normalize_phone
 from app.integrations.channeltalk_events import (
     CustomerMessage,
     Envelope,
+    ReceiptWindow,
     UserRef,
     customer_message,
     deleted_user_id,
@@ -41,10 +44,21 @@ from app.workflows.vocab import TYPE_LABELS_KO, Relationship
 
 ACTOR = "channeltalk"
 
+log = logging.getLogger("rightsdesk.channeltalk")
 
-def handle_envelope(session: Session, rt: Runtime, envelope: Envelope) -> str:
-    """Process one delivery; returns what was done (stored on the inbound event)."""
-    message = customer_message(envelope)
+
+def handle_envelope(
+    session: Session, rt: Runtime, envelope: Envelope, delivered_at: datetime | None = None
+) -> str:
+    """Process one delivery (arrived at `delivered_at`, default now); returns what was done
+    (stored on the inbound event)."""
+    s = rt.settings
+    window = ReceiptWindow(
+        delivered_at or rt.clock(),
+        ahead=timedelta(minutes=s.channeltalk_max_clock_skew_minutes),
+        behind=timedelta(hours=s.channeltalk_max_message_age_hours),
+    )
+    message = customer_message(envelope, window)
     if message is not None:
         return handle_message(session, rt, message)
     user_id = deleted_user_id(envelope)
@@ -158,10 +172,21 @@ def file_from_chat(
         chat_identity=link.identity,
         confidence=link.confidence,
         matched=link.matched,
+        **_time_refused(msg),
     )
     _start_identity(session, rt, request, link, has_contact=bool(email or phone))
     _queue_description(session, rt, request, link)
     return request
+
+
+def _time_refused(msg: CustomerMessage) -> dict[str, str | None]:
+    """For the timeline: the message's own time, when it was not taken as the receipt time
+    (the deadline counts from receipt, so both are kept)."""
+    if msg.time_basis != "delivery":
+        return {}
+    log.warning("Channel Talk message time outside the accepted window; filed at its delivery")
+    claimed = msg.created_at.isoformat() if msg.created_at else None
+    return {"message_created_at": claimed, "received_at_basis": "delivery"}
 
 
 def _start_identity(
