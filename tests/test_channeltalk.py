@@ -23,7 +23,7 @@ from sqlmodel import Session, col, func, select
 
 from app.models.channeltalk import ChatCandidate, ChatLink, ChatMessage, InboundEvent
 from app.models.notice import Notice
-from app.models.request import Event, Request
+from app.models.request import Event, Party, Request
 from app.models.staff import ExportLog
 from app.runtime import Runtime
 from app.services.chat_jobs import post_candidate_notes, reconcile
@@ -477,6 +477,26 @@ def test_a_deeply_nested_delivery_is_200_and_dropped_as_unreadable(
     assert fake.deliver(url, TOKEN, event, client=client).status_code == 200
     settle(db, 1)
     assert len(requests_of(db)) == 1
+
+
+def test_control_characters_from_channel_talk_are_not_kept(
+    fake: FakeChannelTalk, hook: str, db: Session, runtime: Runtime
+) -> None:
+    # The profile's name and mobile number break the rules of a typed one: not used.
+    mobile = MOBILE + "\r\n<b>"
+    fake.add_user(USER, type="lead", name="\u202e객고트스테", email=EMAIL, mobile=mobile)
+    fake.add_chat(CHAT, USER)
+    assert deliver(fake, hook, "\u200b\u200b", message_id="blank").status_code == 200
+    assert deliver(fake, hook, f"\x1b[31m{DELETE_TEXT}\u202e\x00").status_code == 200
+    settle(db, 2)
+    [request] = requests_of(db)  # the invisible message filed nothing
+    party = db.exec(select(Party).where(Party.request_id == request.id)).one()
+    assert party.name_enc is None and party.phone_enc is None
+    assert runtime.vault.decrypt_opt(party.email_enc, field="party.email") == EMAIL
+    kept = db.exec(select(ChatMessage)).one()
+    text = runtime.vault.decrypt(kept.text_enc, field="chat_message.text")
+    assert DELETE_TEXT in text
+    assert not {"\x1b", "\u202e", "\x00"} & set(text)
 
 
 @pytest.mark.usefixtures("customer")

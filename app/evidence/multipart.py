@@ -35,6 +35,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.evidence.store import HEAD_BYTES, BlobWriter, EvidenceStore
+from app.textsafety import safe_filename
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -313,7 +314,7 @@ class _Reader:
         self.upload.files.append(
             UploadedFile(
                 field_name=part.name,
-                filename=part.filename,
+                filename=safe_filename(part.filename),
                 content_type=part.content_type,
                 size=blob.size,
                 sha256=blob.sha256,

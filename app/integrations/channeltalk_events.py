@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from app.textsafety import clean_multi_line, violation
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -160,7 +162,7 @@ def customer_message(
         return None
     if m.chatType != "userChat" or m.personType != "user" or not m.chatId:
         return None
-    text = message_text(m)
+    text = _visible_text(message_text(m))
     if not text:
         return None
     user = _user_ref(envelope.refers.get("user"), m.personId)
@@ -219,6 +221,13 @@ def message_text(m: MessageEntity) -> str:
 
     walk(m.blocks or [])
     return _TAG.sub("", "\n".join(parts)).strip()
+
+
+def _visible_text(text: str) -> str:
+    """A chat message as we keep it: control and bidi characters removed (the rules of a typed
+    text, app/textsafety.py), and nothing at all when nothing visible is left."""
+    text = clean_multi_line(text).strip()
+    return text if violation(text, multiline=True) is None else ""
 
 
 def deleted_user_id(envelope: Envelope) -> str | None:

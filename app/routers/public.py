@@ -23,6 +23,7 @@ from app.services import identity, objections
 from app.services.filing import FilingContext, file_request, prepare_filing
 from app.services.filing_writer import FilingWriter
 from app.services.requests import authorize_requester, get_for_requester
+from app.textsafety import MultiLine, OneLine
 from app.workflows import rrn
 
 router = APIRouter(prefix="/v1/requests", tags=["public"], responses=problem_responses(422, 429))
@@ -102,11 +103,11 @@ def read_request(
 
 
 class CodeIn(BaseModel):
-    code: str = Field(min_length=1, max_length=12)
+    code: OneLine = Field(min_length=1, max_length=12)
 
 
 class ReplyIn(BaseModel):
-    message: str = Field(min_length=1, max_length=4000)
+    message: MultiLine = Field(min_length=1, max_length=4000)
 
 
 @router.post(
@@ -189,7 +190,7 @@ def reply(
 
 
 class ObjectionIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: MultiLine = Field(min_length=1, max_length=4000)
 
 
 @router.post(

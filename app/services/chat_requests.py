@@ -34,6 +34,7 @@ from app.services import identity
 from app.services.events import move, note
 from app.services.filing import new_request, record_filed
 from app.services.notices import CHAT, queue_internal, queue_notice
+from app.textsafety import one_line_or_none, phone_violation
 from app.workflows import chat_intent, intake
 from app.workflows.chat_intent import Confidence, Intent
 from app.workflows.identity import IdentityMethod
@@ -146,12 +147,14 @@ def file_from_chat(
     assert request.id is not None
     email, phone = _contacts(msg.user)
     name = msg.user.name or (msg.user.profile or {}).get("name")
+    # The same rules as a typed name (app/textsafety.py): a name that breaks them is not used.
+    name = one_line_or_none(name) if isinstance(name, str) else None
     session.add(
         Party(
             request_id=request.id,
             role="subject",
             relationship=Relationship.SELF.value,
-            name_enc=v.encrypt_opt(name if isinstance(name, str) else None, field="party.name"),
+            name_enc=v.encrypt_opt(name, field="party.name"),
             email_enc=v.encrypt_opt(email, field="party.email"),
             phone_enc=v.encrypt_opt(phone, field="party.phone"),
             email_bidx=v.blind_index(email, field="email") if email else None,
@@ -218,14 +221,14 @@ def _contacts(user: UserRef) -> tuple[str | None, str | None]:
     """The e-mail and mobile number Channel Talk holds, when they are well-formed."""
     profile = user.profile or {}
     email, phone = profile.get("email"), profile.get("mobileNumber")
-    if isinstance(email, str):
+    if isinstance(email, str) and one_line_or_none(email):
         try:
             email = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError:
             email = None
     else:
         email = None
-    if isinstance(phone, str):
+    if isinstance(phone, str) and phone_violation(phone) is None:
         digits = normalize_phone(phone)
         phone = phone if 9 <= len(digits) <= 11 and digits.startswith("0") else None
     else:
