@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     # Outside it the arrival is the receipt time, and the timeline keeps both.
     channeltalk_max_clock_skew_minutes: int = Field(default=10, ge=0, le=24 * 60)
     channeltalk_max_message_age_hours: int = Field(default=48, ge=1, le=24 * 30)
+    # Evidence files a crash left behind (a committed file no attachment refers to, a
+    # `.partial`) are removed when the worker starts and hourly, once they are this old: far
+    # longer than any upload the body limits allow takes, so one in flight is never hit.
+    evidence_orphan_grace_minutes: int = Field(default=360, ge=10)
 
     @property
     def slowest_send_seconds(self) -> float:
