@@ -16,6 +16,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from app.textsafety import MESSAGES as TEXT_RULES
+from app.textsafety import violation
+
 log = logging.getLogger("rightsdesk.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -54,6 +57,15 @@ class DomainError(Exception):
 
 class ValidationFailed(DomainError):
     status, code, title = 422, "validation_error", "입력값이 올바르지 않습니다."
+
+
+def check_text(value: str, *, field: str, multiline: bool) -> None:
+    """The text rules (app/textsafety.py) for a value that no input model reads (an HTML form
+    field): ValidationFailed naming the field and the rule."""
+    rule = violation(value, multiline=multiline)
+    if rule is not None:
+        message = TEXT_RULES[rule]
+        raise ValidationFailed(message, errors=[FieldError(field, rule, message)])
 
 
 class BusinessRuleViolation(DomainError):
@@ -167,7 +179,10 @@ _PYDANTIC_MESSAGES = {
     "model_attributes_type": ("invalid_type", "객체(JSON object)여야 합니다."),
     "dict_type": ("invalid_type", "객체(JSON object)여야 합니다."),
     "list_type": ("invalid_type", "목록(JSON array)이어야 합니다."),
+    # The text rules of app/textsafety.py: the error type is the rule's code.
+    **{rule: (rule, message) for rule, message in TEXT_RULES.items()},
 }
+_BAD_EMAIL = "이메일 주소 형식이 올바르지 않습니다."
 
 _LOCATION_PREFIXES = {"body", "query", "header", "path", "cookie"}
 
@@ -184,8 +199,11 @@ def pydantic_field_errors(raw: Sequence[Any]) -> list[FieldError]:
     for err in raw:
         code, message = _PYDANTIC_MESSAGES.get(err.get("type", ""), ("invalid", ""))
         if err.get("type") == "value_error" and err.get("ctx", {}).get("error"):
-            # Our own validators raise ValueError with a Korean message meant for people.
+            # Our own validators raise ValueError with a Korean message meant for people;
+            # email-validator's are English and name the offending character.
             message = str(err["ctx"]["error"])
+            if message.startswith("value is not a valid email address"):
+                message = _BAD_EMAIL
         out.append(
             FieldError(field_path(err.get("loc", ())), code, message or "올바르지 않은 값입니다.")
         )

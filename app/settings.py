@@ -168,6 +168,20 @@ class Settings(BaseSettings):
     channeltalk_reconcile_max_chats: int = Field(default=100, ge=1, le=500)
     embedded_worker: bool = True
 
+    # Hostile input (what an attacker's probe found). A Channel Talk delivery nested deeper
+    # than this many arrays/objects is dropped unread (200), before anything parses it.
+    channeltalk_max_json_depth: int = Field(default=32, ge=8, le=200)
+    # A chat message's `createdAt` is its receipt time only within this window around the
+    # delivery's arrival: at most this far ahead (clock skew) and this far behind (a late
+    # webhook, or reconciliation, which looks back CHANNELTALK_RECONCILE_LOOKBACK_HOURS).
+    # Outside it the arrival is the receipt time, and the timeline keeps both.
+    channeltalk_max_clock_skew_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    channeltalk_max_message_age_hours: int = Field(default=48, ge=1, le=24 * 30)
+    # Evidence files a crash left behind (a committed file no attachment refers to, a
+    # `.partial`) are removed when the worker starts and hourly, once they are this old: far
+    # longer than any upload the body limits allow takes, so one in flight is never hit.
+    evidence_orphan_grace_minutes: int = Field(default=360, ge=10)
+
     @property
     def slowest_send_seconds(self) -> float:
         """The longest one delivery can take, retries inside the transport included."""
@@ -176,6 +190,16 @@ class Settings(BaseSettings):
             + (8.0 + self.channeltalk_max_rate_wait_seconds) * self.channeltalk_max_retries
         )
         return max(self.smtp_timeout_seconds * 3, self.sms_timeout_seconds, chat)
+
+    @model_validator(mode="after")
+    def _message_age_covers_reconciliation(self) -> Settings:
+        # Reconciliation files messages up to the look-back old; their time must count.
+        if self.channeltalk_max_message_age_hours < self.channeltalk_reconcile_lookback_hours:
+            raise ValueError(
+                "RIGHTSDESK_CHANNELTALK_MAX_MESSAGE_AGE_HOURS must be at least "
+                "RIGHTSDESK_CHANNELTALK_RECONCILE_LOOKBACK_HOURS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _explicit_key_outside_development(self) -> Settings:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sqlmodel import Session, col, func, select
 
 from app.models.channeltalk import ChatCandidate, ChatLink, ChatMessage, InboundEvent
 from app.models.notice import Notice
-from app.models.request import Event, Request
+from app.models.request import Event, Party, Request
 from app.models.staff import ExportLog
 from app.runtime import Runtime
 from app.services.chat_jobs import post_candidate_notes, reconcile
@@ -449,6 +449,92 @@ def test_an_oversized_delivery_is_refused_before_it_is_read(
     resp = fake.deliver(url, TOKEN, too_big)
     assert resp.status_code == 413
     assert db.exec(select(func.count()).select_from(InboundEvent)).one() == 0
+
+
+@pytest.mark.usefixtures("customer")
+def test_a_deeply_nested_delivery_is_200_and_dropped_as_unreadable(
+    fake: FakeChannelTalk,
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "/v1/integrations/channeltalk/webhook"
+    nested_array = b'{"type": "message", "entity": {"x": ' + b"[" * 1000 + b"]" * 1000 + b"}}"
+    event = fake.message_event(CHAT, USER, DELETE_TEXT, created_at_ms=ms(SENT_AT))
+    head, tail = json.dumps(event)[:-1], "}"
+    nested_objects = (head + ', "pad": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + tail).encode()
+    assert len(nested_array) < 2100
+    with caplog.at_level(logging.WARNING, logger="rightsdesk.channeltalk"):
+        for body in (nested_array, nested_objects):
+            resp = fake.deliver(url, TOKEN, body, client=client)
+            assert resp.status_code == 200, resp.text
+    assert "nested" in caplog.text
+    assert db.exec(select(func.count()).select_from(InboundEvent)).one() == 0
+    # Nesting up to the limit is an ordinary delivery.
+    depth = settings.channeltalk_max_json_depth
+    event["pad"] = json.loads('{"a": ' * (depth - 1) + "1" + "}" * (depth - 1))
+    assert fake.deliver(url, TOKEN, event, client=client).status_code == 200
+    settle(db, 1)
+    assert len(requests_of(db)) == 1
+
+
+def test_control_characters_from_channel_talk_are_not_kept(
+    fake: FakeChannelTalk, hook: str, db: Session, runtime: Runtime
+) -> None:
+    # The profile's name and mobile number break the rules of a typed one: not used.
+    mobile = MOBILE + "\r\n<b>"
+    fake.add_user(USER, type="lead", name="\u202e객고트스테", email=EMAIL, mobile=mobile)
+    fake.add_chat(CHAT, USER)
+    assert deliver(fake, hook, "\u200b\u200b", message_id="blank").status_code == 200
+    assert deliver(fake, hook, f"\x1b[31m{DELETE_TEXT}\u202e\x00").status_code == 200
+    settle(db, 2)
+    [request] = requests_of(db)  # the invisible message filed nothing
+    party = db.exec(select(Party).where(Party.request_id == request.id)).one()
+    assert party.name_enc is None and party.phone_enc is None
+    assert runtime.vault.decrypt_opt(party.email_enc, field="party.email") == EMAIL
+    kept = db.exec(select(ChatMessage)).one()
+    text = runtime.vault.decrypt(kept.text_enc, field="chat_message.text")
+    assert DELETE_TEXT in text
+    assert not {"\x1b", "\u202e", "\x00"} & set(text)
+
+
+@pytest.mark.usefixtures("customer")
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC),  # createdAt 1000
+        T0 - timedelta(days=3),
+        T0 + timedelta(minutes=30),
+        T0 + timedelta(days=400),
+    ],
+)
+def test_a_message_time_far_from_the_delivery_is_refused_and_the_delivery_time_used(
+    fake: FakeChannelTalk, hook: str, db: Session, created_at: datetime
+) -> None:
+    assert deliver(fake, hook, DELETE_TEXT, created_at_ms=ms(created_at)).status_code == 200
+    settle(db, 1)
+    [request] = requests_of(db)
+    assert request.received_at == T0  # when the delivery reached us (the injected clock)
+    assert request.legal_due_on.isoformat() == "2026-12-28"
+    filed = db.exec(select(Event).where(Event.kind == "filed")).one()
+    assert filed.data["received_at"] == T0.isoformat()
+    assert filed.data["message_created_at"] == created_at.isoformat()
+    assert filed.data["received_at_basis"] == "delivery"
+
+
+@pytest.mark.usefixtures("customer")
+@pytest.mark.parametrize("created_at", [T0 - timedelta(hours=20), T0 + timedelta(minutes=5)])
+def test_a_message_time_within_the_window_is_the_receipt_time(
+    fake: FakeChannelTalk, hook: str, db: Session, created_at: datetime
+) -> None:
+    assert deliver(fake, hook, DELETE_TEXT, created_at_ms=ms(created_at)).status_code == 200
+    settle(db, 1)
+    [request] = requests_of(db)
+    # A little ahead of our clock is skew: never later than the delivery.
+    assert request.received_at == min(created_at, T0)
+    filed = db.exec(select(Event).where(Event.kind == "filed")).one()
+    assert "received_at_basis" not in filed.data
 
 
 @pytest.mark.usefixtures("customer")

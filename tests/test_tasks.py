@@ -161,7 +161,10 @@ def test_the_processor_gets_its_instruction_by_smtp_and_its_confirmation_closes_
     form = {"csrf_token": csrf.group(1), "token": token.group(1), "note": "발송 이력 삭제"}
     missing = client.post("/tasks/confirm", data=form)
     assert missing.status_code == 422 and "방법을 골라" in missing.text
-    done = client.post("/tasks/confirm", data={**form, "method_deleted": "irreversible_deletion"})
+    chosen = {**form, "method_deleted": "irreversible_deletion"}
+    hostile = client.post("/tasks/confirm", data={**chosen, "note": "삭제\u202e\x1b[2J"})
+    assert hostile.status_code == 422 and "제어 문자" in hostile.text
+    done = client.post("/tasks/confirm", data=chosen)
     assert done.status_code == 200 and "조치 완료가 확인되었습니다" in done.text
     task = case.task("sweettracker")
     assert (task["status"], task["completed_by"]) == ("done", "holder:sweettracker")

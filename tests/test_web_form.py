@@ -441,6 +441,8 @@ def test_documents_resend_and_objection_from_the_status_page(
     }
     status = client.post("/status", data=form)
     assert "이의제기" in status.text and "제35조제4항제1호" in status.text
+    hostile = client.post("/status/objection", data={**form, "reason": "\u202e요세주 려알"})
+    assert "제어 문자" in hostile.text and "이의제기가 접수되었습니다" not in hostile.text
     objected = client.post("/status/objection", data={**form, "reason": "근거 법률을 알려 주세요."})
     assert objected.status_code == 200 and "이의제기가 접수되었습니다" in objected.text
     assert dd_after(objected.text, "확인코드")

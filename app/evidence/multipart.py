@@ -39,6 +39,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.evidence.store import HEAD_BYTES, BlobWriter, EvidenceStore
+from app.textsafety import safe_filename
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -233,7 +234,7 @@ class _Reader:
             raise PayloadTooLarge(
                 message, errors=[FieldError(FILES_FIELD, "too_many_files", message)]
             )
-        filename = _decode(raw_filename) if raw_filename else None
+        filename = safe_filename(_decode(raw_filename)) if raw_filename else None
         # The blob writer is opened at the first byte of content: an empty file input costs
         # no file on disk.
         self._part = _Part(

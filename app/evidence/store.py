@@ -356,6 +356,16 @@ class EvidenceStore:
             return False
         return True
 
+    def committed_keys(self, older_than: float) -> Iterator[str]:
+        """Keys of the committed files last written more than `older_than` seconds ago."""
+        cutoff = time.time() - older_than
+        for path in self.root.glob("??/*"):
+            if not _KEY_RE.fullmatch(path.name) or path.parent.name != path.name[:2]:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    yield path.name
+
     def remove_partials(self, older_than: float = 3600.0) -> int:
         """Removes temporary files left by a process that died mid-upload (ciphertext only)."""
         cutoff = time.time() - older_than

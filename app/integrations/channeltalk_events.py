@@ -11,11 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from array import array
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from app.textsafety import clean_multi_line, violation
 
 
 class _Lenient(BaseModel):
@@ -68,13 +72,57 @@ class CustomerMessage:
     channel_id: str
     user_chat_id: str
     user_id: str
+    # When it reached us (the receipt time of a request it files): its own `createdAt`, unless
+    # that lay outside the ReceiptWindow; then the delivery's arrival (`time_basis`).
     sent_at: datetime
     text: str
     user: UserRef
+    created_at: datetime | None = None  # the message's own `createdAt`, when readable
+    time_basis: str = "message"  # message | delivery
 
 
-def parse(raw: bytes) -> Envelope | None:
-    """The envelope, or None when the body is not a JSON object of that shape."""
+@dataclass(frozen=True)
+class ReceiptWindow:
+    """How far a message's own time may lie from the arrival of its delivery and still be
+    believed: `createdAt` is the sender's word, and the legal deadline counts from receipt."""
+
+    delivered_at: datetime
+    ahead: timedelta
+    behind: timedelta
+
+    def receipt(self, created_at: datetime | None) -> tuple[datetime, str]:
+        """The receipt time and its basis. A little ahead of our clock is skew: never later
+        than the arrival."""
+        at = self.delivered_at
+        if created_at is not None and at - self.behind <= created_at <= at + self.ahead:
+            return min(created_at, at), "message"
+        return at, "delivery"
+
+
+# Channel Talk's own envelopes nest about ten levels (envelope, entity, blocks, bullets, ...).
+DEFAULT_MAX_DEPTH = 32
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+# Opening brackets become 1, closing ones 0xFF (-1 as a signed byte).
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit`, found without parsing
+    it: json.loads recurses once per level, and a 2 KB body of 1000 brackets is a
+    RecursionError. Strings are cut out; the depth at each bracket is then a running sum of
+    +1/-1, summed in C (a 1 MB body takes milliseconds)."""
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
+    steps = array("b", brackets.translate(_STEPS))
+    return max(accumulate(steps, initial=0)) > limit
+
+
+def parse(raw: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Envelope | None:
+    """The envelope, or None when the body is not a JSON object of that shape, or nests
+    deeper than `max_depth`."""
+    if nesting_exceeds(raw, max_depth):
+        return None
     try:
         data = json.loads(raw)
         return Envelope.model_validate(data) if isinstance(data, dict) else None
@@ -100,9 +148,12 @@ def dedupe_hash(key: str) -> str:
     return hashlib.sha256(f"channeltalk\x00{key}".encode()).hexdigest()
 
 
-def customer_message(envelope: Envelope) -> CustomerMessage | None:
+def customer_message(
+    envelope: Envelope, window: ReceiptWindow | None = None
+) -> CustomerMessage | None:
     """The customer's message, or None for anything else (manager and bot messages — our own
-    posts among them —, team chats, other models)."""
+    posts among them —, team chats, other models). With a `window`, a `createdAt` outside it
+    is not the receipt time (see ReceiptWindow)."""
     if envelope.kind != "message":
         return None
     try:
@@ -111,20 +162,36 @@ def customer_message(envelope: Envelope) -> CustomerMessage | None:
         return None
     if m.chatType != "userChat" or m.personType != "user" or not m.chatId:
         return None
-    text = message_text(m)
+    text = _visible_text(message_text(m))
     if not text:
         return None
     user = _user_ref(envelope.refers.get("user"), m.personId)
-    sent = datetime.fromtimestamp(m.createdAt / 1000, tz=UTC) if m.createdAt is not None else None
+    created = _from_ms(m.createdAt)
+    if window is not None:
+        sent, basis = window.receipt(created)
+    else:
+        sent, basis = created or datetime.now(UTC), "message"
     return CustomerMessage(
         message_id=m.id,
         channel_id=m.channelId,
         user_chat_id=m.chatId,
         user_id=m.personId or user.id,
-        sent_at=sent or datetime.now(UTC),
+        sent_at=sent,
         text=text,
         user=user,
+        created_at=created,
+        time_basis=basis,
     )
+
+
+def _from_ms(ms: int | None) -> datetime | None:
+    """Epoch milliseconds as an instant; None when absent or beyond what a datetime holds."""
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _user_ref(raw: Any, person_id: str) -> UserRef:
@@ -154,6 +221,13 @@ def message_text(m: MessageEntity) -> str:
 
     walk(m.blocks or [])
     return _TAG.sub("", "\n".join(parts)).strip()
+
+
+def _visible_text(text: str) -> str:
+    """A chat message as we keep it: control and bidi characters removed (the rules of a typed
+    text, app/textsafety.py), and nothing at all when nothing visible is left."""
+    text = clean_multi_line(text).strip()
+    return text if violation(text, multiline=True) is None else ""
 
 
 def deleted_user_id(envelope: Envelope) -> str | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from app.crypto import normalize_phone
 from app.models.bounds import Instant
+from app.textsafety import MultiLine, OneLine, one_line, phone_characters
 from app.workflows.vocab import DelegationScope, Delivery, NotifyBy, Relationship
 
 FileableType = Literal["access", "correction", "deletion", "suspension", "consent_withdrawal"]
@@ -29,9 +30,23 @@ def _name(value: str) -> str:
     return value
 
 
-Phone = Annotated[str, Field(max_length=32), AfterValidator(_phone)]
-Name = Annotated[str, Field(max_length=100), AfterValidator(_name)]
-ShortText = Annotated[str, Field(max_length=300)]
+def _email_text(value: object) -> object:
+    # Before EmailStr's own check, so control characters get the same rule as everywhere.
+    if isinstance(value, str):
+        one_line(value.strip())
+    return value
+
+
+# Every free-text and contact field takes one of these (app/textsafety.py: control
+# characters, bidi controls and invisible-only text are refused; phones are digits and
+# separators only; only multi-line free text keeps newlines).
+Phone = Annotated[
+    str, Field(max_length=32), AfterValidator(phone_characters), AfterValidator(_phone)
+]
+Name = Annotated[str, Field(max_length=100), AfterValidator(one_line), AfterValidator(_name)]
+Email = Annotated[EmailStr, BeforeValidator(_email_text)]
+ShortText = Annotated[OneLine, Field(max_length=300)]
+Code = Annotated[OneLine, Field(max_length=64)]
 
 
 class _In(BaseModel):
@@ -41,7 +56,7 @@ class _In(BaseModel):
 class SubjectIn(_In):
     name: Name
     birth_date: date
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
 
 
@@ -49,7 +64,7 @@ class RequesterIn(_In):
     relationship: Relationship = Relationship.SELF
     name: Name | None = None
     birth_date: date | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
 
 
@@ -70,19 +85,19 @@ class DelegationIn(_In):
 
 
 class CorrectionIn(_In):
-    item: str = Field(max_length=64)
-    current_value: str | None = Field(default=None, max_length=1000)
-    requested_value: str = Field(min_length=1, max_length=1000)
+    item: Code
+    current_value: MultiLine | None = Field(default=None, max_length=1000)
+    requested_value: MultiLine = Field(min_length=1, max_length=1000)
 
 
 class RequestCreate(_In):
     type: FileableType
-    service: str = Field(max_length=64)
+    service: Code
     subject: SubjectIn
     requester: RequesterIn | None = None
     delegation: DelegationIn | None = None
-    items: list[str] = Field(default_factory=list)
-    details: str | None = None
+    items: list[OneLine] = Field(default_factory=list)
+    details: MultiLine | None = None
     correction: CorrectionIn | None = None
     delivery: Delivery = Delivery.ELECTRONIC
     notify_by: NotifyBy | None = None

@@ -11,6 +11,7 @@ from app.models.bounds import Day, Instant
 from app.models.request_api import StaffRequestDetail
 from app.routers.common import CaseWrite, OfficerWrite, problem_responses
 from app.services import decisions
+from app.textsafety import MultiLine, OneLine
 from app.workflows.lifecycle import Outcome
 
 router = APIRouter(
@@ -25,7 +26,7 @@ class AccessIn(BaseModel):
 
     method: Literal["electronic", "mail", "in_person"]
     available_at: Instant | None = None
-    place: str | None = Field(default=None, max_length=300)
+    place: OneLine | None = Field(default=None, max_length=300)
     fee_krw: int = Field(default=0, ge=0)
     postage_krw: int = Field(default=0, ge=0)
     caused_by_controller: bool = False
@@ -33,13 +34,15 @@ class AccessIn(BaseModel):
 
 class DecisionIn(BaseModel):
     outcome: Outcome
-    grounds: list[str] = Field(default_factory=list, max_length=12)
-    reason: str | None = Field(default=None, max_length=4000, description="the subject reads it")
-    items_granted: list[str] = Field(default_factory=list)
-    items_withheld: list[str] = Field(default_factory=list)
-    changes: str | None = Field(default=None, max_length=4000, description="correction: what")
+    grounds: list[OneLine] = Field(default_factory=list, max_length=12)
+    reason: MultiLine | None = Field(
+        default=None, max_length=4000, description="the subject reads it"
+    )
+    items_granted: list[OneLine] = Field(default_factory=list)
+    items_withheld: list[OneLine] = Field(default_factory=list)
+    changes: MultiLine | None = Field(default=None, max_length=4000, description="correction: what")
     access: AccessIn | None = None
-    record_dates: dict[str, Day | None] = Field(
+    record_dates: dict[OneLine, Day | None] = Field(
         default_factory=dict,
         description="deletion: retention rule code -> date the record was made (null: none)",
     )
@@ -50,11 +53,11 @@ class DecisionIn(BaseModel):
 
 class ApprovalIn(BaseModel):
     approve: bool
-    note: str | None = Field(default=None, max_length=2000)
+    note: MultiLine | None = Field(default=None, max_length=2000)
 
 
 class PostponementIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: MultiLine = Field(min_length=1, max_length=2000)
     expected_end: Day | None = None
 
 

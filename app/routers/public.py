@@ -18,6 +18,7 @@ from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_sup
 from app.services import identity, objections
 from app.services.intake import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
+from app.textsafety import MultiLine, OneLine
 from app.workflows import rrn
 
 router = APIRouter(prefix="/v1/requests", tags=["public"], responses=problem_responses(422, 429))
@@ -81,11 +82,11 @@ def read_request(
 
 
 class CodeIn(BaseModel):
-    code: str = Field(min_length=1, max_length=12)
+    code: OneLine = Field(min_length=1, max_length=12)
 
 
 class ReplyIn(BaseModel):
-    message: str = Field(min_length=1, max_length=4000)
+    message: MultiLine = Field(min_length=1, max_length=4000)
 
 
 @router.post(
@@ -183,7 +184,7 @@ def reply(
 
 
 class ObjectionIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: MultiLine = Field(min_length=1, max_length=4000)
 
 
 @router.post(

@@ -38,6 +38,7 @@ from app.services.requests import (
     log_access,
     request_by_reference,
 )
+from app.textsafety import MultiLine
 from app.workflows.identity import IdentityMethod
 from app.workflows.lifecycle import Status
 from app.workflows.vocab import RequestType
@@ -179,14 +180,16 @@ def resend_notice(
 class IdentityIn(BaseModel):
     result: Literal["verified", "failed"]
     method: IdentityMethod
-    note: str | None = Field(default=None, max_length=2000, description="internal note")
-    reason: str | None = Field(
+    note: MultiLine | None = Field(default=None, max_length=2000, description="internal note")
+    reason: MultiLine | None = Field(
         default=None, max_length=1000, description="shown to the requester when failed"
     )
 
 
 class InfoRequestIn(BaseModel):
-    message: str = Field(min_length=1, max_length=4000, description="what to supply, in Korean")
+    message: MultiLine = Field(
+        min_length=1, max_length=4000, description="what to supply, in Korean"
+    )
     respond_by: Day | None = None
 
 
@@ -273,7 +276,7 @@ def download_attachment(
 
 class RequestPatch(BaseModel):
     assignee: IdField | None = Field(default=None, description="a staff id, or null to unassign")
-    note: str | None = Field(default=None, max_length=4000, description="internal note")
+    note: MultiLine | None = Field(default=None, max_length=4000, description="internal note")
 
 
 @router.patch(

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from app.deps import RuntimeDep, SessionDep
-from app.errors import DomainError
+from app.errors import DomainError, check_text
 from app.models.request import Request as DbRequest
 from app.models.task import Task
 from app.routers.web import forbidden, page
@@ -133,6 +133,8 @@ def _record(
             Performed(ACTION_FOR[_instruction_of(str(choice["action"]))], Method(method))
         )
     note = fields.get("note", "").strip()[:2000] or None
+    if note:
+        check_text(note, field="note", multiline=True)
     tasks.complete(
         session,
         rt,

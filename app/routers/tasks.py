@@ -21,6 +21,7 @@ from app.routers.filing_body import StoredFiles, read_files
 from app.runtime import Runtime
 from app.services import task_views, tasks
 from app.services.requests import log_access, request_by_reference
+from app.textsafety import MultiLine
 from app.workflows.tasks import Action, Method, Performed
 
 router = APIRouter(tags=["tasks"], responses=problem_responses(401, 403, 404, 422))
@@ -61,12 +62,12 @@ class PerformedIn(BaseModel):
 
 class CompleteIn(BaseModel):
     actions: list[PerformedIn] = Field(min_length=1, max_length=4)
-    note: str | None = Field(default=None, max_length=2000)
+    note: MultiLine | None = Field(default=None, max_length=2000)
     performed_at: Instant | None = None
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: MultiLine = Field(min_length=1, max_length=2000)
 
 
 class TaskPatch(BaseModel):

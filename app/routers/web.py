@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from app.catalog import build_catalog
 from app.deps import RuntimeDep, SessionDep
-from app.errors import DomainError, FieldError, ValidationFailed
+from app.errors import DomainError, FieldError, ValidationFailed, check_text
 from app.evidence.multipart import BeforeFiles, read_upload
 from app.limits import accepts_files
 from app.models.request_api import RequestPublic
@@ -480,6 +480,7 @@ async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep
     def run() -> Any:
         if not reason or len(reason) > 4000:
             raise ValidationFailed("이의 사유를 4000자 이내로 적어 주세요.")
+        check_text(reason, field="reason", multiline=True)
         req = authorize_requester(
             session, rt, reference, code, for_update=True, client=client_ip(request)
         )

@@ -41,7 +41,17 @@ def record_delivery(rt: Runtime, raw: bytes, *, via: str = "webhook") -> int | N
     Committed here, before the webhook answers 200: once Channel Talk hears 200 the event must
     survive a crash of this process.
     """
-    envelope = wire.parse(raw)
+    depth = rt.settings.channeltalk_max_json_depth
+    if wire.nesting_exceeds(raw, depth):
+        # Checked before anything parses it recursively; 200 and dropped like any unreadable
+        # body (never a 500, which Channel Talk counts towards blocking the webhook).
+        log.warning(
+            "Channel Talk delivery nested deeper than %d levels (%d bytes); dropped",
+            depth,
+            len(raw),
+        )
+        return None
+    envelope = wire.parse(raw, max_depth=depth)
     if envelope is None:
         # Never 4xx to Channel Talk for a body we cannot read: 100 failures block the webhook.
         log.warning("Channel Talk delivery is not a JSON envelope (%d bytes); dropped", len(raw))
@@ -104,8 +114,12 @@ def _process_one(rt: Runtime, event_id: int) -> int:
             event = session.get(InboundEvent, event_id)
             assert event is not None
             raw = rt.vault.decrypt(event.payload_enc, field="inbound.raw").encode()
-            envelope = wire.parse(raw)
-            outcome = handle_envelope(session, rt, envelope) if envelope else "unreadable"
+            envelope = wire.parse(raw, max_depth=rt.settings.channeltalk_max_json_depth)
+            outcome = (
+                handle_envelope(session, rt, envelope, event.received_at)
+                if envelope
+                else "unreadable"
+            )
             event.status = "done" if outcome not in ("ignored", "unreadable") else "ignored"
             event.outcome, event.processed_at = outcome, rt.clock()
             event.lease_until, event.last_error = None, None

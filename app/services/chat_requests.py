@@ -10,6 +10,8 @@ Nothing personal is ever written into the chat.
 from __future__ import annotations
 
 import hashlib
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -20,6 +22,7 @@ from app.crypto import normalize_phone
 from app.integrations.channeltalk_events import (
     CustomerMessage,
     Envelope,
+    ReceiptWindow,
     UserRef,
     customer_message,
     deleted_user_id,
@@ -34,6 +37,7 @@ from app.services.events import move, note
 from app.services.intake.plan import Facts, PersonFacts, plan_request
 from app.services.intake.write import unique_reference, write_filing
 from app.services.notices import CHAT, queue_internal, queue_notice
+from app.textsafety import one_line_or_none, phone_violation
 from app.workflows import chat_intent, intake
 from app.workflows.chat_intent import Confidence, Intent
 from app.workflows.deadlines import kst_date, period_for
@@ -45,10 +49,21 @@ from app.workflows.vocab import TYPE_LABELS_KO, Relationship
 
 ACTOR = "channeltalk"
 
+log = logging.getLogger("rightsdesk.channeltalk")
 
-def handle_envelope(session: Session, rt: Runtime, envelope: Envelope) -> str:
-    """Process one delivery; returns what was done (stored on the inbound event)."""
-    message = customer_message(envelope)
+
+def handle_envelope(
+    session: Session, rt: Runtime, envelope: Envelope, delivered_at: datetime | None = None
+) -> str:
+    """Process one delivery (arrived at `delivered_at`, default now); returns what was done
+    (stored on the inbound event)."""
+    s = rt.settings
+    window = ReceiptWindow(
+        delivered_at or rt.clock(),
+        ahead=timedelta(minutes=s.channeltalk_max_clock_skew_minutes),
+        behind=timedelta(hours=s.channeltalk_max_message_age_hours),
+    )
+    message = customer_message(envelope, window)
     if message is not None:
         return handle_message(session, rt, message)
     user_id = deleted_user_id(envelope)
@@ -123,16 +138,16 @@ def file_from_chat(
     v = rt.vault
     email, phone = _contacts(msg.user)
     name = msg.user.name or (msg.user.profile or {}).get("name")
+    # The same rules as a typed name (app/textsafety.py): a name that breaks them is not used.
+    name = one_line_or_none(name) if isinstance(name, str) else None
     link_values = _link_values(rt, msg, intent)
-    request_type_period = period_for(request_type)
-    service = service_for(rt, msg.channel_id)
     facts = Facts(
         reference=unique_reference(session, kst_date(received_at)),
         type=request_type,
-        service=service,
+        service=service_for(rt, msg.channel_id),
         channel="channeltalk",
         received_at=received_at,
-        period_days=request_type_period,
+        period_days=period_for(request_type),
         notify_by=CHAT,
         items=[],  # the whole of the service's data, until the requester narrows it
         delivery="electronic",
@@ -143,7 +158,7 @@ def file_from_chat(
             PersonFacts(
                 role="subject",
                 relationship=Relationship.SELF.value,
-                name=name if isinstance(name, str) else None,
+                name=name,
                 email=email,
                 phone=phone,
             )
@@ -153,6 +168,7 @@ def file_from_chat(
             "chat_identity": link_values["identity"],
             "confidence": link_values["confidence"],
             "matched": link_values["matched"],
+            **_time_refused(msg),
         },
     )
     request_id = write_filing(session, rt, plan_request(rt, facts))
@@ -164,6 +180,16 @@ def file_from_chat(
     _start_identity(session, rt, request, link, has_contact=bool(email or phone))
     _queue_description(session, rt, request, link)
     return request
+
+
+def _time_refused(msg: CustomerMessage) -> dict[str, str | None]:
+    """For the timeline: the message's own time, when it was not taken as the receipt time
+    (the deadline counts from receipt, so both are kept)."""
+    if msg.time_basis != "delivery":
+        return {}
+    log.warning("Channel Talk message time outside the accepted window; filed at its delivery")
+    claimed = msg.created_at.isoformat() if msg.created_at else None
+    return {"message_created_at": claimed, "received_at_basis": "delivery"}
 
 
 def _start_identity(
@@ -195,14 +221,14 @@ def _contacts(user: UserRef) -> tuple[str | None, str | None]:
     """The e-mail and mobile number Channel Talk holds, when they are well-formed."""
     profile = user.profile or {}
     email, phone = profile.get("email"), profile.get("mobileNumber")
-    if isinstance(email, str):
+    if isinstance(email, str) and one_line_or_none(email):
         try:
             email = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError:
             email = None
     else:
         email = None
-    if isinstance(phone, str):
+    if isinstance(phone, str) and phone_violation(phone) is None:
         digits = normalize_phone(phone)
         phone = phone if 9 <= len(digits) <= 11 and digits.startswith("0") else None
     else:

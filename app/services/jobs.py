@@ -7,7 +7,15 @@ from app.services.outbox import Periodic
 
 
 def periodic_jobs(rt: Runtime) -> list[Periodic]:
-    from app.services import audit, chat_inbound, chat_jobs, purge, sla, task_notices
+    from app.services import (
+        audit,
+        chat_inbound,
+        chat_jobs,
+        evidence_sweep,
+        purge,
+        sla,
+        task_notices,
+    )
 
     s = rt.settings
     jobs: list[Periodic] = []
@@ -20,6 +28,8 @@ def periodic_jobs(rt: Runtime) -> list[Periodic]:
         )
     # The global audit chain grows by one anchor over the chains that grew (every 5 minutes).
     jobs.append(Periodic("Audit anchor", 300, lambda: audit.anchor(rt)))
+    # What a crash mid-upload left in the evidence store; the first pass runs it at start-up.
+    jobs.append(Periodic("Evidence sweep", 3600, lambda: evidence_sweep.sweep(rt)))
     if s.purge_after_days or s.access_log_retention_days:
         jobs.append(Periodic("Retention purge", 3600, lambda: purge.purge(rt)))
     if s.channeltalk_tokens or s.channeltalk_api_enabled:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from app import access_purpose
 from app.crypto import constant_time_equal
 from app.errors import FieldError, NotFound, RateLimited, ValidationFailed, VersionMismatch
-from app.models.bounds import MAX_ID
+from app.models.bounds import MAX_ID, Day, IdField, Instant
 from app.models.identity import Attachment, IdentityCheck, Verification
 from app.models.request import Delegation, Event, Party, Request
 from app.models.request_api import (
@@ -201,7 +201,7 @@ def _page(stmt: Any, f: QueueFilter) -> Any:
     last = _decode_cursor(f.cursor, f.sort) if f.cursor else None
     if f.sort == "legal_deadline":
         if last is not None:
-            due, rid = date.fromisoformat(last[0]), int(last[1])
+            _, due, rid = last
             stmt = stmt.where(
                 or_(
                     col(Request.legal_due_on) > due,
@@ -210,7 +210,7 @@ def _page(stmt: Any, f: QueueFilter) -> Any:
             )
         return stmt.order_by(col(Request.legal_due_on), col(Request.id))
     if last is not None:
-        at, rid = datetime.fromisoformat(last[0]), int(last[1])
+        _, at, rid = last
         stmt = stmt.where(
             or_(
                 col(Request.received_at) < at,
@@ -228,18 +228,29 @@ def _encode_cursor(row: Request, sort: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, sort: str) -> tuple[str, int]:
+# What a cursor may decode to, per sort order: exactly [sort, value, id], strictly typed (no
+# floats, strings or booleans for the id, a tz-aware instant, dates and ids within the bounds
+# the database can compare). The cursor comes back from the client, so it is input like any
+# other: anything else is 422 on `cursor`, never a 500 from the query.
+_CURSOR_SHAPES: dict[str, TypeAdapter[tuple[str, date | datetime, int]]] = {
+    "legal_deadline": TypeAdapter(
+        tuple[Literal["legal_deadline"], Day, IdField], config=ConfigDict(strict=True)
+    ),
+    "-received_at": TypeAdapter(
+        tuple[Literal["-received_at"], Instant, IdField], config=ConfigDict(strict=True)
+    ),
+}
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[str, date | datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, value, rid = json.loads(raw)
-        if kind != sort:
-            raise ValueError("cursor from another sort order")
-        # Validate the value's shape now rather than failing inside the query.
-        (date.fromisoformat if sort == "legal_deadline" else datetime.fromisoformat)(value)
-        return str(value), int(rid)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        return _CURSOR_SHAPES[sort].validate_json(raw)
+    except ValueError:
+        # pydantic's ValidationError is a ValueError, and so are binascii.Error (not base64)
+        # and non-ASCII text in the cursor.
         msg = "페이지 커서가 올바르지 않습니다. 첫 페이지부터 다시 조회해 주세요."
-        raise ValidationFailed(msg, errors=[FieldError("cursor", "invalid", msg)]) from exc
+        raise ValidationFailed(msg, errors=[FieldError("cursor", "invalid", msg)]) from None
 
 
 def _queue_item(r: Request, today: date, due_soon_days: int, cutoff: datetime) -> QueueItem:
