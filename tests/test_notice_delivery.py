@@ -540,3 +540,37 @@ def test_the_embedded_worker_gives_way_to_web_requests_but_keeps_delivering(
     )
     briefly.run_pass()
     assert len(sent) == 12 and time.monotonic() - quiet_at < 30
+
+
+class TestRecipientReplies:
+    """RCPT TO answers: 4xx (greylisting, a full mailbox) is tried again, 5xx is final."""
+
+    def test_a_greylisted_receipt_is_delivered_on_the_retry(
+        self, client: TestClient, smtp: SmtpServer, outbox: Outbox, clock: Clock, db: Session
+    ) -> None:
+        file(client, request_body())
+        # The greylisting server defers the first try of each message.
+        smtp.handler.rcpt_replies = ["451 4.3.0 Greylisted, try again later"] * 2
+        assert outbox.run_once() == 2
+        for kind in ("receipt", "verification_code"):
+            [notice] = notices(db, kind)
+            assert (notice.status, notice.attempts) == ("pending", 1), kind
+            assert notice.last_error == "SMTP recipient refused 451"
+        assert smtp.received == []
+        clock.advance(hours=2)
+        assert outbox.run_once() == 2
+        assert len(mail(smtp)) == 1 and len(mail(smtp, "verification_code")) == 1
+        assert all(n.status == "delivered" for n in notices(db, kind=None))
+
+    def test_an_unknown_mailbox_fails_at_once(
+        self, client: TestClient, smtp: SmtpServer, outbox: Outbox, clock: Clock, db: Session
+    ) -> None:
+        file(client, request_body())
+        smtp.handler.rcpt_replies = ["550 5.1.1 No such user"] * 2
+        outbox.run_once()
+        [notice] = notices(db)
+        assert (notice.status, notice.attempts) == ("failed", 1)
+        assert notice.last_error == "SMTP recipient refused 550"
+        clock.advance(hours=2)
+        assert outbox.run_once() == 0
+        assert len(smtp.handler.rcpt_tried) == 2  # one try each, never again
