@@ -574,3 +574,115 @@ class TestRecipientReplies:
         clock.advance(hours=2)
         assert outbox.run_once() == 0
         assert len(smtp.handler.rcpt_tried) == 2  # one try each, never again
+
+
+HANGUL_ADDRESS = "홍길동@예시.한국"  # synthetic: a Hangul local part at a Hangul IDN domain
+HANGUL_ACE = "홍길동@xn--vv4b11d.xn--3e0b707e"  # what goes on the wire: the domain as A-labels
+
+
+class TestInternationalisedAddresses:
+    @pytest.fixture
+    def settings_overrides(self, smtp_port: int) -> dict[str, Any]:
+        return {
+            "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
+            "smtp_utf8": True,
+            "notice_max_attempts": 3,
+            "smtp_timeout_seconds": 5,
+        }
+
+    def start(self, smtp_port: int, *, smtputf8: bool) -> SmtpServer:
+        return SmtpServer(smtp_port, smtputf8=smtputf8).start()
+
+    def test_sent_with_smtputf8_when_the_server_offers_it(
+        self, client: TestClient, smtp_port: int, outbox: Outbox, db: Session
+    ) -> None:
+        created = file(client, request_body(subject=subject(email=HANGUL_ADDRESS)))
+        assert created.status_code == 201, created.text
+        server = self.start(smtp_port, smtputf8=True)
+        try:
+            assert outbox.run_once() == 2
+        finally:
+            server.stop()
+        [got] = mail(server)
+        assert got.rcpt_tos == [HANGUL_ACE]
+        # RFC 6532: the header is UTF-8 as it is (never an RFC 2047 word inside an address).
+        assert f"\nTo: {HANGUL_ACE}\r\n".encode() in got.raw
+        assert all(n.status == "delivered" for n in notices(db, kind=None))
+
+    def test_without_smtputf8_the_notice_fails_at_once_with_the_reason(
+        self, client: TestClient, smtp_port: int, outbox: Outbox, clock: Clock, db: Session
+    ) -> None:
+        file(client, request_body(subject=subject(email=HANGUL_ADDRESS)))
+        server = self.start(smtp_port, smtputf8=False)
+        try:
+            outbox.run_once()
+            clock.advance(hours=2)
+            assert outbox.run_once() == 0  # nothing left to retry
+        finally:
+            server.stop()
+        assert server.received == []
+        for notice in notices(db, kind=None):
+            assert (notice.status, notice.attempts) == ("failed", 1)
+            assert notice.last_error == "SMTP server does not offer SMTPUTF8"
+
+    def test_an_ascii_mailbox_at_an_idn_domain_needs_no_smtputf8(
+        self, client: TestClient, smtp_port: int, outbox: Outbox, db: Session
+    ) -> None:
+        file(client, request_body(subject=subject(email="hong@예시.한국")))
+        server = self.start(smtp_port, smtputf8=False)
+        try:
+            assert outbox.run_once() == 2
+        finally:
+            server.stop()
+        [got] = mail(server)
+        assert got.rcpt_tos == ["hong@xn--vv4b11d.xn--3e0b707e"]
+        assert all(n.status == "delivered" for n in notices(db, kind=None))
+
+
+class TestInternationalisedAddressesRefusedAtIntake:
+    """Without SMTP_UTF8 the relay is not known to carry a non-ASCII mailbox name: intake
+    says so at once, instead of accepting a request whose notices can never arrive."""
+
+    def test_a_hangul_mailbox_is_refused_naming_the_field(self, client: TestClient) -> None:
+        resp = file(client, request_body(subject=subject(email=HANGUL_ADDRESS)))
+        assert resp.status_code == 422
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        problem = resp.json()
+        assert problem["code"] == "email_not_deliverable"
+        [error] = problem["errors"]
+        assert error["field"] == "subject.email" and error["code"] == "email_not_deliverable"
+        assert "이메일" in error["message"]
+        assert HANGUL_ADDRESS not in resp.text  # the address is not echoed
+
+    def test_a_representatives_hangul_mailbox_is_refused_too(self, client: TestClient) -> None:
+        body = request_body(
+            subject=subject(email=None, phone="010-4444-3333"),
+            requester={
+                "relationship": "legal_representative",
+                "name": "홍부모",
+                "birth_date": "1970-01-01",
+                "email": HANGUL_ADDRESS,
+            },
+        )
+        resp = file(client, body)
+        assert resp.status_code == 422
+        assert [e["field"] for e in resp.json()["errors"]] == ["requester.email"]
+
+    def test_an_idn_domain_alone_is_accepted(self, client: TestClient) -> None:
+        resp = file(client, request_body(subject=subject(email="hong@예시.한국")))
+        assert resp.status_code == 201
+
+
+class TestInternationalisedAddressesInTheMailDrop:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {}  # no SMTP: the .eml files carry any address
+
+    def test_accepted_and_written(
+        self, client: TestClient, outbox: Outbox, settings: Settings, db: Session
+    ) -> None:
+        ref = file(client, request_body(subject=subject(email=HANGUL_ADDRESS))).json()["reference"]
+        outbox.run_once()
+        [path] = settings.mail_dir.glob(f"{ref}-receipt-*.eml")
+        assert f"\nTo: {HANGUL_ADDRESS}\n" in path.read_text(encoding="utf-8")
+        assert notices(db)[0].status == "delivered"

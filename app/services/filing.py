@@ -116,6 +116,7 @@ def prepare_filing(
         limits=intake.IntakeLimits(
             max_text_chars=rt.settings.max_text_chars,
             max_items=rt.settings.max_items_per_request,
+            utf8_mailboxes=rt.settings.utf8_mailboxes,
         ),
     )
     relationship = intake.relationship_of(payload)
