@@ -99,10 +99,11 @@ def _sla_sweep(_: argparse.Namespace) -> int:
 
 def _migrate(_: argparse.Namespace) -> int:
     from app.migrate import upgrade
+    from app.private_files import private_dir
 
     settings = get_settings()
     if settings.database_url_resolved.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     upgrade(settings.database_url_resolved)
     return 0
 

@@ -22,6 +22,10 @@ class Outgoing:
     body: str
     reference: str
     kind: str
+    # A one-time code's notice: the body with the code masked (what the stored notice keeps
+    # after delivery). Only the recipient's own channel gets `body`; copies kept for people
+    # to read (the development mail drop) get this.
+    redacted_body: str | None = None
 
 
 class DeliveryError(Exception):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
+from dataclasses import replace
 from email.charset import BASE64, Charset
 from email.header import Header
 from email.message import Message
@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from app.integrations.delivery import Outgoing, PermanentDeliveryError, classify
 from app.models.base import utcnow
+from app.private_files import private_dir, write_private
 
 
 def build_email(
@@ -125,21 +126,49 @@ def envelope_address(address: str) -> tuple[str, bool]:
 
 
 class FileTransport:
-    """Writes each message as an .eml file: what would have been sent, for a person to read."""
+    """Writes each message as an .eml file: what would have been sent, for a person to read.
+
+    The directory is 0700 and the files 0600. A one-time code is masked in the .eml, as in
+    the stored notice: .eml files get opened, attached and copied around. With
+    `reveal_codes` (development only) the code goes into a 0600 `.code` file of the same
+    name, so a developer can still type it in."""
 
     name = "file"
 
-    def __init__(self, directory: Path, mail_from: str) -> None:
+    def __init__(self, directory: Path, mail_from: str, *, reveal_codes: bool = False) -> None:
         self.directory = directory
         self.mail_from = mail_from
+        self.reveal_codes = reveal_codes
 
     def send(self, message: Outgoing) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        email = build_email(message, self.mail_from, cte="8bit")
+        private_dir(self.directory)
+        shown = message
+        if message.redacted_body is not None:
+            shown = replace(message, body=message.redacted_body)
+        email = build_email(shown, self.mail_from, cte="8bit")
         # SMS land here too when no gateway is configured; To then holds the phone number.
         email["X-RightsDesk-Channel"] = message.channel
         # One file per notice, written atomically: a retry rewrites the same file.
         path = self.directory / f"{message.reference}-{message.kind}-{message.notice_id}.eml"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(email.as_bytes())
-        os.replace(tmp, path)
+        secrets = masked_parts(message.body, message.redacted_body)
+        if self.reveal_codes and secrets:
+            write_private(path.with_suffix(".code"), "".join(s + "\n" for s in secrets).encode())
+        write_private(path, email.as_bytes())
+
+
+def masked_parts(body: str, redacted: str | None) -> list[str]:
+    """The pieces of `body` that `redacted` masks (a masked copy has the same length and
+    differs only where the secret was)."""
+    if redacted is None or len(redacted) != len(body):
+        return []
+    parts: list[str] = []
+    start: int | None = None
+    for i, (a, b) in enumerate(zip(body, redacted, strict=True)):
+        if a != b and start is None:
+            start = i
+        elif a == b and start is not None:
+            parts.append(body[start:i])
+            start = None
+    if start is not None:
+        parts.append(body[start:])
+    return list(dict.fromkeys(parts))
