@@ -106,8 +106,8 @@ class TestMailDrop:
         assert Outbox(runtime).run_once() == 2
         mail_dir = settings.mail_dir
         assert mode(settings.data_dir) == 0o700 and mode(mail_dir) == 0o700
-        files = sorted(mail_dir.iterdir())
-        assert len(files) == 2 and all(p.suffix == ".eml" for p in files)  # no .code in test
+        files = sorted(mail_dir.glob("*.eml"))
+        assert len(files) == 2
         for path in files:
             assert mode(path) == 0o600, path.name
             text = path.read_text(encoding="utf-8")
@@ -115,13 +115,13 @@ class TestMailDrop:
         [eml] = mail_dir.glob(f"*-verification_code-{notice.id}.eml")
         assert "******" in eml.read_text(encoding="utf-8")  # masked, as the stored notice is
 
-    def test_in_development_the_code_is_in_a_private_file_beside_it(
-        self, client: TestClient, runtime: Any, settings: Settings, db: Session
+    @pytest.mark.parametrize("env", ["development", "test"])
+    def test_outside_production_the_code_is_in_a_private_file_beside_it(
+        self, client: TestClient, runtime: Any, settings: Settings, db: Session, env: str
     ) -> None:
         file(client, request_body())
         notice, code = self.code_of(runtime, db)
-        development = settings.model_copy(update={"env": "development"})
-        transports = transports_for(development)
+        transports = transports_for(settings.model_copy(update={"env": env}))
         assert isinstance(transports["email"], FileTransport)
         Outbox(runtime, transports).run_once()
         [eml] = settings.mail_dir.glob(f"*-verification_code-{notice.id}.eml")
@@ -131,3 +131,15 @@ class TestMailDrop:
         assert mode(side) == 0o600
         # Only code notices get one.
         assert [p.name for p in settings.mail_dir.glob("*.code")] == [side.name]
+
+    def test_in_production_no_code_file_is_written(
+        self, client: TestClient, runtime: Any, settings: Settings, db: Session
+    ) -> None:
+        file(client, request_body())
+        _, code = self.code_of(runtime, db)
+        production = settings.model_copy(update={"env": "production"})
+        Outbox(runtime, transports_for(production)).run_once()
+        assert len(list(settings.mail_dir.glob("*.eml"))) == 2
+        assert list(settings.mail_dir.glob("*.code")) == []
+        for path in settings.mail_dir.iterdir():
+            assert code not in path.read_text(encoding="utf-8")

@@ -130,8 +130,8 @@ class FileTransport:
 
     The directory is 0700 and the files 0600. A one-time code is masked in the .eml, as in
     the stored notice: .eml files get opened, attached and copied around. With
-    `reveal_codes` (development only) the code goes into a 0600 `.code` file of the same
-    name, so a developer can still type it in."""
+    `reveal_codes` (development and test, never production) the code goes into a 0600
+    `.code` file of the same name, so a developer, or a test, can still type it in."""
 
     name = "file"
 

@@ -51,7 +51,7 @@ def transports_for(settings: Settings) -> dict[str, Transport]:
     """Chosen by settings: SMTP, the SMS gateway and the Channel Talk Open API when configured,
     .eml files otherwise."""
     files = FileTransport(
-        settings.mail_dir, settings.mail_from, reveal_codes=settings.env == "development"
+        settings.mail_dir, settings.mail_from, reveal_codes=settings.env != "production"
     )
     email: Transport = (
         SmtpTransport(
