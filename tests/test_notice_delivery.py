@@ -686,3 +686,91 @@ class TestInternationalisedAddressesInTheMailDrop:
         [path] = settings.mail_dir.glob(f"{ref}-receipt-*.eml")
         assert f"\nTo: {HANGUL_ADDRESS}\n" in path.read_text(encoding="utf-8")
         assert notices(db)[0].status == "delivered"
+
+
+class TestStaffResend:
+    """A resend is one copy per original at a time, and a code is never sent twice."""
+
+    def fail_everything(self, client: TestClient, outbox: Outbox, clock: Clock) -> dict[str, Any]:
+        created: dict[str, Any] = file(client, request_body()).json()
+        for _ in range(3):  # SMTP is down: every notice reaches its attempt limit
+            outbox.run_once()
+            clock.advance(hours=2)
+        return created
+
+    def listed(self, client: TestClient, ref: str, h: dict[str, str]) -> list[dict[str, Any]]:
+        resp = client.get(f"/v1/staff/requests/{ref}/notices", headers=h)
+        result: list[dict[str, Any]] = resp.json()
+        return result
+
+    def test_a_second_resend_while_the_first_is_queued_queues_nothing(
+        self,
+        client: TestClient,
+        smtp_port: int,
+        outbox: Outbox,
+        clock: Clock,
+        staff_headers: Callable[..., dict[str, str]],
+    ) -> None:
+        ref = self.fail_everything(client, outbox, clock)["reference"]
+        h = staff_headers("security")
+        receipt = self.listed(client, ref, h)[0]
+        url = f"/v1/staff/requests/{ref}/notices/{receipt['id']}/resend"
+        first, second = client.post(url, headers=h), client.post(url, headers=h)
+        assert first.status_code == second.status_code == 202
+        assert second.json()["id"] == first.json()["id"]
+        assert len(self.listed(client, ref, h)) == 3  # two originals, one copy
+        server = SmtpServer(smtp_port).start()
+        try:
+            assert outbox.run_once() == 1
+            assert len(mail(server)) == 1  # the requester gets one copy, not two
+            # Once that copy is out, another resend is a new one.
+            third = client.post(url, headers=h)
+            assert third.status_code == 202 and third.json()["id"] != first.json()["id"]
+        finally:
+            server.stop()
+
+    def test_a_resent_code_is_a_fresh_code_and_the_old_one_stops_working(
+        self,
+        client: TestClient,
+        smtp_port: int,
+        outbox: Outbox,
+        clock: Clock,
+        staff_headers: Callable[..., dict[str, str]],
+    ) -> None:
+        created = self.fail_everything(client, outbox, clock)
+        ref, access = created["reference"], {"X-Access-Code": created["access_code"]}
+        h = staff_headers("security")
+        original = self.listed(client, ref, h)[1]
+        assert original["kind"] == "verification_code" and original["status"] == "failed"
+        old_code = _code_in(original["body"])
+        url = f"/v1/staff/requests/{ref}/notices/{original['id']}/resend"
+        resent = client.post(url, headers=h)
+        assert resent.status_code == 202
+        copy = resent.json()
+        assert copy["kind"] == "verification_code" and copy["resend_of"] == original["id"]
+        new_code = _code_in(copy["body"])
+        assert new_code != old_code
+        assert client.post(url, headers=h).json()["id"] == copy["id"]  # idempotent here too
+        server = SmtpServer(smtp_port).start()
+        try:
+            assert outbox.run_once() == 1
+        finally:
+            server.stop()
+        [got] = mail(server, "verification_code")
+        assert new_code in got.message.get_content() and old_code not in got.raw.decode()
+        wrong = client.post(
+            f"/v1/requests/{ref}/verification", json={"code": old_code}, headers=access
+        )
+        assert wrong.status_code == 422
+        right = client.post(
+            f"/v1/requests/{ref}/verification", json={"code": new_code}, headers=access
+        )
+        assert right.status_code == 200, right.text
+
+
+def _code_in(body: str) -> str:
+    import re
+
+    match = re.search(r"\b(\d{6})\b", body)
+    assert match is not None, "no six-digit code in the notice"
+    return match.group(1)
