@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from app.db import make_engine, transaction
 from app.errors import DomainError
+from app.logredact import log_config
 from app.models.base import utcnow
 from app.models.staff import Role
 from app.settings import Settings, get_settings
@@ -21,10 +23,9 @@ if TYPE_CHECKING:
 
 
 def _configure_logging(level: str) -> None:
-    # Our loggers name references and notice kinds only, never people (see docs/decisions.md).
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Our loggers name references and notice kinds only, never people (see docs/decisions.md);
+    # no handler writes a traceback (app/logredact.py).
+    logging.config.dictConfig(log_config(level))
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -49,6 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),  # uvicorn's loggers redacted too
     )
     return 0
 

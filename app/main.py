@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
-from app.errors import install_error_handlers
+from app.errors import AnsweredErrors, install_error_handlers
 from app.inflight import CountInFlight, InFlight
 from app.limits import BodySizeLimit, PublicRateLimit
 from app.logredact import install_log_redaction
@@ -41,6 +42,12 @@ from app.settings import Settings, get_settings
 log = logging.getLogger("rightsdesk")
 
 
+class RightsDesk(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Unhandled errors end inside the app, logged without traceback (see AnsweredErrors).
+        return AnsweredErrors(super().build_middleware_stack())
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow
 ) -> FastAPI:
@@ -68,7 +75,7 @@ def create_app(
             worker.stop()
         runtime.engine.dispose()
 
-    app = FastAPI(
+    app = RightsDesk(
         title="RightsDesk",
         version="0.1.0",
         summary="개인정보 열람등요구 처리 — PIPA data-subject rights requests",
