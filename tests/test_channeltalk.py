@@ -616,3 +616,32 @@ def test_a_failed_processing_is_retried_by_the_worker_and_old_events_are_purged(
     deliver(fake, hook, DELETE_TEXT)
     settle(db, 1)
     assert len(requests_of(db)) == 1
+
+
+class TestHangulMailboxWithoutSmtpUtf8:
+    """The intake rule for addresses holds for chats too: with an SMTP relay that is not
+    known to carry a non-ASCII mailbox name, the profile's address is not used; the code
+    goes to the profile's mobile number instead of failing at the relay."""
+
+    @pytest.fixture
+    def settings_overrides(self, fake: FakeChannelTalk) -> dict[str, Any]:
+        return {
+            "channeltalk_webhook_token": TOKEN,
+            "channeltalk_access_key": "test-key",
+            "channeltalk_access_secret": "test-secret",
+            "channeltalk_api_base": fake.base_url,
+            "channeltalk_service": "uno",
+            "smtp_url": "smtp://127.0.0.1:9",  # never reached: the test does not deliver
+        }
+
+    def test_the_code_goes_to_the_phone(
+        self, fake: FakeChannelTalk, hook: str, db: Session, runtime: Runtime
+    ) -> None:
+        fake.add_user(USER, type="lead", name=NAME, email="홍길동@예시.한국", mobile=MOBILE)
+        fake.add_chat(CHAT, USER)
+        deliver(fake, hook, DELETE_TEXT)
+        settle(db, 1)
+        [request] = requests_of(db)
+        db.expire_all()
+        [code] = db.exec(select(Notice).where(Notice.kind == "verification_code")).all()
+        assert (code.request_id, code.channel) == (request.id, "sms")

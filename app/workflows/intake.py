@@ -172,11 +172,18 @@ def _check_contact(payload: RequestCreate) -> None:
         )
 
 
+def mailbox_deliverable(email: str, *, utf8_mailboxes: bool) -> bool:
+    """Whether notices can reach `email`: a mailbox name (before the @) that is not ASCII
+    needs a delivery that carries UTF-8 (Settings.utf8_mailboxes); an IDN domain always
+    travels as IDNA A-labels."""
+    return utf8_mailboxes or email.rpartition("@")[0].isascii()
+
+
 def _check_mailboxes(payload: RequestCreate) -> None:
     people = [("subject", payload.subject), ("requester", payload.requester)]
     for role, person in people:
         email = person.email if person is not None else None
-        if email and not email.rpartition("@")[0].isascii():
+        if email and not mailbox_deliverable(email, utf8_mailboxes=False):
             raise BusinessRuleViolation(
                 "email_not_deliverable",
                 f"{role}.email",
