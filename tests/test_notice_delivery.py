@@ -691,12 +691,22 @@ class TestInternationalisedAddressesInTheMailDrop:
 class TestStaffResend:
     """A resend is one copy per original at a time, and a code is never sent twice."""
 
-    def fail_everything(self, client: TestClient, outbox: Outbox, clock: Clock) -> dict[str, Any]:
+    def fail_everything(
+        self, client: TestClient, outbox: Outbox, clock: Clock, before: Callable[[], Any] = list
+    ) -> dict[str, Any]:
         created: dict[str, Any] = file(client, request_body()).json()
+        before()
         for _ in range(3):  # SMTP is down: every notice reaches its attempt limit
             outbox.run_once()
             clock.advance(hours=2)
         return created
+
+    def stored_code(self, runtime: Runtime, db: Session, notice_id: int) -> str:
+        """The code as the outbox would send it (the stored text, before delivery)."""
+        db.expire_all()
+        notice = db.get(Notice, notice_id)
+        assert notice is not None
+        return _code_in(runtime.vault.decrypt(notice.body_enc, field="notice.body"))
 
     def listed(self, client: TestClient, ref: str, h: dict[str, str]) -> list[dict[str, Any]]:
         resp = client.get(f"/v1/staff/requests/{ref}/notices", headers=h)
@@ -732,24 +742,43 @@ class TestStaffResend:
     def test_a_resent_code_is_a_fresh_code_and_the_old_one_stops_working(
         self,
         client: TestClient,
+        runtime: Runtime,
+        db: Session,
         smtp_port: int,
         outbox: Outbox,
         clock: Clock,
         staff_headers: Callable[..., dict[str, str]],
     ) -> None:
-        created = self.fail_everything(client, outbox, clock)
+        sent: list[str] = []
+        created = self.fail_everything(
+            client,
+            outbox,
+            clock,
+            lambda: sent.append(
+                self.stored_code(runtime, db, notices(db, "verification_code")[0].id or 0)
+            ),
+        )
         ref, access = created["reference"], {"X-Access-Code": created["access_code"]}
         h = staff_headers("security")
         original = self.listed(client, ref, h)[1]
         assert original["kind"] == "verification_code" and original["status"] == "failed"
-        old_code = _code_in(original["body"])
+        [old_code] = sent
+        # A code that could not be delivered is not kept either.
+        assert old_code not in runtime.vault.decrypt(
+            db.get(Notice, original["id"]).body_enc,  # type: ignore[union-attr]
+            field="notice.body",
+        )
         url = f"/v1/staff/requests/{ref}/notices/{original['id']}/resend"
         resent = client.post(url, headers=h)
         assert resent.status_code == 202
         copy = resent.json()
         assert copy["kind"] == "verification_code" and copy["resend_of"] == original["id"]
-        new_code = _code_in(copy["body"])
+        new_code = self.stored_code(runtime, db, copy["id"])
         assert new_code != old_code
+        # Staff never see a code, not even in the resend's answer: it proves the contact.
+        listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).text
+        assert new_code not in resent.text and new_code not in listed
+        assert old_code not in listed and "******" in copy["body"]
         assert client.post(url, headers=h).json()["id"] == copy["id"]  # idempotent here too
         server = SmtpServer(smtp_port).start()
         try:

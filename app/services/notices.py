@@ -242,7 +242,9 @@ def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
         status=n.status,
         recipient=v.decrypt(n.recipient_enc, field="notice.recipient"),
         subject=v.decrypt(n.subject_enc, field="notice.subject"),
-        body=v.decrypt(n.body_enc, field="notice.body"),
+        # A code notice still being sent shows its masked text: the code proves control of
+        # the requester's contact, and staff are not that contact.
+        body=v.decrypt(n.redacted_body_enc or n.body_enc, field="notice.body"),
         attempts=n.attempts,
         created_at=n.created_at,
         next_attempt_at=n.next_attempt_at if n.status == "pending" else None,

@@ -228,6 +228,8 @@ class Outbox:
                 if final:
                     done["outcome"] = "failed"
                     changes.update(status="failed", failed_at=now)
+                    if notice.redacted_body_enc is not None:  # an undeliverable code ends too
+                        changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
                     event = "notice_failed"
                     log.error(
                         "notice %s (%s) for %s failed after %d attempt(s): %s",
