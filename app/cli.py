@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.config
 import math
 import os
 import sys
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from app.db import make_engine, transaction
 from app.errors import DomainError
+from app.logredact import log_config
 from app.models.base import utcnow
 from app.models.staff import Role
 from app.settings import Settings, get_settings
@@ -22,10 +24,9 @@ if TYPE_CHECKING:
 
 
 def _configure_logging(level: str) -> None:
-    # Our loggers name references and notice kinds only, never people (see docs/decisions.md).
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Our loggers name references and notice kinds only, never people (see docs/decisions.md);
+    # no handler writes a traceback (app/logredact.py).
+    logging.config.dictConfig(log_config(level))
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -53,6 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
         # SIGTERM: requests in flight get this long, then their connections are closed (a
         # stalled upload cannot hold a shutdown, or a deployment, forever).
         timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown_seconds),
+        log_config=log_config(settings.log_level),  # uvicorn's loggers redacted too
     )
     return 0
 
@@ -103,10 +105,11 @@ def _sla_sweep(_: argparse.Namespace) -> int:
 
 def _migrate(_: argparse.Namespace) -> int:
     from app.migrate import upgrade
+    from app.private_files import private_dir
 
     settings = get_settings()
     if settings.database_url_resolved.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     upgrade(settings.database_url_resolved)
     return 0
 

@@ -10,13 +10,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from app.private_files import private_dir, private_sqlite
 from app.settings import Settings
 
 
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url_resolved
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
+        private_sqlite(url)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
         )

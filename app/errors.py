@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.textsafety import MESSAGES as TEXT_RULES
 from app.textsafety import violation
@@ -250,7 +252,55 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The message may carry personal data; log the type and the route only.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        # The message may carry personal data (an SQL error quotes the statement and its
+        # parameters); log the type, the route and where in our code it happened, only.
+        log.error(
+            "unhandled %s on %s %s%s",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+            _where(exc),
+        )
+        _answered.add(id(exc))
         title = "서버 오류가 발생했습니다."
         return problem(500, "internal_error", title, "잠시 후 다시 시도해 주세요.")
+
+
+# Ids of exceptions `_unexpected` has logged and answered, until `AnsweredErrors` sees them.
+_answered: set[int] = set()
+_APP_DIR = Path(__file__).resolve().parent
+
+
+def _where(exc: BaseException) -> str:
+    """' at app/x.py:12': the innermost frame of this package (file and line, no values)."""
+    found = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if path.is_relative_to(_APP_DIR):
+            found = f" at app/{path.relative_to(_APP_DIR).as_posix()}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+class AnsweredErrors:
+    """The outermost ASGI layer. Starlette re-raises an unhandled error after its handler
+    (`_unexpected`) has answered 500, "so that servers can log it": uvicorn then prints the
+    whole traceback, with the exception's text, SQL statements and their parameters among
+    it. Here the error stops: it has been logged, redacted, and answered. One that did not
+    pass through the handler is logged the same way (type only), never with a traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            if id(exc) in _answered:
+                _answered.discard(id(exc))
+            else:
+                log.error("unhandled %s%s", type(exc).__name__, _where(exc))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 _SECRET_PARAM = re.compile(r"(?i)\b(token|access_code|code)=([^&\s\"']+)")
 
@@ -49,3 +50,52 @@ def install_log_redaction() -> None:
     for handler in logging.getLogger().handlers:
         if _FILTER not in handler.filters:
             handler.addFilter(_FILTER)
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Writes no traceback and no exception text, for any logger (uvicorn's, a library's):
+    a traceback quotes the exception's message and source lines, and a database error's
+    message is the SQL statement with its parameters, personal data included. The
+    exception's type stays, for the operator; the app's own handler names the route and the
+    line of our code."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc = record.exc_info[1] if record.exc_info else None
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            text = super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        if exc is not None:
+            text += f" [{type(exc).__name__}; traceback withheld]"
+        return redact(text)
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """logging.config.dictConfig for the CLI and for uvicorn (`rightsdesk serve`): one
+    handler on stderr, the redacting formatter and filter on everything written."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"secrets": {"()": RedactSecrets}},
+        "formatters": {"redacting": {"()": RedactingFormatter, "fmt": LOG_FORMAT}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "redacting",
+                "filters": ["secrets"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "uvicorn.error": {"level": level},
+            "uvicorn.access": {"handlers": ["stderr"], "level": level, "propagate": False},
+        },
+    }

@@ -9,10 +9,11 @@ from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
-from app.errors import install_error_handlers
+from app.errors import AnsweredErrors, install_error_handlers
 from app.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
 from app.logredact import install_log_redaction
 from app.metrics import router as metrics_router
@@ -41,6 +42,12 @@ from app.staff_gate import StaffTokenGate
 log = logging.getLogger("rightsdesk")
 
 
+class RightsDesk(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Unhandled errors end inside the app, logged without traceback (see AnsweredErrors).
+        return AnsweredErrors(super().build_middleware_stack())
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow
 ) -> FastAPI:
@@ -65,7 +72,7 @@ def create_app(
             worker.stop()
         runtime.engine.dispose()
 
-    app = FastAPI(
+    app = RightsDesk(
         title="RightsDesk",
         version="0.1.0",
         summary="개인정보 열람등요구 처리 — PIPA data-subject rights requests",

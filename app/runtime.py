@@ -18,6 +18,7 @@ from app.evidence.store import EvidenceStore
 from app.limits import FailureLock, IntakeRateLimiter
 from app.models.base import utcnow
 from app.policy import Policy, load_policy
+from app.private_files import private_dir
 from app.settings import Settings
 from app.workflows.deadlines import HolidayCalendar
 
@@ -84,6 +85,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             settings.notice_lease_seconds,
             settings.slowest_send_seconds,
         )
+    private_dir(settings.data_dir)  # the database, key, evidence and mail drop live here
     vault = Vault.from_text(data_key_text(settings))
     policy = load_policy(settings.policy_file)
     check_channeltalk_services(settings, policy)

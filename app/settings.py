@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     smtp_url: str | None = None  # smtp://user:pass@host:587?starttls=true, or smtps://...
     smtp_ca_file: Path | None = None  # a private CA to trust for STARTTLS / SMTPS
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Mail hardening (issue 16). The SMTP relay offers SMTPUTF8 (RFC 6531), so an address
+    # whose mailbox name is not ASCII (홍길동@예시.한국) can be sent to. Off, such addresses
+    # are refused at intake (422 email_not_deliverable) while SMTP_URL is set; the .eml
+    # files carry any address. Internationalised domains alone need nothing (IDNA).
+    smtp_utf8: bool = False
     mail_from: str = "케어랩스 정보보안팀 <privacy@rightsdesk.localhost>"
     sms_url: str | None = None  # HTTP gateway taking a JSON POST
     sms_token: str | None = None  # sent as Authorization: Bearer, when the gateway wants one
@@ -227,6 +232,11 @@ class Settings(BaseSettings):
     def max_upload_body_bytes(self) -> int:
         """Cap on a whole multipart body: every file at its limit, plus the JSON part."""
         return self.max_attachments * (self.max_attachment_bytes + 16 * 1024) + self.max_body_bytes
+
+    @property
+    def utf8_mailboxes(self) -> bool:
+        """Whether the configured e-mail delivery can carry a non-ASCII mailbox name."""
+        return self.smtp_url is None or self.smtp_utf8
 
     @property
     def mail_dir(self) -> Path:

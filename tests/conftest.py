@@ -161,6 +161,14 @@ def staff_headers(runtime: Runtime, clock: Clock) -> Callable[..., dict[str, str
     return make
 
 
+def mailed_code(eml: Path) -> str:
+    """The one-time code of a notice written to the development mail drop: the .eml masks
+    it, the private .code file beside it holds it (outside production)."""
+    code = eml.with_suffix(".code").read_text(encoding="utf-8").split()
+    assert len(code) == 1, eml.name
+    return code[0]
+
+
 def subject(**overrides: Any) -> dict[str, Any]:
     """A synthetic adult data subject (no real person)."""
     person = {"name": "김가상", "birth_date": "1990-05-01", "email": "kim.gasang@example.com"}

@@ -46,6 +46,19 @@ class Received:
 @dataclass
 class MailHandler:
     received: list[Received] = field(default_factory=list)
+    # Replies to RCPT TO, one per try, before the server accepts recipients again (e.g.
+    # "451 4.3.0 ..." for a greylisting server, "550 5.1.1 ..." for an unknown mailbox).
+    rcpt_replies: list[str] = field(default_factory=list)
+    rcpt_tried: list[str] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        self.rcpt_tried.append(address)
+        if self.rcpt_replies:
+            return self.rcpt_replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
@@ -56,7 +69,8 @@ class MailHandler:
 
 
 class SmtpServer:
-    """aiosmtpd on 127.0.0.1; optionally STARTTLS with a self-signed certificate and AUTH."""
+    """aiosmtpd on 127.0.0.1; optionally STARTTLS with a self-signed certificate and AUTH,
+    and SMTPUTF8 (RFC 6531) for internationalised addresses."""
 
     def __init__(
         self,
@@ -65,6 +79,7 @@ class SmtpServer:
         tls_dir: Path | None = None,
         login: tuple[str, str] | None = None,
         implicit_tls: bool = False,
+        smtputf8: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.handler = MailHandler()
@@ -87,6 +102,7 @@ class SmtpServer:
             hostname="127.0.0.1",
             port=self.port,
             server_hostname="localhost",
+            enable_SMTPUTF8=smtputf8,
             **kwargs,
         )
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from app.services.chat_jobs import post_candidate_notes, reconcile
 from app.services.outbox import Outbox
 from app.settings import Settings
 from tests.channeltalk_fake import FakeChannelTalk
-from tests.conftest import T0, TEST_KEY, Clock, carry_out
+from tests.conftest import T0, TEST_KEY, Clock, carry_out, mailed_code
 
 Headers = Callable[..., dict[str, str]]
 
@@ -100,13 +98,10 @@ def deliver(fake: FakeChannelTalk, hook: str, text: str, **kw: Any) -> httpx.Res
 
 
 def sent_code(settings: Settings) -> str:
-    """The one-time code as the customer received it: the e-mail written by the outbox."""
+    """The one-time code as the customer received it: the e-mail written by the outbox (the
+    .eml masks it; the mail drop keeps it in the private .code file beside it)."""
     for path in sorted(settings.mail_dir.glob("*verification_code*.eml")):
-        body = message_from_bytes(path.read_bytes(), policy=policy.default).get_body()
-        assert body is not None
-        found = re.search(r"\n(\d{6})\n", body.get_content())
-        if found:
-            return found.group(1)
+        return mailed_code(path)
     raise AssertionError("no code e-mail")
 
 
@@ -707,3 +702,32 @@ def test_a_failed_processing_is_retried_by_the_worker_and_old_events_are_purged(
     deliver(fake, hook, DELETE_TEXT)
     settle(db, 1)
     assert len(requests_of(db)) == 1
+
+
+class TestHangulMailboxWithoutSmtpUtf8:
+    """The intake rule for addresses holds for chats too: with an SMTP relay that is not
+    known to carry a non-ASCII mailbox name, the profile's address is not used; the code
+    goes to the profile's mobile number instead of failing at the relay."""
+
+    @pytest.fixture
+    def settings_overrides(self, fake: FakeChannelTalk) -> dict[str, Any]:
+        return {
+            "channeltalk_webhook_token": TOKEN,
+            "channeltalk_access_key": "test-key",
+            "channeltalk_access_secret": "test-secret",
+            "channeltalk_api_base": fake.base_url,
+            "channeltalk_service": "uno",
+            "smtp_url": "smtp://127.0.0.1:9",  # never reached: the test does not deliver
+        }
+
+    def test_the_code_goes_to_the_phone(
+        self, fake: FakeChannelTalk, hook: str, db: Session, runtime: Runtime
+    ) -> None:
+        fake.add_user(USER, type="lead", name=NAME, email="홍길동@예시.한국", mobile=MOBILE)
+        fake.add_chat(CHAT, USER)
+        deliver(fake, hook, DELETE_TEXT)
+        settle(db, 1)
+        [request] = requests_of(db)
+        db.expire_all()
+        [code] = db.exec(select(Notice).where(Notice.kind == "verification_code")).all()
+        assert (code.request_id, code.channel) == (request.id, "sms")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import tracemalloc
 from collections.abc import Callable
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from app.models.request import Event, Request
 from app.models.staff import AccessLog
 from app.runtime import Runtime
 from app.services.outbox import Outbox
-from tests.conftest import Clock, delegation_for, request_body, subject
+from tests.conftest import Clock, delegation_for, mailed_code, request_body, subject
 from tests.test_evidence_store import ELF, jpeg_bytes, pdf_bytes, png_bytes
 from tests.test_intake_api import assert_problem, file
 
@@ -65,13 +63,11 @@ def evidence_files(runtime: Runtime) -> list[Path]:
 
 
 def deliver_and_read_code(runtime: Runtime) -> str:
-    """Run the outbox (files transport) and read the code out of the .eml, as a person would."""
+    """Run the outbox (files transport) and read the code the mail drop keeps beside the
+    .eml, as a developer would."""
     Outbox(runtime).run_once()
     [eml] = sorted(runtime.settings.mail_dir.glob("*-verification_code-*.eml"))[-1:]
-    body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_content()  # type: ignore[attr-defined]
-    match = re.search(r"\b(\d{6})\b", body)
-    assert match, body
-    return match.group(1)
+    return mailed_code(eml)
 
 
 def code_url(created: dict[str, Any]) -> tuple[str, dict[str, str]]:

@@ -479,3 +479,266 @@ class _Recorder:
 
     def send(self, message: Outgoing) -> None:
         pass
+
+
+class TestRecipientReplies:
+    """RCPT TO answers: 4xx (greylisting, a full mailbox) is tried again, 5xx is final."""
+
+    def test_a_greylisted_receipt_is_delivered_on_the_retry(
+        self, client: TestClient, smtp: SmtpServer, outbox: Outbox, clock: Clock, db: Session
+    ) -> None:
+        file(client, request_body())
+        # The greylisting server defers the first try of each message.
+        smtp.handler.rcpt_replies = ["451 4.3.0 Greylisted, try again later"] * 2
+        assert outbox.run_once() == 2
+        for kind in ("receipt", "verification_code"):
+            [notice] = notices(db, kind)
+            assert (notice.status, notice.attempts) == ("pending", 1), kind
+            assert notice.last_error == "SMTP recipient refused 451"
+        assert smtp.received == []
+        clock.advance(hours=2)
+        assert outbox.run_once() == 2
+        assert len(mail(smtp)) == 1 and len(mail(smtp, "verification_code")) == 1
+        assert all(n.status == "delivered" for n in notices(db, kind=None))
+
+    def test_an_unknown_mailbox_fails_at_once(
+        self, client: TestClient, smtp: SmtpServer, outbox: Outbox, clock: Clock, db: Session
+    ) -> None:
+        file(client, request_body())
+        smtp.handler.rcpt_replies = ["550 5.1.1 No such user"] * 2
+        outbox.run_once()
+        [notice] = notices(db)
+        assert (notice.status, notice.attempts) == ("failed", 1)
+        assert notice.last_error == "SMTP recipient refused 550"
+        clock.advance(hours=2)
+        assert outbox.run_once() == 0
+        assert len(smtp.handler.rcpt_tried) == 2  # one try each, never again
+
+
+HANGUL_ADDRESS = "홍길동@예시.한국"  # synthetic: a Hangul local part at a Hangul IDN domain
+HANGUL_ACE = "홍길동@xn--vv4b11d.xn--3e0b707e"  # what goes on the wire: the domain as A-labels
+
+
+class TestInternationalisedAddresses:
+    @pytest.fixture
+    def settings_overrides(self, smtp_port: int) -> dict[str, Any]:
+        return {
+            "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
+            "smtp_utf8": True,
+            "notice_max_attempts": 3,
+            "smtp_timeout_seconds": 5,
+        }
+
+    def start(self, smtp_port: int, *, smtputf8: bool) -> SmtpServer:
+        return SmtpServer(smtp_port, smtputf8=smtputf8).start()
+
+    def test_sent_with_smtputf8_when_the_server_offers_it(
+        self, client: TestClient, smtp_port: int, outbox: Outbox, db: Session
+    ) -> None:
+        created = file(client, request_body(subject=subject(email=HANGUL_ADDRESS)))
+        assert created.status_code == 201, created.text
+        server = self.start(smtp_port, smtputf8=True)
+        try:
+            assert outbox.run_once() == 2
+        finally:
+            server.stop()
+        [got] = mail(server)
+        assert got.rcpt_tos == [HANGUL_ACE]
+        # RFC 6532: the header is UTF-8 as it is (never an RFC 2047 word inside an address).
+        assert f"\nTo: {HANGUL_ACE}\r\n".encode() in got.raw
+        assert all(n.status == "delivered" for n in notices(db, kind=None))
+
+    def test_without_smtputf8_the_notice_fails_at_once_with_the_reason(
+        self, client: TestClient, smtp_port: int, outbox: Outbox, clock: Clock, db: Session
+    ) -> None:
+        file(client, request_body(subject=subject(email=HANGUL_ADDRESS)))
+        server = self.start(smtp_port, smtputf8=False)
+        try:
+            outbox.run_once()
+            clock.advance(hours=2)
+            assert outbox.run_once() == 0  # nothing left to retry
+        finally:
+            server.stop()
+        assert server.received == []
+        for notice in notices(db, kind=None):
+            assert (notice.status, notice.attempts) == ("failed", 1)
+            assert notice.last_error == "SMTP server does not offer SMTPUTF8"
+
+    def test_an_ascii_mailbox_at_an_idn_domain_needs_no_smtputf8(
+        self, client: TestClient, smtp_port: int, outbox: Outbox, db: Session
+    ) -> None:
+        file(client, request_body(subject=subject(email="hong@예시.한국")))
+        server = self.start(smtp_port, smtputf8=False)
+        try:
+            assert outbox.run_once() == 2
+        finally:
+            server.stop()
+        [got] = mail(server)
+        assert got.rcpt_tos == ["hong@xn--vv4b11d.xn--3e0b707e"]
+        assert all(n.status == "delivered" for n in notices(db, kind=None))
+
+
+class TestInternationalisedAddressesRefusedAtIntake:
+    """Without SMTP_UTF8 the relay is not known to carry a non-ASCII mailbox name: intake
+    says so at once, instead of accepting a request whose notices can never arrive."""
+
+    def test_a_hangul_mailbox_is_refused_naming_the_field(self, client: TestClient) -> None:
+        resp = file(client, request_body(subject=subject(email=HANGUL_ADDRESS)))
+        assert resp.status_code == 422
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        problem = resp.json()
+        assert problem["code"] == "email_not_deliverable"
+        [error] = problem["errors"]
+        assert error["field"] == "subject.email" and error["code"] == "email_not_deliverable"
+        assert "이메일" in error["message"]
+        assert HANGUL_ADDRESS not in resp.text  # the address is not echoed
+
+    def test_a_representatives_hangul_mailbox_is_refused_too(self, client: TestClient) -> None:
+        body = request_body(
+            subject=subject(email=None, phone="010-4444-3333"),
+            requester={
+                "relationship": "legal_representative",
+                "name": "홍부모",
+                "birth_date": "1970-01-01",
+                "email": HANGUL_ADDRESS,
+            },
+        )
+        resp = file(client, body)
+        assert resp.status_code == 422
+        assert [e["field"] for e in resp.json()["errors"]] == ["requester.email"]
+
+    def test_an_idn_domain_alone_is_accepted(self, client: TestClient) -> None:
+        resp = file(client, request_body(subject=subject(email="hong@예시.한국")))
+        assert resp.status_code == 201
+
+
+class TestInternationalisedAddressesInTheMailDrop:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {}  # no SMTP: the .eml files carry any address
+
+    def test_accepted_and_written(
+        self, client: TestClient, outbox: Outbox, settings: Settings, db: Session
+    ) -> None:
+        ref = file(client, request_body(subject=subject(email=HANGUL_ADDRESS))).json()["reference"]
+        outbox.run_once()
+        [path] = settings.mail_dir.glob(f"{ref}-receipt-*.eml")
+        assert f"\nTo: {HANGUL_ADDRESS}\n" in path.read_text(encoding="utf-8")
+        assert notices(db)[0].status == "delivered"
+
+
+class TestStaffResend:
+    """A resend is one copy per original at a time, and a code is never sent twice."""
+
+    def fail_everything(
+        self, client: TestClient, outbox: Outbox, clock: Clock, before: Callable[[], Any] = list
+    ) -> dict[str, Any]:
+        created: dict[str, Any] = file(client, request_body()).json()
+        before()
+        for _ in range(3):  # SMTP is down: every notice reaches its attempt limit
+            outbox.run_once()
+            clock.advance(hours=2)
+        return created
+
+    def stored_code(self, runtime: Runtime, db: Session, notice_id: int) -> str:
+        """The code as the outbox would send it (the stored text, before delivery)."""
+        db.expire_all()
+        notice = db.get(Notice, notice_id)
+        assert notice is not None
+        return _code_in(runtime.vault.decrypt(notice.body_enc, field="notice.body"))
+
+    def listed(self, client: TestClient, ref: str, h: dict[str, str]) -> list[dict[str, Any]]:
+        resp = client.get(f"/v1/staff/requests/{ref}/notices", headers=h)
+        result: list[dict[str, Any]] = resp.json()
+        return result
+
+    def test_a_second_resend_while_the_first_is_queued_queues_nothing(
+        self,
+        client: TestClient,
+        smtp_port: int,
+        outbox: Outbox,
+        clock: Clock,
+        staff_headers: Callable[..., dict[str, str]],
+    ) -> None:
+        ref = self.fail_everything(client, outbox, clock)["reference"]
+        h = staff_headers("security")
+        receipt = self.listed(client, ref, h)[0]
+        url = f"/v1/staff/requests/{ref}/notices/{receipt['id']}/resend"
+        first, second = client.post(url, headers=h), client.post(url, headers=h)
+        assert first.status_code == second.status_code == 202
+        assert second.json()["id"] == first.json()["id"]
+        assert len(self.listed(client, ref, h)) == 3  # two originals, one copy
+        server = SmtpServer(smtp_port).start()
+        try:
+            assert outbox.run_once() == 1
+            assert len(mail(server)) == 1  # the requester gets one copy, not two
+            # Once that copy is out, another resend is a new one.
+            third = client.post(url, headers=h)
+            assert third.status_code == 202 and third.json()["id"] != first.json()["id"]
+        finally:
+            server.stop()
+
+    def test_a_resent_code_is_a_fresh_code_and_the_old_one_stops_working(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        db: Session,
+        smtp_port: int,
+        outbox: Outbox,
+        clock: Clock,
+        staff_headers: Callable[..., dict[str, str]],
+    ) -> None:
+        sent: list[str] = []
+        created = self.fail_everything(
+            client,
+            outbox,
+            clock,
+            lambda: sent.append(
+                self.stored_code(runtime, db, notices(db, "verification_code")[0].id or 0)
+            ),
+        )
+        ref, access = created["reference"], {"X-Access-Code": created["access_code"]}
+        h = staff_headers("security")
+        original = self.listed(client, ref, h)[1]
+        assert original["kind"] == "verification_code" and original["status"] == "failed"
+        [old_code] = sent
+        # A code that could not be delivered is not kept either.
+        assert old_code not in runtime.vault.decrypt(
+            db.get(Notice, original["id"]).body_enc,  # type: ignore[union-attr]
+            field="notice.body",
+        )
+        url = f"/v1/staff/requests/{ref}/notices/{original['id']}/resend"
+        resent = client.post(url, headers=h)
+        assert resent.status_code == 202
+        copy = resent.json()
+        assert copy["kind"] == "verification_code" and copy["resend_of"] == original["id"]
+        new_code = self.stored_code(runtime, db, copy["id"])
+        assert new_code != old_code
+        # Staff never see a code, not even in the resend's answer: it proves the contact.
+        listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).text
+        assert new_code not in resent.text and new_code not in listed
+        assert old_code not in listed and "******" in copy["body"]
+        assert client.post(url, headers=h).json()["id"] == copy["id"]  # idempotent here too
+        server = SmtpServer(smtp_port).start()
+        try:
+            assert outbox.run_once() == 1
+        finally:
+            server.stop()
+        [got] = mail(server, "verification_code")
+        assert new_code in got.message.get_content() and old_code not in got.raw.decode()
+        wrong = client.post(
+            f"/v1/requests/{ref}/verification", json={"code": old_code}, headers=access
+        )
+        assert wrong.status_code == 422
+        right = client.post(
+            f"/v1/requests/{ref}/verification", json={"code": new_code}, headers=access
+        )
+        assert right.status_code == 200, right.text
+
+
+def _code_in(body: str) -> str:
+    import re
+
+    match = re.search(r"\b(\d{6})\b", body)
+    assert match is not None, "no six-digit code in the notice"
+    return match.group(1)

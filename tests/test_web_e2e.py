@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from playwright.sync_api import Browser, Page
 from app.runtime import Runtime
 from app.services.outbox import Outbox
 from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
+from tests.conftest import mailed_code
 
 WIDTHS = {"phone": 360, "desktop": 1280}
 
@@ -47,10 +47,7 @@ def code_from_mail(runtime: Runtime, reference: str) -> str:
     """Deliver the outbox (files transport) and read the code as the person would."""
     Outbox(runtime).run_once()
     [eml] = runtime.settings.mail_dir.glob(f"{reference}-verification_code-*.eml")
-    body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_content()  # type: ignore[attr-defined]
-    found = re.search(r"\b(\d{6})\b", body)
-    assert found, body
-    return found.group(1)
+    return mailed_code(eml)
 
 
 def fill_subject(page: Page, *, birth: str) -> None:

@@ -47,6 +47,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from app.private_files import private_dir
+
 MAGIC = b"RDEV"
 VERSION = 1
 SALT_BYTES = 16
@@ -314,8 +316,7 @@ class EvidenceStore:
         self.root = Path(root)
         self.chunk_size = chunk_size
         self._key = bytes(key)
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        private_dir(self.root)
 
     def _path(self, key: str) -> Path:
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):

@@ -22,6 +22,10 @@ class Outgoing:
     body: str
     reference: str
     kind: str
+    # A one-time code's notice: the body with the code masked (what the stored notice keeps
+    # after delivery). Only the recipient's own channel gets `body`; copies kept for people
+    # to read (the development mail drop) get this.
+    redacted_body: str | None = None
 
 
 class DeliveryError(Exception):
@@ -51,7 +55,13 @@ def classify(exc: BaseException) -> DeliveryError:
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return PermanentDeliveryError("SMTP recipient refused")
+        # Every recipient was refused; the codes say whether for now or for good. A 4xx
+        # (greylisting, a full mailbox, a busy server) is tried again with the outbox's
+        # backoff; any 5xx means trying again will not help.
+        codes = sorted({code for code, _ in exc.recipients.values()}, reverse=True)
+        worst = codes[0] if codes else 550
+        cls = TransientDeliveryError if 400 <= worst < 500 else PermanentDeliveryError
+        return cls(f"SMTP recipient refused {worst}")
     if isinstance(exc, smtplib.SMTPResponseException):
         code = exc.smtp_code
         cls = PermanentDeliveryError if 500 <= code < 600 else TransientDeliveryError

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
+from dataclasses import replace
 from email.charset import BASE64, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from app.integrations.delivery import Outgoing, classify
+from app.integrations.delivery import Outgoing, PermanentDeliveryError, classify
 from app.models.base import utcnow
+from app.private_files import private_dir, write_private
 
 
-def build_email(message: Outgoing, mail_from: str, *, cte: str = "base64") -> Message:
+def build_email(
+    message: Outgoing, mail_from: str, *, cte: str = "base64", to: str | None = None
+) -> Message:
     """UTF-8 text message; headers are RFC 2047-encoded. Base64 bodies pass any SMTP server;
     files use 8bit so the Korean text reads as it is in an editor.
+
+    `to` (default: the message's) goes into the To header as it is: an address is never
+    RFC 2047-encoded (no mail program would read it), so a non-ASCII mailbox name is written
+    as UTF-8 (RFC 6532), which only an SMTPUTF8 session or a file may carry.
 
     Built with the compat32 message classes: `email.policy.default` refolds every header
     through its parser, which cost four times as much per message as everything else here."""
@@ -30,7 +38,9 @@ def build_email(message: Outgoing, mail_from: str, *, cte: str = "base64") -> Me
     msg.set_payload(message.body, charset)
     name, address = parseaddr(mail_from)
     msg["From"] = formataddr((name, address), charset="utf-8") if name else address
-    msg["To"] = message.to
+    to = message.to if to is None else to
+    # compat32 writes a str holding surrogate escapes byte for byte instead of encoding it.
+    msg["To"] = to if to.isascii() else to.encode("utf-8").decode("ascii", "surrogateescape")
     # compat32 messages take a Header (email.header's documented use); the stubs say str.
     msg["Subject"] = Header(message.subject, "utf-8")  # type: ignore[assignment]
     msg["Date"] = format_datetime(utcnow())
@@ -64,7 +74,10 @@ class SmtpTransport:
         self.tls = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
     def send(self, message: Outgoing) -> None:
-        email = build_email(message, self.mail_from)
+        rcpt, needs_smtputf8 = envelope_address(message.to)
+        email = build_email(message, self.mail_from, to=rcpt)
+        data = email.as_bytes(policy=_SMTP_LINES)
+        sender = parseaddr(self.mail_from)[1]
         try:
             client: smtplib.SMTP
             if self.implicit_tls:
@@ -78,27 +91,84 @@ class SmtpTransport:
                     client.starttls(context=self.tls)
                 if self.username:
                     client.login(self.username, self.password or "")
-                client.send_message(email)
+                client.ehlo_or_helo_if_needed()
+                options: list[str] = []
+                if needs_smtputf8:
+                    if not client.has_extn("smtputf8"):
+                        # The relay cannot carry this address now or on any later try.
+                        raise PermanentDeliveryError("SMTP server does not offer SMTPUTF8")
+                    options = ["SMTPUTF8"]
+                    if client.has_extn("8bitmime"):
+                        options.append("BODY=8BITMIME")
+                client.sendmail(sender, [rcpt], data, mail_options=options)
         except Exception as exc:
             raise classify(exc) from None
 
 
+# SMTP lines end in CRLF; smtplib sends bytes as they are.
+_SMTP_LINES = compat32.clone(linesep="\r\n")
+
+
+def envelope_address(address: str) -> tuple[str, bool]:
+    """The address as SMTP carries it, and whether that needs SMTPUTF8 (RFC 6531).
+
+    An internationalised domain travels as IDNA A-labels (xn--…), which every relay takes; a
+    mailbox name (local part) that is not ASCII cannot be encoded and needs SMTPUTF8."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address, not address.isascii()
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise PermanentDeliveryError("address domain is not valid IDNA") from None
+    return f"{local}@{domain}", not local.isascii()
+
+
 class FileTransport:
-    """Writes each message as an .eml file: what would have been sent, for a person to read."""
+    """Writes each message as an .eml file: what would have been sent, for a person to read.
+
+    The directory is 0700 and the files 0600. A one-time code is masked in the .eml, as in
+    the stored notice: .eml files get opened, attached and copied around. With
+    `reveal_codes` (development and test, never production) the code goes into a 0600
+    `.code` file of the same name, so a developer, or a test, can still type it in."""
 
     name = "file"
 
-    def __init__(self, directory: Path, mail_from: str) -> None:
+    def __init__(self, directory: Path, mail_from: str, *, reveal_codes: bool = False) -> None:
         self.directory = directory
         self.mail_from = mail_from
+        self.reveal_codes = reveal_codes
 
     def send(self, message: Outgoing) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        email = build_email(message, self.mail_from, cte="8bit")
+        private_dir(self.directory)
+        shown = message
+        if message.redacted_body is not None:
+            shown = replace(message, body=message.redacted_body)
+        email = build_email(shown, self.mail_from, cte="8bit")
         # SMS land here too when no gateway is configured; To then holds the phone number.
         email["X-RightsDesk-Channel"] = message.channel
         # One file per notice, written atomically: a retry rewrites the same file.
         path = self.directory / f"{message.reference}-{message.kind}-{message.notice_id}.eml"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(email.as_bytes())
-        os.replace(tmp, path)
+        secrets = masked_parts(message.body, message.redacted_body)
+        if self.reveal_codes and secrets:
+            write_private(path.with_suffix(".code"), "".join(s + "\n" for s in secrets).encode())
+        write_private(path, email.as_bytes())
+
+
+def masked_parts(body: str, redacted: str | None) -> list[str]:
+    """The pieces of `body` that `redacted` masks (a masked copy has the same length and
+    differs only where the secret was)."""
+    if redacted is None or len(redacted) != len(body):
+        return []
+    parts: list[str] = []
+    start: int | None = None
+    for i, (a, b) in enumerate(zip(body, redacted, strict=True)):
+        if a != b and start is None:
+            start = i
+        elif a == b and start is not None:
+            parts.append(body[start:i])
+            start = None
+    if start is not None:
+        parts.append(body[start:])
+    return list(dict.fromkeys(parts))

@@ -136,7 +136,7 @@ def file_from_chat(
     now = rt.clock()
     received_at = min(msg.sent_at, now)
     v = rt.vault
-    email, phone = _contacts(msg.user)
+    email, phone = _contacts(msg.user, utf8_mailboxes=rt.settings.utf8_mailboxes)
     name = msg.user.name or (msg.user.profile or {}).get("name")
     # The same rules as a typed name (app/textsafety.py): a name that breaks them is not used.
     name = one_line_or_none(name) if isinstance(name, str) else None
@@ -217,14 +217,17 @@ def _start_identity(
         identity.issue_code(session, rt, request, actor=ACTOR)
 
 
-def _contacts(user: UserRef) -> tuple[str | None, str | None]:
-    """The e-mail and mobile number Channel Talk holds, when they are well-formed."""
+def _contacts(user: UserRef, *, utf8_mailboxes: bool) -> tuple[str | None, str | None]:
+    """The e-mail and mobile number Channel Talk holds, when they are well-formed (and the
+    e-mail one that notices can reach, by the intake rule)."""
     profile = user.profile or {}
     email, phone = profile.get("email"), profile.get("mobileNumber")
     if isinstance(email, str) and one_line_or_none(email):
         try:
             email = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError:
+            email = None
+        if email and not intake.mailbox_deliverable(email, utf8_mailboxes=utf8_mailboxes):
             email = None
     else:
         email = None

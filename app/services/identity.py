@@ -22,6 +22,7 @@ from app.errors import (
 )
 from app.evidence.multipart import UploadedFile
 from app.models.identity import Attachment, IdentityCheck, Reply, Verification
+from app.models.notice import Notice
 from app.models.request import Party, Request
 from app.runtime import Runtime
 from app.services.events import move, note
@@ -201,8 +202,9 @@ def code_notice(rt: Runtime, code: str) -> CodeNotice:
     )
 
 
-def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -> None:
-    """Send a new six-digit code (CSPRNG) to the requester's contact; only its hash is kept."""
+def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -> Notice:
+    """Send a new six-digit code (CSPRNG) to the requester's contact; only its hash is kept.
+    Returns the code's notice."""
     assert request.id is not None
     now = rt.clock()
     r = otp_rules(rt)
@@ -220,10 +222,19 @@ def issue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -
         v.sends += 1
     session.flush()
     c = code_notice(rt, code)
-    queue_notice(
+    notice = queue_notice(
         session, rt, request, c.kind, extra=c.extra, dedupe=c.dedupe, secret=c.secret, actor=actor
     )
     note(session, rt, request, "code_sent", actor=actor, sends=v.sends)
+    return notice
+
+
+def reissue_code(session: Session, rt: Runtime, request: Request, *, actor: str) -> Notice:
+    """Staff resend a code notice: a new code replaces the old one (which stops working),
+    while the request still waits for the requester's code."""
+    session.refresh(request, with_for_update=True)
+    _require_pending_self(session, request)
+    return issue_code(session, rt, request, actor=actor)
 
 
 def first_verification(rt: Runtime, request_id: int, code: str, at: datetime) -> dict[str, Any]:

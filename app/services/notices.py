@@ -242,7 +242,9 @@ def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
         status=n.status,
         recipient=v.decrypt(n.recipient_enc, field="notice.recipient"),
         subject=v.decrypt(n.subject_enc, field="notice.subject"),
-        body=v.decrypt(n.body_enc, field="notice.body"),
+        # A code notice still being sent shows its masked text: the code proves control of
+        # the requester's contact, and staff are not that contact.
+        body=v.decrypt(n.redacted_body_enc or n.body_enc, field="notice.body"),
         attempts=n.attempts,
         created_at=n.created_at,
         next_attempt_at=n.next_attempt_at if n.status == "pending" else None,
@@ -256,14 +258,33 @@ def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
 def resend(
     session: Session, rt: Runtime, request: Request, notice_id: int, *, actor: str
 ) -> Notice:
-    """A new copy of a notice, queued now; the original keeps its history."""
-    original = session.get(Notice, notice_id)
+    """A new copy of a notice, queued now; the original keeps its history.
+
+    Idempotent per original: while a copy is still queued, resending again returns that copy
+    instead of queueing another (the requester gets one message, not one per click). A
+    verification code is not copied: its text holds a code that may have expired (or, once
+    delivered, only its mask), so a fresh code is issued and sent instead."""
+    original = session.get(Notice, notice_id, with_for_update=True)  # one resend at a time
     if original is None or original.request_id != request.id:
         raise NotFound("통지를 찾을 수 없습니다.")
     if original.status == "pending":
         raise Conflict("아직 발송 중인 통지입니다. 결과를 기다려 주세요.", code="notice_pending")
+    copies = session.exec(
+        select(Notice).where(Notice.resend_of_id == original.id).order_by(col(Notice.id))
+    ).all()
+    queued = [c for c in copies if c.status == "pending"]
+    if queued:
+        return queued[-1]
     now = rt.clock()
-    copies = session.exec(select(Notice.id).where(Notice.resend_of_id == original.id)).all()
+    if original.kind == NoticeKind.VERIFICATION_CODE.value:
+        # Imported here: the identity service queues its notices through this module.
+        from app.services.identity import reissue_code
+
+        notice = reissue_code(session, rt, request, actor=actor)
+        notice.resend_of_id = original.id
+        session.flush()
+        _event(session, rt, request, "notice_resent", notice, actor=actor, at=now)
+        return notice
     notice = Notice(
         request_id=original.request_id,
         kind=original.kind,

@@ -50,7 +50,9 @@ def retry_delay(attempt: int, *, base: float, cap: float, rng: random.Random) ->
 def transports_for(settings: Settings) -> dict[str, Transport]:
     """Chosen by settings: SMTP, the SMS gateway and the Channel Talk Open API when configured,
     .eml files otherwise."""
-    files = FileTransport(settings.mail_dir, settings.mail_from)
+    files = FileTransport(
+        settings.mail_dir, settings.mail_from, reveal_codes=settings.env != "production"
+    )
     email: Transport = (
         SmtpTransport(
             settings.smtp_url,
@@ -141,7 +143,7 @@ class Outbox:
             ).first()
             if row is None:
                 return None  # another worker has it
-            request_id, channel, kind, attempts, recipient, subject, body = row
+            request_id, channel, kind, attempts, recipient, subject, body, redacted = row
             reference = conn.execute(_REFERENCE, {"id": request_id}).scalar_one()
             transport = self.transports[channel]
             attempt_id = conn.execute(
@@ -164,6 +166,9 @@ class Outbox:
                 body=v.decrypt(body, field="notice.body"),
                 reference=reference,
                 kind=kind,
+                redacted_body=(
+                    None if redacted is None else v.decrypt(redacted, field="notice.body")
+                ),
             )
             return outgoing, int(attempt_id[0]), attempts
 
@@ -223,6 +228,8 @@ class Outbox:
                 if final:
                     done["outcome"] = "failed"
                     changes.update(status="failed", failed_at=now)
+                    if notice.redacted_body_enc is not None:  # an undeliverable code ends too
+                        changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
                     event = "notice_failed"
                     log.error(
                         "notice %s (%s) for %s failed after %d attempt(s): %s",
@@ -274,6 +281,7 @@ _CLAIMED = (
     col(Notice.recipient_enc),
     col(Notice.subject_enc),
     col(Notice.body_enc),
+    col(Notice.redacted_body_enc),
 )
 _REFERENCE = select(Request.reference).where(col(Request.id) == bindparam("id"))
 _RECORDED = sa_select(

@@ -19,6 +19,9 @@ CHILD_AGE_LIMIT = 14
 class IntakeLimits:
     max_text_chars: int
     max_items: int
+    # False when the configured e-mail delivery cannot carry a non-ASCII mailbox name
+    # (Settings.utf8_mailboxes): such an address is refused rather than never written to.
+    utf8_mailboxes: bool = True
 
 
 def age_on(birth_date: date, on: date) -> int:
@@ -55,6 +58,8 @@ def check_intake(
         )
     _check_authority(payload, received_on=received_on)
     _check_contact(payload)
+    if not limits.utf8_mailboxes:
+        _check_mailboxes(payload)
 
 
 def check_receipt_time(received_at: datetime, *, now: datetime) -> None:
@@ -165,6 +170,26 @@ def _check_contact(payload: RequestCreate) -> None:
         raise BusinessRuleViolation(
             "contact_required", "notify_by", "문자로 안내받으려면 휴대전화 번호가 필요합니다."
         )
+
+
+def mailbox_deliverable(email: str, *, utf8_mailboxes: bool) -> bool:
+    """Whether notices can reach `email`: a mailbox name (before the @) that is not ASCII
+    needs a delivery that carries UTF-8 (Settings.utf8_mailboxes); an IDN domain always
+    travels as IDNA A-labels."""
+    return utf8_mailboxes or email.rpartition("@")[0].isascii()
+
+
+def _check_mailboxes(payload: RequestCreate) -> None:
+    people = [("subject", payload.subject), ("requester", payload.requester)]
+    for role, person in people:
+        email = person.email if person is not None else None
+        if email and not mailbox_deliverable(email, utf8_mailboxes=False):
+            raise BusinessRuleViolation(
+                "email_not_deliverable",
+                f"{role}.email",
+                "@ 앞부분에 한글 등 영문이 아닌 글자가 있는 이메일 주소로는 안내를 보내 드릴 수 "
+                "없습니다. 영문·숫자로 된 다른 이메일 주소나 휴대전화 번호를 적어 주세요.",
+            )
 
 
 def contacts(payload: RequestCreate) -> tuple[list[str], list[str]]:

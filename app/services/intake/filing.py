@@ -72,6 +72,7 @@ def file_request(
         limits=intake.IntakeLimits(
             max_text_chars=rt.settings.max_text_chars,
             max_items=rt.settings.max_items_per_request,
+            utf8_mailboxes=rt.settings.utf8_mailboxes,
         ),
     )
     access_code = new_access_code()
