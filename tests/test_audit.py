@@ -33,12 +33,12 @@ Headers = Callable[..., dict[str, str]]
 def a_request(client: TestClient, staff_headers: Headers, **body: Any) -> tuple[str, str]:
     created = file(client, request_body(**body)).json()
     ref = created["reference"]
-    agent = staff_headers("agent")
-    etag = client.get(f"/v1/staff/requests/{ref}", headers=agent).headers["etag"]
+    handler = staff_headers("security")
+    etag = client.get(f"/v1/staff/requests/{ref}", headers=handler).headers["etag"]
     resp = client.post(
         f"/v1/staff/requests/{ref}/identity",
         json={"result": "verified", "method": "account_record_match"},
-        headers={**agent, "If-Match": etag},
+        headers={**handler, "If-Match": etag},
     )
     assert resp.status_code == 200, resp.text
     return ref, created["access_code"]
@@ -211,13 +211,13 @@ def test_purge_removes_personal_data_of_long_closed_requests_and_keeps_the_stati
     settings: Settings,
 ) -> None:
     ref, _ = a_request(client, staff_headers, type="suspension", details="가상의 상세 사유")
-    agent, officer = staff_headers("agent"), staff_headers("officer")
+    handler, officer = staff_headers("security"), staff_headers("officer")
     url = f"/v1/staff/requests/{ref}"
     for path, body in (("decision", {"outcome": "granted"}), ("approval", {"approve": True})):
-        who = agent if path == "decision" else officer
-        etag = client.get(url, headers=agent).headers["etag"]
+        who = handler if path == "decision" else officer
+        etag = client.get(url, headers=handler).headers["etag"]
         assert client.post(f"{url}/{path}", json=body, headers={**who, "If-Match": etag}).is_success
-    carry_out(client, ref, agent)
+    carry_out(client, ref, handler)
     open_ref, _ = a_request(client, staff_headers, subject=subject(name="박가상"))
     assert purge(runtime)["requests"] == 0  # closed today: nothing is due
     clock.advance(days=settings.purge_after_days + 1)
@@ -227,11 +227,11 @@ def test_purge_removes_personal_data_of_long_closed_requests_and_keeps_the_stati
     rid = db.exec(select(Request.id).where(Request.reference == ref)).one()
     party = db.exec(select(Party).where(Party.request_id == rid)).one()
     assert (party.name_enc, party.email_enc, party.name_bidx) == (None, None, None)
-    detail = client.get(url, headers=agent).json()
+    detail = client.get(url, headers=handler).json()
     assert detail["details"] is None and detail["subject"]["name"] is None
     assert detail["status"] == "completed" and detail["outcome"] == "granted"
     assert detail["events"][-1]["kind"] == "personal_data_purged"
-    open_detail = client.get(f"/v1/staff/requests/{open_ref}", headers=agent).json()
+    open_detail = client.get(f"/v1/staff/requests/{open_ref}", headers=handler).json()
     assert open_detail["subject"]["name"] == "박가상"  # open requests are never touched
     assert verify(runtime)["intact"] is True  # the timeline and its seals survive
     assert purge(runtime)["requests"] == 0  # once

@@ -358,22 +358,22 @@ def test_identity_confirmed_and_the_result_are_posted_without_personal_data(
     deliver(fake, hook, DELETE_TEXT)
     settle(db, 1)
     [request] = requests_of(db)
-    agent, officer = staff_headers("agent"), staff_headers("officer")
+    handler, officer = staff_headers("security"), staff_headers("officer")
     url = f"/v1/staff/requests/{request.reference}"
 
     def write(path: str, body: dict[str, Any], who: dict[str, str]) -> None:
-        etag = client.get(url, headers=agent).headers["etag"]
+        etag = client.get(url, headers=handler).headers["etag"]
         resp = client.post(f"{url}/{path}", json=body, headers={**who, "If-Match": etag})
         assert resp.status_code < 300, resp.text
 
-    write("identity", {"result": "verified", "method": "account_record_match"}, agent)
+    write("identity", {"result": "verified", "method": "account_record_match"}, handler)
     # No statute's records exist for this customer: everything is destroyed.
     records = dict.fromkeys(
         ("comms_access_logs", "comms_fact_records", "ecommerce_contract", "ecommerce_complaint")
     )
-    write("decision", {"outcome": "granted", "record_dates": records}, agent)
+    write("decision", {"outcome": "granted", "record_dates": records}, handler)
     write("approval", {"approve": True}, officer)
-    assert carry_out(client, request.reference, agent)["request_status"] == "completed"
+    assert carry_out(client, request.reference, handler)["request_status"] == "completed"
     while Outbox(runtime).run_once():
         pass
     texts = fake.messages_text(CHAT)
@@ -382,7 +382,7 @@ def test_identity_confirmed_and_the_result_are_posted_without_personal_data(
     assert request.reference in result and "복구·재생할 수 없도록 파기했습니다" in result
     for text in texts:
         assert NAME not in text and EMAIL not in text
-    detail = client.get(url, headers=agent).json()
+    detail = client.get(url, headers=handler).json()
     assert detail["status"] == "completed"
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Response
 from sqlmodel import Session
 
-from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
+from app.deps import HandlerDep, OfficerDep, RuntimeDep, SessionDep, TriageDep
 from app.errors import PreconditionRequired, UnsupportedMediaType, VersionMismatch
 from app.models.request import Request as DbRequest
 from app.models.request_api import StaffRequestDetail
@@ -101,7 +101,18 @@ class StaffWrite:
 
 
 def case_write(
-    staff: CaseHandler,
+    staff: HandlerDep,
+    req: WritableRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffWrite:
+    return StaffWrite(req, staff, session, rt, request, response)
+
+
+def triage_write(
+    staff: TriageDep,
     req: WritableRequest,
     session: SessionDep,
     rt: RuntimeDep,
@@ -122,5 +133,7 @@ def officer_write(
     return StaffWrite(req, officer, session, rt, request, response)
 
 
+# Handling (security, officer); an agent's writes (TriageWrite); the officer's.
 CaseWrite = Annotated[StaffWrite, Depends(case_write)]
+TriageWrite = Annotated[StaffWrite, Depends(triage_write)]
 OfficerWrite = Annotated[StaffWrite, Depends(officer_write)]

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
+from app.deps import CaseHandler, HandlerDep, OfficerDep, RuntimeDep, SessionDep, TriageDep
 from app.models.bounds import Day, IdField, IdPath, Instant
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
@@ -111,7 +111,7 @@ def list_tasks(
 def complete_task(
     task_id: IdPath,
     body: CompleteIn,
-    staff: CaseHandler,
+    staff: HandlerDep,
     request: LockedRequest,
     session: SessionDep,
     rt: RuntimeDep,
@@ -132,7 +132,7 @@ def complete_task(
 def fail_task(
     task_id: IdPath,
     body: ReasonIn,
-    staff: CaseHandler,
+    staff: HandlerDep,
     request: LockedRequest,
     session: SessionDep,
     rt: RuntimeDep,
@@ -144,7 +144,7 @@ def fail_task(
 
 @router.post(f"{_ONE}/reopen", response_model=TaskPage, responses=problem_responses(409))
 def reopen_task(
-    task_id: IdPath, staff: CaseHandler, request: LockedRequest, session: SessionDep, rt: RuntimeDep
+    task_id: IdPath, staff: HandlerDep, request: LockedRequest, session: SessionDep, rt: RuntimeDep
 ) -> TaskPage:
     task = tasks.task_of(session, request, task_id, lock=True)
     tasks.reopen(session, rt, request, task, actor=f"staff:{staff.id}")
@@ -174,7 +174,7 @@ def waive_task(
 def update_task(
     task_id: IdPath,
     body: TaskPatch,
-    staff: CaseHandler,
+    staff: TriageDep,
     request: LockedRequest,
     session: SessionDep,
     rt: RuntimeDep,
@@ -196,7 +196,7 @@ def update_task(
 async def add_evidence(
     reference: str,
     task_id: IdPath,
-    staff: CaseHandler,
+    staff: HandlerDep,
     session: SessionDep,
     rt: RuntimeDep,
     http: Request,
