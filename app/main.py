@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
 from app.errors import install_error_handlers
+from app.headers import NoStore
 from app.inflight import CountInFlight, InFlight
 from app.limits import BodySizeLimit, PublicRateLimit
 from app.logredact import install_log_redaction
@@ -94,6 +95,8 @@ def create_app(
         max_multipart_bytes=settings.max_upload_body_bytes,
         per_path={WEBHOOK_PATH: settings.channeltalk_max_body_bytes},
     )
+    # Outermost: a 413 or 429 about a request's path is not cached either.
+    app.add_middleware(NoStore)
     install_error_handlers(app)
     install_docs(app)
     modules = (public, staff, decisions, tasks, reports, audit, meta, integrations, task_confirm)

@@ -237,15 +237,15 @@ def certificate(
     wanted = format or ("pdf" if "application/pdf" in http.headers.get("accept", "") else "html")
     log_access(session, rt, request, staff, f"certificate_{wanted}", client_ip(http))
     cert = task_views.certificate_of(session, rt, request, issued_by=staff)
-    from app.certificate import render_html, render_pdf
+    from app.certificate import HTML_HEADERS, render_html, render_pdf
 
-    headers = {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if wanted == "pdf":
         headers["Content-Disposition"] = (
             f'attachment; filename="{request.reference}-certificate.pdf"'
         )
         return Response(render_pdf(cert), media_type="application/pdf", headers=headers)
-    return HTMLResponse(render_html(cert), headers=headers)
+    return HTMLResponse(render_html(cert), headers={**headers, **HTML_HEADERS})
 
 
 class TaskQueueItem(TaskOut):
