@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     page_limit_default: int = Field(default=50, ge=1, le=200)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
+    # Hardening (issue 16): floods of log lines, forwarded headers.
+    # A warning anyone can cause (a bad webhook token) is written at most once per this many
+    # seconds, with the count of the ones left out; 0 writes every one.
+    log_repeat_seconds: float = Field(default=60.0, ge=0)
+
     # Notices. With no SMTP_URL (or SMS_URL) messages are written as .eml files under
     # DATA_DIR/mail so a person can read what would have been sent.
     # Evidence uploads (identity documents, 위임장 scans, proof of representation).

@@ -621,3 +621,26 @@ def test_a_failed_processing_is_retried_by_the_worker_and_old_events_are_purged(
     deliver(fake, hook, DELETE_TEXT)
     settle(db, 1)
     assert len(requests_of(db)) == 1
+
+
+def test_a_flood_of_bad_tokens_logs_one_warning_a_minute_with_the_count_left_out(
+    client: TestClient, clock: Clock, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16: each bad token wrote a WARNING, so anyone could fill the logs."""
+    url = "/v1/integrations/channeltalk/webhook"
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+    with caplog.at_level(logging.WARNING, logger="rightsdesk"):
+        for _ in range(50):
+            assert client.post(url, params={"token": "wrong"}, json={}).status_code == 401
+        assert len(warnings()) == 1 and "without a valid token" in warnings()[0]
+        clock.advance(seconds=settings.log_repeat_seconds - 1)
+        assert client.post(url, json={}).status_code == 401
+        assert len(warnings()) == 1
+        clock.advance(seconds=1)
+        assert client.post(url, json={}).status_code == 401
+    assert len(warnings()) == 2
+    assert "50 more" in warnings()[1], warnings()
+    assert "wrong" not in caplog.text

@@ -60,7 +60,7 @@ async def channeltalk_webhook(
     do not care about would count towards the 100 failures that block the webhook); the
     event is processed after the response, once per event id."""
     if not token_matches(token, rt.settings.channeltalk_tokens):
-        log.warning("Channel Talk webhook called without a valid token")
+        rt.repeated_logs.warning(log, "Channel Talk webhook called without a valid token")
         raise WebhookTokenInvalid()
     raw = await request.body()
     event_id = await run_in_threadpool(chat_inbound.record_delivery, rt, raw)
