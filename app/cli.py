@@ -49,6 +49,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         log_level=settings.log_level,
+        # Off: uvicorn would believe X-Forwarded-For from 127.0.0.1. The app reads forwarded
+        # headers itself, from RIGHTSDESK_FORWARDED_ALLOW_IPS only (app/proxies.py).
+        proxy_headers=False,
     )
     return 0
 

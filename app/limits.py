@@ -13,6 +13,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, RateLimited, problem
+from app.proxies import client_address
 
 
 class BodySizeLimit:
@@ -177,8 +178,8 @@ class PublicRateLimit:
             await self.app(scope, receive, send)
             return
         now = self.now()
-        client = scope.get("client")
-        wait = self.per_address.hit(self.hash_key(f"address:{client[0] if client else '-'}"), now)
+        address = client_address(scope) or "-"
+        wait = self.per_address.hit(self.hash_key(f"address:{address}"), now)
         match = _REFERENCE_IN_PATH.match(path)
         if wait is None and match and self.per_reference is not None:
             wait = self.per_reference.hit(self.hash_key(f"reference:{match.group(1).upper()}"), now)

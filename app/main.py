@@ -20,6 +20,7 @@ from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
+from app.proxies import ForwardedHeaders
 from app.routers import (
     audit,
     decisions,
@@ -97,6 +98,8 @@ def create_app(
     )
     # Outermost: a 413 or 429 about a request's path is not cached either.
     app.add_middleware(NoStore)
+    # Outermost of all: every layer below (rate limits included) sees the real client.
+    app.add_middleware(ForwardedHeaders, allow=settings.forwarded_allow_ips)
     install_error_handlers(app)
     install_docs(app)
     modules = (public, staff, decisions, tasks, reports, audit, meta, integrations, task_confirm)

@@ -211,7 +211,7 @@ def test_every_export_is_logged_with_its_row_count_and_personal_flag(
         3,
     )
     assert plain.params == "from=2026-12-15;to=2026-12-16;personal=false"
-    assert plain.client_ip == "testclient"
+    assert plain.client_ip == "127.0.0.1"
     assert (personal.personal_data, personal.row_count) == (True, 2)
     assert personal.params == "from=2026-12-15;to=2026-12-15;personal=true"
     assert personal.at == kst(2026, 12, 17, 0, 10)

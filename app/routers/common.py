@@ -13,6 +13,7 @@ from app.errors import PreconditionRequired, UnsupportedMediaType, VersionMismat
 from app.models.request import Request as DbRequest
 from app.models.request_api import StaffRequestDetail
 from app.models.staff import Staff
+from app.proxies import client_address
 from app.runtime import Runtime
 from app.services.requests import check_version, get_detail, request_by_reference
 
@@ -25,7 +26,8 @@ def require_json(request: Request) -> None:
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's IP address (forwarded only by a trusted proxy), None if not an address."""
+    return client_address(request.scope)
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

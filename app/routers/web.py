@@ -24,6 +24,7 @@ from app.errors import DomainError, FieldError, ValidationFailed
 from app.evidence.multipart import UploadLimits, read_upload
 from app.models.request_api import RequestPublic
 from app.notice_render import josa
+from app.proxies import client_address
 from app.routers.filing_body import StoredFiles
 from app.runtime import Runtime
 from app.services import identity, objections
@@ -167,7 +168,7 @@ def _kinds(posted: _Posted, stored: StoredFiles) -> list[str]:
 @router.post("/form", response_class=HTMLResponse)
 async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     try:
-        rt.check_intake_rate(request.client.host if request.client else None)
+        rt.check_intake_rate(client_address(request.scope))
         posted = await read_form(request, rt, files=True)
     except DomainError as exc:
         errors = forms.from_domain(exc.errors, exc.detail, exc.code)
