@@ -58,12 +58,12 @@ CurrentStaff = Annotated[Staff, Depends(current_staff)]
 class Capability(StrEnum):
     """What a staff member does; PERMISSIONS says which roles may (api.md "Roles, restated")."""
 
-    ANY = "any"  # who am I, the metrics (counts only)
     READ = "read"  # the queue, details, notices, tasks, files, certificate, SLA, chat intake
     TRIAGE = "triage"  # file staff requests (a chat's too), assign, internal notes, 보완 요청
     HANDLE = "handle"  # identity results, decisions, postponements, tasks, resends
     APPROVE = "approve"  # approvals, waivers, reviewing the access log
     AUDIT = "audit"  # verifying the sealed timeline
+    EXPORT_PERSONAL = "export_personal"  # the register with names and contacts
     ADMINISTER = "administer"  # staff accounts and tokens, never personal data
 
 
@@ -71,15 +71,16 @@ _CASE_WORKERS = frozenset({Role.AGENT, Role.SECURITY, Role.OFFICER})
 
 # The one table of who may do what. An agent files, triages and asks for more; every other
 # write on a request is handling, for the security team and the officer; the officer alone
-# approves and waives; admin manages staff and tokens and sees no request.
+# approves and waives; admin manages staff and tokens and sees no request. (Who am I and the
+# metrics, counts only, take any valid token: CurrentStaff.)
 PERMISSIONS: Mapping[Capability, frozenset[Role]] = MappingProxyType(
     {
-        Capability.ANY: frozenset(Role),
         Capability.READ: _CASE_WORKERS,
         Capability.TRIAGE: _CASE_WORKERS,
         Capability.HANDLE: frozenset({Role.SECURITY, Role.OFFICER}),
         Capability.APPROVE: frozenset({Role.OFFICER}),
         Capability.AUDIT: frozenset({Role.SECURITY, Role.OFFICER}),
+        Capability.EXPORT_PERSONAL: frozenset({Role.SECURITY, Role.OFFICER}),
         Capability.ADMINISTER: frozenset({Role.ADMIN}),
     }
 )
