@@ -30,14 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from app.db import transaction
-from app.deps import current_staff
+from app.deps import CaseHandler, current_staff
+from app.errors import install_error_handlers
 from app.main import create_app
 from app.models.staff import Role
+from app.runtime import Runtime
 from app.services.staff import add_staff, revoke_staff
 from app.settings import Settings
 from tests.conftest import TEST_KEY, Clock, request_body
@@ -473,3 +476,24 @@ def test_an_agent_cannot_verify_decide_and_complete_a_request(
     assert write("identity", verified, security).status_code == 200
     done = write("decision", granted, security)
     assert done.status_code == 200 and done.json()["status"] == "completed", done.text
+
+
+def test_a_new_write_through_the_generic_case_dependency_is_closed_to_agents(
+    runtime: Runtime, staff_headers: Any
+) -> None:
+    """deps.CaseHandler reads for agents, but a write route that uses it is handling: a
+    route added later without a decision does not open a write to agents by default."""
+    mini = FastAPI()
+    mini.state.runtime = runtime
+    install_error_handlers(mini)
+
+    @mini.api_route("/probe", methods=["GET", "POST"])
+    def probe(staff: CaseHandler) -> dict[str, str]:
+        return {"role": staff.role}
+
+    agent, security = staff_headers("agent"), staff_headers("security")
+    with TestClient(mini) as client:
+        assert client.get("/probe", headers=agent).status_code == 200
+        refused = client.post("/probe", headers=agent)
+        assert (refused.status_code, _problem_code(refused)) == (403, "forbidden")
+        assert client.post("/probe", headers=security).status_code == 200
