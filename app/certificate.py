@@ -39,6 +39,18 @@ KEPT_INTRO = (
 )
 NO_KEPT = "분리 보관하는 항목은 없습니다."
 
+# The HTML is a document to read and print: its own inline styles, nothing else; no script,
+# no frame around it, no guessing at its type.
+HTML_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
 _KIND_LABELS = {"system": "자체 시스템", "processor": "수탁자"}
 _STATUS_LABELS = {"done": "완료", "waived": "면제", "open": "미완료", "failed": "실패"}
 _UNFINISHED = frozenset({"open", "failed"})

@@ -55,6 +55,9 @@ def _serve(args: argparse.Namespace) -> int:
         # stalled upload cannot hold a shutdown, or a deployment, forever).
         timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown_seconds),
         log_config=log_config(settings.log_level),  # uvicorn's loggers redacted too
+        # Off: uvicorn would believe X-Forwarded-For from 127.0.0.1. The app reads forwarded
+        # headers itself, from RIGHTSDESK_FORWARDED_ALLOW_IPS only (app/proxies.py).
+        proxy_headers=False,
     )
     return 0
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -53,20 +55,79 @@ def current_staff(
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
 
 
+class Capability(StrEnum):
+    """What a staff member does; PERMISSIONS says which roles may (api.md "Roles, restated")."""
+
+    READ = "read"  # the queue, details, notices, tasks, files, certificate, SLA, chat intake
+    TRIAGE = "triage"  # file staff requests (a chat's too), assign, internal notes, 보완 요청
+    HANDLE = "handle"  # identity results, decisions, postponements, tasks, resends
+    APPROVE = "approve"  # approvals, waivers, reviewing the access log
+    AUDIT = "audit"  # verifying the sealed timeline
+    EXPORT_PERSONAL = "export_personal"  # the register with names and contacts
+    ADMINISTER = "administer"  # staff accounts and tokens, never personal data
+
+
+_CASE_WORKERS = frozenset({Role.AGENT, Role.SECURITY, Role.OFFICER})
+
+# The one table of who may do what. An agent files, triages and asks for more; every other
+# write on a request is handling, for the security team and the officer; the officer alone
+# approves and waives; admin manages staff and tokens and sees no request. (Who am I and the
+# metrics, counts only, take any valid token: CurrentStaff.)
+PERMISSIONS: Mapping[Capability, frozenset[Role]] = MappingProxyType(
+    {
+        Capability.READ: _CASE_WORKERS,
+        Capability.TRIAGE: _CASE_WORKERS,
+        Capability.HANDLE: frozenset({Role.SECURITY, Role.OFFICER}),
+        Capability.APPROVE: frozenset({Role.OFFICER}),
+        Capability.AUDIT: frozenset({Role.SECURITY, Role.OFFICER}),
+        Capability.EXPORT_PERSONAL: frozenset({Role.SECURITY, Role.OFFICER}),
+        Capability.ADMINISTER: frozenset({Role.ADMIN}),
+    }
+)
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _check(staff: Staff, roles: frozenset[Role]) -> Staff:
+    if staff.role not in roles:
+        names = ", ".join(r.value for r in Role if r in roles)
+        raise Forbidden(f"이 작업은 {names} 역할만 할 수 있습니다.")
+    return staff
+
+
 def require(*roles: Role) -> Callable[[Staff], Staff]:
     def check(staff: CurrentStaff) -> Staff:
-        if staff.role not in roles:
-            raise Forbidden(f"이 작업은 {', '.join(r.value for r in roles)} 역할만 할 수 있습니다.")
-        return staff
+        return _check(staff, frozenset(roles))
 
     return check
 
 
-# Handling requests (personal data): agent, security, officer. Admin manages staff only.
-CaseHandler = Annotated[Staff, Depends(require(Role.AGENT, Role.SECURITY, Role.OFFICER))]
-# Approvals of refusals, partial grants and destruction: the privacy officer only.
-OfficerDep = Annotated[Staff, Depends(require(Role.OFFICER))]
+def require_capability(capability: Capability) -> Callable[[Staff], Staff]:
+    roles = PERMISSIONS[capability]
+
+    def check(staff: CurrentStaff) -> Staff:
+        return _check(staff, roles)
+
+    return check
+
+
+def case_worker(staff: CurrentStaff, request: Request) -> Staff:
+    """Reading a request (READ). A write through this dependency is handling (HANDLE): a
+    route an agent may write to says so with TriageDep, so a new write route is closed to
+    agents until someone decides otherwise."""
+    safe = request.method in _SAFE_METHODS
+    return _check(staff, PERMISSIONS[Capability.READ if safe else Capability.HANDLE])
+
+
+# Reading requests (personal data): agent, security, officer. Writes: see case_worker.
+CaseHandler = Annotated[Staff, Depends(case_worker)]
+# An agent's writes: filing staff requests, assigning, internal notes, 보완 요청.
+TriageDep = Annotated[Staff, Depends(require_capability(Capability.TRIAGE))]
+# Every other write on a request: the security team and the officer.
+HandlerDep = Annotated[Staff, Depends(require_capability(Capability.HANDLE))]
+# Approvals of refusals, partial grants and destruction, waivers: the privacy officer only.
+OfficerDep = Annotated[Staff, Depends(require_capability(Capability.APPROVE))]
 # Staff accounts and tokens, nothing else.
-AdminDep = Annotated[Staff, Depends(require(Role.ADMIN))]
+AdminDep = Annotated[Staff, Depends(require_capability(Capability.ADMINISTER))]
 # The audit trail (timeline verification): the officer and the security team.
-AuditorDep = Annotated[Staff, Depends(require(Role.OFFICER, Role.SECURITY))]
+AuditorDep = Annotated[Staff, Depends(require_capability(Capability.AUDIT))]

@@ -16,6 +16,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, RateLimited, problem
+from app.proxies import client_address
 from app.services.codes import canonical_reference
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -272,8 +273,8 @@ class PublicRateLimit:
             await self.app(scope, receive, send)
             return
         now = self.now()
-        client = scope.get("client")
-        wait = self.per_address.hit(self.hash_key(f"address:{client[0] if client else '-'}"), now)
+        address = client_address(scope) or "-"
+        wait = self.per_address.hit(self.hash_key(f"address:{address}"), now)
         match = _REFERENCE_IN_PATH.match(path)
         if wait is None and match and self.per_reference is not None:
             # One key per reference however it is spelled ("ref%20", lower case, no hyphens):

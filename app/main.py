@@ -14,12 +14,14 @@ from starlette.types import ASGIApp
 from app.access_purpose import AccessPurpose
 from app.apidocs import install_docs, register_schema
 from app.errors import AnsweredErrors, install_error_handlers
+from app.headers import NoStore
 from app.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
 from app.logredact import install_log_redaction
 from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
+from app.proxies import ForwardedHeaders
 from app.routers import (
     audit,
     decisions,
@@ -98,8 +100,12 @@ def create_app(
         idle_timeout=settings.body_idle_timeout_seconds,
         total_timeout=settings.body_read_timeout_seconds,
     )
-    # Outermost: a staff route without a valid token is answered before any body is read.
+    # A staff route without a valid token is answered before any body is read.
     app.add_middleware(StaffTokenGate, runtime=runtime)
+    # Outermost: a 413 or 429 about a request's path is not cached either.
+    app.add_middleware(NoStore)
+    # Outermost of all: every layer below (rate limits included) sees the real client.
+    app.add_middleware(ForwardedHeaders, allow=settings.forwarded_allow_ips)
     install_error_handlers(app)
     install_docs(app)
     modules = (public, staff, decisions, tasks, reports, audit, meta, integrations, task_confirm)

@@ -16,6 +16,7 @@ from app.db import make_engine
 from app.errors import RateLimited
 from app.evidence.store import EvidenceStore
 from app.limits import FailureLock, IntakeRateLimiter
+from app.logrepeat import RepeatedLogs
 from app.models.base import utcnow
 from app.policy import Policy, load_policy
 from app.private_files import private_dir
@@ -39,6 +40,11 @@ class Runtime:
     def audit_key(self) -> bytes:
         """Seals the timeline (app/workflows/audit.py); derived once, used for every event."""
         return self.vault.derive("audit-chain")
+
+    @cached_property
+    def repeated_logs(self) -> RepeatedLogs:
+        """Warnings a stranger can cause (a bad webhook token): one per LOG_REPEAT_SECONDS."""
+        return RepeatedLogs(self.settings.log_repeat_seconds, now=lambda: self.clock().timestamp())
 
     def check_intake_rate(self, client: str | None) -> None:
         """Raise RateLimited when this address filed too often (RIGHTSDESK_INTAKE_RATE_*)."""

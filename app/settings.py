@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.policy import DEFAULT_POLICY_FILE
+from app.proxies import trusted_networks
 
 DEFAULT_HOLIDAY_FILE = Path(__file__).parent / "policy" / "holidays_kr.toml"
 
@@ -108,6 +109,15 @@ class Settings(BaseSettings):
     page_limit_default: int = Field(default=50, ge=1, le=200)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
+    # Hardening (issue 16): floods of log lines, forwarded headers.
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
+    # addresses or networks (e.g. "10.0.0.5,10.1.0.0/16"), "*" for any. Empty: none, and the
+    # connecting address is the client's.
+    forwarded_allow_ips: str = ""
+    # A warning anyone can cause (a bad webhook token) is written at most once per this many
+    # seconds, with the count of the ones left out; 0 writes every one.
+    log_repeat_seconds: float = Field(default=60.0, ge=0)
+
     # Notices. With no SMTP_URL (or SMS_URL) messages are written as .eml files under
     # DATA_DIR/mail so a person can read what would have been sent.
     # Evidence uploads (identity documents, 위임장 scans, proof of representation).
@@ -195,6 +205,12 @@ class Settings(BaseSettings):
             + (8.0 + self.channeltalk_max_rate_wait_seconds) * self.channeltalk_max_retries
         )
         return max(self.smtp_timeout_seconds * 3, self.sms_timeout_seconds, chat)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        trusted_networks(value)  # refused at start-up, not at the first request
+        return value
 
     @model_validator(mode="after")
     def _message_age_covers_reconciliation(self) -> Settings:

@@ -112,7 +112,9 @@ def runtime(app: FastAPI) -> Runtime:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as c:
+    # A peer with a real IP address: the default "testclient" is not one, and only valid
+    # addresses are recorded (app/proxies.py).
+    with TestClient(app, client=("127.0.0.1", 50000)) as c:
         yield c
 
 

@@ -33,12 +33,12 @@ Headers = Callable[..., dict[str, str]]
 def a_request(client: TestClient, staff_headers: Headers, **body: Any) -> tuple[str, str]:
     created = file(client, request_body(**body)).json()
     ref = created["reference"]
-    agent = staff_headers("agent")
-    etag = client.get(f"/v1/staff/requests/{ref}", headers=agent).headers["etag"]
+    handler = staff_headers("security")
+    etag = client.get(f"/v1/staff/requests/{ref}", headers=handler).headers["etag"]
     resp = client.post(
         f"/v1/staff/requests/{ref}/identity",
         json={"result": "verified", "method": "account_record_match"},
-        headers={**agent, "If-Match": etag},
+        headers={**handler, "If-Match": etag},
     )
     assert resp.status_code == 200, resp.text
     return ref, created["access_code"]
@@ -149,7 +149,7 @@ def test_every_read_is_logged_with_its_purpose_and_the_officer_queries_and_expor
     rows = client.get("/v1/staff/audit/access-log", params=params, headers=officer).json()
     mine = [r for r in rows if r["staff"] == "담당자 갑"]
     assert [(r["action"], r["purpose"]) for r in mine] == [("view_detail", "민원 회신 내용 확인")]
-    assert all(r["client_ip"] for r in rows)
+    assert {r["client_ip"] for r in rows} == {"127.0.0.1"}
     assert client.get("/v1/staff/audit/access-log", params=params, headers=agent).status_code == 403
     exported = client.get(
         "/v1/staff/audit/access-log",
@@ -211,13 +211,13 @@ def test_purge_removes_personal_data_of_long_closed_requests_and_keeps_the_stati
     settings: Settings,
 ) -> None:
     ref, _ = a_request(client, staff_headers, type="suspension", details="가상의 상세 사유")
-    agent, officer = staff_headers("agent"), staff_headers("officer")
+    handler, officer = staff_headers("security"), staff_headers("officer")
     url = f"/v1/staff/requests/{ref}"
     for path, body in (("decision", {"outcome": "granted"}), ("approval", {"approve": True})):
-        who = agent if path == "decision" else officer
-        etag = client.get(url, headers=agent).headers["etag"]
+        who = handler if path == "decision" else officer
+        etag = client.get(url, headers=handler).headers["etag"]
         assert client.post(f"{url}/{path}", json=body, headers={**who, "If-Match": etag}).is_success
-    carry_out(client, ref, agent)
+    carry_out(client, ref, handler)
     open_ref, _ = a_request(client, staff_headers, subject=subject(name="박가상"))
     assert purge(runtime)["requests"] == 0  # closed today: nothing is due
     clock.advance(days=settings.purge_after_days + 1)
@@ -227,11 +227,11 @@ def test_purge_removes_personal_data_of_long_closed_requests_and_keeps_the_stati
     rid = db.exec(select(Request.id).where(Request.reference == ref)).one()
     party = db.exec(select(Party).where(Party.request_id == rid)).one()
     assert (party.name_enc, party.email_enc, party.name_bidx) == (None, None, None)
-    detail = client.get(url, headers=agent).json()
+    detail = client.get(url, headers=handler).json()
     assert detail["details"] is None and detail["subject"]["name"] is None
     assert detail["status"] == "completed" and detail["outcome"] == "granted"
     assert detail["events"][-1]["kind"] == "personal_data_purged"
-    open_detail = client.get(f"/v1/staff/requests/{open_ref}", headers=agent).json()
+    open_detail = client.get(f"/v1/staff/requests/{open_ref}", headers=handler).json()
     assert open_detail["subject"]["name"] == "박가상"  # open requests are never touched
     assert verify(runtime)["intact"] is True  # the timeline and its seals survive
     assert purge(runtime)["requests"] == 0  # once

@@ -30,14 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from app.db import transaction
-from app.deps import current_staff
+from app.deps import CaseHandler, current_staff
+from app.errors import install_error_handlers
 from app.main import create_app
 from app.models.staff import Role
+from app.runtime import Runtime
 from app.services.staff import add_staff, revoke_staff
 from app.settings import Settings
 from tests.conftest import TEST_KEY, Clock, request_body
@@ -46,8 +49,13 @@ PROBLEM = "application/problem+json"
 ROLES = tuple(r.value for r in Role)  # agent, security, officer, admin
 
 EVERYONE = frozenset(ROLES)
-# Handling requests, personal data included (decisions.md "Roles"; deps.CaseHandler).
+# Reading requests, personal data included, and the writes an agent may make: filing staff
+# requests, assigning, internal notes, 보완 요청 (api.md "Roles, restated"; deps.CaseHandler,
+# deps.TriageDep).
 HANDLERS = frozenset({"agent", "security", "officer"})
+# Every other write of handling: identity results, decisions, postponements, tasks, resends
+# (api.md "Roles, restated": 403 `forbidden` for an agent; deps.HandlerDep).
+HANDLING = frozenset({"security", "officer"})
 # Approvals and waivers: the privacy officer (개인정보 보호책임자) only.
 OFFICER = frozenset({"officer"})
 # The register with the subjects' names and contacts (README "register", reports.py).
@@ -86,21 +94,21 @@ MATRIX: tuple[Rule, ...] = (
     Rule("GET", _R, HANDLERS, "the detail, personal data included"),
     Rule("PATCH", _R, HANDLERS, "assign, internal note"),
     Rule("GET", _R + "/notices", HANDLERS, "what was sent to the subject"),
-    Rule("POST", _R + "/notices/{notice_id}/resend", HANDLERS, "delivery is handling"),
-    Rule("POST", _R + "/identity", HANDLERS, "recording the identity check"),
+    Rule("POST", _R + "/notices/{notice_id}/resend", HANDLING, "re-sending a notice of handling"),
+    Rule("POST", _R + "/identity", HANDLING, "api.md: identity results, not an agent's"),
     Rule("POST", _R + "/info-requests", HANDLERS, "asking the requester for more"),
     Rule("GET", _R + "/attachments/{attachment_id}", HANDLERS, "ID copies, 위임장"),
-    Rule("POST", _R + "/decision", HANDLERS, "agents draft decisions (Role.AGENT)"),
+    Rule("POST", _R + "/decision", HANDLING, "api.md: decisions, not an agent's"),
     Rule("POST", _R + "/approval", OFFICER, "api.md: 'approval — officer'"),
-    Rule("POST", _R + "/postponement", HANDLERS, "not among the officer-reserved acts"),
-    Rule("POST", _R + "/postponement/end", HANDLERS, "as postponement"),
+    Rule("POST", _R + "/postponement", HANDLING, "api.md: postponements, not an agent's"),
+    Rule("POST", _R + "/postponement/end", HANDLING, "api.md: and their end"),
     Rule("GET", _R + "/tasks", HANDLERS, "carrying the decision out"),
-    Rule("PATCH", _T, HANDLERS, "assignee, due date"),
-    Rule("POST", _T + "/complete", HANDLERS, "recording what a holder did"),
-    Rule("POST", _T + "/fail", HANDLERS, "as complete"),
-    Rule("POST", _T + "/reopen", HANDLERS, "as complete"),
+    Rule("PATCH", _T, HANDLERS, "assigning a task (assignee, due date): an agent assigns"),
+    Rule("POST", _T + "/complete", HANDLING, "api.md: task completion, not an agent's"),
+    Rule("POST", _T + "/fail", HANDLING, "api.md: task failure, not an agent's"),
+    Rule("POST", _T + "/reopen", HANDLING, "undoes a completion or failure: as complete"),
     Rule("POST", _T + "/waive", OFFICER, "a holder need not act: the officer decides"),
-    Rule("POST", _T + "/evidence", HANDLERS, "a processor's deletion report"),
+    Rule("POST", _T + "/evidence", HANDLING, "a processor's deletion report: completing"),
     Rule("GET", _R + "/certificate", HANDLERS, "names the subject"),
     Rule("GET", "/v1/staff/tasks", HANDLERS, "tasks of every request"),
     Rule("GET", "/v1/staff/sla/summary", HANDLERS, "counts of request data: not admin's"),
@@ -419,3 +427,73 @@ def test_a_body_of_the_wrong_media_type_does_not_answer_before_authorization(
         f"{rule.label} as {who}: expected {expected}, got {resp.status_code} "
         f"{_problem_code(resp)!r}: {resp.text[:300]}"
     )
+
+
+# --- the probe's attack, end to end ---------------------------------------------------------
+
+
+def test_an_agent_cannot_verify_decide_and_complete_a_request(
+    client: TestClient, staff_headers: Any
+) -> None:
+    """Issue 16: with an agent token, `identity` (verified) and `decision` (granted) completed
+    a request and sent the result notice. Both are refused with real bodies and the right
+    If-Match, and the request, its notices and its timeline stay as they were; the agent's
+    own writes still go through (the matrix covers each: assign, note, 보완 요청, filing)."""
+    agent, security = staff_headers("agent"), staff_headers("security")
+    ref = client.post("/v1/requests", json=request_body(items=["manager_name"])).json()["reference"]
+    url = f"/v1/staff/requests/{ref}"
+
+    def snapshot() -> tuple[str, str, int]:
+        """Status, version (every write moves it) and the notices written so far."""
+        detail = client.get(url, headers=security)
+        notices = client.get(f"{url}/notices", headers=security).json()
+        return detail.json()["status"], detail.headers["etag"], len(notices)
+
+    def write(path: str, body: dict[str, Any], who: dict[str, str]) -> Any:
+        etag = client.get(url, headers=who).headers["etag"]
+        return client.post(f"{url}/{path}", json=body, headers={**who, "If-Match": etag})
+
+    before = snapshot()
+    verified = {"result": "verified", "method": "account_record_match"}
+    granted = {
+        "outcome": "granted",
+        "items_granted": ["manager_name"],
+        "access": {"method": "electronic", "place": "요청 조회 화면", "fee_krw": 0},
+    }
+    for path, body in (("identity", verified), ("decision", granted)):
+        resp = write(path, body, agent)
+        assert (resp.status_code, _problem_code(resp)) == (403, "forbidden"), resp.text
+    assert snapshot() == before, "an agent's refused write changed the request"
+
+    # What an agent may do is unchanged.
+    etag = client.get(url, headers=agent).headers["etag"]
+    patched = client.patch(
+        url, json={"note": "전화 문의 있음"}, headers={**agent, "If-Match": etag}
+    )
+    assert patched.status_code == 200, patched.text
+
+    # And the same two writes by the security team complete it.
+    assert write("identity", verified, security).status_code == 200
+    done = write("decision", granted, security)
+    assert done.status_code == 200 and done.json()["status"] == "completed", done.text
+
+
+def test_a_new_write_through_the_generic_case_dependency_is_closed_to_agents(
+    runtime: Runtime, staff_headers: Any
+) -> None:
+    """deps.CaseHandler reads for agents, but a write route that uses it is handling: a
+    route added later without a decision does not open a write to agents by default."""
+    mini = FastAPI()
+    mini.state.runtime = runtime
+    install_error_handlers(mini)
+
+    @mini.api_route("/probe", methods=["GET", "POST"])
+    def probe(staff: CaseHandler) -> dict[str, str]:
+        return {"role": staff.role}
+
+    agent, security = staff_headers("agent"), staff_headers("security")
+    with TestClient(mini) as client:
+        assert client.get("/probe", headers=agent).status_code == 200
+        refused = client.post("/probe", headers=agent)
+        assert (refused.status_code, _problem_code(refused)) == (403, "forbidden")
+        assert client.post("/probe", headers=security).status_code == 200

@@ -418,7 +418,7 @@ class Desk:
     ) -> dict[str, Any]:
         url = f"/v1/staff/requests/{ref}"
         etag = self.ok(self.http.get(url, headers=self.agent)).headers["etag"]
-        headers = {**(who or self.agent), "If-Match": etag}
+        headers = {**(who or self.security), "If-Match": etag}
         if path == "":
             resp = self.http.patch(url, json=body, headers=headers)
         else:
@@ -532,7 +532,7 @@ def public_json_correction(desk: Desk) -> str:
         http.post(
             f"{url}/{remaining[0]['id']}/evidence",
             files=[("attachments", (A_EVIDENCE_FILE, pdf_with_canary(), "application/pdf"))],
-            headers=desk.agent,
+            headers=desk.security,
         )
     )
     desk.seen(evidence)
@@ -541,7 +541,7 @@ def public_json_correction(desk: Desk) -> str:
         resp = http.post(
             f"{url}/{task['id']}/complete",
             json={"actions": actions, "note": A_TASK_NOTE},
-            headers=desk.agent,
+            headers=desk.security,
         )
         page = desk.seen(desk.ok(resp))
     assert page["request_status"] == "completed", page

@@ -353,22 +353,22 @@ def test_identity_confirmed_and_the_result_are_posted_without_personal_data(
     deliver(fake, hook, DELETE_TEXT)
     settle(db, 1)
     [request] = requests_of(db)
-    agent, officer = staff_headers("agent"), staff_headers("officer")
+    handler, officer = staff_headers("security"), staff_headers("officer")
     url = f"/v1/staff/requests/{request.reference}"
 
     def write(path: str, body: dict[str, Any], who: dict[str, str]) -> None:
-        etag = client.get(url, headers=agent).headers["etag"]
+        etag = client.get(url, headers=handler).headers["etag"]
         resp = client.post(f"{url}/{path}", json=body, headers={**who, "If-Match": etag})
         assert resp.status_code < 300, resp.text
 
-    write("identity", {"result": "verified", "method": "account_record_match"}, agent)
+    write("identity", {"result": "verified", "method": "account_record_match"}, handler)
     # No statute's records exist for this customer: everything is destroyed.
     records = dict.fromkeys(
         ("comms_access_logs", "comms_fact_records", "ecommerce_contract", "ecommerce_complaint")
     )
-    write("decision", {"outcome": "granted", "record_dates": records}, agent)
+    write("decision", {"outcome": "granted", "record_dates": records}, handler)
     write("approval", {"approve": True}, officer)
-    assert carry_out(client, request.reference, agent)["request_status"] == "completed"
+    assert carry_out(client, request.reference, handler)["request_status"] == "completed"
     while Outbox(runtime).run_once():
         pass
     texts = fake.messages_text(CHAT)
@@ -377,7 +377,7 @@ def test_identity_confirmed_and_the_result_are_posted_without_personal_data(
     assert request.reference in result and "복구·재생할 수 없도록 파기했습니다" in result
     for text in texts:
         assert NAME not in text and EMAIL not in text
-    detail = client.get(url, headers=agent).json()
+    detail = client.get(url, headers=handler).json()
     assert detail["status"] == "completed"
 
 
@@ -731,3 +731,26 @@ class TestHangulMailboxWithoutSmtpUtf8:
         db.expire_all()
         [code] = db.exec(select(Notice).where(Notice.kind == "verification_code")).all()
         assert (code.request_id, code.channel) == (request.id, "sms")
+
+
+def test_a_flood_of_bad_tokens_logs_one_warning_a_minute_with_the_count_left_out(
+    client: TestClient, clock: Clock, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16: each bad token wrote a WARNING, so anyone could fill the logs."""
+    url = "/v1/integrations/channeltalk/webhook"
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+    with caplog.at_level(logging.WARNING, logger="rightsdesk"):
+        for _ in range(50):
+            assert client.post(url, params={"token": "wrong"}, json={}).status_code == 401
+        assert len(warnings()) == 1 and "without a valid token" in warnings()[0]
+        clock.advance(seconds=settings.log_repeat_seconds - 1)
+        assert client.post(url, json={}).status_code == 401
+        assert len(warnings()) == 1
+        clock.advance(seconds=1)
+        assert client.post(url, json={}).status_code == 401
+    assert len(warnings()) == 2
+    assert "50 more" in warnings()[1], warnings()
+    assert "wrong" not in caplog.text

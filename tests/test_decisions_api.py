@@ -28,7 +28,8 @@ class Desk:
 
     def __init__(self, client: TestClient, staff_headers: Headers, **body: Any) -> None:
         self.client = client
-        self.agent = staff_headers("agent")
+        self.agent = staff_headers("agent")  # reads; an agent does not handle (api.md)
+        self.handler = staff_headers("security")
         self.officer = staff_headers("officer")
         self.officer2 = staff_headers("officer")
         created = file(client, request_body(**body)).json()
@@ -46,7 +47,7 @@ class Desk:
         body: dict[str, Any],
         who: dict[str, str] | None = None,
     ) -> Any:
-        headers = {**(who or self.agent), "If-Match": self.etag()}
+        headers = {**(who or self.handler), "If-Match": self.etag()}
         return self.client.post(f"/v1/staff/requests/{self.ref}/{path}", json=body, headers=headers)
 
     def mine(self) -> dict[str, Any]:
@@ -249,7 +250,7 @@ def test_deletion_keeps_payment_records_until_their_five_year_date(
     assert ev["data"]["retention"]["keep_until_latest"] == "2030-11-20"
     approved = desk.staff_write("approval", {"approve": True}, who=desk.officer)
     assert approved.json()["status"] == "executing"  # every holder acts first
-    assert carry_out(client, desk.ref, desk.agent)["request_status"] == "completed"
+    assert carry_out(client, desk.ref, desk.handler)["request_status"] == "completed"
     text = notice_text(db, runtime, "action_result")
     assert "2030년 11월 20일" in text and "전자상거래 등에서의 소비자 보호에 관한 법률" in text
     assert "파기" in text
@@ -288,7 +289,7 @@ def test_correction_completes_with_what_was_changed(
         },
     )
     assert done.json()["status"] == "executing"
-    assert carry_out(client, desk.ref, desk.agent)["request_status"] == "completed"
+    assert carry_out(client, desk.ref, desk.handler)["request_status"] == "completed"
     assert "김가람" in notice_text(db, runtime, "action_result")
 
 
@@ -303,7 +304,7 @@ def test_decisions_that_destroy_data_wait_for_the_officer(
         desk.staff_write("approval", {"approve": True}, who=desk.officer).json()["status"]
         == "executing"
     )
-    assert carry_out(client, desk.ref, desk.agent)["request_status"] == "completed"
+    assert carry_out(client, desk.ref, desk.handler)["request_status"] == "completed"
 
 
 # --- postponement (art. 35(3)) ------------------------------------------------------------------
@@ -392,7 +393,7 @@ def test_objection_is_a_linked_request_with_its_own_deadline(
     detail = client.get(f"/v1/staff/requests/{objection['reference']}", headers=desk.agent)
     assert detail.json()["parent_reference"] == desk.ref
     assert detail.json()["details"] == "어느 법률인지 알려 주세요."
-    headers = {**desk.agent, "If-Match": detail.headers["etag"]}
+    headers = {**desk.handler, "If-Match": detail.headers["etag"]}
     decided = client.post(
         f"/v1/staff/requests/{objection['reference']}/decision",
         json={
@@ -441,19 +442,19 @@ def test_parallel_deciders_one_wins_the_rest_get_412(
     with httpx.Client(base_url=live_server, timeout=30) as http:
         created = http.post("/v1/requests", json=request_body(items=["manager_name"])).json()
         ref = created["reference"]
-        agents = [staff_headers("agent") for _ in range(6)]
-        etag = http.get(f"/v1/staff/requests/{ref}", headers=agents[0]).headers["etag"]
+        deciders = [staff_headers("security") for _ in range(6)]
+        etag = http.get(f"/v1/staff/requests/{ref}", headers=deciders[0]).headers["etag"]
         verified = http.post(
             f"/v1/staff/requests/{ref}/identity",
             json={"result": "verified", "method": "id_in_person"},
-            headers={**agents[0], "If-Match": etag},
+            headers={**deciders[0], "If-Match": etag},
         )
         assert verified.status_code == 200
         etag = (
             verified.headers.get("etag")
-            or http.get(f"/v1/staff/requests/{ref}", headers=agents[0]).headers["etag"]
+            or http.get(f"/v1/staff/requests/{ref}", headers=deciders[0]).headers["etag"]
         )
-    barrier = threading.Barrier(len(agents))
+    barrier = threading.Barrier(len(deciders))
     results: list[int] = []
 
     def decide(headers: dict[str, str]) -> None:
@@ -470,14 +471,14 @@ def test_parallel_deciders_one_wins_the_rest_get_412(
             )
             results.append(r.status_code)
 
-    threads = [threading.Thread(target=decide, args=(h,)) for h in agents]
+    threads = [threading.Thread(target=decide, args=(h,)) for h in deciders]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
-    assert sorted(results) == [200] + [412] * (len(agents) - 1), results
+    assert sorted(results) == [200] + [412] * (len(deciders) - 1), results
     with httpx.Client(base_url=live_server) as http:
-        detail = http.get(f"/v1/staff/requests/{ref}", headers=agents[0]).json()
+        detail = http.get(f"/v1/staff/requests/{ref}", headers=deciders[0]).json()
     assert [e["kind"] for e in detail["events"]].count("status_changed") == 2  # review, done
 
 
@@ -505,7 +506,7 @@ def test_an_upheld_objection_takes_the_request_up_again(
     upheld = client.post(
         f"/v1/staff/requests/{oref}/decision",
         json={"outcome": "granted"},
-        headers={**desk.agent, "If-Match": etag},
+        headers={**desk.handler, "If-Match": etag},
     )
     assert upheld.json()["status"] == "completed", upheld.text
     text = notice_text(db, runtime, "objection_result")

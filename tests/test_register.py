@@ -24,7 +24,7 @@ from app.models.staff import ExportLog
 from app.routers import reports
 from app.runtime import Runtime
 from app.services.outbox import Outbox
-from app.services.register import HEADER, PERSONAL_HEADER, register_rows
+from app.services.register import HEADER, PERSONAL_HEADER, register_rows, safe_cell
 from app.settings import Settings
 from app.workflows.deadlines import KST
 from tests.conftest import Clock, request_body, subject
@@ -211,7 +211,7 @@ def test_every_export_is_logged_with_its_row_count_and_personal_flag(
         3,
     )
     assert plain.params == "from=2026-12-15;to=2026-12-16;personal=false"
-    assert plain.client_ip == "testclient"
+    assert plain.client_ip == "127.0.0.1"
     assert (personal.personal_data, personal.row_count) == (True, 2)
     assert personal.params == "from=2026-12-15;to=2026-12-15;personal=true"
     assert personal.at == kst(2026, 12, 17, 0, 10)
@@ -334,3 +334,47 @@ def test_the_latest_successful_identity_check_is_the_method(
             )
     [row] = parse(export(client, desk.agent, to="2026-12-15"))
     assert row["본인확인방법"] == "id_copy"
+
+
+# Formulas hidden behind what a spreadsheet ignores or reads the same (issue 16).
+HIDDEN_FORMULAS = [
+    '\u200b=HYPERLINK("https://evil.example","x")',  # zero-width space
+    "\ufeff=1+1",  # byte order mark
+    "\u200e\u200f=1+1",  # bidi marks
+    "\u202e=1+1",  # right-to-left override
+    "\u2066@SUM(A1)",  # bidi isolate
+    " =1+1",  # a space
+    "\u00a0\u3000+1",  # no-break and ideographic spaces
+    "\u2060-1",  # word joiner
+    '＝HYPERLINK("https://evil.example")',  # fullwidth equals
+    "＋1",
+    "－1",
+    "＠SUM(A1)",
+    "\t=1+1",
+    "\r=1+1",
+    "\tanything",  # a leading tab or CR is itself refused, as before
+    "\ranything",
+]
+
+
+@pytest.mark.parametrize("value", HIDDEN_FORMULAS, ids=ascii)
+def test_a_formula_behind_invisible_or_fullwidth_characters_is_quoted(value: str) -> None:
+    assert safe_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["김가상", "a=b", "010-2345-6789", "kim@example.com", ""])
+def test_ordinary_text_is_left_as_it_is(value: str) -> None:
+    assert safe_cell(value) == value
+
+
+def test_a_name_with_a_hidden_formula_reaches_the_register_as_text(
+    client: TestClient, staff_headers: Headers, clock: Clock
+) -> None:
+    clock.now = kst(2026, 12, 15, 10, 0)
+    names = ['\u200b=HYPERLINK("https://evil.example","x")', "＝1+1"]
+    for name in names:
+        resp = file(client, request_body(subject=subject(name=name)))
+        assert resp.status_code == 201, resp.text
+    rows = parse(export(client, staff_headers("security"), personal="true"))
+    cells = [r["정보주체 성명"] for r in rows]
+    assert len(cells) == 2 and all(c.startswith("'") for c in cells), [ascii(c) for c in cells]

@@ -218,7 +218,7 @@ def test_detail_shows_personal_data_with_etag_and_logs_access(
     assert data["next_action"] == "verify_contact" and data["missing"] == ["verify_contact"]
     assert data["verification"]["sends"] == 1 and data["verification"]["verified_at"] is None
     log = db.exec(select(AccessLog)).one()
-    assert log.action == "view_detail" and log.client_ip == "testclient"
+    assert log.action == "view_detail" and log.client_ip == "127.0.0.1"
     assert_problem(client.get("/v1/staff/requests/DSR-0000-NOPE", headers=h), 404, "not_found")
 
 

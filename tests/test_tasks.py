@@ -56,7 +56,9 @@ class Case:
 
     def __init__(self, client: TestClient, staff_headers: Headers, **body: Any) -> None:
         self.client = client
+        # The agent reads and assigns; identity, decisions and tasks are the security team's.
         self.agent, self.officer = staff_headers("agent"), staff_headers("officer")
+        self.handler = staff_headers("security")
         body.setdefault("subject", subject(phone="010-1234-5678"))
         created = file(client, request_body(**body)).json()
         self.ref, self.code = created["reference"], created["access_code"]
@@ -65,7 +67,7 @@ class Case:
 
     def write(self, path: str, body: dict[str, Any], who: dict[str, str] | None = None) -> Any:
         etag = self.client.get(self.url, headers=self.agent).headers["etag"]
-        headers = {**(who or self.agent), "If-Match": etag}
+        headers = {**(who or self.handler), "If-Match": etag}
         resp = self.client.post(f"{self.url}/{path}", json=body, headers=headers)
         assert resp.status_code < 300, resp.text
         return resp.json()
@@ -86,7 +88,7 @@ class Case:
             who: dict[str, str] | None = None) -> Any:  # fmt: skip
         task_id = self.task(holder)["id"]
         return self.client.post(
-            f"{self.url}/tasks/{task_id}/{verb}", json=body or {}, headers=who or self.agent
+            f"{self.url}/tasks/{task_id}/{verb}", json=body or {}, headers=who or self.handler
         )
 
     def status(self) -> str:
@@ -272,12 +274,12 @@ def test_evidence_files_assignment_and_due_dates_show_on_the_task_and_the_certif
     url = f"{case.url}/tasks/{aws['id']}"
     report = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
     files = {"attachments": ("aws-snapshot-purge.pdf", report, "application/pdf")}
-    uploaded = client.post(f"{url}/evidence", files=files, headers=case.agent)
+    uploaded = client.post(f"{url}/evidence", files=files, headers=case.handler)
     assert uploaded.status_code == 200, uploaded.text
     [evidence] = case.task("aws")["evidence"]
     assert evidence["content_type"] == "application/pdf" and evidence["size"] == len(report)
     exe = {"attachments": ("x.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")}
-    assert client.post(f"{url}/evidence", files=exe, headers=case.agent).status_code == 415
+    assert client.post(f"{url}/evidence", files=exe, headers=case.handler).status_code == 415
 
     me = client.get("/v1/staff/me", headers=case.agent).json()["staff_id"]
     assigned = client.patch(
@@ -290,7 +292,7 @@ def test_evidence_files_assignment_and_due_dates_show_on_the_task_and_the_certif
     mine = client.get("/v1/staff/tasks?assignee=me", headers=case.agent).json()
     assert [t["holder_code"] for t in mine] == ["aws"]
 
-    carry_out(client, case.ref, case.agent)
+    carry_out(client, case.ref, case.handler)
     pdf = client.get(f"{case.url}/certificate", headers={**case.agent, "Accept": "application/pdf"})
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     flat = re.sub(r"\s+", "", text)  # table cells wrap lines anywhere

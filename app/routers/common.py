@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Response
 from sqlmodel import Session
 
-from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
+from app.deps import HandlerDep, OfficerDep, RuntimeDep, SessionDep, TriageDep
 from app.errors import PreconditionRequired, UnsupportedMediaType, VersionMismatch
 from app.models.request import Request as DbRequest
 from app.models.request_api import StaffRequestDetail
 from app.models.staff import Staff
+from app.proxies import client_address
 from app.runtime import Runtime
 from app.services.requests import check_version, get_detail, request_by_reference
 
@@ -25,7 +26,8 @@ def require_json(request: Request) -> None:
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's IP address (forwarded only by a trusted proxy), None if not an address."""
+    return client_address(request.scope)
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -101,7 +103,18 @@ class StaffWrite:
 
 
 def case_write(
-    staff: CaseHandler,
+    staff: HandlerDep,
+    req: WritableRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> StaffWrite:
+    return StaffWrite(req, staff, session, rt, request, response)
+
+
+def triage_write(
+    staff: TriageDep,
     req: WritableRequest,
     session: SessionDep,
     rt: RuntimeDep,
@@ -122,5 +135,7 @@ def officer_write(
     return StaffWrite(req, officer, session, rt, request, response)
 
 
+# Handling (security, officer); an agent's writes (TriageWrite); the officer's.
 CaseWrite = Annotated[StaffWrite, Depends(case_write)]
+TriageWrite = Annotated[StaffWrite, Depends(triage_write)]
 OfficerWrite = Annotated[StaffWrite, Depends(officer_write)]

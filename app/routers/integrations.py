@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.deps import CaseHandler, RuntimeDep, SessionDep
+from app.deps import CaseHandler, RuntimeDep, SessionDep, TriageDep
 from app.errors import WebhookTokenInvalid
 from app.models.bounds import IdPath
 from app.models.channeltalk import ChatCandidate, InboundEvent
@@ -60,7 +60,7 @@ async def channeltalk_webhook(
     do not care about would count towards the 100 failures that block the webhook); the
     event is processed after the response, once per event id."""
     if not token_matches(token, rt.settings.channeltalk_tokens):
-        log.warning("Channel Talk webhook called without a valid token")
+        rt.repeated_logs.warning(log, "Channel Talk webhook called without a valid token")
         raise WebhookTokenInvalid()
     raw = await request.body()
     event_id = await run_in_threadpool(chat_inbound.record_delivery, rt, raw)
@@ -166,7 +166,7 @@ def list_candidates(
 def file_candidate(
     candidate_id: IdPath,
     body: CandidateFile,
-    staff: CaseHandler,
+    staff: TriageDep,
     session: SessionDep,
     rt: RuntimeDep,
 ) -> CandidateFiled:
@@ -186,7 +186,7 @@ def file_candidate(
     summary="요구가 아닌 메시지로 닫기 (dismiss a detection)",
 )
 def dismiss_candidate(
-    candidate_id: IdPath, staff: CaseHandler, session: SessionDep, rt: RuntimeDep
+    candidate_id: IdPath, staff: TriageDep, session: SessionDep, rt: RuntimeDep
 ) -> None:
     assert staff.id is not None
     chat_candidates.dismiss_candidate(session, rt, candidate_id, staff_id=staff.id)

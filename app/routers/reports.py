@@ -13,10 +13,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from app.deps import CaseHandler, RuntimeDep, SessionDep
+from app.deps import PERMISSIONS, Capability, CaseHandler, RuntimeDep, SessionDep
 from app.errors import Forbidden
 from app.models.bounds import Day
-from app.models.staff import Role
 from app.routers.common import client_ip, problem_responses
 from app.runtime import Runtime
 from app.services.access_log import log_export
@@ -34,8 +33,8 @@ router = APIRouter(
 )
 
 BOM = "\ufeff".encode()
-# Roles that may export the subjects' names and contacts with the register.
-PERSONAL_ROLES = (Role.SECURITY.value, Role.OFFICER.value)
+# Roles that may export the subjects' names and contacts with the register (app/deps.py).
+PERSONAL_ROLES = tuple(r.value for r in PERMISSIONS[Capability.EXPORT_PERSONAL])
 _CHUNK_CHARS = 64 * 1024
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from app.deps import CaseHandler, CurrentStaff, RuntimeDep, SessionDep
+from app.deps import CaseHandler, CurrentStaff, HandlerDep, RuntimeDep, SessionDep, TriageDep
 from app.errors import NotFound
 from app.models.bounds import Day, IdField, IdPath
 from app.models.identity import Attachment
@@ -23,6 +23,7 @@ from app.models.request_api import (
 )
 from app.routers.common import (
     CaseWrite,
+    TriageWrite,
     client_ip,
     created_headers,
     detail_response,
@@ -59,7 +60,7 @@ def me(staff: CurrentStaff) -> dict[str, object]:
     summary="서면·전화·팩스 등으로 받은 요구 등록",
 )
 def create_request(
-    staff: CaseHandler,
+    staff: TriageDep,
     # After the token check: who may not file learns nothing about the body.
     _json: Annotated[None, Depends(require_json)],
     payload: StaffRequestCreate,
@@ -171,7 +172,7 @@ def list_notices(
     summary="통지 재발송 (a new copy of a delivered or failed notice)",
 )
 def resend_notice(
-    reference: str, notice_id: IdPath, staff: CaseHandler, session: SessionDep, rt: RuntimeDep
+    reference: str, notice_id: IdPath, staff: HandlerDep, session: SessionDep, rt: RuntimeDep
 ) -> NoticeOut:
     req = request_by_reference(session, reference)
     return notice_out(rt, resend(session, rt, req, notice_id, actor=f"staff:{staff.id}"))
@@ -219,7 +220,7 @@ def identity_check(body: IdentityIn, w: CaseWrite) -> StaffRequestDetail:
     responses=problem_responses(404, 409, 412, 428),
     summary="보완 요청 (the legal deadline keeps running)",
 )
-def info_request(body: InfoRequestIn, w: CaseWrite) -> StaffRequestDetail:
+def info_request(body: InfoRequestIn, w: TriageWrite) -> StaffRequestDetail:
     identity.request_information(
         w.session,
         w.rt,
@@ -285,7 +286,7 @@ class RequestPatch(BaseModel):
     responses=problem_responses(404, 412, 422, 428),
     summary="담당자 지정·내부 메모",
 )
-def patch_request(body: RequestPatch, w: CaseWrite) -> StaffRequestDetail:
+def patch_request(body: RequestPatch, w: TriageWrite) -> StaffRequestDetail:
     sla.assign(w.session, w.rt, w.req, fields=body.model_dump(exclude_unset=True), staff=w.staff)
     return w.detail()
 

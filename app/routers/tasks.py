@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from app.deps import CaseHandler, OfficerDep, RuntimeDep, SessionDep
+from app.deps import CaseHandler, HandlerDep, OfficerDep, RuntimeDep, SessionDep, TriageDep
 from app.limits import accepts_files
 from app.models.bounds import Day, IdField, IdPath, Instant
 from app.models.request import Request as DbRequest
@@ -113,7 +113,7 @@ def list_tasks(
 def complete_task(
     task_id: IdPath,
     body: CompleteIn,
-    staff: CaseHandler,
+    staff: HandlerDep,
     request: LockedRequest,
     session: SessionDep,
     rt: RuntimeDep,
@@ -134,7 +134,7 @@ def complete_task(
 def fail_task(
     task_id: IdPath,
     body: ReasonIn,
-    staff: CaseHandler,
+    staff: HandlerDep,
     request: LockedRequest,
     session: SessionDep,
     rt: RuntimeDep,
@@ -146,7 +146,7 @@ def fail_task(
 
 @router.post(f"{_ONE}/reopen", response_model=TaskPage, responses=problem_responses(409))
 def reopen_task(
-    task_id: IdPath, staff: CaseHandler, request: LockedRequest, session: SessionDep, rt: RuntimeDep
+    task_id: IdPath, staff: HandlerDep, request: LockedRequest, session: SessionDep, rt: RuntimeDep
 ) -> TaskPage:
     task = tasks.task_of(session, request, task_id, lock=True)
     tasks.reopen(session, rt, request, task, actor=f"staff:{staff.id}")
@@ -176,7 +176,7 @@ def waive_task(
 def update_task(
     task_id: IdPath,
     body: TaskPatch,
-    staff: CaseHandler,
+    staff: TriageDep,
     request: LockedRequest,
     session: SessionDep,
     rt: RuntimeDep,
@@ -199,7 +199,7 @@ def update_task(
 async def add_evidence(
     reference: str,
     task_id: IdPath,
-    staff: CaseHandler,
+    staff: HandlerDep,
     session: SessionDep,
     rt: RuntimeDep,
     http: Request,
@@ -240,15 +240,15 @@ def certificate(
     wanted = format or ("pdf" if "application/pdf" in http.headers.get("accept", "") else "html")
     log_access(session, rt, request, staff, f"certificate_{wanted}", client_ip(http))
     cert = task_views.certificate_of(session, rt, request, issued_by=staff)
-    from app.certificate import render_html, render_pdf
+    from app.certificate import HTML_HEADERS, render_html, render_pdf
 
-    headers = {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if wanted == "pdf":
         headers["Content-Disposition"] = (
             f'attachment; filename="{request.reference}-certificate.pdf"'
         )
         return Response(render_pdf(cert), media_type="application/pdf", headers=headers)
-    return HTMLResponse(render_html(cert), headers=headers)
+    return HTMLResponse(render_html(cert), headers={**headers, **HTML_HEADERS})
 
 
 class TaskQueueItem(TaskOut):

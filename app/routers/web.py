@@ -25,6 +25,7 @@ from app.evidence.multipart import BeforeFiles, read_upload
 from app.limits import accepts_files
 from app.models.request_api import RequestPublic
 from app.notice_render import josa
+from app.proxies import client_address
 from app.routers.common import client_ip
 from app.routers.filing_body import StoredFiles, upload_limits
 from app.runtime import Runtime
@@ -179,7 +180,7 @@ def _kinds(posted: _Posted, stored: StoredFiles) -> list[str]:
 @accepts_files
 async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     try:
-        rt.check_intake_rate(request.client.host if request.client else None)
+        rt.check_intake_rate(client_address(request.scope))
         posted = await read_form(request, rt, files=csrf_gate(request))
     except CsrfRefused:
         return forbidden(request)

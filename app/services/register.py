@@ -12,6 +12,7 @@ defuses spreadsheet formulas: names and contacts come from the public form, and 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -54,8 +55,9 @@ RESULT_NOTICE_KINDS = (
     NoticeKind.OBJECTION_RESULT.value,
 )
 
-# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets; the
+# fullwidth and small forms are what an IME types and some spreadsheets read the same.
+_FORMULA_START = frozenset("=+-@\t\r\n＝＋－＠﹦﹢﹣﹫")
 
 
 def check_range(received_from: date, received_to: date, max_days: int) -> None:
@@ -243,6 +245,18 @@ def _on_time(r: Request) -> str:
     return "Y" if r.closed_on <= r.legal_due_on else "N"
 
 
+def _visible_start(value: str) -> int:
+    """Index of the first character a spreadsheet does not skip: whitespace and format
+    characters (zero-width spaces and joiners, the BOM, bidi marks) are passed over."""
+    for i, ch in enumerate(value):
+        if not ch.isspace() and unicodedata.category(ch) != "Cf":
+            return i
+    return len(value)
+
+
 def safe_cell(value: str) -> str:
-    """Text for a spreadsheet: a leading formula character is quoted with an apostrophe."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    """Text for a spreadsheet: a cell that starts with a formula character, itself or behind
+    invisible characters, is quoted with an apostrophe."""
+    if value[:1] in _FORMULA_START or value[_visible_start(value) :][:1] in _FORMULA_START:
+        return "'" + value
+    return value
