@@ -563,7 +563,7 @@ def test_every_request_starts_its_timeline_with_the_same_filed_entry(
     client.post(
         f"/v1/staff/requests/{oref}/decision",
         json={"outcome": "granted"},
-        headers={**desk.agent, "If-Match": etag},
+        headers={**desk.handler, "If-Match": etag},
     )
     filed = {
         r.reference: e.data
