@@ -11,11 +11,11 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from app.calendar import load_calendar
-from app.crypto import Vault, load_or_create_dev_key
+from app.core.crypto import Vault, load_or_create_dev_key
+from app.core.limits import FailureLock, IntakeRateLimiter
 from app.db import make_engine
 from app.errors import RateLimited
 from app.evidence.store import EvidenceStore
-from app.limits import FailureLock, IntakeRateLimiter
 from app.logrepeat import RepeatedLogs
 from app.models.base import utcnow
 from app.policy import Policy, load_policy

@@ -40,7 +40,7 @@ from starlette.types import Message
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.crypto import Vault, new_key_text
+from app.core.crypto import Vault, new_key_text
 from app.errors import DomainError, problem
 from app.evidence import EvidenceStore, UploadLimits, read_upload
 

@@ -73,7 +73,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.crypto import Vault
+from app.core.crypto import Vault
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Event, Party, Request
 from tests.conftest import TEST_KEY, request_body, subject

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from app.crypto import Vault
+from app.core.crypto import Vault
 from app.errors import DomainError, problem
 from app.evidence import (
     BlobCorrupted,

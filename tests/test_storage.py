@@ -16,7 +16,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401
-from app.crypto import Vault
+from app.core.crypto import Vault
 from app.main import create_app
 from app.migrate import upgrade
 from app.runtime import Runtime

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
-from app.crypto import normalize_phone
+from app.core.crypto import normalize_phone
 from app.models.bounds import Instant
 from app.textsafety import MultiLine, OneLine, one_line, phone_characters
 from app.workflows.vocab import DelegationScope, Delivery, NotifyBy, Relationship

@@ -118,7 +118,7 @@ async def read_supplement(request: Request, rt: Runtime) -> StoredFiles:
     return stored
 
 
-# /docs: the two ways to send a filing (the JSON schema is registered in app.apidocs).
+# /docs: the two ways to send a filing (the JSON schema is registered in app.core.apidocs).
 FILING_BODY_DOCS = {
     "requestBody": {
         "required": True,

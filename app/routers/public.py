@@ -9,13 +9,14 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from app.core.limits import accepts_files
 from app.deps import RuntimeDep, SessionDep
 from app.errors import problem_response
-from app.limits import accepts_files
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
-from app.services import identity, objections
+from app.services import identity
+from app.services.decisions import objections
 from app.services.intake import FilingContext, file_request
 from app.services.requests import authorize_requester, get_for_requester
 from app.textsafety import MultiLine, OneLine

@@ -32,7 +32,7 @@ from app.routers.common import (
 )
 from app.services import identity, sla
 from app.services.intake import FilingContext, file_request
-from app.services.notices import notice_out, notices_of, resend
+from app.services.notices.queue import notice_out, notices_of, resend
 from app.services.requests import (
     QueueFilter,
     list_queue,

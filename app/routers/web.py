@@ -19,19 +19,20 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 
 from app.catalog import build_catalog
+from app.core.limits import accepts_files
 from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed, check_text
 from app.evidence.multipart import BeforeFiles, read_upload
-from app.limits import accepts_files
 from app.models.request_api import RequestPublic
-from app.notice_render import josa
 from app.proxies import client_address
 from app.routers.common import client_ip
 from app.routers.filing_body import StoredFiles, upload_limits
 from app.runtime import Runtime
-from app.services import identity, objections
+from app.services import identity
+from app.services.decisions import objections
 from app.services.identity import attachment_kinds
 from app.services.intake import FilingContext, file_request
+from app.services.notices.render import josa
 from app.services.requests import authorize_requester, get_for_requester
 from app.web import csrf, forms, labels
 from app.workflows.deadlines import period_for

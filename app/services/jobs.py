@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from app.runtime import Runtime
-from app.services.outbox import Periodic
+from app.services.notices.outbox import Periodic
 
 
 def periodic_jobs(rt: Runtime) -> list[Periodic]:
-    from app.services import (
-        audit,
-        chat_inbound,
-        chat_jobs,
-        evidence_sweep,
-        purge,
-        sla,
-        task_notices,
-    )
+    from app.services import sla
+    from app.services.audit import purge
+    from app.services.audit import verify as audit
+    from app.services.channeltalk import inbound as chat_inbound
+    from app.services.channeltalk import jobs as chat_jobs
+    from app.services.identity import evidence_sweep
+    from app.services.tasks import links as task_notices
 
     s = rt.settings
     jobs: list[Periodic] = []

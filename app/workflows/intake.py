@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.crypto import normalize
+from app.core.crypto import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
 from app.models.request_api import RequestCreate
 from app.workflows import rrn

@@ -9,16 +9,16 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from app.crypto import Vault
+from app.core.codes import new_access_code
+from app.core.crypto import Vault
 from app.evidence.multipart import UploadedFile
 from app.models.request_api import RequestCreate, RequestCreated, RequesterIn, SubjectIn
 from app.runtime import Runtime
 from app.services import identity
-from app.services.codes import new_access_code
 from app.services.intake import idempotency
 from app.services.intake.plan import Facts, PersonFacts, QueuedNotice, plan_request
 from app.services.intake.write import unique_reference, write_filing
-from app.services.notices import Recipient
+from app.services.notices.queue import Recipient
 from app.workflows import identity as rules
 from app.workflows import intake, rrn
 from app.workflows.deadlines import kst_date, period_for

@@ -12,15 +12,15 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert
 from sqlmodel import Session, select
 
+from app.core.codes import new_reference
 from app.models.identity import Attachment, Verification
 from app.models.notice import Notice
 from app.models.request import Delegation, Event, Party, Request
 from app.runtime import Runtime
 from app.services import identity
-from app.services.codes import new_reference
-from app.services.events import note_event, seal_events
+from app.services.audit.timeline import note_event, seal_events
 from app.services.intake.plan import FilingPlan
-from app.services.notices import queued_data
+from app.services.notices.queue import queued_data
 from app.workflows.lifecycle import TransitionEvent
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from app.core.codes import new_access_code
 from app.errors import InvalidTransition
 from app.models.channeltalk import ChatLink
 from app.models.request import Party, Request
 from app.models.request_api import RequestCreated
 from app.runtime import Runtime
-from app.services.codes import new_access_code
-from app.services.events import record_event
+from app.services.audit.timeline import record_event
 from app.services.intake.plan import Facts, plan_request
 from app.services.intake.write import unique_reference, write_filing
-from app.services.notices import queue_notice
+from app.services.notices.queue import queue_notice
 from app.workflows import decisions as rules
 from app.workflows.deadlines import Deadline, kst_date, period_for
 from app.workflows.lifecycle import CLOSED, Status, TransitionEvent, transition

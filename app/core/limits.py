@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.codes import canonical_reference
 from app.errors import PayloadTooLarge, RateLimited, problem
 from app.proxies import client_address
-from app.services.codes import canonical_reference
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 

@@ -23,7 +23,7 @@ from app.db import transaction
 from app.integrations import channeltalk_events as wire
 from app.models.channeltalk import InboundEvent
 from app.runtime import Runtime
-from app.services.outbox import retry_delay
+from app.services.notices.outbox import retry_delay
 
 log = logging.getLogger("rightsdesk.channeltalk")
 
@@ -107,7 +107,7 @@ def _process_one(rt: Runtime, event_id: int) -> int:
     """Claim and process one event (the lock is held); 1 when it was tried, else 0."""
     if not _claim(rt, event_id):
         return 0
-    from app.services.chat_requests import handle_envelope
+    from app.services.channeltalk.requests import handle_envelope
 
     try:
         with transaction(rt.engine) as session:

@@ -26,7 +26,7 @@ from app.models.request import Delegation, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, InternalNote
 from app.models.task import Task
 from app.runtime import Runtime
-from app.services.events import note
+from app.services.audit.timeline import note
 
 log = logging.getLogger("rightsdesk.purge")
 

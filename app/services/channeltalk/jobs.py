@@ -22,7 +22,7 @@ from app.integrations.channeltalk import ChannelTalkClient
 from app.integrations.delivery import DeliveryError, classify
 from app.models.channeltalk import ChatCandidate, IntegrationState
 from app.runtime import Runtime
-from app.services.chat_inbound import process_event, record_delivery
+from app.services.channeltalk.inbound import process_event, record_delivery
 from app.workflows.vocab import TYPE_LABELS_KO
 
 log = logging.getLogger("rightsdesk.channeltalk")

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import DomainError, Unauthenticated, problem_response
 from app.runtime import Runtime
-from app.services.staff import authenticate
+from app.services.staff.accounts import authenticate
 
 STAFF_PREFIX = "/v1/staff"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app import access_purpose
+from app.core import access_purpose
 from app.models.request import Request
 from app.models.staff import AccessLog, ExportLog, Staff
 from app.runtime import Runtime

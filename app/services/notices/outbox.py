@@ -35,7 +35,7 @@ from app.integrations.sms import HttpSmsTransport
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Request
 from app.runtime import Runtime
-from app.services.events import append_event, note_event
+from app.services.audit.timeline import append_event, note_event
 from app.settings import Settings
 
 log = logging.getLogger("rightsdesk.outbox")

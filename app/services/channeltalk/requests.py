@@ -18,7 +18,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from app.crypto import normalize_phone
+from app.core.codes import new_access_code
+from app.core.crypto import normalize_phone
 from app.integrations.channeltalk_events import (
     CustomerMessage,
     Envelope,
@@ -32,11 +33,10 @@ from app.models.identity import IdentityCheck, Verification
 from app.models.request import Request
 from app.runtime import Runtime
 from app.services import identity
-from app.services.codes import new_access_code
-from app.services.events import move, note
+from app.services.audit.timeline import move, note
 from app.services.intake.plan import Facts, PersonFacts, plan_request
 from app.services.intake.write import unique_reference, write_filing
-from app.services.notices import CHAT, queue_internal, queue_notice
+from app.services.notices.queue import CHAT, queue_internal, queue_notice
 from app.textsafety import one_line_or_none, phone_violation
 from app.workflows import chat_intent, intake
 from app.workflows.chat_intent import Confidence, Intent

@@ -11,7 +11,7 @@ from app.integrations.channeltalk_events import CustomerMessage, UserRef
 from app.models.channeltalk import ChatCandidate
 from app.models.request import Request
 from app.runtime import Runtime
-from app.services.chat_requests import file_from_chat
+from app.services.channeltalk.requests import file_from_chat
 
 
 def candidates(session: Session, *, status: str, limit: int) -> list[ChatCandidate]:

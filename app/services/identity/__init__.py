@@ -25,8 +25,8 @@ from app.models.identity import Attachment, IdentityCheck, Reply, Verification
 from app.models.notice import Notice
 from app.models.request import Party, Request
 from app.runtime import Runtime
-from app.services.events import move, note
-from app.services.notices import queue_notice
+from app.services.audit.timeline import move, note
+from app.services.notices.queue import queue_notice
 from app.workflows import identity as rules
 from app.workflows.identity import AttachmentKind, Evidence, OtpOutcome
 from app.workflows.lifecycle import Status

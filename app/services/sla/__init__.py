@@ -17,10 +17,10 @@ from app.errors import BusinessRuleViolation
 from app.models.notice import Notice
 from app.models.request import Request
 from app.models.staff import InternalNote, Role, Staff
-from app.notice_render import render_internal
 from app.runtime import Runtime
-from app.services.events import note
-from app.services.notices import queue_internal
+from app.services.audit.timeline import note
+from app.services.notices.queue import queue_internal
+from app.services.notices.render import render_internal
 from app.workflows.deadlines import kst_date
 from app.workflows.notices import date_text, kst_datetime_text
 from app.workflows.sla import Sla, closed_statuses

@@ -14,9 +14,9 @@ from app.models.channeltalk import ChatLink
 from app.models.notice import Notice, NoticeOut
 from app.models.request import Party, Request
 from app.models.request_api import NoticeSummary
-from app.notice_render import render_notice
 from app.runtime import Runtime
-from app.services.events import note_event, record_event
+from app.services.audit.timeline import note_event, record_event
+from app.services.notices.render import render_notice
 from app.workflows.notices import NoticeFacts, NoticeKind, notice_context, pick_contact
 
 CHAT = "chat"  # notify_by and notice channel of requests filed in a Channel Talk chat

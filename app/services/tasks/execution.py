@@ -19,8 +19,8 @@ from app.models.request import Request
 from app.models.staff import Role, Staff
 from app.models.task import Task
 from app.runtime import Runtime
-from app.services.events import move, note
-from app.services.task_notices import queue_instruction
+from app.services.audit.timeline import move, note
+from app.services.tasks.links import queue_instruction
 from app.workflows import tasks as rules
 from app.workflows.deadlines import kst_date, target_date
 from app.workflows.lifecycle import Status

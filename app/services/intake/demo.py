@@ -16,10 +16,11 @@ from app.db import transaction
 from app.models.request_api import RequestCreate
 from app.models.staff import Role, Staff
 from app.runtime import Runtime
-from app.services import decisions, identity, tasks
+from app.services import decisions, identity
 from app.services.intake import FilingContext, file_request
 from app.services.requests import request_by_reference
-from app.services.staff import add_staff
+from app.services.staff.accounts import add_staff
+from app.services.tasks import execution as tasks
 from app.workflows.lifecycle import Outcome
 from app.workflows.tasks import Action, Method, Performed
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from app.crypto import hash_token, new_token
+from app.core.crypto import hash_token, new_token
 from app.errors import Conflict, NotFound, Unauthenticated
 from app.models.staff import ApiToken, Role, Staff
 

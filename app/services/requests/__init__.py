@@ -12,8 +12,9 @@ from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
-from app import access_purpose
-from app.crypto import constant_time_equal
+from app.core import access_purpose
+from app.core.codes import canonical_code, canonical_reference
+from app.core.crypto import constant_time_equal
 from app.errors import FieldError, NotFound, RateLimited, ValidationFailed, VersionMismatch
 from app.models.bounds import MAX_ID, Day, IdField, Instant
 from app.models.identity import Attachment, IdentityCheck, Verification
@@ -36,9 +37,8 @@ from app.models.staff import AccessLog, InternalNote, Staff
 from app.models.task import Task
 from app.runtime import Runtime
 from app.services import decisions, identity
-from app.services.chat_view import chat_view
-from app.services.codes import canonical_code, canonical_reference
-from app.services.notices import summaries
+from app.services.channeltalk.view import chat_view
+from app.services.notices.queue import summaries
 from app.workflows.deadlines import kst_date
 from app.workflows.lifecycle import CLOSED
 from app.workflows.sla import Sla, sla_condition, sla_state

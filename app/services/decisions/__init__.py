@@ -19,8 +19,8 @@ from app.models.decision import Decision, Postponement
 from app.models.request import Request
 from app.models.staff import Staff
 from app.runtime import Runtime
-from app.services.events import move
-from app.services.notices import queue_notice
+from app.services.audit.timeline import move
+from app.services.notices.queue import queue_notice
 from app.workflows import decisions as rules
 from app.workflows.deadlines import deadline_from_date, kst_date, target_date
 from app.workflows.lifecycle import Outcome, Status
@@ -230,13 +230,13 @@ def _complete(
     session: Session, rt: Runtime, request: Request, decision: Decision, actor: str
 ) -> None:
     """The decision is final. When it changes, deletes or stops data somewhere, every holder
-    gets a task and the request waits in `executing` (app/services/tasks.py); otherwise it
+    gets a task and the request waits in `executing` (app/services/tasks/execution.py); otherwise it
     completes now."""
     decision.decided_at = rt.clock()
     decision.state = "final" if decision.state == "awaiting_approval" else decision.state
     request.outcome = decision.outcome
     if request.type != "objection":
-        from app.services.tasks import start_execution
+        from app.services.tasks.execution import start_execution
 
         if start_execution(session, rt, request, decision, actor=actor):
             return
@@ -259,7 +259,7 @@ def complete_request(session: Session, rt: Runtime, request: Request, *, actor: 
     )
     kind, extra = _result_notice(session, rt, request, decision)
     if request.type == "objection" and decision.outcome == Outcome.GRANTED:
-        from app.services.objections import reopen_after_objection
+        from app.services.decisions.objections import reopen_after_objection
 
         extra["reopened_reference"] = reopen_after_objection(session, rt, request, actor).reference
     queue_notice(

@@ -18,11 +18,11 @@ from app.models.channeltalk import ChatLink
 from app.models.request import Party, Request
 from app.models.staff import Staff
 from app.models.task import Task
-from app.notice_render import render_internal
 from app.policy import Holder
 from app.runtime import Runtime
-from app.services.events import note
-from app.services.notices import queue_internal
+from app.services.audit.timeline import note
+from app.services.notices.queue import queue_internal
+from app.services.notices.render import render_internal
 from app.workflows.deadlines import kst_date
 from app.workflows.notices import date_text
 from app.workflows.tasks import INSTRUCTION_LABELS_KO, Instruction

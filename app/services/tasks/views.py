@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from app.certificate import Certificate, CertificateTask, EvidenceFile, KeptItem
 from app.errors import Conflict
 from app.evidence.multipart import UploadedFile
 from app.models.identity import Attachment
@@ -19,6 +18,7 @@ from app.runtime import Runtime
 from app.services import identity
 from app.services.decisions import latest_decision
 from app.services.sla import check_case_handler
+from app.services.tasks.certificate import Certificate, CertificateTask, EvidenceFile, KeptItem
 from app.workflows.deadlines import kst_date
 from app.workflows.tasks import (
     ACTION_LABELS_KO,
