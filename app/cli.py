@@ -96,7 +96,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _sla_sweep(_: argparse.Namespace) -> int:
-    from app.services.sla import sweep
+    from app.services.sla.reminders import sweep
 
     settings = get_settings()
     _configure_logging(settings.log_level)

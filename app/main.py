@@ -15,8 +15,6 @@ from app.core.access_purpose import AccessPurpose
 from app.core.apidocs import install_docs, register_schema
 from app.core.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
 from app.core.logredact import install_log_redaction
-from app.core.metrics import router as metrics_router
-from app.core.staff_gate import StaffTokenGate
 from app.errors import AnsweredErrors, install_error_handlers
 from app.headers import NoStore
 from app.migrate import assert_at_head
@@ -36,6 +34,8 @@ from app.routers import (
     web,
 )
 from app.routers.integrations import WEBHOOK_PATH
+from app.routers.metrics import router as metrics_router
+from app.routers.staff_gate import StaffTokenGate
 from app.runtime import build_runtime
 from app.services.jobs import periodic_jobs
 from app.services.notices.outbox import BackgroundWorker, Outbox

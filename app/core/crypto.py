@@ -12,15 +12,15 @@ import hashlib
 import hmac
 import os
 import secrets
-import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from app.core.text import normalize, normalize_phone
 from app.private_files import private_dir
-from app.workflows import rrn
 
 _VERSION = "v1"
 _NONCE_BYTES = 12
@@ -64,21 +64,9 @@ def load_or_create_dev_key(data_dir: Path) -> str:
     return key
 
 
-def normalize(value: str) -> str:
-    """Canonical form used for the blind index and for comparing names."""
-    return " ".join(unicodedata.normalize("NFC", value).split()).casefold()
-
-
-def normalize_phone(value: str) -> str:
-    digits = "".join(ch for ch in value if ch.isdigit())
-    # +82 10-... and 010-... are the same Korean mobile number.
-    if digits.startswith("82") and len(digits) >= 11:
-        digits = "0" + digits[2:]
-    return digits
-
-
-# Text people type (subjects, requesters, staff, holders, chats): masked for RRNs on the way
-# into storage (app/workflows/rrn.py). Identity fields (names, contacts) are not free text.
+# Text people type (subjects, requesters, staff, holders, chats): scrubbed on the way into
+# storage by the `scrub` the runtime gives the vault (the RRN mask, app/workflows/rrn.py).
+# Identity fields (names, contacts) are not free text.
 FREE_TEXT_FIELDS = frozenset(
     {
         "request.details",
@@ -107,8 +95,9 @@ FREE_TEXT_FIELDS = frozenset(
 class Vault:
     """Encrypts fields with AES-GCM; the field name is bound as associated data."""
 
-    def __init__(self, master_key: bytes) -> None:
+    def __init__(self, master_key: bytes, *, scrub: Callable[[str], str]) -> None:
         self._master = master_key
+        self._scrub = scrub
         self._aead = AESGCM(_derive(master_key, b"rightsdesk/field-encryption"))
         self._index_key = _derive(master_key, b"rightsdesk/blind-index")
         self._secret_key = _derive(master_key, b"rightsdesk/secret-hash")
@@ -118,13 +107,13 @@ class Vault:
         return _derive(self._master, f"rightsdesk/{purpose}".encode())
 
     @classmethod
-    def from_text(cls, key_text: str) -> Vault:
-        return cls(decode_key(key_text))
+    def from_text(cls, key_text: str, *, scrub: Callable[[str], str]) -> Vault:
+        return cls(decode_key(key_text), scrub=scrub)
 
     def encrypt(self, plaintext: str, *, field: str) -> str:
         if field in FREE_TEXT_FIELDS:
             # The last line of defence: whatever path free text took, no RRN is stored.
-            plaintext = rrn.mask(plaintext)
+            plaintext = self._scrub(plaintext)
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext.encode(), field.encode())
         return f"{_VERSION}:" + base64.urlsafe_b64encode(nonce + sealed).decode()

@@ -22,7 +22,7 @@ from app.errors import (
 )
 from app.evidence.multipart import UploadedFile, UploadLimits, read_upload
 from app.runtime import Runtime
-from app.services.identity import attachment_kinds
+from app.services.identity.evidence import attachment_kinds
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -18,7 +18,7 @@ from app.models.request import Request as DbRequest
 from app.models.task import Task
 from app.routers.web import forbidden, page
 from app.runtime import Runtime
-from app.services.requests import request_by_reference
+from app.services.requests.detail import request_by_reference
 from app.services.tasks import execution as tasks
 from app.services.tasks.links import task_id_from_token
 from app.web import csrf

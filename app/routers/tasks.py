@@ -19,7 +19,7 @@ from app.models.staff import Staff
 from app.routers.common import client_ip, problem_responses
 from app.routers.filing_body import StoredFiles, read_files
 from app.runtime import Runtime
-from app.services.requests import log_access, request_by_reference
+from app.services.requests.detail import log_access, request_by_reference
 from app.services.tasks import execution as tasks
 from app.services.tasks import views as task_views
 from app.textsafety import MultiLine

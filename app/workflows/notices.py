@@ -15,12 +15,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from app.catalog import objection_method
+from app.models.vocab import TYPE_LABELS_KO, Delivery
 from app.policy import Contact, Policy, Service
 from app.workflows.deadlines import KST, period_for
 from app.workflows.grounds import GROUNDS
 from app.workflows.lifecycle import Outcome
-from app.workflows.vocab import TYPE_LABELS_KO, Delivery
+from app.workflows.remedies import objection_method
 
 
 class NoticeKind(StrEnum):

@@ -25,10 +25,10 @@ from app.models.decision import Decision
 from app.models.identity import IdentityCheck
 from app.models.notice import Notice
 from app.models.request import Party, Request
+from app.models.vocab import TYPE_LABELS_KO
 from app.runtime import Runtime
 from app.workflows.deadlines import KST
 from app.workflows.notices import NoticeKind
-from app.workflows.vocab import TYPE_LABELS_KO
 
 PAGE_SIZE = 500
 DEFAULT_MAX_DAYS = 366

@@ -21,9 +21,9 @@ from app.db import transaction
 from app.integrations.channeltalk import ChannelTalkClient
 from app.integrations.delivery import DeliveryError, classify
 from app.models.channeltalk import ChatCandidate, IntegrationState
+from app.models.vocab import TYPE_LABELS_KO
 from app.runtime import Runtime
 from app.services.channeltalk.inbound import process_event, record_delivery
-from app.workflows.vocab import TYPE_LABELS_KO
 
 log = logging.getLogger("rightsdesk.channeltalk")
 

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from app.core.codes import new_access_code
-from app.core.crypto import normalize_phone
+from app.core.text import normalize_phone
 from app.integrations.channeltalk_events import (
     CustomerMessage,
     Envelope,
@@ -31,9 +31,10 @@ from app.integrations.channeltalk_events import (
 from app.models.channeltalk import ChatCandidate, ChatLink, ChatMessage
 from app.models.identity import IdentityCheck, Verification
 from app.models.request import Request
+from app.models.vocab import TYPE_LABELS_KO, Relationship
 from app.runtime import Runtime
-from app.services import identity
 from app.services.audit.timeline import move, note
+from app.services.identity import info_requests, otp
 from app.services.intake.plan import Facts, PersonFacts, plan_request
 from app.services.intake.write import unique_reference, write_filing
 from app.services.notices.queue import CHAT, queue_internal, queue_notice
@@ -45,7 +46,6 @@ from app.workflows.identity import IdentityMethod
 from app.workflows.lifecycle import Status
 from app.workflows.notices import NoticeKind
 from app.workflows.sla import closed_statuses
-from app.workflows.vocab import TYPE_LABELS_KO, Relationship
 
 ACTOR = "channeltalk"
 
@@ -214,7 +214,7 @@ def _start_identity(
     step = "verify_contact" if has_contact else "verify_by_staff"
     queue_notice(session, rt, request, NoticeKind.RECEIPT, extra={"next_action": step})
     if has_contact:
-        identity.issue_code(session, rt, request, actor=ACTOR)
+        otp.issue_code(session, rt, request, actor=ACTOR)
 
 
 def _contacts(user: UserRef, *, utf8_mailboxes: bool) -> tuple[str | None, str | None]:
@@ -315,7 +315,7 @@ def _awaits_code(session: Session, request: Request) -> bool:
 def _check_code(
     session: Session, rt: Runtime, request: Request, code: str, msg: CustomerMessage
 ) -> str:
-    error = identity.verify_code(session, rt, request, code)
+    error = otp.verify_code(session, rt, request, code)
     if error is None:
         text = (
             "본인 확인이 완료되었습니다. 담당자가 요청을 검토하고 결과를 이 채팅으로 알려 드립니다."
@@ -339,7 +339,7 @@ def _check_code(
 def _join(session: Session, rt: Runtime, request: Request, msg: CustomerMessage) -> None:
     _keep_message(session, rt, request, msg)
     if request.status == Status.AWAITING_REQUESTER:
-        identity.reply(session, rt, request, intake.mask_rrn(msg.text))
+        info_requests.reply(session, rt, request, intake.mask_rrn(msg.text))
     else:
         note(session, rt, request, "chat_message_joined", actor="requester")
 

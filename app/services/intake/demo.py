@@ -16,9 +16,10 @@ from app.db import transaction
 from app.models.request_api import RequestCreate
 from app.models.staff import Role, Staff
 from app.runtime import Runtime
-from app.services import decisions, identity
+from app.services.decisions import approval, drafting
+from app.services.identity import checks
 from app.services.intake import FilingContext, file_request
-from app.services.requests import request_by_reference
+from app.services.requests.detail import request_by_reference
 from app.services.staff.accounts import add_staff
 from app.services.tasks import execution as tasks
 from app.workflows.lifecycle import Outcome
@@ -102,17 +103,17 @@ def _one(
     created, _ = file_request(session, rt, RequestCreate.model_validate(body), ctx)
     request = request_by_reference(session, created.reference)
     if stage != "filed":
-        identity.staff_identity_check(
+        checks.staff_identity_check(
             session, rt, request, result="verified", method="account_record_match",
             note=None, reason=None, actor=f"staff:{agent.id}",
         )  # fmt: skip
         request.assignee_id = agent.id
     if stage == "granted":
         item = _first_item(rt, service)
-        decisions.draft(session, rt, request, _grant([item], access=True), agent)
+        drafting.draft(session, rt, request, _grant([item], access=True), agent)
     if stage == "executing":
-        decisions.draft(session, rt, request, _grant([], record_dates=True), agent)
-        decisions.approve(session, rt, request, officer, approve=True, note=None)
+        drafting.draft(session, rt, request, _grant([], record_dates=True), agent)
+        approval.approve(session, rt, request, officer, approve=True, note=None)
         for task in tasks.tasks_of(session, request)[:3]:
             done = Performed(Action.DELETED, Method.IRREVERSIBLE_DELETION)
             completion = tasks.Completion([done], "데모", None, by=f"staff:{agent.id}")
@@ -127,10 +128,10 @@ def _first_item(rt: Runtime, service: str) -> str:
 
 
 def _grant(items: list[str], *, access: bool = False, record_dates: bool = False) -> Any:
-    terms = decisions.AccessTerms(method="electronic", place="데모 화면") if access else None
+    terms = drafting.AccessTerms(method="electronic", place="데모 화면") if access else None
     dates = dict.fromkeys(("comms_access_logs", "comms_fact_records", "ecommerce_contract",
                            "ecommerce_complaint")) if record_dates else {}  # fmt: skip
-    return decisions.DecisionInput(
+    return drafting.DecisionInput(
         outcome=Outcome.GRANTED,
         grounds=[],
         reason=None,

@@ -9,7 +9,6 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from app.errors import Conflict, NotFound
 from app.models.channeltalk import ChatLink
 from app.models.notice import Notice, NoticeOut
 from app.models.request import Party, Request
@@ -74,7 +73,7 @@ def queue_notice(
     notice = Notice(request_id=request.id, **values, next_attempt_at=now, created_at=now)
     session.add(notice)
     session.flush()
-    _event(session, rt, request, "notice_queued", notice, actor=actor, at=now)
+    notice_event(session, rt, request, "notice_queued", notice, actor=actor, at=now)
     return notice
 
 
@@ -196,7 +195,7 @@ def _recipient(session: Session, rt: Runtime, request: Request, kind: NoticeKind
     return Recipient(name, channel, v.decrypt(enc, field=field))
 
 
-def _event(
+def notice_event(
     session: Session,
     rt: Runtime,
     request: Request,
@@ -253,52 +252,3 @@ def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
         last_error=n.last_error,
         resend_of=n.resend_of_id,
     )
-
-
-def resend(
-    session: Session, rt: Runtime, request: Request, notice_id: int, *, actor: str
-) -> Notice:
-    """A new copy of a notice, queued now; the original keeps its history.
-
-    Idempotent per original: while a copy is still queued, resending again returns that copy
-    instead of queueing another (the requester gets one message, not one per click). A
-    verification code is not copied: its text holds a code that may have expired (or, once
-    delivered, only its mask), so a fresh code is issued and sent instead."""
-    original = session.get(Notice, notice_id, with_for_update=True)  # one resend at a time
-    if original is None or original.request_id != request.id:
-        raise NotFound("통지를 찾을 수 없습니다.")
-    if original.status == "pending":
-        raise Conflict("아직 발송 중인 통지입니다. 결과를 기다려 주세요.", code="notice_pending")
-    copies = session.exec(
-        select(Notice).where(Notice.resend_of_id == original.id).order_by(col(Notice.id))
-    ).all()
-    queued = [c for c in copies if c.status == "pending"]
-    if queued:
-        return queued[-1]
-    now = rt.clock()
-    if original.kind == NoticeKind.VERIFICATION_CODE.value:
-        # Imported here: the identity service queues its notices through this module.
-        from app.services.identity import reissue_code
-
-        notice = reissue_code(session, rt, request, actor=actor)
-        notice.resend_of_id = original.id
-        session.flush()
-        _event(session, rt, request, "notice_resent", notice, actor=actor, at=now)
-        return notice
-    notice = Notice(
-        request_id=original.request_id,
-        kind=original.kind,
-        channel=original.channel,
-        dedupe_key=f"{original.dedupe_key}:resend:{len(copies) + 1}",
-        recipient_enc=original.recipient_enc,
-        subject_enc=original.subject_enc,
-        body_enc=original.body_enc,
-        redacted_body_enc=original.redacted_body_enc,
-        next_attempt_at=now,
-        created_at=now,
-        resend_of_id=original.id,
-    )
-    session.add(notice)
-    session.flush()
-    _event(session, rt, request, "notice_resent", notice, actor=actor, at=now)
-    return notice

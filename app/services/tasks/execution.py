@@ -214,7 +214,7 @@ def finish_if_settled(session: Session, rt: Runtime, request: Request, *, actor:
     statuses = {t.status for t in tasks_of(session, request)}
     if request.status != Status.EXECUTING or not statuses <= rules.SETTLED:
         return False
-    from app.services.decisions import complete_request
+    from app.services.closing import complete_request
 
     complete_request(session, rt, request, actor=actor)
     return True

@@ -18,6 +18,7 @@ from app.models.channeltalk import ChatLink
 from app.models.request import Party, Request
 from app.models.staff import Staff
 from app.models.task import Task
+from app.models.vocab import TYPE_LABELS_KO
 from app.policy import Holder
 from app.runtime import Runtime
 from app.services.audit.timeline import note
@@ -26,7 +27,6 @@ from app.services.notices.render import render_internal
 from app.workflows.deadlines import kst_date
 from app.workflows.notices import date_text
 from app.workflows.tasks import INSTRUCTION_LABELS_KO, Instruction
-from app.workflows.vocab import TYPE_LABELS_KO
 
 _IDENTIFIER_LABELS = {
     "name": "이름",

@@ -14,10 +14,11 @@ from app.models.identity import Attachment
 from app.models.request import Request
 from app.models.staff import Staff
 from app.models.task import Task
+from app.models.vocab import TYPE_LABELS_KO
 from app.runtime import Runtime
-from app.services import identity
-from app.services.decisions import latest_decision
-from app.services.sla import check_case_handler
+from app.services.closing import latest_decision
+from app.services.identity import evidence as identity_evidence
+from app.services.requests.assignment import check_case_handler
 from app.services.tasks.certificate import Certificate, CertificateTask, EvidenceFile, KeptItem
 from app.workflows.deadlines import kst_date
 from app.workflows.tasks import (
@@ -28,7 +29,6 @@ from app.workflows.tasks import (
     Instruction,
     Method,
 )
-from app.workflows.vocab import TYPE_LABELS_KO
 
 _OUTCOME_KO = {"granted": "전부 인용", "partially_granted": "일부 인용", "refused": "거절"}
 
@@ -141,7 +141,7 @@ def attach_evidence(
     if task.status == "waived":
         raise Conflict("면제된 작업에는 증빙을 붙이지 않습니다.", code="task_waived")
     assert task.id is not None
-    identity.attach(
+    identity_evidence.attach(
         session, rt, request, files, ["task_evidence"] * len(files), actor=actor, task_id=task.id
     )
 

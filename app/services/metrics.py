@@ -8,10 +8,7 @@ SLA state): never a reference, a name or a contact.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from threading import Lock
 
-from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -23,7 +20,6 @@ from sqlalchemy import Connection, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from app.deps import CurrentStaff, RuntimeDep
 from app.models.channeltalk import ChatCandidate, InboundEvent, IntegrationState
 from app.models.notice import Notice
 from app.models.request import Request as DsrRequest
@@ -217,27 +213,3 @@ class RightsDeskCollector(Collector):
 
 
 # One registry per app (not the global one), so several apps in one process do not clash.
-_lock = Lock()
-
-
-def registry_for(request: Request, rt: Runtime) -> CollectorRegistry:
-    state = request.app.state
-    with _lock:
-        registry: CollectorRegistry | None = getattr(state, "metrics_registry", None)
-        if registry is None:
-            registry = CollectorRegistry()
-            registry.register(RightsDeskCollector(rt))
-            state.metrics_registry = registry
-    return registry
-
-
-router = APIRouter()
-
-
-@router.get("/metrics", include_in_schema=False)
-def metrics(request: Request, rt: RuntimeDep, staff: CurrentStaff) -> Response:
-    """Any staff token (the contract lists it with the staff endpoints): counts only, but the
-    workload of a privacy office is not for everyone. Give Prometheus its own token
-    (`rightsdesk staff add --role admin`, bearer_token in the scrape config)."""
-    body = generate_latest(registry_for(request, rt))
-    return Response(content=body, media_type=CONTENT_TYPE_LATEST)
