@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint migrate install lock clean
+.PHONY: run test test-fast bench lint migrate install lock clean
 
 # Create the virtual environment and install the pinned versions from requirements.lock.
 $(STAMP): pyproject.toml requirements.lock
@@ -35,10 +35,17 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake_bench.py; intake=$$?; \
 	test $$sla -eq 0 && test $$upload -eq 0 && test $$webhook -eq 0 && test $$intake -eq 0
 
+# Style, types, the import layers (pyproject.toml [tool.importlinter]) and the migrations
+# against the models (`alembic check` on a scratch SQLite database at head).
 lint: $(STAMP)
-	$(BIN)/ruff check app tests
-	$(BIN)/ruff format --check app tests
+	$(BIN)/ruff check app tests bench migrations
+	$(BIN)/ruff format --check app tests bench migrations
 	$(BIN)/mypy app
+	$(BIN)/lint-imports --no-cache
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  export RIGHTSDESK_ENV=development RIGHTSDESK_DATA_DIR="$$tmp" \
+	    RIGHTSDESK_DATABASE_URL="sqlite:///$$tmp/check.db" && \
+	  $(BIN)/alembic upgrade head >/dev/null 2>&1 && $(BIN)/alembic check
 
 # Re-resolve the dependencies in a scratch environment and pin what was installed.
 lock:

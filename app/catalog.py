@@ -10,6 +10,7 @@ from typing import Any
 from app.policy import Contact, DataItem, Policy, RetentionRule
 from app.workflows.deadlines import period_for
 from app.workflows.grounds import GROUNDS
+from app.workflows.remedies import objection_method
 
 _CATEGORY_KO = {"required": "필수항목", "optional": "선택항목", "auto": "자동수집"}
 
@@ -108,27 +109,3 @@ def _rule(rule: RetentionRule) -> dict[str, Any]:
 
 def _contact(contact: Contact) -> dict[str, Any]:
     return contact.model_dump(exclude_none=True)
-
-
-def _reach(contact: Contact) -> str:
-    who = contact.department or contact.role
-    means = ", ".join(x for x in (contact.email, contact.phone) if x)
-    return f"{who}({means})"
-
-
-def objection_method(policy: Policy, *, include_remedies: bool = True) -> str:
-    """How to object (PIPA art. 38(5)), in Korean, with the policy's contact; notices list the
-    outside bodies separately, so they ask for it without them."""
-    contact = policy.contact(policy.rights.objection_contact)
-    assert contact is not None  # Policy validation guarantees the reference
-    text = (
-        "열람등요구에 대한 일부 열람, 열람 연기·거절, 삭제·처리정지 거절 등의 결과에 이의가 "
-        "있으면 결과 통지를 받은 뒤 요청 조회 화면(접수번호와 확인코드로 조회)에서 이의제기를 "
-        f"신청하거나, {_reach(contact)}에 접수번호와 이의 사유를 적어 전자우편 등으로 "
-        "제출하실 수 있습니다. 이의제기는 별도의 요청으로 접수되어 검토 후 그 결과를 알려 드립니다."
-    )
-    remedies = policy.controller.remedies
-    if remedies and include_remedies:
-        bodies = ", ".join(f"{r.name}({r.phone})" for r in remedies)
-        text += f" 이와 별도로 {bodies} 등에 분쟁해결이나 상담을 신청하실 수 있습니다."
-    return text

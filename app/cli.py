@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from app.core.logredact import log_config
 from app.db import make_engine, transaction
 from app.errors import DomainError
-from app.logredact import log_config
 from app.models.base import utcnow
 from app.models.staff import Role
 from app.settings import Settings, get_settings
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def _configure_logging(level: str) -> None:
     # Our loggers name references and notice kinds only, never people (see docs/decisions.md);
-    # no handler writes a traceback (app/logredact.py).
+    # no handler writes a traceback (app/core/logredact.py).
     logging.config.dictConfig(log_config(level))
 
 
@@ -67,7 +67,7 @@ def _worker(args: argparse.Namespace) -> int:
     import threading
 
     from app.services.jobs import periodic_jobs
-    from app.services.outbox import BackgroundWorker, Outbox
+    from app.services.notices.outbox import BackgroundWorker, Outbox
 
     settings = get_settings()
     _configure_logging(settings.log_level)
@@ -96,7 +96,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _sla_sweep(_: argparse.Namespace) -> int:
-    from app.services.sla import sweep
+    from app.services.sla.reminders import sweep
 
     settings = get_settings()
     _configure_logging(settings.log_level)
@@ -118,7 +118,7 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _staff_add(args: argparse.Namespace) -> int:
-    from app.services.staff import add_staff
+    from app.services.staff.accounts import add_staff
 
     settings = get_settings()
     engine = make_engine(settings)
@@ -140,7 +140,7 @@ def _staff_add(args: argparse.Namespace) -> int:
 
 
 def _staff_revoke(args: argparse.Namespace) -> int:
-    from app.services.staff import revoke_staff
+    from app.services.staff.accounts import revoke_staff
 
     engine = make_engine(get_settings())
     with transaction(engine) as session:
@@ -150,7 +150,7 @@ def _staff_revoke(args: argparse.Namespace) -> int:
 
 
 def _staff_token(args: argparse.Namespace) -> int:
-    from app.services.staff import token_for_name
+    from app.services.staff.accounts import token_for_name
 
     settings = get_settings()
     with transaction(make_engine(settings)) as session:
@@ -167,7 +167,7 @@ def _staff_token(args: argparse.Namespace) -> int:
 def _audit_verify(_: argparse.Namespace) -> int:
     """Exit 0 when every chain and anchor is intact, 1 naming the first broken event."""
     from app.runtime import build_runtime
-    from app.services.audit import verify
+    from app.services.audit.verify import verify
 
     settings = get_settings()
     _configure_logging(settings.log_level)
@@ -185,7 +185,7 @@ def _audit_verify(_: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from app.services.purge import purge
+    from app.services.audit.purge import purge
 
     settings = get_settings()
     _configure_logging(settings.log_level)
@@ -195,7 +195,7 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _demo(_: argparse.Namespace) -> int:
-    from app.services.demo import load
+    from app.services.intake.demo import load
 
     settings = get_settings()
     runtime = _runtime(settings)
@@ -213,7 +213,7 @@ def _channeltalk(args: argparse.Namespace) -> int:
     from app.integrations.delivery import DeliveryError
     from app.migrate import assert_at_head
     from app.runtime import build_runtime
-    from app.services.chat_jobs import reconcile, webhook_state
+    from app.services.channeltalk.jobs import reconcile, webhook_state
 
     settings = get_settings()
     _configure_logging(settings.log_level)

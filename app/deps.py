@@ -15,7 +15,7 @@ from app.db import session_scope
 from app.errors import Forbidden
 from app.models.staff import Role, Staff
 from app.runtime import Runtime
-from app.services.staff import authenticate
+from app.services.staff.accounts import authenticate
 
 
 async def get_runtime(request: Request) -> Runtime:

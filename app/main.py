@@ -11,13 +11,12 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
-from app.access_purpose import AccessPurpose
-from app.apidocs import install_docs, register_schema
+from app.core.access_purpose import AccessPurpose
+from app.core.apidocs import install_docs, register_schema
+from app.core.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
+from app.core.logredact import install_log_redaction
 from app.errors import AnsweredErrors, install_error_handlers
 from app.headers import NoStore
-from app.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
-from app.logredact import install_log_redaction
-from app.metrics import router as metrics_router
 from app.migrate import assert_at_head
 from app.models.base import utcnow
 from app.models.request_api import RequestCreate
@@ -35,11 +34,12 @@ from app.routers import (
     web,
 )
 from app.routers.integrations import WEBHOOK_PATH
+from app.routers.metrics import router as metrics_router
+from app.routers.staff_gate import StaffTokenGate
 from app.runtime import build_runtime
 from app.services.jobs import periodic_jobs
-from app.services.outbox import BackgroundWorker, Outbox
+from app.services.notices.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
-from app.staff_gate import StaffTokenGate
 
 log = logging.getLogger("rightsdesk")
 

@@ -11,16 +11,17 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from app.calendar import load_calendar
-from app.crypto import Vault, load_or_create_dev_key
+from app.core.crypto import Vault, load_or_create_dev_key
+from app.core.limits import FailureLock, IntakeRateLimiter
 from app.db import make_engine
 from app.errors import RateLimited
 from app.evidence.store import EvidenceStore
-from app.limits import FailureLock, IntakeRateLimiter
 from app.logrepeat import RepeatedLogs
 from app.models.base import utcnow
 from app.policy import Policy, load_policy
 from app.private_files import private_dir
 from app.settings import Settings
+from app.workflows import rrn
 from app.workflows.deadlines import HolidayCalendar
 
 
@@ -92,7 +93,8 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             settings.slowest_send_seconds,
         )
     private_dir(settings.data_dir)  # the database, key, evidence and mail drop live here
-    vault = Vault.from_text(data_key_text(settings))
+    # Free text is scrubbed of resident registration numbers before it is sealed (art. 24-2).
+    vault = Vault.from_text(data_key_text(settings), scrub=rrn.mask)
     policy = load_policy(settings.policy_file)
     check_channeltalk_services(settings, policy)
     return Runtime(

@@ -53,8 +53,9 @@ from app.models.notice import Notice
 from app.models.request import Request
 from app.models.staff import Role, Staff
 from app.runtime import Runtime, build_runtime
-from app.services.requests import QueueFilter, list_queue
-from app.services.sla import summary, sweep
+from app.services.requests.queue import QueueFilter, list_queue
+from app.services.sla.reminders import sweep
+from app.services.sla.summary import summary
 from app.settings import Settings
 from app.workflows.deadlines import (
     HolidayCalendar,

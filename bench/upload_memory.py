@@ -40,9 +40,10 @@ from starlette.types import Message
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.crypto import Vault, new_key_text
+from app.core.crypto import Vault, new_key_text
 from app.errors import DomainError, problem
 from app.evidence import EvidenceStore, UploadLimits, read_upload
+from app.workflows import rrn
 
 MB = 1024 * 1024
 BOUNDARY = "rightsdesk-bench-boundary"
@@ -137,7 +138,9 @@ async def post(app: Starlette, parts: Iterator[bytes]) -> tuple[int, bytes]:
 
 def run_one(mb: int, limit_mb: int, mode: str, directory: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        store = EvidenceStore(Path(tmp) / "evidence", Vault.from_text(new_key_text()).derive("b"))
+        store = EvidenceStore(
+            Path(tmp) / "evidence", Vault.from_text(new_key_text(), scrub=rrn.mask).derive("b")
+        )
         limits = UploadLimits(max_file_bytes=limit_mb * MB, max_files=5, max_field_bytes=64 * 1024)
         app = make_app(store, limits, mode)
         anyio.run(post, app, body_parts(4096))  # warm up: lazy imports, thread pool, OpenSSL

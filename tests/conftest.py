@@ -18,7 +18,7 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.models.staff import Role
 from app.runtime import Runtime
-from app.services.staff import add_staff
+from app.services.staff.accounts import add_staff
 from app.settings import Settings
 
 # A fixed key for tests only (32 zero-to-31 bytes); never a real deployment's key.

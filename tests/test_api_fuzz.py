@@ -62,7 +62,7 @@ from app.main import create_app
 from app.models.request import Request as DbRequest
 from app.models.staff import Role
 from app.routers.integrations import WEBHOOK_PATH
-from app.services.staff import add_staff
+from app.services.staff.accounts import add_staff
 from app.settings import Settings
 from tests.conftest import TEST_KEY, Clock, carry_out, request_body, subject
 from tests.test_evidence_store import pdf_bytes

@@ -19,9 +19,9 @@ from app.models.identity import Attachment
 from app.models.request import Event, Party, Request
 from app.models.staff import ApiToken, Role
 from app.runtime import Runtime
-from app.services.audit import anchor, verify
-from app.services.purge import purge
-from app.services.staff import add_staff
+from app.services.audit.purge import purge
+from app.services.audit.verify import anchor, verify
+from app.services.staff.accounts import add_staff
 from app.settings import Settings
 from tests.conftest import Clock, carry_out, request_body, subject
 from tests.test_cli import rightsdesk

@@ -41,7 +41,7 @@ from app.errors import install_error_handlers
 from app.main import create_app
 from app.models.staff import Role
 from app.runtime import Runtime
-from app.services.staff import add_staff, revoke_staff
+from app.services.staff.accounts import add_staff, revoke_staff
 from app.settings import Settings
 from tests.conftest import TEST_KEY, Clock, request_body
 

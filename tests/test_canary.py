@@ -42,8 +42,8 @@ from app.models.channeltalk import InboundEvent
 from app.models.decision import Decision
 from app.models.request import Request
 from app.runtime import Runtime
-from app.services.chat_jobs import post_candidate_notes, reconcile
-from app.services.outbox import Outbox
+from app.services.channeltalk.jobs import post_candidate_notes, reconcile
+from app.services.notices.outbox import Outbox
 from app.settings import Settings
 from tests.channeltalk_fake import FakeChannelTalk
 from tests.conftest import T0, mailed_code

@@ -1,4 +1,4 @@
-"""The certificate of execution (app/certificate.py): HTML and PDF from a Certificate value."""
+"""The certificate of execution (app/services/tasks/certificate.py): HTML and PDF."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pypdf
 import pytest
 
-from app.certificate import (
+from app.services.tasks.certificate import (
     INCOMPLETE_BANNER,
     LEGAL_BASIS,
     Certificate,

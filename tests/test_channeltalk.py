@@ -24,8 +24,8 @@ from app.models.notice import Notice
 from app.models.request import Event, Party, Request
 from app.models.staff import ExportLog
 from app.runtime import Runtime
-from app.services.chat_jobs import post_candidate_notes, reconcile
-from app.services.outbox import Outbox
+from app.services.channeltalk.jobs import post_candidate_notes, reconcile
+from app.services.notices.outbox import Outbox
 from app.settings import Settings
 from tests.channeltalk_fake import FakeChannelTalk
 from tests.conftest import T0, TEST_KEY, Clock, carry_out, mailed_code
@@ -647,7 +647,7 @@ def test_separate_processes_are_held_apart_by_the_chat_lock(
     chat makes the second see the first's request."""
     from app.db import transaction
     from app.integrations.channeltalk_events import customer_message, parse
-    from app.services.chat_requests import handle_message
+    from app.services.channeltalk.requests import handle_message
 
     fake.add_user(USER, type="lead")
     fake.add_chat(CHAT, USER)
@@ -676,7 +676,8 @@ def test_a_failed_processing_is_retried_by_the_worker_and_old_events_are_purged(
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from app.services import chat_inbound, chat_requests
+    from app.services.channeltalk import inbound as chat_inbound
+    from app.services.channeltalk import requests as chat_requests
 
     def broken(*_: Any) -> str:
         raise RuntimeError("database went away")

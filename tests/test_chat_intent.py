@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.models.vocab import FILEABLE_TYPES
 from app.workflows.chat_intent import (
     MAX_CHARS,
     Confidence,
@@ -16,7 +17,6 @@ from app.workflows.chat_intent import (
     normalize,
     verification_code,
 )
-from app.workflows.vocab import FILEABLE_TYPES
 
 H, L = Confidence.HIGH, Confidence.LOW
 Expected = set[tuple[str, Confidence]]

@@ -73,9 +73,10 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.crypto import Vault
+from app.core.crypto import Vault
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Event, Party, Request
+from app.workflows import rrn
 from tests.conftest import TEST_KEY, request_body, subject
 from tests.servers import ROOT, MailHandler, Received, ServerProcess, SmtpServer
 
@@ -297,7 +298,7 @@ def test_sigkill_during_a_burst_loses_no_filing_and_sends_each_notice_once(
     )
     server = ServerProcess(env, tmp_path / "server.log")
     engine = create_engine(database_url)
-    vault = Vault.from_text(TEST_KEY)
+    vault = Vault.from_text(TEST_KEY, scrub=rrn.mask)
     filings = [Filing(i, f"crash.{i:03d}@example.com") for i in range(FILINGS)]
     began = time.monotonic()
     try:

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from app.crypto import Vault
+from app.core.crypto import Vault
 from app.errors import DomainError, problem
 from app.evidence import (
     BlobCorrupted,
@@ -32,6 +32,7 @@ from app.evidence import (
     read_upload,
 )
 from app.evidence.store import HEADER_BYTES, TAG_BYTES
+from app.workflows import rrn
 from tests.conftest import TEST_KEY
 
 PROBLEM = "application/problem+json"
@@ -77,7 +78,7 @@ def stored_files(root: Path) -> list[Path]:
 
 @pytest.fixture
 def store_key() -> bytes:
-    return Vault.from_text(TEST_KEY).derive("evidence-files")
+    return Vault.from_text(TEST_KEY, scrub=rrn.mask).derive("evidence-files")
 
 
 @pytest.fixture
@@ -208,7 +209,9 @@ def test_blob_moved_to_another_key_does_not_decrypt(store: EvidenceStore) -> Non
 
 def test_another_store_key_does_not_decrypt(tmp_path: Path, store: EvidenceStore) -> None:
     key = put(store, pdf_bytes())
-    foreign = EvidenceStore(store.root, Vault.from_text(TEST_KEY).derive("something-else"))
+    foreign = EvidenceStore(
+        store.root, Vault.from_text(TEST_KEY, scrub=rrn.mask).derive("something-else")
+    )
     with pytest.raises(BlobCorrupted):
         foreign.open(key).read_all()
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from app.models.identity import Attachment
 from app.runtime import Runtime
 from app.services.jobs import periodic_jobs
-from app.services.outbox import BackgroundWorker, Outbox
+from app.services.notices.outbox import BackgroundWorker, Outbox
 from tests.conftest import request_body
 from tests.test_evidence_store import pdf_bytes
 from tests.test_identity_api import CHILD, PARENT, evidence_files, multipart

@@ -21,7 +21,7 @@ from app.models.notice import Notice
 from app.models.request import Event, Request
 from app.models.staff import AccessLog
 from app.runtime import Runtime
-from app.services.outbox import Outbox
+from app.services.notices.outbox import Outbox
 from tests.conftest import Clock, delegation_for, mailed_code, request_body, subject
 from tests.test_evidence_store import ELF, jpeg_bytes, pdf_bytes, png_bytes
 from tests.test_intake_api import assert_problem, file

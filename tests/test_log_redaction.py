@@ -108,7 +108,7 @@ def test_no_handler_of_the_log_config_writes_a_traceback() -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
-    from app.logredact import log_config
+    from app.core.logredact import log_config
 
     config = log_config("info")
     handler = config["handlers"]["stderr"]

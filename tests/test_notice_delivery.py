@@ -20,8 +20,8 @@ from app.integrations.delivery import Outgoing, TransientDeliveryError
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Event, Request
 from app.runtime import Runtime
-from app.services.notices import queue_notice
-from app.services.outbox import Outbox, retry_delay
+from app.services.notices.outbox import Outbox, retry_delay
+from app.services.notices.queue import queue_notice
 from app.settings import Settings
 from app.workflows.notices import NoticeKind
 from tests.conftest import Clock, request_body, subject
@@ -339,7 +339,7 @@ class TestImplicitTls:
     def test_an_untrusted_certificate_is_not_accepted(
         self, client: TestClient, tls_server: SmtpServer, runtime: Runtime, db: Session
     ) -> None:
-        from app.services.outbox import transports_for
+        from app.services.notices.outbox import transports_for
 
         untrusted = runtime.settings.model_copy(update={"smtp_ca_file": None})
         file(client, request_body())

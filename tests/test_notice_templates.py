@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
-from app.notice_render import RenderedNotice, _environment, josa, render_notice
 from app.policy import DEFAULT_POLICY_FILE, Policy, load_policy
+from app.services.notices.render import RenderedNotice, _environment, josa, render_notice
 from app.workflows.notices import NoticeFacts, NoticeKind, notice_context
 
 REF = "DSR-20261215-7KQ2M9"

@@ -19,7 +19,7 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.models.notice import Notice
 from app.runtime import build_runtime
-from app.services.outbox import Outbox, transports_for
+from app.services.notices.outbox import Outbox, transports_for
 from app.settings import Settings
 from tests.conftest import TEST_KEY, request_body
 from tests.test_intake_api import file

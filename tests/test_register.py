@@ -23,8 +23,8 @@ from app.models.request import Request
 from app.models.staff import ExportLog
 from app.routers import reports
 from app.runtime import Runtime
-from app.services.outbox import Outbox
-from app.services.register import HEADER, PERSONAL_HEADER, register_rows, safe_cell
+from app.services.audit.register import HEADER, PERSONAL_HEADER, register_rows, safe_cell
+from app.services.notices.outbox import Outbox
 from app.settings import Settings
 from app.workflows.deadlines import KST
 from tests.conftest import Clock, request_body, subject

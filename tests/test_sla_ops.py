@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from app.models.notice import Notice
 from app.runtime import Runtime
-from app.services.sla import sweep
+from app.services.sla.reminders import sweep
 from app.workflows.deadlines import KST
 from tests.conftest import TEST_KEY, Clock, request_body
 from tests.test_decisions_api import ACCESS_TERMS, Desk

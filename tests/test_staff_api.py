@@ -49,7 +49,7 @@ def test_revoked_staff_lose_access(
     client: TestClient, staff_headers: Headers, runtime: Any
 ) -> None:
     from app.db import transaction
-    from app.services.staff import revoke_staff
+    from app.services.staff.accounts import revoke_staff
 
     headers = staff_headers("security", name="퇴사자")
     assert client.get("/v1/staff/requests", headers=headers).status_code == 200

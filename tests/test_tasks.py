@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 from app.models.notice import Notice
 from app.models.task import Task
 from app.runtime import Runtime
-from app.services.outbox import Outbox
-from app.services.task_notices import remind_overdue
+from app.services.notices.outbox import Outbox
+from app.services.tasks.links import remind_overdue
 from tests.conftest import Clock, carry_out, request_body, subject
 from tests.servers import SmtpServer, free_port
 from tests.test_intake_api import file

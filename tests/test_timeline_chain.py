@@ -11,8 +11,8 @@ from sqlmodel import Session, col, select
 from app.db import transaction
 from app.models.request import Event, Request
 from app.runtime import Runtime
-from app.services import audit
-from app.services.events import note
+from app.services.audit import verify as audit
+from app.services.audit.timeline import note
 from tests.conftest import request_body
 
 

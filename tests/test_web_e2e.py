@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from app.runtime import Runtime
-from app.services.outbox import Outbox
+from app.services.notices.outbox import Outbox
 from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
 from tests.conftest import mailed_code
 

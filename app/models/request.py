@@ -1,7 +1,7 @@
 """The request aggregate: request, party, delegation, event, idempotency record.
 
 Personal data (names, birth dates, contacts, free text) lives only in `*_enc` columns,
-encrypted with AES-GCM by app.crypto.Vault; `*_bidx` columns hold keyed hashes for lookup.
+encrypted with AES-GCM by app.core.crypto.Vault; `*_bidx` columns hold keyed hashes for lookup.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
-from app.crypto import normalize_phone
+from app.core.text import normalize_phone
 from app.models.bounds import Instant
+from app.models.vocab import DelegationScope, Delivery, NotifyBy, Relationship
 from app.textsafety import MultiLine, OneLine, one_line, phone_characters
-from app.workflows.vocab import DelegationScope, Delivery, NotifyBy, Relationship
 
 FileableType = Literal["access", "correction", "deletion", "suspension", "consent_withdrawal"]
 StaffChannel = Literal["email", "fax", "letter", "phone", "in_person", "channeltalk"]

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.workflows.vocab import FILEABLE_TYPES, RequestType
+from app.models.vocab import FILEABLE_TYPES, RequestType
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("carelabs_crm.toml")
 

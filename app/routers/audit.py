@@ -14,9 +14,10 @@ from pydantic import BaseModel
 from app.deps import AdminDep, AuditorDep, OfficerDep, RuntimeDep, SessionDep
 from app.models.bounds import MAX_ID, Day, IdPath
 from app.routers.common import client_ip, problem_responses
-from app.services import access_log, audit
-from app.services import staff as staff_service
-from app.services.register import check_range, safe_cell
+from app.services.audit import access_log
+from app.services.audit import verify as audit
+from app.services.audit.register import check_range, safe_cell
+from app.services.staff import accounts as staff_service
 
 router = APIRouter(prefix="/v1/staff", tags=["audit"], responses=problem_responses(401, 403, 422))
 

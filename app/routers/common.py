@@ -15,7 +15,7 @@ from app.models.request_api import StaffRequestDetail
 from app.models.staff import Staff
 from app.proxies import client_address
 from app.runtime import Runtime
-from app.services.requests import check_version, get_detail, request_by_reference
+from app.services.requests.detail import check_version, get_detail, request_by_reference
 
 
 def require_json(request: Request) -> None:

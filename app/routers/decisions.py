@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 from app.models.bounds import Day, Instant
 from app.models.request_api import StaffRequestDetail
 from app.routers.common import CaseWrite, OfficerWrite, problem_responses
-from app.services import decisions
+from app.services.decisions import approval as decisions_approval
+from app.services.decisions import drafting
+from app.services.decisions import postponement as decisions_postponement
 from app.textsafety import MultiLine, OneLine
 from app.workflows.lifecycle import Outcome
 
@@ -68,18 +70,18 @@ class PostponementEndIn(BaseModel):
 @router.post("/decision", response_model=StaffRequestDetail, summary="결정 (인용·일부 인용·거절)")
 def decide(body: DecisionIn, w: CaseWrite) -> StaffRequestDetail:
     a = body.access
-    decisions.draft(
+    drafting.draft(
         w.session,
         w.rt,
         w.req,
-        decisions.DecisionInput(
+        drafting.DecisionInput(
             outcome=body.outcome,
             grounds=body.grounds,
             reason=body.reason,
             items_granted=body.items_granted,
             items_withheld=body.items_withheld,
             changes=body.changes,
-            access=decisions.AccessTerms(**a.model_dump()) if a else None,
+            access=drafting.AccessTerms(**a.model_dump()) if a else None,
             record_dates=body.record_dates,
             subject_stated_termination=body.subject_stated_termination,
         ),
@@ -90,13 +92,15 @@ def decide(body: DecisionIn, w: CaseWrite) -> StaffRequestDetail:
 
 @router.post("/approval", response_model=StaffRequestDetail, summary="책임자 승인 또는 반려")
 def approval(body: ApprovalIn, w: OfficerWrite) -> StaffRequestDetail:
-    decisions.approve(w.session, w.rt, w.req, w.staff, approve=body.approve, note=body.note)
+    decisions_approval.approve(
+        w.session, w.rt, w.req, w.staff, approve=body.approve, note=body.note
+    )
     return w.detail()
 
 
 @router.post("/postponement", response_model=StaffRequestDetail, summary="열람 연기")
 def postpone(body: PostponementIn, w: CaseWrite) -> StaffRequestDetail:
-    decisions.postpone(
+    decisions_postponement.postpone(
         w.session,
         w.rt,
         w.req,
@@ -113,5 +117,7 @@ def postpone(body: PostponementIn, w: CaseWrite) -> StaffRequestDetail:
     summary="연기 사유 종료: 그날부터 10일의 새 기한",
 )
 def end_postponement(body: PostponementEndIn, w: CaseWrite) -> StaffRequestDetail:
-    decisions.end_postponement(w.session, w.rt, w.req, ended_on=body.ended_on, actor=w.actor)
+    decisions_postponement.end_postponement(
+        w.session, w.rt, w.req, ended_on=body.ended_on, actor=w.actor
+    )
     return w.detail()

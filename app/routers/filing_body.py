@@ -22,7 +22,7 @@ from app.errors import (
 )
 from app.evidence.multipart import UploadedFile, UploadLimits, read_upload
 from app.runtime import Runtime
-from app.services.identity import attachment_kinds
+from app.services.identity.evidence import attachment_kinds
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -118,7 +118,7 @@ async def read_supplement(request: Request, rt: Runtime) -> StoredFiles:
     return stored
 
 
-# /docs: the two ways to send a filing (the JSON schema is registered in app.apidocs).
+# /docs: the two ways to send a filing (the JSON schema is registered in app.core.apidocs).
 FILING_BODY_DOCS = {
     "requestBody": {
         "required": True,

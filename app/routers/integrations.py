@@ -19,8 +19,10 @@ from app.models.bounds import IdPath
 from app.models.channeltalk import ChatCandidate, InboundEvent
 from app.models.request_api import FileableType
 from app.routers.common import client_ip, problem_responses
-from app.services import chat_candidates, chat_inbound, chat_jobs
-from app.services.access_log import log_export
+from app.services.audit.access_log import log_export
+from app.services.channeltalk import candidates as chat_candidates
+from app.services.channeltalk import inbound as chat_inbound
+from app.services.channeltalk import jobs as chat_jobs
 
 log = logging.getLogger("rightsdesk.channeltalk")
 

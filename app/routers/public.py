@@ -9,15 +9,16 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from app.core.limits import accepts_files
 from app.deps import RuntimeDep, SessionDep
 from app.errors import problem_response
-from app.limits import accepts_files
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
-from app.services import identity, objections
+from app.services.decisions import objections
+from app.services.identity import evidence, info_requests, otp
 from app.services.intake import FilingContext, file_request
-from app.services.requests import authorize_requester, get_for_requester
+from app.services.requests.requester import authorize_requester, get_for_requester
 from app.textsafety import MultiLine, OneLine
 from app.workflows import rrn
 
@@ -105,7 +106,7 @@ def verify(
 ) -> RequestPublic | Response:
     client = client_ip(request)
     req = authorize_requester(session, rt, reference, x_access_code, for_update=True, client=client)
-    error = identity.verify_code(session, rt, req, body.code)
+    error = otp.verify_code(session, rt, req, body.code)
     if error is not None:
         # Answered, not raised: the failed attempt must be committed to count.
         return problem_response(error)
@@ -128,7 +129,7 @@ def resend(
 ) -> RequestPublic:
     client = client_ip(request)
     req = authorize_requester(session, rt, reference, x_access_code, for_update=True, client=client)
-    identity.resend_code(session, rt, req)
+    otp.resend_code(session, rt, req)
     return get_for_requester(session, rt, reference, x_access_code, client=client)
 
 
@@ -154,7 +155,7 @@ async def supplement(
     )
     upload = await read_supplement(request, rt)
     with upload.discard_on_error(rt):
-        await run_in_threadpool(identity.supplement, session, rt, req, upload.files, upload.kinds)
+        await run_in_threadpool(evidence.supplement, session, rt, req, upload.files, upload.kinds)
     return await run_in_threadpool(
         get_for_requester, session, rt, reference, x_access_code, client=client
     )
@@ -176,7 +177,7 @@ def reply(
 ) -> RequestPublic:
     client = client_ip(request)
     req = authorize_requester(session, rt, reference, x_access_code, for_update=True, client=client)
-    identity.reply(session, rt, req, body.message)
+    info_requests.reply(session, rt, req, body.message)
     view = get_for_requester(session, rt, reference, x_access_code, client=client)
     if rrn.contains(body.message):
         view.warnings.append(rrn.MASKED_NOTICE)

@@ -18,13 +18,8 @@ from app.errors import Forbidden
 from app.models.bounds import Day
 from app.routers.common import client_ip, problem_responses
 from app.runtime import Runtime
-from app.services.access_log import log_export
-from app.services.register import (
-    DEFAULT_MAX_DAYS,
-    check_range,
-    register_count,
-    register_rows,
-)
+from app.services.audit.access_log import log_export
+from app.services.audit.register import DEFAULT_MAX_DAYS, check_range, register_count, register_rows
 
 log = logging.getLogger("rightsdesk.reports")
 

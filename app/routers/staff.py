@@ -21,6 +21,7 @@ from app.models.request_api import (
     StaffRequestCreate,
     StaffRequestDetail,
 )
+from app.models.vocab import RequestType
 from app.routers.common import (
     CaseWrite,
     TriageWrite,
@@ -30,19 +31,17 @@ from app.routers.common import (
     problem_responses,
     require_json,
 )
-from app.services import identity, sla
+from app.services.identity import checks, info_requests
 from app.services.intake import FilingContext, file_request
-from app.services.notices import notice_out, notices_of, resend
-from app.services.requests import (
-    QueueFilter,
-    list_queue,
-    log_access,
-    request_by_reference,
-)
+from app.services.notices.queue import notice_out, notices_of
+from app.services.notices.resend import resend
+from app.services.requests import assignment
+from app.services.requests.detail import log_access, request_by_reference
+from app.services.requests.queue import QueueFilter, list_queue
+from app.services.sla import summary as sla_counts
 from app.textsafety import MultiLine
 from app.workflows.identity import IdentityMethod
 from app.workflows.lifecycle import Status
-from app.workflows.vocab import RequestType
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"], responses=problem_responses(401, 403, 422))
 
@@ -201,7 +200,7 @@ class InfoRequestIn(BaseModel):
     summary="본인·대리권 확인 결과 기록",
 )
 def identity_check(body: IdentityIn, w: CaseWrite) -> StaffRequestDetail:
-    identity.staff_identity_check(
+    checks.staff_identity_check(
         w.session,
         w.rt,
         w.req,
@@ -221,7 +220,7 @@ def identity_check(body: IdentityIn, w: CaseWrite) -> StaffRequestDetail:
     summary="보완 요청 (the legal deadline keeps running)",
 )
 def info_request(body: InfoRequestIn, w: TriageWrite) -> StaffRequestDetail:
-    identity.request_information(
+    info_requests.request_information(
         w.session,
         w.rt,
         w.req,
@@ -287,10 +286,12 @@ class RequestPatch(BaseModel):
     summary="담당자 지정·내부 메모",
 )
 def patch_request(body: RequestPatch, w: TriageWrite) -> StaffRequestDetail:
-    sla.assign(w.session, w.rt, w.req, fields=body.model_dump(exclude_unset=True), staff=w.staff)
+    assignment.assign(
+        w.session, w.rt, w.req, fields=body.model_dump(exclude_unset=True), staff=w.staff
+    )
     return w.detail()
 
 
 @router.get("/sla/summary", summary="SLA 현황: 상태·유형·서비스별 건수, 기한 경과·임박, 처리 실적")
 def sla_summary(staff: CaseHandler, session: SessionDep, rt: RuntimeDep) -> dict[str, object]:
-    return sla.summary(session, rt)
+    return sla_counts.summary(session, rt)

@@ -18,9 +18,9 @@ from app.models.request import Request as DbRequest
 from app.models.task import Task
 from app.routers.web import forbidden, page
 from app.runtime import Runtime
-from app.services import tasks
-from app.services.requests import request_by_reference
-from app.services.task_notices import task_id_from_token
+from app.services.requests.detail import request_by_reference
+from app.services.tasks import execution as tasks
+from app.services.tasks.links import task_id_from_token
 from app.web import csrf
 from app.workflows.tasks import (
     ACTION_FOR,

@@ -11,16 +11,17 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from app.core.limits import accepts_files
 from app.deps import CaseHandler, HandlerDep, OfficerDep, RuntimeDep, SessionDep, TriageDep
-from app.limits import accepts_files
 from app.models.bounds import Day, IdField, IdPath, Instant
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
 from app.routers.common import client_ip, problem_responses
 from app.routers.filing_body import StoredFiles, read_files
 from app.runtime import Runtime
-from app.services import task_views, tasks
-from app.services.requests import log_access, request_by_reference
+from app.services.requests.detail import log_access, request_by_reference
+from app.services.tasks import execution as tasks
+from app.services.tasks import views as task_views
 from app.textsafety import MultiLine
 from app.workflows.tasks import Action, Method, Performed
 
@@ -240,7 +241,7 @@ def certificate(
     wanted = format or ("pdf" if "application/pdf" in http.headers.get("accept", "") else "html")
     log_access(session, rt, request, staff, f"certificate_{wanted}", client_ip(http))
     cert = task_views.certificate_of(session, rt, request, issued_by=staff)
-    from app.certificate import HTML_HEADERS, render_html, render_pdf
+    from app.services.tasks.certificate import HTML_HEADERS, render_html, render_pdf
 
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if wanted == "pdf":

@@ -19,20 +19,22 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 
 from app.catalog import build_catalog
+from app.core.limits import accepts_files
 from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed, check_text
 from app.evidence.multipart import BeforeFiles, read_upload
-from app.limits import accepts_files
 from app.models.request_api import RequestPublic
-from app.notice_render import josa
 from app.proxies import client_address
 from app.routers.common import client_ip
 from app.routers.filing_body import StoredFiles, upload_limits
 from app.runtime import Runtime
-from app.services import identity, objections
-from app.services.identity import attachment_kinds
+from app.services.decisions import objections
+from app.services.identity import evidence as identity_evidence
+from app.services.identity import otp
+from app.services.identity.evidence import attachment_kinds
 from app.services.intake import FilingContext, file_request
-from app.services.requests import authorize_requester, get_for_requester
+from app.services.notices.render import josa
+from app.services.requests.requester import authorize_requester, get_for_requester
 from app.web import csrf, forms, labels
 from app.workflows.deadlines import period_for
 from app.workflows.lifecycle import CLOSED, Status
@@ -340,7 +342,7 @@ async def status_verify(request: Request, session: SessionDep, rt: RuntimeDep) -
         req = authorize_requester(
             session, rt, reference, code, for_update=True, client=client_ip(request)
         )
-        return identity.verify_code(session, rt, req, posted.first("code"))
+        return otp.verify_code(session, rt, req, posted.first("code"))
 
     try:
         # A wrong code is returned, not raised: the attempt is committed so that it counts.
@@ -365,7 +367,7 @@ async def status_resend(request: Request, session: SessionDep, rt: RuntimeDep) -
         req = authorize_requester(
             session, rt, reference, code, for_update=True, client=client_ip(request)
         )
-        identity.resend_code(session, rt, req)
+        otp.resend_code(session, rt, req)
 
     return await _act(
         request, session, rt, reference, code, run, "code", "새 인증번호를 보내 드렸습니다."
@@ -443,7 +445,7 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
             req = authorize_requester(
                 session, rt, reference, code, for_update=True, client=client_ip(request)
             )
-            identity.supplement(session, rt, req, stored.files, kinds)
+            identity_evidence.supplement(session, rt, req, stored.files, kinds)
 
     return await _act(
         request, session, rt, reference, code, run, "documents", "서류를 제출했습니다."

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from app.runtime import Runtime
-from app.services.outbox import Periodic
+from app.services.notices.outbox import Periodic
 
 
 def periodic_jobs(rt: Runtime) -> list[Periodic]:
-    from app.services import (
-        audit,
-        chat_inbound,
-        chat_jobs,
-        evidence_sweep,
-        purge,
-        sla,
-        task_notices,
-    )
+    from app.services.audit import purge
+    from app.services.audit import verify as audit
+    from app.services.channeltalk import inbound as chat_inbound
+    from app.services.channeltalk import jobs as chat_jobs
+    from app.services.identity import evidence_sweep
+    from app.services.sla import reminders as sla_reminders
+    from app.services.tasks import links as task_notices
 
     s = rt.settings
     jobs: list[Periodic] = []
     if s.sla_sweep_minutes:
-        jobs.append(Periodic("SLA sweep", s.sla_sweep_minutes * 60, lambda: sla.sweep(rt)))
+        jobs.append(
+            Periodic("SLA sweep", s.sla_sweep_minutes * 60, lambda: sla_reminders.sweep(rt))
+        )
         jobs.append(
             Periodic(
                 "Task reminders", s.sla_sweep_minutes * 60, lambda: task_notices.remind_overdue(rt)

@@ -35,7 +35,7 @@ _SAME_SITE_FETCH = frozenset({"same-origin", "none"})
 
 
 def _key(request: Request) -> bytes:
-    # HKDF of the data key: a separate subkey for this purpose only (app/crypto.py).
+    # HKDF of the data key: a separate subkey for this purpose only (app/core/crypto.py).
     key: bytes = request.app.state.runtime.vault.derive("web-csrf")
     return key
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from app.models.vocab import TYPE_LABELS_KO
 from app.workflows.notices import date_text, kst_datetime_text
-from app.workflows.vocab import TYPE_LABELS_KO
 
 STATUS_KO: dict[str, str] = {
     "identity_pending": "본인 확인 중",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from app.workflows.vocab import RequestType
+from app.models.vocab import RequestType
 
 _ACCESS = frozenset({RequestType.ACCESS})
 _DELETION = frozenset({RequestType.DELETION})

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from app.models.vocab import Relationship
 from app.workflows.lifecycle import Status
-from app.workflows.vocab import Relationship
 
 
 class AttachmentKind(StrEnum):

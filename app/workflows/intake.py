@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.crypto import normalize
+from app.core.text import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
 from app.models.request_api import RequestCreate
+from app.models.vocab import SCOPE_FOR_TYPE, NotifyBy, Relationship
 from app.workflows import rrn
-from app.workflows.vocab import SCOPE_FOR_TYPE, NotifyBy, Relationship
 
 # PIPA art. 38(2) and the Carelabs policy §7①※: under 14, only a legal representative files.
 CHILD_AGE_LIMIT = 14

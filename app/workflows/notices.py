@@ -2,7 +2,7 @@
 
 Pure: no clock, no files, no environment. `notice_context` turns the facts of one notice and the
 policy in force into a flat dict of ready-to-print Korean values; the sentences themselves live
-in app/templates/notices (rendered by app.notice_render). A notice the law requires to say
+in app/templates/notices (rendered by app.services.notices.render). A notice the law requires to say
 something (a reason, a ground, an objection method, a statute) cannot be built without it:
 a missing or malformed `extra` value raises ValueError naming the key.
 """
@@ -15,12 +15,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from app.catalog import objection_method
+from app.models.vocab import TYPE_LABELS_KO, Delivery
 from app.policy import Contact, Policy, Service
 from app.workflows.deadlines import KST, period_for
 from app.workflows.grounds import GROUNDS
 from app.workflows.lifecycle import Outcome
-from app.workflows.vocab import TYPE_LABELS_KO, Delivery
+from app.workflows.remedies import objection_method
 
 
 class NoticeKind(StrEnum):

@@ -6,8 +6,9 @@ files, notices, first timeline entries and the response) and one writer writes i
 facts:
 
 - `filing.file_request`: the web form, the API and staff filings (with Idempotency-Key replay);
-- `app.services.chat_requests.file_from_chat`: a Channel Talk message;
-- `app.services.objections`: an objection, and a request reopened after an upheld objection.
+- `app.services.channeltalk.requests.file_from_chat`: a Channel Talk message;
+- `app.services.decisions.objections`: an objection, and a request reopened after an
+  upheld objection.
 """
 
 from app.services.intake.filing import FilingContext, file_request

@@ -9,23 +9,24 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from app.crypto import Vault
+from app.core.codes import new_access_code
+from app.core.crypto import Vault
 from app.evidence.multipart import UploadedFile
 from app.models.request_api import RequestCreate, RequestCreated, RequesterIn, SubjectIn
+from app.models.vocab import Relationship
 from app.runtime import Runtime
-from app.services import identity
-from app.services.codes import new_access_code
+from app.services.identity import evidence as identity_evidence
+from app.services.identity import otp
 from app.services.intake import idempotency
 from app.services.intake.plan import Facts, PersonFacts, QueuedNotice, plan_request
 from app.services.intake.write import unique_reference, write_filing
-from app.services.notices import Recipient
+from app.services.notices.queue import Recipient
 from app.workflows import identity as rules
 from app.workflows import intake, rrn
 from app.workflows.deadlines import kst_date, period_for
 from app.workflows.identity import Evidence
 from app.workflows.lifecycle import Status
 from app.workflows.notices import NoticeKind, pick_contact
-from app.workflows.vocab import Relationship
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,9 @@ def _facts(
     to = _contact(people, notify_by)
     notices = [QueuedNotice(NoticeKind.RECEIPT, to, extra={"next_action": next_action})]
     # Decree art. 46(1): the subject shows control of the contact they gave.
-    code = identity.new_code() if relationship is Relationship.SELF else None
+    code = otp.new_code() if relationship is Relationship.SELF else None
     if code is not None:
-        c = identity.code_notice(rt, code)
+        c = otp.code_notice(rt, code)
         notices.append(QueuedNotice(c.kind, to, ctx.actor, c.extra, c.dedupe, c.secret))
     now = rt.clock()
     facts = Facts(
@@ -140,7 +141,7 @@ def _facts(
         people=[_person(role, p, relationship) for role, p in people],
         delegation=_delegation_row(rt.vault, payload),
         attachments=[
-            identity.attachment_values(rt, f, kind, actor=ctx.actor, at=now, task_id=None)
+            identity_evidence.attachment_values(rt, f, kind, actor=ctx.actor, at=now, task_id=None)
             for f, kind in zip(files, kinds, strict=True)
         ],
         notices=notices,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.crypto import Vault
+from app.core.crypto import Vault
 from app.errors import Conflict
 from app.models.request import IdempotencyRecord
 from app.models.request_api import RequestCreate, RequestCreated

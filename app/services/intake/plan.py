@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from app.crypto import Vault
+from app.core.crypto import Vault
 from app.runtime import Runtime
-from app.services.notices import Recipient, dedupe_key, notice_values
+from app.services.notices.queue import Recipient, dedupe_key, notice_values
 from app.workflows.deadlines import Deadline, legal_deadline, target_date
 from app.workflows.lifecycle import Status, TransitionEvent
 from app.workflows.notices import NoticeKind

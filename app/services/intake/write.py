@@ -12,15 +12,15 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert
 from sqlmodel import Session, select
 
+from app.core.codes import new_reference
 from app.models.identity import Attachment, Verification
 from app.models.notice import Notice
 from app.models.request import Delegation, Event, Party, Request
 from app.runtime import Runtime
-from app.services import identity
-from app.services.codes import new_reference
-from app.services.events import note_event, seal_events
+from app.services.audit.timeline import note_event, seal_events
+from app.services.identity import evidence, otp
 from app.services.intake.plan import FilingPlan
-from app.services.notices import queued_data
+from app.services.notices.queue import queued_data
 from app.workflows.lifecycle import TransitionEvent
 
 
@@ -38,14 +38,14 @@ def write_filing(session: Session, rt: Runtime, plan: FilingPlan) -> int:
         stored = [{**a, "request_id": rid} for a in plan.attachments]
         for row in stored:
             row["id"] = _insert(conn, Attachment, row)
-        note = identity.attachments_note(stored, None)
+        note = evidence.attachments_note(stored, None)
         timeline.append(note_event("attachments_added", actor=plan.actor, at=plan.at, data=note))
     for actor, row in plan.notices:
         notice_id = _insert(conn, Notice, {**row, "request_id": rid})
         queued = queued_data(notice_id, row["kind"], row["channel"])
         timeline.append(note_event("notice_queued", actor=actor, at=plan.at, data=queued))
     if plan.code is not None:
-        conn.execute(insert(Verification), identity.first_verification(rt, rid, plan.code, plan.at))
+        conn.execute(insert(Verification), otp.first_verification(rt, rid, plan.code, plan.at))
         timeline.append(note_event("code_sent", actor=plan.actor, at=plan.at, data={"sends": 1}))
     conn.execute(insert(Event), seal_events(rt, rid, timeline))
     return rid

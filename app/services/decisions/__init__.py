@@ -1,0 +1,1 @@
+"""Decisions: drafting, the officer's approval, postponement, objections."""

@@ -1,0 +1,181 @@
+"""Drafting a decision: the grounds, the items, the retention plan and the access terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from app.errors import (
+    FieldError,
+    InvalidTransition,
+    ValidationFailed,
+)
+from app.models.decision import Decision
+from app.models.request import Request
+from app.models.staff import Staff
+from app.runtime import Runtime
+from app.services.audit.timeline import move
+from app.services.closing import _parent
+from app.services.decisions.approval import _complete
+from app.workflows import decisions as rules
+from app.workflows.deadlines import kst_date
+from app.workflows.lifecycle import Outcome, Status
+from app.workflows.retention import ItemPlan, RecordDateMissing, plan_deletion, retention_summary
+
+
+@dataclass(frozen=True)
+class AccessTerms:
+    method: str
+    available_at: datetime | None = None
+    place: str | None = None
+    fee_krw: int = 0
+    postage_krw: int = 0
+    caused_by_controller: bool = False
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    outcome: Outcome
+    grounds: list[str]
+    reason: str | None
+    items_granted: list[str]
+    items_withheld: list[str]
+    changes: str | None = None
+    access: AccessTerms | None = None
+    record_dates: dict[str, date | None] = field(default_factory=dict)
+    subject_stated_termination: bool | None = None
+    statute: str | None = None
+
+
+def _invalid(field_name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[FieldError(field_name, "required", message)])
+
+
+def draft(
+    session: Session, rt: Runtime, request: Request, body: DecisionInput, staff: Staff
+) -> Decision:
+    if request.status != Status.IN_REVIEW:
+        raise InvalidTransition("검토 중인 요청에만 결정을 내릴 수 있습니다.")
+    parent = _parent(session, request)
+    ground_type = parent.type if parent is not None else request.type
+    service_items = rt.policy.item_codes(request.service)
+    granted, withheld, grounds = (
+        list(body.items_granted),
+        list(body.items_withheld),
+        list(body.grounds),
+    )
+    plans: list[ItemPlan] | None = None
+    if request.type == "deletion":
+        plans = _retention_plan(rt, request, body)
+        split = rules.split_deletion(plans, outcome=body.outcome, grounds=grounds)
+        granted, withheld, grounds = split.granted, split.withheld, split.grounds
+    draft_rules = rules.DraftDecision(
+        request_type=ground_type,
+        outcome=body.outcome,
+        grounds=grounds,
+        items_requested=request.items,
+        items_granted=granted,
+        items_withheld=withheld,
+        subject_stated_termination=body.subject_stated_termination,
+    )
+    rules.check_grounds(draft_rules, public_institution=rt.policy.controller.public_institution)
+    if request.type != "objection":
+        rules.check_items(draft_rules, service_items)
+    if body.outcome is not Outcome.GRANTED and not body.reason:
+        raise _invalid("reason", "일부 인용이나 거절에는 정보주체가 읽을 사유가 필요합니다.")
+    _check_type_specifics(request, body, granted)
+    v = rt.vault
+    decision = Decision(
+        request_id=request.id,  # type: ignore[arg-type]
+        outcome=body.outcome.value,
+        grounds=grounds,
+        items_granted=granted,
+        items_withheld=withheld,
+        reason_enc=v.encrypt_opt(body.reason, field="decision.reason"),
+        changes_enc=v.encrypt_opt(body.changes, field="decision.changes"),
+        access=_access_json(body.access),
+        retention=[_plan_json(p) for p in plans] if plans is not None else None,
+        subject_stated_termination=body.subject_stated_termination,
+        state="awaiting_approval",
+        drafted_by=staff.id,  # type: ignore[arg-type]
+        drafted_at=rt.clock(),
+    )
+    session.add(decision)
+    session.flush()
+    actor = f"staff:{staff.id}"
+    summary: dict[str, Any] = {
+        "decision_id": decision.id,
+        "outcome": decision.outcome,
+        "grounds": grounds,
+    }
+    if plans is not None:
+        summary["retention"] = retention_summary(plans)  # counts and dates, no personal data
+    if rules.needs_approval(
+        request.type, body.outcome, approval_for_all=rt.settings.approval_for_all
+    ):
+        move(session, rt, request, Status.AWAITING_APPROVAL, actor=actor, **summary)
+    else:
+        _complete(session, rt, request, decision, actor)
+    return decision
+
+
+def _retention_plan(rt: Runtime, request: Request, body: DecisionInput) -> list[ItemPlan]:
+    service = rt.policy.service(request.service)
+    assert service is not None
+    items = request.items or [i.code for i in service.items]
+    try:
+        return plan_deletion(items, service, rt.policy, body.record_dates, kst_date(rt.clock()))
+    except RecordDateMissing as exc:
+        msg = (
+            f"'{exc.item}' 항목은 법령상 보존 의무('{exc.rule}')가 있을 수 있습니다. "
+            "그 기록이 만들어진 날짜를, 기록이 없으면 null을 record_dates에 적어 주세요."
+        )
+        raise ValidationFailed(
+            msg, errors=[FieldError(f"record_dates.{exc.rule}", "required", msg)]
+        ) from None
+
+
+def _check_type_specifics(request: Request, body: DecisionInput, granted: list[str]) -> None:
+    giving = body.outcome is not Outcome.REFUSED
+    if request.type == "access" and giving:
+        if body.access is None:
+            raise _invalid("access", "열람 방법과 일시·장소(또는 전자적 방법)를 적어 주세요.")
+        if not granted:
+            raise _invalid("items_granted", "열람하게 할 개인정보 항목을 적어 주세요.")
+        a = body.access
+        rules.check_fee(
+            fee_krw=a.fee_krw,
+            postage_krw=a.postage_krw,
+            method=a.method,
+            caused_by_controller=a.caused_by_controller,
+        )
+    if request.type == "correction" and giving and not body.changes:
+        raise _invalid("changes", "무엇을 어떻게 정정했는지 적어 주세요.")
+
+
+def _access_json(a: AccessTerms | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {
+        "method": a.method,
+        "available_at": a.available_at.isoformat() if a.available_at else None,
+        "place": a.place,
+        "fee_krw": a.fee_krw,
+        "postage_krw": a.postage_krw,
+        "caused_by_controller": a.caused_by_controller,
+    }
+
+
+def _plan_json(p: ItemPlan) -> dict[str, Any]:
+    return {
+        "item": p.item,
+        "item_name": p.item_name,
+        "action": p.action,
+        "keep_until": p.keep_until.isoformat() if p.keep_until else None,
+        "rule": p.rule,
+        "statute": p.statute,
+        "reason": p.reason_ko,
+    }

@@ -1,0 +1,156 @@
+"""The requester's own moves after filing: objecting to a decision, withdrawing a request."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from app.core.codes import new_access_code
+from app.errors import InvalidTransition
+from app.models.channeltalk import ChatLink
+from app.models.request import Party, Request
+from app.models.request_api import RequestCreated
+from app.runtime import Runtime
+from app.services.audit.timeline import record_event
+from app.services.intake.plan import Facts, plan_request
+from app.services.intake.write import unique_reference, write_filing
+from app.services.notices.queue import queue_notice
+from app.workflows import decisions as rules
+from app.workflows.deadlines import Deadline, kst_date, period_for
+from app.workflows.lifecycle import CLOSED, Status, TransitionEvent, transition
+from app.workflows.notices import NoticeKind
+
+
+def _follow_up(
+    session: Session,
+    rt: Runtime,
+    source: Request,
+    *,
+    type: str,
+    period_days: int,
+    access_code_hash: str,
+    details_enc: str | None,
+    actor: str,
+    data: dict[str, object],
+) -> tuple[Request, Deadline]:
+    """A new request linked to `source`, for the same people, starting in review (whoever
+    holds a code for `source` already proved who they are)."""
+    assert source.id is not None
+    now = rt.clock()
+    parties = session.exec(select(Party).where(Party.request_id == source.id)).all()
+    facts = Facts(
+        reference=unique_reference(session, kst_date(now)),
+        type=type,
+        service=source.service,
+        channel=source.channel,
+        received_at=now,
+        period_days=period_days,
+        notify_by=source.notify_by,
+        items=list(source.items),
+        delivery=source.delivery,
+        actor=actor,
+        access_code_hash=access_code_hash,
+        details_enc=details_enc,
+        correction_enc=source.correction_enc,
+        status=Status.IN_REVIEW,
+        parent_id=source.id,
+        # The same people: their encrypted fields are copied as they are.
+        copied_parties=[p.model_dump(exclude={"id", "request_id"}) for p in parties],
+        event_data=dict(data),
+    )
+    plan = plan_request(rt, facts)
+    new = session.get(Request, write_filing(session, rt, plan))
+    assert new is not None and new.id is not None
+    link = session.exec(select(ChatLink).where(ChatLink.request_id == source.id)).first()
+    if link is not None:  # a chat request's follow-up is answered in the same chat
+        session.add(ChatLink(**link.model_dump(exclude={"id", "request_id"}), request_id=new.id))
+        session.flush()
+    return new, plan.deadline
+
+
+def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) -> RequestCreated:
+    """Art. 38(5): a linked request of type `objection`, with its own deadline and queue place."""
+    if not rules.objection_allowed(parent.status, parent.outcome):
+        raise InvalidTransition("이의제기는 일부 인용 또는 거절 결정을 받은 뒤에 할 수 있습니다.")
+    code = new_access_code()
+    objection, deadline = _follow_up(
+        session,
+        rt,
+        parent,
+        type="objection",
+        period_days=rt.settings.objection_period_days,
+        access_code_hash=rt.vault.hash_secret(code),
+        actor="requester",
+        details_enc=rt.vault.encrypt(reason, field="request.details"),
+        data={"objection_to": parent.reference},
+    )
+    record_event(
+        session,
+        rt,
+        parent,
+        TransitionEvent(
+            kind="objection_filed",
+            from_status="",
+            to_status="",
+            actor="requester",
+            at=objection.received_at,
+            data={"objection": objection.reference},
+        ),
+    )
+    queue_notice(
+        session,
+        rt,
+        parent,
+        NoticeKind.OBJECTION_RECEIPT,
+        actor="requester",
+        dedupe=f"objection:{objection.reference}",
+        extra={
+            "objection_reference": objection.reference,
+            "objection_due_on": deadline.due_on,
+            "period_days": rt.settings.objection_period_days,
+        },
+    )
+    return RequestCreated(
+        reference=objection.reference,
+        access_code=code,
+        type="objection",
+        status=objection.status,
+        received_at=objection.received_at,
+        legal_deadline=deadline.due_on,
+        next_action="wait",
+    )
+
+
+def reopen_after_objection(
+    session: Session, rt: Runtime, objection: Request, actor: str
+) -> Request:
+    """An upheld objection: the original request is taken up again as a new linked request,
+    with a fresh legal period from today. The requester's original access code opens it."""
+    original = session.get(Request, objection.parent_id)
+    assert original is not None
+    reopened, _ = _follow_up(
+        session,
+        rt,
+        objection,
+        type=original.type,
+        period_days=period_for(original.type),
+        access_code_hash=original.access_code_hash,
+        details_enc=original.details_enc,
+        actor=actor,
+        data={"reopened_after_objection": objection.reference, "original": original.reference},
+    )
+    return reopened
+
+
+def withdraw(session: Session, rt: Runtime, request: Request) -> None:
+    """The requester may withdraw at any open status."""
+    if request.status in CLOSED:
+        raise InvalidTransition("이미 끝난 요청은 취소할 수 없습니다.")
+    now = rt.clock()
+    record_event(
+        session, rt, request, transition(request, Status.WITHDRAWN, actor="requester", now=now)
+    )
+    request.updated_at = now
+    session.flush()
+    queue_notice(
+        session, rt, request, NoticeKind.WITHDRAWAL, actor="requester", extra={"withdrawn_at": now}
+    )

@@ -1,0 +1,142 @@
+"""`rightsdesk demo`: synthetic requests to try the service with (never in production).
+
+Twelve requests across the types, services and stages a team sees in a normal week: some
+awaiting identity, some in review and assigned, one due today, one overdue, an access grant,
+a deletion carried out at some holders and waiting on the others. Every person is made up.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from app.db import transaction
+from app.models.request_api import RequestCreate
+from app.models.staff import Role, Staff
+from app.runtime import Runtime
+from app.services.decisions import approval, drafting
+from app.services.identity import checks
+from app.services.intake import FilingContext, file_request
+from app.services.requests.detail import request_by_reference
+from app.services.staff.accounts import add_staff
+from app.services.tasks import execution as tasks
+from app.workflows.lifecycle import Outcome
+from app.workflows.tasks import Action, Method, Performed
+
+_PEOPLE = [
+    ("김가상", "1990-05-01", "demo.kim@example.com"),
+    ("이예시", "1985-11-20", "demo.lee@example.com"),
+    ("박샘플", "1978-02-14", "demo.park@example.com"),
+    ("최견본", "2001-07-30", "demo.choi@example.com"),
+]
+# (type, service, days ago received, stage)
+_PLAN = [
+    ("access", "uno", 0, "filed"),
+    ("deletion", "smartcrm", 1, "filed"),
+    ("correction", "webersoft", 2, "review"),
+    ("suspension", "uno", 3, "review"),
+    ("consent_withdrawal", "carecrm", 4, "review"),
+    ("access", "smartcrm", 5, "review"),
+    ("deletion", "uno", 6, "executing"),
+    ("access", "uno", 7, "granted"),
+    ("access", "webersoft", 8, "review"),
+    ("deletion", "carecrm", 9, "filed"),
+    ("access", "smartcrm", 20, "review"),  # overdue, whatever holidays fall in between
+    ("suspension", "smartcrm", 10, "review"),
+]
+
+
+def load(rt: Runtime) -> list[dict[str, Any]]:
+    if rt.settings.env == "production":
+        raise ValueError("demo data is never loaded in production")
+    with transaction(rt.engine) as session:
+        agent, officer = _staff(session, rt)
+    made = []
+    for i, (rtype, service, days, stage) in enumerate(_PLAN):
+        with transaction(rt.engine) as session:
+            made.append(_one(session, rt, i, rtype, service, days, stage, agent, officer))
+    return made
+
+
+def _staff(session: Session, rt: Runtime) -> tuple[Staff, Staff]:
+    found = []
+    for name, role in (("데모 담당자", Role.AGENT), ("데모 보호책임자", Role.OFFICER)):
+        staff = session.exec(select(Staff).where(Staff.name == name)).first()
+        if staff is None:
+            add_staff(session, name=name, role=role, now=rt.clock())
+            staff = session.exec(select(Staff).where(Staff.name == name)).one()
+        found.append(staff)
+    return found[0], found[1]
+
+
+def _one(
+    session: Session,
+    rt: Runtime,
+    i: int,
+    rtype: str,
+    service: str,
+    days: int,
+    stage: str,
+    agent: Staff,
+    officer: Staff,
+) -> dict[str, Any]:
+    name, birth, email = _PEOPLE[i % len(_PEOPLE)]
+    body: dict[str, Any] = {
+        "type": rtype,
+        "service": service,
+        "subject": {"name": name, "birth_date": birth, "email": email},
+        "details": "데모용 가상 요청입니다.",
+    }
+    if rtype == "correction":
+        item = _first_item(rt, service)
+        body["correction"] = {"item": item, "requested_value": "데모 정정값"}
+    received = rt.clock() - timedelta(days=days, hours=2)
+    ctx = FilingContext(
+        channel="letter",
+        received_at=received,
+        actor=f"staff:{agent.id}",
+        idempotency_scope="demo",
+        idempotency_key=None,
+    )
+    created, _ = file_request(session, rt, RequestCreate.model_validate(body), ctx)
+    request = request_by_reference(session, created.reference)
+    if stage != "filed":
+        checks.staff_identity_check(
+            session, rt, request, result="verified", method="account_record_match",
+            note=None, reason=None, actor=f"staff:{agent.id}",
+        )  # fmt: skip
+        request.assignee_id = agent.id
+    if stage == "granted":
+        item = _first_item(rt, service)
+        drafting.draft(session, rt, request, _grant([item], access=True), agent)
+    if stage == "executing":
+        drafting.draft(session, rt, request, _grant([], record_dates=True), agent)
+        approval.approve(session, rt, request, officer, approve=True, note=None)
+        for task in tasks.tasks_of(session, request)[:3]:
+            done = Performed(Action.DELETED, Method.IRREVERSIBLE_DELETION)
+            completion = tasks.Completion([done], "데모", None, by=f"staff:{agent.id}")
+            tasks.complete(session, rt, request, task, completion)
+    return {"reference": created.reference, "type": rtype, "status": request.status}
+
+
+def _first_item(rt: Runtime, service: str) -> str:
+    found = rt.policy.service(service)
+    assert found is not None
+    return found.items[0].code
+
+
+def _grant(items: list[str], *, access: bool = False, record_dates: bool = False) -> Any:
+    terms = drafting.AccessTerms(method="electronic", place="데모 화면") if access else None
+    dates = dict.fromkeys(("comms_access_logs", "comms_fact_records", "ecommerce_contract",
+                           "ecommerce_complaint")) if record_dates else {}  # fmt: skip
+    return drafting.DecisionInput(
+        outcome=Outcome.GRANTED,
+        grounds=[],
+        reason=None,
+        items_granted=items,
+        items_withheld=[],
+        access=terms,
+        record_dates=dates,
+    )

@@ -1,0 +1,51 @@
+"""Assigning a request to a case handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from app.errors import BusinessRuleViolation
+from app.models.request import Request
+from app.models.staff import InternalNote, Role, Staff
+from app.runtime import Runtime
+from app.services.audit.timeline import note
+
+
+def check_case_handler(session: Session, staff_id: int, *, field: str) -> None:
+    """An assignee must be an active staff member who handles requests."""
+    target = session.get(Staff, staff_id)
+    handlers = {Role.AGENT.value, Role.SECURITY.value, Role.OFFICER.value}
+    if target is None or not target.active or target.role not in handlers:
+        raise BusinessRuleViolation(
+            "unknown_assignee", field, "요청을 맡을 수 있는 직원이 아닙니다."
+        )
+
+
+def assign(
+    session: Session, rt: Runtime, request: Request, *, fields: dict[str, Any], staff: Staff
+) -> None:
+    """PATCH: assignee (a case handler's id, or null) and/or an internal note."""
+    actor = f"staff:{staff.id}"
+    if "assignee" in fields:
+        new = fields["assignee"]
+        if new is not None:
+            check_case_handler(session, new, field="assignee")
+        if new != request.assignee_id:
+            request.assignee_id = new
+            request.version += 1
+            request.updated_at = rt.clock()
+            note(session, rt, request, "assigned", actor=actor, assignee=new)
+    if fields.get("note"):
+        session.add(
+            InternalNote(
+                request_id=request.id,  # type: ignore[arg-type]
+                staff_id=staff.id,  # type: ignore[arg-type]
+                body_enc=rt.vault.encrypt(fields["note"], field="internal_note.body"),
+                created_at=rt.clock(),
+            )
+        )
+        request.version += 1
+        note(session, rt, request, "note_added", actor=actor)
+    session.flush()

@@ -1,0 +1,1 @@
+"""SLA: the dashboard's counts and the reminder sweep."""

@@ -1,0 +1,249 @@
+"""Reading tasks: the staff view, the team's task queue, the certificate; evidence files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from app.errors import Conflict
+from app.evidence.multipart import UploadedFile
+from app.models.identity import Attachment
+from app.models.request import Request
+from app.models.staff import Staff
+from app.models.task import Task
+from app.models.vocab import TYPE_LABELS_KO
+from app.runtime import Runtime
+from app.services.closing import latest_decision
+from app.services.identity import evidence as identity_evidence
+from app.services.requests.assignment import check_case_handler
+from app.services.tasks.certificate import Certificate, CertificateTask, EvidenceFile, KeptItem
+from app.workflows.deadlines import kst_date
+from app.workflows.tasks import (
+    ACTION_LABELS_KO,
+    INSTRUCTION_LABELS_KO,
+    METHOD_LABELS_KO,
+    Action,
+    Instruction,
+    Method,
+)
+
+_OUTCOME_KO = {"granted": "전부 인용", "partially_granted": "일부 인용", "refused": "거절"}
+
+
+def check_assignee(session: Session, staff_id: int) -> None:
+    check_case_handler(session, staff_id, field="assignee_id")
+
+
+def evidence_of(session: Session, task_ids: Sequence[int | None]) -> dict[int, list[Attachment]]:
+    """Evidence files of many tasks in one query."""
+    found: dict[int, list[Attachment]] = {}
+    rows = session.exec(
+        select(Attachment)
+        .where(col(Attachment.task_id).in_([i for i in task_ids if i is not None]))
+        .order_by(col(Attachment.id))
+    )
+    for a in rows:
+        found.setdefault(a.task_id or 0, []).append(a)
+    return found
+
+
+def task_view(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    t: Task,
+    files: Sequence[Attachment] | None = None,
+) -> dict[str, Any]:
+    v = rt.vault
+    if files is None:
+        files = evidence_of(session, [t.id]).get(t.id or 0, [])
+    return {
+        "id": t.id,
+        "reference": request.reference,
+        "holder_code": t.holder_code,
+        "holder_kind": t.holder_kind,
+        "holder_name": t.holder_name,
+        "contact_email": t.contact_email,
+        "instructions": t.instructions,
+        "status": t.status,
+        "due_on": t.due_on,
+        "overdue": t.status in ("open", "failed") and t.due_on < kst_date(rt.clock()),
+        "assignee_id": t.assignee_id,
+        "performed": t.performed,
+        "note": v.decrypt_opt(t.note_enc, field="task.note"),
+        "completed_by": t.completed_by,
+        "performed_at": t.performed_at,
+        "completed_at": t.completed_at,
+        "reason": v.decrypt_opt(t.reason_enc, field="task.reason"),
+        "waived_by": t.waived_by,
+        "evidence": [
+            {
+                "attachment_id": a.id,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+            }
+            for a in files
+        ],
+    }
+
+
+def queue(
+    session: Session,
+    rt: Runtime,
+    *,
+    statuses: Sequence[str],
+    overdue: bool,
+    holder: str | None,
+    assignee: int | Literal["none"] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Tasks of every request, earliest due first: what the team and the holders owe."""
+    query = (
+        select(Task, Request)
+        .join(Request, col(Request.id) == col(Task.request_id))
+        .where(col(Task.status).in_(list(statuses)))
+    )
+    if set(statuses) <= {"open", "failed"}:
+        # What is owed: a withdrawn request's remaining tasks are moot.
+        query = query.where(Request.status == "executing")
+    if overdue:
+        query = query.where(col(Task.due_on) < kst_date(rt.clock()))
+    if holder:
+        query = query.where(Task.holder_code == holder)
+    if assignee == "none":
+        query = query.where(col(Task.assignee_id).is_(None))
+    elif assignee is not None:
+        query = query.where(Task.assignee_id == assignee)
+    rows = session.exec(query.order_by(col(Task.due_on), col(Task.id)).limit(limit)).all()
+    files = evidence_of(session, [task.id for task, _ in rows])
+    return [
+        {
+            **task_view(session, rt, request, task, files.get(task.id or 0, [])),
+            "request_status": request.status,
+        }
+        for task, request in rows
+    ]
+
+
+def attach_evidence(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    task: Task,
+    files: Sequence[UploadedFile],
+    *,
+    actor: str,
+) -> None:
+    if task.status == "waived":
+        raise Conflict("면제된 작업에는 증빙을 붙이지 않습니다.", code="task_waived")
+    assert task.id is not None
+    identity_evidence.attach(
+        session, rt, request, files, ["task_evidence"] * len(files), actor=actor, task_id=task.id
+    )
+
+
+# --- the certificate -----------------------------------------------------------------------------
+
+
+def certificate_of(
+    session: Session, rt: Runtime, request: Request, *, issued_by: Staff
+) -> Certificate:
+    tasks = session.exec(
+        select(Task).where(Task.request_id == request.id).order_by(col(Task.id))
+    ).all()
+    decision = latest_decision(session, request)
+    if not tasks or decision is None:
+        raise Conflict(
+            "이 요청에는 보유처별 조치 작업이 없어 확인서를 만들 수 없습니다.", code="no_tasks"
+        )
+    service = rt.policy.service(request.service)
+    assert service is not None
+    staff_names = _staff_names(session, tasks)
+    kept = tuple(
+        KeptItem(
+            item_name=p["item_name"],
+            statute=p["statute"] or "",
+            until=date.fromisoformat(p["keep_until"]),
+        )
+        for p in decision.retention or []
+        if p["action"] == "keep" and p["keep_until"]
+    )
+    officer = rt.policy.controller.privacy_officer
+    return Certificate(
+        controller_name=rt.policy.controller.name,
+        reference=request.reference,
+        request_type_label=TYPE_LABELS_KO.get(request.type, request.type),
+        service_name=service.name,
+        received_at=request.received_at,
+        legal_due_on=request.legal_due_on,
+        decided_at=decision.decided_at,
+        completed_at=request.closed_at if request.status == "completed" else None,
+        outcome_label=_OUTCOME_KO.get(decision.outcome, decision.outcome),
+        kept=kept,
+        tasks=tuple(_cert_task(session, rt, t, service.item, staff_names) for t in tasks),
+        issued_at=rt.clock(),
+        issued_by=f"{issued_by.name} (#{issued_by.id})",
+        officer=f"{officer.role} {officer.name or ''}".strip(),
+    )
+
+
+def _cert_task(
+    session: Session, rt: Runtime, t: Task, item_of: Any, staff_names: dict[int, str]
+) -> CertificateTask:
+    v = rt.vault
+    kinds = sorted({Instruction(i["instruction"]) for i in t.instructions})
+    # With two kinds (delete and separate) each item says which it was.
+    items = tuple(
+        (item.name if (item := item_of(i["item"])) else i["item"])
+        + (f": {INSTRUCTION_LABELS_KO[Instruction(i['instruction'])]}" if len(kinds) > 1 else "")
+        for i in t.instructions
+    )
+    performed = t.performed or []
+    files = session.exec(select(Attachment).where(Attachment.task_id == t.id)).all()
+    return CertificateTask(
+        holder_name=t.holder_name,
+        holder_kind=t.holder_kind,
+        items=items,
+        instruction=", ".join(INSTRUCTION_LABELS_KO[k] for k in kinds),
+        status=t.status,
+        action=", ".join(ACTION_LABELS_KO[Action(p["action"])] for p in performed) or None,
+        method=", ".join(METHOD_LABELS_KO[Method(p["method"])] for p in performed) or None,
+        performed_by=_who(t.completed_by, staff_names, t.holder_name),
+        performed_at=t.performed_at,
+        note=v.decrypt_opt(t.note_enc, field="task.note"),
+        waived_reason=v.decrypt_opt(t.reason_enc, field="task.reason")
+        if t.status == "waived"
+        else None,
+        waived_by=staff_names.get(t.waived_by) if t.waived_by else None,
+        evidence=tuple(
+            EvidenceFile(
+                name=v.decrypt_opt(a.filename_enc, field="attachment.filename") or f"#{a.id}",
+                sha256=a.sha256,
+                size=a.size,
+            )
+            for a in files
+        ),
+    )
+
+
+def _staff_names(session: Session, tasks: Sequence[Task]) -> dict[int, str]:
+    ids = {t.waived_by for t in tasks if t.waived_by}
+    for t in tasks:
+        if t.completed_by and t.completed_by.startswith("staff:"):
+            ids.add(int(t.completed_by.removeprefix("staff:")))
+    if not ids:
+        return {}
+    rows = session.exec(select(Staff).where(col(Staff.id).in_(ids))).all()
+    return {s.id: f"{s.name} (#{s.id})" for s in rows if s.id is not None}
+
+
+def _who(completed_by: str | None, names: dict[int, str], holder: str) -> str | None:
+    if not completed_by:
+        return None
+    if completed_by.startswith("staff:"):
+        return names.get(int(completed_by.removeprefix("staff:")), completed_by)
+    return f"{holder} (확인 링크로 회신)"
