@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from app.errors import DomainError
 from app.private_files import private_dir, private_sqlite
 from app.settings import Settings
 
@@ -49,7 +50,8 @@ SQLITE_BUSY_SECONDS = 30.0
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """Commit once when the handler succeeds, roll back on any error.
+    """Commit once when the handler succeeds, roll back on any error except a DomainError
+    flagged `commit` (its work is kept, then it is answered like any other error).
 
     Workflows and services only flush(); nothing below this commits.
     """
@@ -57,9 +59,21 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         try:
             yield session
             session.commit()
+        except DomainError as exc:
+            settle(session, exc)
+            raise
         except BaseException:
             session.rollback()
             raise
+
+
+def settle(session: Session, error: DomainError) -> None:
+    """After a refusal: keep what a `commit` error did, undo anything else. For a handler that
+    answers a refusal itself (the web form) as for the session above."""
+    if error.commit:
+        session.commit()
+    else:
+        session.rollback()
 
 
 # For code outside a request (worker, CLI, tests): `with transaction(engine) as session:`.

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from app.core.limits import accepts_files
 from app.deps import RuntimeDep, SessionDep
-from app.errors import problem_response
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
@@ -103,13 +102,11 @@ def verify(
     session: SessionDep,
     rt: RuntimeDep,
     x_access_code: AccessCode = "",
-) -> RequestPublic | Response:
+) -> RequestPublic:
     client = client_ip(request)
     req = authorize_requester(session, rt, reference, x_access_code, for_update=True, client=client)
-    error = otp.verify_code(session, rt, req, body.code)
-    if error is not None:
-        # Answered, not raised: the failed attempt must be committed to count.
-        return problem_response(error)
+    # A wrong code raises an error flagged `commit`: the failed attempt is committed to count.
+    otp.verify_code(session, rt, req, body.code)
     return get_for_requester(session, rt, reference, x_access_code, client=client)
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from app.catalog import build_catalog
 from app.core.limits import accepts_files
+from app.db import settle
 from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed, check_text
 from app.evidence.multipart import BeforeFiles, read_upload
@@ -338,22 +339,14 @@ async def status_verify(request: Request, session: SessionDep, rt: RuntimeDep) -
         return auth
     posted, reference, code = auth
 
-    def run() -> DomainError | None:
+    def run() -> None:
         req = authorize_requester(
             session, rt, reference, code, for_update=True, client=client_ip(request)
         )
-        return otp.verify_code(session, rt, req, posted.first("code"))
+        # A wrong code raises an error flagged `commit`: _act keeps the attempt so it counts.
+        otp.verify_code(session, rt, req, posted.first("code"))
 
-    try:
-        # A wrong code is returned, not raised: the attempt is committed so that it counts.
-        error = await run_in_threadpool(run)
-    except DomainError as exc:
-        await run_in_threadpool(session.rollback)
-        error = exc
-    view = await _view(session, rt, reference, code, client_ip(request))
-    if error is not None:
-        return _status_page(request, rt, view, code, errors={"code": error.detail})
-    return _status_page(request, rt, view, code, message="본인 확인이 끝났습니다.")
+    return await _act(request, session, rt, reference, code, run, "code", "본인 확인이 끝났습니다.")
 
 
 @router.post("/status/resend", response_class=HTMLResponse)
@@ -387,7 +380,7 @@ async def _act(
     try:
         await run_in_threadpool(run)
     except DomainError as exc:
-        await run_in_threadpool(session.rollback)
+        await run_in_threadpool(settle, session, exc)
         view = await _view(session, rt, reference, code, client_ip(request))
         return _status_page(request, rt, view, code, errors={error_field: exc.detail})
     view = await _view(session, rt, reference, code, client_ip(request))
@@ -492,7 +485,7 @@ async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep
     try:
         created = await run_in_threadpool(run)
     except DomainError as exc:
-        await run_in_threadpool(session.rollback)
+        await run_in_threadpool(settle, session, exc)
         view = await _view(session, rt, reference, code, client_ip(request))
         return _status_page(request, rt, view, code, errors={"objection": exc.detail})
     return page(request, "confirmation.html", created=created, service_name="", objection=True)

@@ -315,13 +315,16 @@ def _awaits_code(session: Session, request: Request) -> bool:
 def _check_code(
     session: Session, rt: Runtime, request: Request, code: str, msg: CustomerMessage
 ) -> str:
-    error = otp.verify_code(session, rt, request, code)
-    if error is None:
+    try:
+        otp.verify_code(session, rt, request, code)
+    except (otp.CodeRefused, otp.CodeLocked) as error:
+        text = error.detail  # the attempt stays counted: answered in the chat, not raised
+        outcome = "code_rejected"
+    else:
+        outcome = "code_verified"
         text = (
             "본인 확인이 완료되었습니다. 담당자가 요청을 검토하고 결과를 이 채팅으로 알려 드립니다."
         )
-    else:
-        text = error.detail
     queue_notice(
         session,
         rt,
@@ -333,7 +336,7 @@ def _check_code(
     )
     # The code is a secret: the message is remembered by id only.
     _keep_message(session, rt, request, msg, text="(인증번호 입력)")
-    return "code_verified" if error is None else "code_rejected"
+    return outcome
 
 
 def _join(session: Session, rt: Runtime, request: Request, msg: CustomerMessage) -> None:

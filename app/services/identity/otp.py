@@ -13,7 +13,6 @@ from sqlmodel import Session, col, select
 from app.errors import (
     BusinessRuleViolation,
     Conflict,
-    DomainError,
     InvalidTransition,
     RateLimited,
 )
@@ -147,9 +146,21 @@ def resend_code(session: Session, rt: Runtime, request: Request) -> None:
     issue_code(session, rt, request, actor="requester")
 
 
-def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> DomainError | None:
-    """Check a code. A wrong or locking attempt is *returned* as the error to answer with, not
-    raised: the attempt must be counted, so the transaction still commits."""
+class CodeLocked(RateLimited):
+    """Too many wrong codes: the lock (and the attempt that set it) is committed."""
+
+    commit = True
+
+
+class CodeRefused(BusinessRuleViolation):
+    """A wrong or expired code: the attempt is committed so that it counts."""
+
+    commit = True
+
+
+def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> None:
+    """Check a code. A wrong, expired or locking attempt raises CodeRefused or CodeLocked,
+    errors flagged `commit`: the attempt must be counted, so the transaction still commits."""
     _require_pending_self(session, request)
     v = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
     if v is None:
@@ -166,15 +177,15 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
         rules.check_code(state, matches=matches, now=now) if claimed else _unclaimed(state, now)
     )
     if outcome is OtpOutcome.ALREADY_VERIFIED:
-        return None
+        return
     if outcome is OtpOutcome.LOCKED:
-        return RateLimited(
+        raise CodeLocked(
             "인증번호를 여러 번 틀려 확인이 잠겼습니다. 잠시 후 새 인증번호를 요청해 주세요.",
             retry_after=rules.resend_wait(state, r, now=now),
             field="code",
         )
     if outcome is OtpOutcome.EXPIRED:
-        return BusinessRuleViolation(
+        raise CodeRefused(
             "code_expired",
             "code",
             "인증번호의 유효 시간이 지났습니다. 새 인증번호를 요청해 주세요.",
@@ -183,13 +194,13 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
         if rules.locks_after_this_failure(state, r):
             v.locked_until = now + r.lock
             note(session, rt, request, "code_locked", actor="requester", attempts=v.failed_attempts)
-            return RateLimited(
+            raise CodeLocked(
                 "인증번호를 여러 번 틀려 확인이 잠겼습니다. 잠시 후 새 인증번호를 요청해 주세요.",
                 retry_after=r.lock,
                 field="code",
             )
         left = r.max_attempts - v.failed_attempts
-        return BusinessRuleViolation(
+        raise CodeRefused(
             "invalid_code", "code", f"인증번호가 맞지 않습니다. {left}번 더 입력할 수 있습니다."
         )
     v.failed_attempts = state.failed_attempts  # the right code is not a failed attempt
@@ -206,7 +217,6 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> D
     session.flush()
     if rules.verified_automatically(relationship(session, request), evidence_of(session, request)):
         move(session, rt, request, Status.IN_REVIEW, actor="requester", identity="one_time_code")
-    return None
 
 
 def _claim_attempt(session: Session, v: Verification, r: rules.OtpRules, now: datetime) -> bool:
