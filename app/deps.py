@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.db import session_scope
-from app.errors import Forbidden
+from app.errors import Forbidden, PreconditionRequired, UnsupportedMediaType, VersionMismatch
+from app.models.request import Request as DbRequest
+from app.models.request_api import StaffRequestDetail
 from app.models.staff import Role, Staff
+from app.proxies import client_address
 from app.runtime import Runtime
+from app.services.requests.detail import check_version, get_detail, request_by_reference
 from app.services.staff.accounts import authenticate
 
 
@@ -131,3 +136,144 @@ OfficerDep = Annotated[Staff, Depends(require_capability(Capability.APPROVE))]
 AdminDep = Annotated[Staff, Depends(require_capability(Capability.ADMINISTER))]
 # The audit trail (timeline verification): the officer and the security team.
 AuditorDep = Annotated[Staff, Depends(require_capability(Capability.AUDIT))]
+
+
+# --- request headers and bodies ----------------------------------------------------------------
+
+
+def require_json(request: Request) -> None:
+    """415 for a body that is not JSON (multipart intake arrives with the evidence issue)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType("본문은 application/json 이어야 합니다.")
+
+
+# A JSON body only (415 otherwise); put it after the token check, so that who may not write
+# learns nothing about the body.
+JsonBody = Annotated[None, Depends(require_json)]
+
+# The requester's access code, for the public routes about one request.
+AccessCode = Annotated[str, Header(max_length=64)]
+
+# A filing's idempotency key (a replay answers with the first response).
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+
+
+# --- staff writes: one mechanism, If-Match on the request's version ------------------------
+
+
+def if_match_version(if_match: Annotated[str | None, Header()] = None) -> int:
+    """Writes name the version they were based on (the ETag of the detail), or get 428."""
+    if not if_match:
+        raise PreconditionRequired("변경하려면 상세 조회의 ETag 값을 If-Match 헤더로 보내 주세요.")
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise VersionMismatch("If-Match 값이 이 요청의 ETag가 아닙니다.")
+    return int(value)
+
+
+# The version a write was based on: 428 without If-Match, 412 for one that is not a version.
+# A route that reads its body (files) before locking the request takes this alone and calls
+# `request_for_write` once the body is in; every other staff write takes a StaffWrite below.
+IfMatch = Annotated[int, Depends(if_match_version)]
+
+
+def request_for_write(session: Session, reference: str, version: int) -> DbRequest:
+    """The request a write is about, locked, at the version the client last saw (else 412)."""
+    req = request_by_reference(session, reference, for_update=True)
+    check_version(req, version)
+    return req
+
+
+def detail_response(
+    session: Session,
+    rt: Runtime,
+    reference: str,
+    staff: Staff,
+    http: Request,
+    response: Response,
+) -> StaffRequestDetail:
+    """The staff detail (access-logged), with its version as ETag for the next write."""
+    out = get_detail(session, rt, reference, staff, client_address(http.scope))
+    response.headers["ETag"] = f'"{out.version}"'
+    response.headers["Cache-Control"] = "no-store"
+    return out
+
+
+@dataclass
+class StaffWrite:
+    """One staff write: the request at the version the client saw (locked), who is writing,
+    and how to answer (the updated detail, or the new version as ETag)."""
+
+    req: DbRequest
+    staff: Staff
+    session: Session
+    rt: Runtime
+    http: Request
+    response: Response
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.staff.id}"
+
+    def detail(self) -> StaffRequestDetail:
+        return detail_response(
+            self.session, self.rt, self.req.reference, self.staff, self.http, self.response
+        )
+
+    def etag(self) -> None:
+        """For an answer other than the detail: the request's version after this write."""
+        self.session.flush()
+        self.response.headers["ETag"] = f'"{self.req.version}"'
+
+
+def _staff_write(
+    staff: Staff, reference: str, version: int, session: Session, rt: Runtime, http: Request,
+    response: Response,
+) -> StaffWrite:  # fmt: skip
+    return StaffWrite(
+        request_for_write(session, reference, version), staff, session, rt, http, response
+    )
+
+
+def case_write(
+    staff: HandlerDep,
+    reference: str,
+    version: IfMatch,
+    session: SessionDep,
+    rt: RuntimeDep,
+    http: Request,
+    response: Response,
+) -> StaffWrite:
+    return _staff_write(staff, reference, version, session, rt, http, response)
+
+
+def triage_write(
+    staff: TriageDep,
+    reference: str,
+    version: IfMatch,
+    session: SessionDep,
+    rt: RuntimeDep,
+    http: Request,
+    response: Response,
+) -> StaffWrite:
+    return _staff_write(staff, reference, version, session, rt, http, response)
+
+
+def officer_write(
+    officer: OfficerDep,
+    reference: str,
+    version: IfMatch,
+    session: SessionDep,
+    rt: RuntimeDep,
+    http: Request,
+    response: Response,
+) -> StaffWrite:
+    return _staff_write(officer, reference, version, session, rt, http, response)
+
+
+# Every staff write on a request, by who may make it: handling (security, officer), an agent's
+# writes, the officer's. Each needs If-Match (428 / 412) and locks the request.
+CaseWrite = Annotated[StaffWrite, Depends(case_write)]
+TriageWrite = Annotated[StaffWrite, Depends(triage_write)]
+OfficerWrite = Annotated[StaffWrite, Depends(officer_write)]

@@ -217,15 +217,19 @@ def carry_out(client: TestClient, reference: str, headers: dict[str, str]) -> di
     """Complete every open task of an executing request, as each holder would; returns the
     last task page (its `request_status` is then `completed`)."""
     url = f"/v1/staff/requests/{reference}/tasks"
-    page: dict[str, Any] = client.get(url, headers=headers).json()
+    listed = client.get(url, headers=headers)
+    page: dict[str, Any] = listed.json()
+    etag = listed.headers["etag"]  # a task write names the request's version (If-Match)
     for task in page["items"]:
         if task["status"] != "open":
             continue
         kinds = sorted({i["instruction"] for i in task["instructions"]})
         actions = [{"action": _CARRY_OUT[k][0], "method": _CARRY_OUT[k][1]} for k in kinds]
         resp = client.post(
-            f"{url}/{task['id']}/complete", json={"actions": actions}, headers=headers
+            f"{url}/{task['id']}/complete",
+            json={"actions": actions},
+            headers={**headers, "If-Match": etag},
         )
         assert resp.status_code == 200, resp.text
-        page = resp.json()
+        page, etag = resp.json(), resp.headers["etag"]
     return page

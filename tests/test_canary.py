@@ -528,11 +528,13 @@ def public_json_correction(desk: Desk) -> str:
     page = desk.seen(desk.ok(http.get(url, headers=desk.agent)))
     remaining = [t for t in page["items"] if t["status"] == "open"]
     assert remaining, page
+    listed = desk.ok(http.get(url, headers=desk.agent))
+    security = {**desk.security, "If-Match": listed.headers["etag"]}  # task writes: If-Match
     evidence = desk.ok(
         http.post(
             f"{url}/{remaining[0]['id']}/evidence",
             files=[("attachments", (A_EVIDENCE_FILE, pdf_with_canary(), "application/pdf"))],
-            headers=desk.security,
+            headers=security,
         )
     )
     desk.seen(evidence)
@@ -541,9 +543,10 @@ def public_json_correction(desk: Desk) -> str:
         resp = http.post(
             f"{url}/{task['id']}/complete",
             json={"actions": actions, "note": A_TASK_NOTE},
-            headers=desk.security,
+            headers=security,
         )
         page = desk.seen(desk.ok(resp))
+        security["If-Match"] = resp.headers["etag"]
     assert page["request_status"] == "completed", page
     desk.seen(desk.ok(http.get(f"/v1/staff/requests/{ref}/certificate", headers=desk.agent)))
     return ref

@@ -31,6 +31,12 @@ from tests.test_intake_api import file
 SMTP_PORT = "smtp_port"
 
 
+def if_match(client: TestClient, ref: str, headers: dict[str, str]) -> dict[str, str]:
+    """Staff headers for a write on the request: its current version as If-Match."""
+    etag = client.get(f"/v1/staff/requests/{ref}", headers=headers).headers["etag"]
+    return {**headers, "If-Match": etag}
+
+
 @pytest.fixture
 def smtp_port() -> int:
     return free_port()
@@ -160,7 +166,10 @@ def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
         {"kind": "verification_code", "sent_at": None},
     ]
 
-    again = client.post(f"/v1/staff/requests/{ref}/notices/{listed[0]['id']}/resend", headers=h)
+    again = client.post(
+        f"/v1/staff/requests/{ref}/notices/{listed[0]['id']}/resend",
+        headers=if_match(client, ref, h),
+    )
     assert again.status_code == 202 and again.json()["status"] == "pending"
     server = SmtpServer(smtp_port).start()
     try:
@@ -182,7 +191,8 @@ def test_resend_of_a_pending_notice_is_refused(
     ref = file(client, request_body()).json()["reference"]
     [notice] = notices(db)
     resp = client.post(
-        f"/v1/staff/requests/{ref}/notices/{notice.id}/resend", headers=staff_headers()
+        f"/v1/staff/requests/{ref}/notices/{notice.id}/resend",
+        headers=if_match(client, ref, staff_headers()),
     )
     assert resp.status_code == 409 and resp.json()["code"] == "notice_pending"
 
@@ -664,6 +674,7 @@ class TestStaffResend:
         h = staff_headers("security")
         receipt = self.listed(client, ref, h)[0]
         url = f"/v1/staff/requests/{ref}/notices/{receipt['id']}/resend"
+        h = if_match(client, ref, h)  # a resend changes no version: the same If-Match twice
         first, second = client.post(url, headers=h), client.post(url, headers=h)
         assert first.status_code == second.status_code == 202
         assert second.json()["id"] == first.json()["id"]
@@ -708,6 +719,7 @@ class TestStaffResend:
             field="notice.body",
         )
         url = f"/v1/staff/requests/{ref}/notices/{original['id']}/resend"
+        h = if_match(client, ref, h)
         resent = client.post(url, headers=h)
         assert resent.status_code == 202
         copy = resent.json()

@@ -65,9 +65,11 @@ class Case:
         self.url = f"/v1/staff/requests/{self.ref}"
         self.write("identity", {"result": "verified", "method": "account_record_match"})
 
+    def etag(self) -> str:
+        return str(self.client.get(self.url, headers=self.agent).headers["etag"])
+
     def write(self, path: str, body: dict[str, Any], who: dict[str, str] | None = None) -> Any:
-        etag = self.client.get(self.url, headers=self.agent).headers["etag"]
-        headers = {**(who or self.handler), "If-Match": etag}
+        headers = {**(who or self.handler), "If-Match": self.etag()}
         resp = self.client.post(f"{self.url}/{path}", json=body, headers=headers)
         assert resp.status_code < 300, resp.text
         return resp.json()
@@ -87,8 +89,9 @@ class Case:
     def act(self, holder: str, verb: str, body: dict[str, Any] | None = None,
             who: dict[str, str] | None = None) -> Any:  # fmt: skip
         task_id = self.task(holder)["id"]
+        headers = {**(who or self.handler), "If-Match": self.etag()}
         return self.client.post(
-            f"{self.url}/tasks/{task_id}/{verb}", json=body or {}, headers=who or self.handler
+            f"{self.url}/tasks/{task_id}/{verb}", json=body or {}, headers=headers
         )
 
     def status(self) -> str:
@@ -274,20 +277,20 @@ def test_evidence_files_assignment_and_due_dates_show_on_the_task_and_the_certif
     url = f"{case.url}/tasks/{aws['id']}"
     report = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
     files = {"attachments": ("aws-snapshot-purge.pdf", report, "application/pdf")}
-    uploaded = client.post(f"{url}/evidence", files=files, headers=case.handler)
+    handler = {**case.handler, "If-Match": case.etag()}
+    uploaded = client.post(f"{url}/evidence", files=files, headers=handler)
     assert uploaded.status_code == 200, uploaded.text
     [evidence] = case.task("aws")["evidence"]
     assert evidence["content_type"] == "application/pdf" and evidence["size"] == len(report)
     exe = {"attachments": ("x.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")}
-    assert client.post(f"{url}/evidence", files=exe, headers=case.handler).status_code == 415
+    assert client.post(f"{url}/evidence", files=exe, headers=handler).status_code == 415
 
     me = client.get("/v1/staff/me", headers=case.agent).json()["staff_id"]
-    assigned = client.patch(
-        url, json={"assignee_id": me, "due_on": "2026-12-23"}, headers=case.agent
-    )
+    agent = {**case.agent, "If-Match": case.etag()}
+    assigned = client.patch(url, json={"assignee_id": me, "due_on": "2026-12-23"}, headers=agent)
     assert assigned.status_code == 200, assigned.text
     assert (case.task("aws")["assignee_id"], case.task("aws")["due_on"]) == (me, "2026-12-23")
-    late = client.patch(url, json={"due_on": "2026-12-29"}, headers=case.agent)  # past 12-28
+    late = client.patch(url, json={"due_on": "2026-12-29"}, headers=agent)  # past 12-28
     assert late.status_code == 422 and late.json()["code"] == "due_on_out_of_range"
     mine = client.get("/v1/staff/tasks?assignee=me", headers=case.agent).json()
     assert [t["holder_code"] for t in mine] == ["aws"]
@@ -314,3 +317,37 @@ def test_a_withdrawn_request_leaves_no_tasks_owed(
     assert client.get("/v1/staff/tasks", headers=case.agent).json() == []
     clock.advance(days=20)
     assert remind_overdue(runtime) == 0
+
+
+def test_every_task_write_needs_the_requests_version_as_if_match(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    case = Case(client, staff_headers, type="deletion", items=["admin_phone"])
+    case.decide_and_approve()
+    task = case.task("aws")
+    url = f"{case.url}/tasks/{task['id']}"
+    stale = '"1"'  # the version at filing: identity, decision and approval moved it on
+    report = {"attachments": ("r.pdf", b"%PDF-1.4\n")}
+    writes = [
+        ("post", f"{url}/complete", {"json": {"actions": DELETED}}, case.handler),
+        ("post", f"{url}/fail", {"json": {"reason": "응답 없음"}}, case.handler),
+        ("post", f"{url}/reopen", {}, case.handler),
+        ("post", f"{url}/waive", {"json": {"reason": "대상 아님"}}, case.officer),
+        ("patch", url, {"json": {"due_on": "2026-12-23"}}, case.agent),
+        ("post", f"{url}/evidence", {"files": report}, case.handler),
+    ]
+    for method, path, body, who in writes:
+        missing = client.request(method, path, headers=who, **body)
+        assert missing.status_code == 428, (path, missing.text)
+        assert missing.json()["code"] == "precondition_required"
+        old = client.request(method, path, headers={**who, "If-Match": stale}, **body)
+        assert old.status_code == 412 and old.json()["code"] == "version_mismatch", path
+    assert case.task("aws") == task  # nothing changed
+    listed = client.get(f"{case.url}/tasks", headers=case.agent)
+    assert listed.headers["etag"] == case.etag()
+    done = client.post(
+        f"{url}/complete",
+        json={"actions": DELETED},
+        headers={**case.handler, "If-Match": listed.headers["etag"]},
+    )
+    assert done.status_code == 200 and done.headers["etag"] == case.etag()

@@ -7,9 +7,10 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from app.deps import CaseWrite, OfficerWrite
 from app.models.bounds import Day, Instant
 from app.models.request_api import StaffRequestDetail
-from app.routers.common import CaseWrite, OfficerWrite, problem_responses
+from app.routers.common import problem_responses
 from app.services.decisions import approval as decisions_approval
 from app.services.decisions import drafting
 from app.services.decisions import postponement as decisions_postponement

@@ -3,14 +3,12 @@ requester does with their access code: verify, supplement, reply."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from app.core.limits import accepts_files
-from app.deps import RuntimeDep, SessionDep
+from app.deps import AccessCode, IdempotencyKey, RuntimeDep, SessionDep
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
@@ -22,8 +20,6 @@ from app.textsafety import MultiLine, OneLine
 from app.workflows import rrn
 
 router = APIRouter(prefix="/v1/requests", tags=["public"], responses=problem_responses(422, 429))
-
-AccessCode = Annotated[str, Header(max_length=64)]
 
 
 @router.post(
@@ -40,7 +36,7 @@ async def create_request(
     session: SessionDep,
     rt: RuntimeDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RequestCreated:
     """JSON, or `multipart/form-data` with a JSON part `request`, files `attachments` and a
     parallel field `attachment_kinds` (the n-th kind is the n-th file's)."""

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from app.deps import CaseHandler, CurrentStaff, HandlerDep, RuntimeDep, SessionDep, TriageDep
+from app.deps import (
+    CaseHandler,
+    CaseWrite,
+    CurrentStaff,
+    IdempotencyKey,
+    JsonBody,
+    RuntimeDep,
+    SessionDep,
+    TriageDep,
+    TriageWrite,
+    detail_response,
+)
 from app.errors import NotFound
 from app.models.bounds import Day, IdField, IdPath
 from app.models.identity import Attachment
@@ -22,15 +33,7 @@ from app.models.request_api import (
     StaffRequestDetail,
 )
 from app.models.vocab import RequestType
-from app.routers.common import (
-    CaseWrite,
-    TriageWrite,
-    client_ip,
-    created_headers,
-    detail_response,
-    problem_responses,
-    require_json,
-)
+from app.routers.common import client_ip, created_headers, problem_responses
 from app.services.identity import checks, info_requests
 from app.services.intake import FilingContext, file_request
 from app.services.notices.queue import notice_out, notices_of
@@ -61,13 +64,13 @@ def me(staff: CurrentStaff) -> dict[str, object]:
 def create_request(
     staff: TriageDep,
     # After the token check: who may not file learns nothing about the body.
-    _json: Annotated[None, Depends(require_json)],
+    _json: JsonBody,
     payload: StaffRequestCreate,
     session: SessionDep,
     rt: RuntimeDep,
     http: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RequestCreated:
     created, replayed = file_request(
         session,
@@ -167,14 +170,13 @@ def list_notices(
     "/requests/{reference}/notices/{notice_id}/resend",
     status_code=202,
     response_model=NoticeOut,
-    responses=problem_responses(404, 409),
+    responses=problem_responses(404, 409, 412, 428),
     summary="통지 재발송 (a new copy of a delivered or failed notice)",
 )
-def resend_notice(
-    reference: str, notice_id: IdPath, staff: HandlerDep, session: SessionDep, rt: RuntimeDep
-) -> NoticeOut:
-    req = request_by_reference(session, reference)
-    return notice_out(rt, resend(session, rt, req, notice_id, actor=f"staff:{staff.id}"))
+def resend_notice(notice_id: IdPath, w: CaseWrite) -> NoticeOut:
+    copy = resend(w.session, w.rt, w.req, notice_id, actor=w.actor)
+    w.etag()
+    return notice_out(w.rt, copy)
 
 
 class IdentityIn(BaseModel):

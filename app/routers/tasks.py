@@ -5,14 +5,25 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.core.limits import accepts_files
-from app.deps import CaseHandler, HandlerDep, OfficerDep, RuntimeDep, SessionDep, TriageDep
+from app.deps import (
+    CaseHandler,
+    CaseWrite,
+    HandlerDep,
+    IfMatch,
+    OfficerWrite,
+    RuntimeDep,
+    SessionDep,
+    StaffWrite,
+    TriageWrite,
+    request_for_write,
+)
 from app.models.bounds import Day, IdField, IdPath, Instant
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
@@ -76,14 +87,6 @@ class TaskPatch(BaseModel):
     due_on: Day | None = None
 
 
-def _locked(session: SessionDep, reference: str) -> DbRequest:
-    # Finishing the last task moves the request: lock it so two finishing writers queue up.
-    return request_by_reference(session, reference, for_update=True)
-
-
-LockedRequest = Annotated[DbRequest, Depends(_locked)]
-
-
 def _page(session: Session, rt: Runtime, request: DbRequest) -> TaskPage:
     found = tasks.tasks_of(session, request)
     files = task_views.evidence_of(session, [t.id for t in found])
@@ -96,104 +99,89 @@ def _page(session: Session, rt: Runtime, request: DbRequest) -> TaskPage:
     )
 
 
+def _written(w: StaffWrite) -> TaskPage:
+    """A task write's answer: the request's tasks, and its version as ETag for the next."""
+    w.etag()
+    return _page(w.session, w.rt, w.req)
+
+
 @router.get("/v1/staff/requests/{reference}/tasks", response_model=TaskPage, summary="작업 목록")
 def list_tasks(
-    reference: str, staff: CaseHandler, session: SessionDep, rt: RuntimeDep, http: Request
+    reference: str,
+    staff: CaseHandler,
+    session: SessionDep,
+    rt: RuntimeDep,
+    http: Request,
+    response: Response,
 ) -> TaskPage:
     request = request_by_reference(session, reference)
     log_access(session, rt, request, staff, "view_tasks", client_ip(http))
+    response.headers["ETag"] = f'"{request.version}"'  # what a task write sends as If-Match
     return _page(session, rt, request)
 
 
 @router.post(
     f"{_ONE}/complete",
     response_model=TaskPage,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409, 412, 422, 428),
     summary="작업 완료 (증빙: 한 일과 방법)",
 )
-def complete_task(
-    task_id: IdPath,
-    body: CompleteIn,
-    staff: HandlerDep,
-    request: LockedRequest,
-    session: SessionDep,
-    rt: RuntimeDep,
-) -> TaskPage:
-    task = tasks.task_of(session, request, task_id, lock=True)
+def complete_task(task_id: IdPath, body: CompleteIn, w: CaseWrite) -> TaskPage:
+    # Finishing the last task moves the request: CaseWrite locks it, so finishers queue up.
+    task = tasks.task_of(w.session, w.req, task_id, lock=True)
     performed = [Performed(p.action, p.method) for p in body.actions]
     tasks.complete(
-        session,
-        rt,
-        request,
+        w.session,
+        w.rt,
+        w.req,
         task,
-        tasks.Completion(performed, body.note, body.performed_at, by=f"staff:{staff.id}"),
+        tasks.Completion(performed, body.note, body.performed_at, by=w.actor),
     )
-    return _page(session, rt, request)
+    return _written(w)
 
 
-@router.post(f"{_ONE}/fail", response_model=TaskPage, responses=problem_responses(409, 422))
-def fail_task(
-    task_id: IdPath,
-    body: ReasonIn,
-    staff: HandlerDep,
-    request: LockedRequest,
-    session: SessionDep,
-    rt: RuntimeDep,
-) -> TaskPage:
-    task = tasks.task_of(session, request, task_id, lock=True)
-    tasks.fail(session, rt, request, task, body.reason, actor=f"staff:{staff.id}")
-    return _page(session, rt, request)
+@router.post(
+    f"{_ONE}/fail", response_model=TaskPage, responses=problem_responses(409, 412, 422, 428)
+)
+def fail_task(task_id: IdPath, body: ReasonIn, w: CaseWrite) -> TaskPage:
+    task = tasks.task_of(w.session, w.req, task_id, lock=True)
+    tasks.fail(w.session, w.rt, w.req, task, body.reason, actor=w.actor)
+    return _written(w)
 
 
-@router.post(f"{_ONE}/reopen", response_model=TaskPage, responses=problem_responses(409))
-def reopen_task(
-    task_id: IdPath, staff: HandlerDep, request: LockedRequest, session: SessionDep, rt: RuntimeDep
-) -> TaskPage:
-    task = tasks.task_of(session, request, task_id, lock=True)
-    tasks.reopen(session, rt, request, task, actor=f"staff:{staff.id}")
-    return _page(session, rt, request)
+@router.post(f"{_ONE}/reopen", response_model=TaskPage, responses=problem_responses(409, 412, 428))
+def reopen_task(task_id: IdPath, w: CaseWrite) -> TaskPage:
+    task = tasks.task_of(w.session, w.req, task_id, lock=True)
+    tasks.reopen(w.session, w.rt, w.req, task, actor=w.actor)
+    return _written(w)
 
 
 @router.post(
     f"{_ONE}/waive",
     response_model=TaskPage,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409, 412, 422, 428),
     summary="작업 면제 (개인정보 보호책임자, 사유 필수)",
 )
-def waive_task(
-    task_id: IdPath,
-    body: ReasonIn,
-    staff: OfficerDep,
-    request: LockedRequest,
-    session: SessionDep,
-    rt: RuntimeDep,
-) -> TaskPage:
-    task = tasks.task_of(session, request, task_id, lock=True)
-    tasks.waive(session, rt, request, task, body.reason, officer=staff)
-    return _page(session, rt, request)
+def waive_task(task_id: IdPath, body: ReasonIn, w: OfficerWrite) -> TaskPage:
+    task = tasks.task_of(w.session, w.req, task_id, lock=True)
+    tasks.waive(w.session, w.rt, w.req, task, body.reason, officer=w.staff)
+    return _written(w)
 
 
-@router.patch(_ONE, response_model=TaskPage, responses=problem_responses(409, 422))
-def update_task(
-    task_id: IdPath,
-    body: TaskPatch,
-    staff: TriageDep,
-    request: LockedRequest,
-    session: SessionDep,
-    rt: RuntimeDep,
-) -> TaskPage:
-    task = tasks.task_of(session, request, task_id, lock=True)
+@router.patch(_ONE, response_model=TaskPage, responses=problem_responses(409, 412, 422, 428))
+def update_task(task_id: IdPath, body: TaskPatch, w: TriageWrite) -> TaskPage:
+    task = tasks.task_of(w.session, w.req, task_id, lock=True)
     changes = body.model_dump(exclude_unset=True)
     if "assignee_id" in changes and changes["assignee_id"] is not None:
-        task_views.check_assignee(session, changes["assignee_id"])
-    tasks.update(session, rt, request, task, changes=changes, actor=f"staff:{staff.id}")
-    return _page(session, rt, request)
+        task_views.check_assignee(w.session, changes["assignee_id"])
+    tasks.update(w.session, w.rt, w.req, task, changes=changes, actor=w.actor)
+    return _written(w)
 
 
 @router.post(
     f"{_ONE}/evidence",
     response_model=TaskPage,
-    responses=problem_responses(409, 413, 415, 422),
+    responses=problem_responses(409, 412, 413, 415, 422, 428),
     summary="작업 증빙 파일 (PDF, JPEG, PNG)",
 )
 @accepts_files
@@ -201,23 +189,28 @@ async def add_evidence(
     reference: str,
     task_id: IdPath,
     staff: HandlerDep,
+    version: IfMatch,
     session: SessionDep,
     rt: RuntimeDep,
     http: Request,
+    response: Response,
 ) -> TaskPage:
     """multipart/form-data with files `attachments` (e.g. a processor's deletion report)."""
     upload, _ = await read_files(http, rt)
     with upload.discard_on_error(rt):
-        return await run_in_threadpool(_attach, session, rt, reference, task_id, staff, upload)
+        # The request is locked, and its version checked, once the files are in.
+        w = await run_in_threadpool(
+            lambda: StaffWrite(
+                request_for_write(session, reference, version), staff, session, rt, http, response
+            )
+        )
+        return await run_in_threadpool(_attach, w, task_id, upload)
 
 
-def _attach(
-    session: Session, rt: Runtime, reference: str, task_id: int, staff: Staff, upload: StoredFiles
-) -> TaskPage:
-    request = request_by_reference(session, reference, for_update=True)
-    task = tasks.task_of(session, request, task_id, lock=True)
-    task_views.attach_evidence(session, rt, request, task, upload.files, actor=f"staff:{staff.id}")
-    return _page(session, rt, request)
+def _attach(w: StaffWrite, task_id: int, upload: StoredFiles) -> TaskPage:
+    task = tasks.task_of(w.session, w.req, task_id, lock=True)
+    task_views.attach_evidence(w.session, w.rt, w.req, task, upload.files, actor=w.actor)
+    return _written(w)
 
 
 @router.get(
