@@ -10,13 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import func
-from sqlmodel import col, select
 
 from app.deps import CaseHandler, RuntimeDep, SessionDep, TriageDep
 from app.errors import WebhookTokenInvalid
 from app.models.bounds import IdPath
-from app.models.channeltalk import ChatCandidate, InboundEvent
 from app.models.request_api import FileableType
 from app.routers.common import client_ip, problem_responses
 from app.services.audit.access_log import log_export
@@ -91,16 +88,11 @@ class ChannelTalkStatus(BaseModel):
 def channeltalk_status(
     staff: CaseHandler, session: SessionDep, rt: RuntimeDep
 ) -> ChannelTalkStatus:
-    counts = session.exec(
-        select(InboundEvent.status, func.count()).group_by(col(InboundEvent.status))
-    ).all()
-    pending = session.exec(
-        select(func.count()).select_from(ChatCandidate).where(ChatCandidate.status == "pending")
-    ).one()
+    events, pending = chat_candidates.integration_counts(session)
     return ChannelTalkStatus(
         webhook_enabled=bool(rt.settings.channeltalk_tokens),
         api_enabled=rt.settings.channeltalk_api_enabled,
-        events={status: n for status, n in counts},
+        events=events,
         candidates_pending=pending,
         last_reconciliation=chat_jobs.last_report(rt),
     )

@@ -20,9 +20,7 @@ from app.deps import (
     TriageWrite,
     detail_response,
 )
-from app.errors import NotFound
 from app.models.bounds import Day, IdField, IdPath
-from app.models.identity import Attachment
 from app.models.notice import NoticeOut
 from app.models.request_api import (
     QueuePage,
@@ -34,7 +32,7 @@ from app.models.request_api import (
 )
 from app.models.vocab import RequestType
 from app.routers.common import client_ip, created_headers, problem_responses
-from app.services.identity import checks, info_requests
+from app.services.identity import checks, evidence, info_requests
 from app.services.intake import FilingContext, file_request
 from app.services.notices.queue import notice_out, notices_of
 from app.services.notices.resend import resend
@@ -248,11 +246,7 @@ def download_attachment(
     request: Request,
 ) -> StreamingResponse:
     req = request_by_reference(session, reference)
-    attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.request_id != req.id:
-        raise NotFound("첨부파일을 찾을 수 없습니다.")
-    if req.purged_at is not None:
-        raise NotFound("보존 기간이 지나 파기된 파일입니다.")
+    attachment = evidence.attachment_of(session, req, attachment_id)
     log_access(
         session,
         rt,

@@ -20,7 +20,7 @@ from app.routers.web import forbidden, page
 from app.runtime import Runtime
 from app.services.requests.detail import request_by_reference
 from app.services.tasks import execution as tasks
-from app.services.tasks.links import task_id_from_token
+from app.services.tasks.links import task_for_token
 from app.web import csrf
 from app.workflows.tasks import (
     ACTION_FOR,
@@ -33,16 +33,6 @@ from app.workflows.tasks import (
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def _task(session: Session, rt: Runtime, token: str) -> tuple[Task, DbRequest] | None:
-    task_id = task_id_from_token(rt, token, now=rt.clock())
-    task = session.get(Task, task_id) if task_id is not None else None
-    if task is None:
-        return None
-    request = session.get(DbRequest, task.request_id)
-    assert request is not None
-    return task, request
 
 
 def _choices(task: Task) -> list[dict[str, object]]:
@@ -91,7 +81,7 @@ def _show(
 async def confirm_page(
     request: Request, session: SessionDep, rt: RuntimeDep, token: str = ""
 ) -> HTMLResponse:
-    found = await run_in_threadpool(_task, session, rt, token)
+    found = await run_in_threadpool(task_for_token, session, rt, token)
     return _show(request, rt, found, token)
 
 
@@ -102,7 +92,7 @@ async def confirm(request: Request, session: SessionDep, rt: RuntimeDep) -> HTML
     if not csrf.valid(request, fields.get(csrf.FIELD)):
         return forbidden(request)
     token = fields.get("token", "")
-    found = await run_in_threadpool(_task, session, rt, token)
+    found = await run_in_threadpool(task_for_token, session, rt, token)
     if found is None or found[0].status != "open":
         return _show(request, rt, found, token)
     try:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, NotFound
 from app.integrations.channeltalk_events import CustomerMessage, UserRef
-from app.models.channeltalk import ChatCandidate
+from app.models.channeltalk import ChatCandidate, InboundEvent
 from app.models.request import Request
 from app.runtime import Runtime
 from app.services.channeltalk.requests import file_from_chat
@@ -95,3 +96,14 @@ def _pending_candidate(session: Session, candidate_id: int) -> ChatCandidate:
     if c.status != "pending":
         raise Conflict("이미 처리된 후보입니다.", code="candidate_decided")
     return c
+
+
+def integration_counts(session: Session) -> tuple[dict[str, int], int]:
+    """Webhook events by processing status, and the detections waiting for staff."""
+    counts = session.exec(
+        select(InboundEvent.status, func.count()).group_by(col(InboundEvent.status))
+    ).all()
+    pending = session.exec(
+        select(func.count()).select_from(ChatCandidate).where(ChatCandidate.status == "pending")
+    ).one()
+    return {status: n for status, n in counts}, pending

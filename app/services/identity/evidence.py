@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.errors import (
     FieldError,
     InvalidTransition,
+    NotFound,
     ValidationFailed,
 )
 from app.evidence.multipart import UploadedFile
@@ -104,3 +105,13 @@ def supplement(
         raise InvalidTransition("이 단계에서는 서류를 추가로 제출할 수 없습니다.")
     attach(session, rt, request, files, kinds, actor="requester")
     _return_from_wait(session, rt, request)
+
+
+def attachment_of(session: Session, request: Request, attachment_id: int) -> Attachment:
+    """One of the request's files, to hand to staff; 404 for another request's or a purged one."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.request_id != request.id:
+        raise NotFound("첨부파일을 찾을 수 없습니다.")
+    if request.purged_at is not None:
+        raise NotFound("보존 기간이 지나 파기된 파일입니다.")
+    return attachment

@@ -61,6 +61,17 @@ def task_id_from_token(rt: Runtime, token: str, *, now: datetime) -> int | None:
     return int(task_id)
 
 
+def task_for_token(session: Session, rt: Runtime, token: str) -> tuple[Task, Request] | None:
+    """The task a holder's link is for, with its request; None for a token that is not one."""
+    task_id = task_id_from_token(rt, token, now=rt.clock())
+    task = session.get(Task, task_id) if task_id is not None else None
+    if task is None:
+        return None
+    request = session.get(Request, task.request_id)
+    assert request is not None
+    return task, request
+
+
 def _mac(rt: Runtime, payload: str) -> str:
     digest = hmac.new(rt.vault.derive("task-links"), payload.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode()
