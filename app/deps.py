@@ -8,7 +8,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -20,6 +20,7 @@ from app.models.staff import Role, Staff
 from app.proxies import client_address
 from app.runtime import Runtime
 from app.services.requests.detail import check_version, get_detail, request_by_reference
+from app.services.requests.queue import QueueQuery
 from app.services.staff.accounts import authenticate
 
 
@@ -157,6 +158,9 @@ AccessCode = Annotated[str, Header(max_length=64)]
 
 # A filing's idempotency key (a replay answers with the first response).
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+
+# The staff queue's filters, sort and page (GET /v1/staff/requests), as one query model.
+QueueParams = Annotated[QueueQuery, Query()]
 
 
 # --- staff writes: one mechanism, If-Match on the request's version ------------------------

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,7 @@ from app.deps import (
     CurrentStaff,
     IdempotencyKey,
     JsonBody,
+    QueueParams,
     RuntimeDep,
     SessionDep,
     TriageDep,
@@ -25,12 +26,9 @@ from app.models.notice import NoticeOut
 from app.models.request_api import (
     QueuePage,
     RequestCreated,
-    SlaState,
-    SortKey,
     StaffRequestCreate,
     StaffRequestDetail,
 )
-from app.models.vocab import RequestType
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.services.identity import checks, evidence, info_requests
 from app.services.intake import FilingContext, file_request
@@ -38,11 +36,10 @@ from app.services.notices.queue import notice_out, notices_of
 from app.services.notices.resend import resend
 from app.services.requests import assignment
 from app.services.requests.detail import log_access, request_by_reference
-from app.services.requests.queue import QueueFilter, list_queue
+from app.services.requests.queue import list_queue
 from app.services.sla import summary as sla_counts
 from app.textsafety import MultiLine
 from app.workflows.identity import IdentityMethod
-from app.workflows.lifecycle import Status
 
 router = APIRouter(prefix="/v1/staff", tags=["staff"], responses=problem_responses(401, 403, 422))
 
@@ -94,41 +91,11 @@ def create_request(
     summary="처리 대기열 (the queue)",
 )
 def queue(
-    staff: CaseHandler,
-    session: SessionDep,
-    rt: RuntimeDep,
-    status: Annotated[list[Status] | None, Query()] = None,
-    type: RequestType | None = None,
-    service: Annotated[str | None, Query(max_length=64)] = None,
-    sla: SlaState | None = None,
-    assignee: Annotated[str | None, Query(max_length=32)] = None,
-    due_before: Day | None = None,
-    due_after: Day | None = None,
-    q: Annotated[str | None, Query(max_length=32)] = None,
-    blocked_on_tasks: bool = False,
-    sort: SortKey = "legal_deadline",
-    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    staff: CaseHandler, session: SessionDep, rt: RuntimeDep, params: QueueParams
 ) -> QueuePage:
     """처리 대기열: 기한 순(기본) 또는 최근 접수 순, 커서 페이지."""
     return list_queue(
-        session,
-        rt,
-        QueueFilter(
-            status=[s.value for s in status or []],
-            type=type.value if type else None,
-            service=service,
-            sla=sla,
-            assignee=assignee,
-            due_before=due_before,
-            due_after=due_after,
-            q=q,
-            blocked_on_tasks=blocked_on_tasks,
-            sort=sort,
-            limit=limit or rt.settings.page_limit_default,
-            cursor=cursor,
-        ),
-        staff,
+        session, rt, params.filter(default_limit=rt.settings.page_limit_default), staff
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
@@ -23,9 +23,10 @@ from app.models.request_api import (
 )
 from app.models.staff import Staff
 from app.models.task import Task
+from app.models.vocab import RequestType
 from app.runtime import Runtime
 from app.workflows.deadlines import kst_date
-from app.workflows.lifecycle import CLOSED
+from app.workflows.lifecycle import CLOSED, Status
 from app.workflows.sla import Sla, sla_condition, sla_state
 
 
@@ -44,6 +45,40 @@ class QueueFilter:
     sort: SortKey = "legal_deadline"
     limit: int = 50
     cursor: str | None = None
+
+
+class QueueQuery(BaseModel):
+    """The queue's query parameters (GET /v1/staff/requests), validated as one model: a bad
+    value is a 422 naming its parameter."""
+
+    status: list[Status] | None = None
+    type: RequestType | None = None
+    service: str | None = Field(default=None, max_length=64)
+    sla: SlaState | None = None
+    assignee: str | None = Field(default=None, max_length=32)
+    due_before: Day | None = None
+    due_after: Day | None = None
+    q: str | None = Field(default=None, max_length=32)
+    blocked_on_tasks: bool = False
+    sort: SortKey = "legal_deadline"
+    limit: int | None = Field(default=None, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=512)
+
+    def filter(self, *, default_limit: int) -> QueueFilter:
+        return QueueFilter(
+            status=[s.value for s in self.status or []],
+            type=self.type.value if self.type else None,
+            service=self.service,
+            sla=self.sla,
+            assignee=self.assignee,
+            due_before=self.due_before,
+            due_after=self.due_after,
+            q=self.q,
+            blocked_on_tasks=self.blocked_on_tasks,
+            sort=self.sort,
+            limit=self.limit or default_limit,
+            cursor=self.cursor,
+        )
 
 
 def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> QueuePage:
