@@ -38,7 +38,7 @@ from app.services.notices.render import josa
 from app.services.requests.requester import authorize_requester, get_for_requester
 from app.web import csrf, forms, labels
 from app.workflows.deadlines import period_for
-from app.workflows.lifecycle import CLOSED, Status
+from app.workflows.lifecycle import CLOSED
 
 router = APIRouter(include_in_schema=False)
 
@@ -262,12 +262,6 @@ def _status_page(
     status: int = 200,
 ) -> HTMLResponse:
     service = rt.policy.service(view.service)
-    decision = view.decision or {}
-    can_object = (
-        view.status == Status.COMPLETED
-        and bool(decision)
-        and decision.get("outcome") in ("partially_granted", "refused")
-    )
     return page(
         request,
         "status.html",
@@ -278,9 +272,9 @@ def _status_page(
         message=message,
         errors=dict(errors or {}),
         is_open=view.status not in CLOSED,
-        can_upload=view.status
-        in (Status.IDENTITY_PENDING, Status.AWAITING_REQUESTER, Status.IN_REVIEW),
-        can_object=can_object,
+        # The rules the API applies to the same actions.
+        can_upload=identity_evidence.accepts_supplement(view.status),
+        can_object=objections.can_object(view.status, view.outcome),
     )
 
 

@@ -67,9 +67,14 @@ def _follow_up(
     return new, plan.deadline
 
 
+def can_object(status: str, outcome: str | None) -> bool:
+    """Whether the requester may object now (the API's rule, the web form's): art. 38(5)."""
+    return rules.objection_allowed(status, outcome)
+
+
 def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) -> RequestCreated:
     """Art. 38(5): a linked request of type `objection`, with its own deadline and queue place."""
-    if not rules.objection_allowed(parent.status, parent.outcome):
+    if not can_object(parent.status, parent.outcome):
         raise InvalidTransition("이의제기는 일부 인용 또는 거절 결정을 받은 뒤에 할 수 있습니다.")
     code = new_access_code()
     objection, deadline = _follow_up(

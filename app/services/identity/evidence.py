@@ -92,6 +92,17 @@ def attachment_kinds(raw: Sequence[str], count: int) -> list[str]:
     return list(raw)
 
 
+# While identity is pending, a 보완 요청 is open or staff review: the requester may add files.
+SUPPLEMENT_STATUSES = frozenset(
+    {Status.IDENTITY_PENDING, Status.AWAITING_REQUESTER, Status.IN_REVIEW}
+)
+
+
+def accepts_supplement(status: str) -> bool:
+    """Whether the requester may send more documents now (the API's rule, the web form's)."""
+    return status in SUPPLEMENT_STATUSES
+
+
 def supplement(
     session: Session,
     rt: Runtime,
@@ -101,7 +112,7 @@ def supplement(
 ) -> None:
     """The requester sends more evidence; that answers a 보완 요청 too."""
     session.refresh(request, with_for_update=True)  # queue behind staff writes
-    if request.status not in (Status.IDENTITY_PENDING, Status.AWAITING_REQUESTER, Status.IN_REVIEW):
+    if not accepts_supplement(request.status):
         raise InvalidTransition("이 단계에서는 서류를 추가로 제출할 수 없습니다.")
     attach(session, rt, request, files, kinds, actor="requester")
     _return_from_wait(session, rt, request)
