@@ -154,10 +154,12 @@ def _seed(app: FastAPI, client: TestClient, clock: Clock) -> Seeded:
 
     refs = [received, executing, completed]
     notices = {
-        ref: _ok(client.get(f"/v1/staff/requests/{ref}/notices", headers=officer)) for ref in refs
+        ref: _ok(client.get(f"/v1/staff/requests/{ref}/notices", headers=officer))["items"]
+        for ref in refs
     }
     token_ids = {
-        t["staff"]: t["id"] for t in _ok(client.get("/v1/staff/admin/tokens", headers=admin))
+        t["staff"]: t["id"]
+        for t in _ok(client.get("/v1/staff/admin/tokens", headers=admin))["items"]
     }
     spare = token_ids["fuzz-spare"]
     seeded.paths = {

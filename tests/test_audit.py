@@ -146,7 +146,7 @@ def test_every_read_is_logged_with_its_purpose_and_the_officer_queries_and_expor
     assert client.get(f"/v1/staff/requests/{ref}", headers=headers).status_code == 200
     today = "2026-12-15"
     params = {"from": today, "to": today, "reference": ref}
-    rows = client.get("/v1/staff/audit/access-log", params=params, headers=officer).json()
+    rows = client.get("/v1/staff/audit/access-log", params=params, headers=officer).json()["items"]
     mine = [r for r in rows if r["staff"] == "담당자 갑"]
     assert [(r["action"], r["purpose"]) for r in mine] == [("view_detail", "민원 회신 내용 확인")]
     assert {r["client_ip"] for r in rows} == {"127.0.0.1"}
@@ -162,7 +162,7 @@ def test_every_read_is_logged_with_its_purpose_and_the_officer_queries_and_expor
     # The export is itself in the log.
     again = client.get(
         "/v1/staff/audit/access-log", params={"from": today, "to": today}, headers=officer
-    ).json()
+    ).json()["items"]
     assert any(r["kind"] == "export" and r["action"].startswith("access_log") for r in again)
 
 
@@ -177,7 +177,7 @@ def test_tokens_expire_record_their_last_use_and_revocation_takes_effect_at_once
     bearer = {"Authorization": f"Bearer {made.token}"}
     admin = staff_headers("admin")
     assert client.get("/v1/staff/me", headers=bearer).status_code == 200
-    [listed] = [t for t in client.get("/v1/staff/admin/tokens", headers=admin).json()
+    [listed] = [t for t in client.get("/v1/staff/admin/tokens", headers=admin).json()["items"]
                 if t["staff"] == "만료 예정"]  # fmt: skip
     assert listed["usable"] and listed["last_used_at"] is not None
     assert listed["expires_at"].startswith("2027-01-14")
@@ -189,7 +189,7 @@ def test_tokens_expire_record_their_last_use_and_revocation_takes_effect_at_once
     other = staff_headers("security")
     assert client.get("/v1/staff/me", headers=other).status_code == 200
     token_id = next(
-        t["id"] for t in client.get("/v1/staff/admin/tokens", headers=admin).json()
+        t["id"] for t in client.get("/v1/staff/admin/tokens", headers=admin).json()["items"]
         if t["role"] == "security"
     )  # fmt: skip
     revoked = client.post(f"/v1/staff/admin/tokens/{token_id}/revoke", headers=admin)

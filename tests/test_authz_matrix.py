@@ -446,7 +446,7 @@ def test_an_agent_cannot_verify_decide_and_complete_a_request(
     def snapshot() -> tuple[str, str, int]:
         """Status, version (every write moves it) and the notices written so far."""
         detail = client.get(url, headers=security)
-        notices = client.get(f"{url}/notices", headers=security).json()
+        notices = client.get(f"{url}/notices", headers=security).json()["items"]
         return detail.json()["status"], detail.headers["etag"], len(notices)
 
     def write(path: str, body: dict[str, Any], who: dict[str, str]) -> Any:

@@ -744,7 +744,7 @@ def channel_talk(desk: Desk, fake: FakeChannelTalk, db: Session) -> list[str]:
     candidates = desk.seen(
         desk.ok(desk.http.get("/v1/staff/channeltalk/candidates", headers=desk.agent))
     )
-    [candidate] = candidates
+    [candidate] = candidates["items"]
     filed = desk.http.post(
         f"/v1/staff/channeltalk/candidates/{candidate['id']}/file",
         json={"type": "correction"},

@@ -276,7 +276,7 @@ def test_a_low_confidence_message_asks_managers_privately_and_a_confirmation_fil
     assert post_candidate_notes(runtime, client_for(runtime.settings)) == 0  # once
 
     agent = staff_headers("agent")
-    [candidate] = client.get("/v1/staff/channeltalk/candidates", headers=agent).json()
+    [candidate] = client.get("/v1/staff/channeltalk/candidates", headers=agent).json()["items"]
     assert candidate["suggested"] == ["correction"] and candidate["note_posted"]
     db.expire_all()
     [viewed] = db.exec(select(ExportLog).where(ExportLog.kind == "chat_candidates")).all()

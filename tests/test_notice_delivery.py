@@ -144,7 +144,7 @@ def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
         outbox.run_once()
         clock.advance(hours=2)
     h = staff_headers("security")
-    listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).json()
+    listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).json()["items"]
     assert [(n["kind"], n["status"], n["attempts"]) for n in listed] == [
         ("receipt", "failed", 3),
         ("verification_code", "failed", 3),
@@ -177,7 +177,7 @@ def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
     finally:
         server.stop()
     assert len(server.received) == 1
-    listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).json()
+    listed = client.get(f"/v1/staff/requests/{ref}/notices", headers=h).json()["items"]
     assert [n["status"] for n in listed] == ["failed", "failed", "delivered"]
     assert listed[2]["resend_of"] == listed[0]["id"]
     mine = client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": created["access_code"]})
@@ -659,7 +659,7 @@ class TestStaffResend:
 
     def listed(self, client: TestClient, ref: str, h: dict[str, str]) -> list[dict[str, Any]]:
         resp = client.get(f"/v1/staff/requests/{ref}/notices", headers=h)
-        result: list[dict[str, Any]] = resp.json()
+        result: list[dict[str, Any]] = resp.json()["items"]
         return result
 
     def test_a_second_resend_while_the_first_is_queued_queues_nothing(

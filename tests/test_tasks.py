@@ -264,7 +264,7 @@ def test_an_overdue_task_reminds_its_owner_once(
     assert reminder.audience == "staff"
     open_task = db.exec(select(Task).where(col(Task.status) == "open")).one()
     assert open_task.holder_code == tasks[0]["holder_code"]
-    overdue = client.get("/v1/staff/tasks?overdue=true", headers=case.agent).json()
+    overdue = client.get("/v1/staff/tasks?overdue=true", headers=case.agent).json()["items"]
     assert [t["holder_code"] for t in overdue] == [tasks[0]["holder_code"]]
 
 
@@ -292,7 +292,7 @@ def test_evidence_files_assignment_and_due_dates_show_on_the_task_and_the_certif
     assert (case.task("aws")["assignee_id"], case.task("aws")["due_on"]) == (me, "2026-12-23")
     late = client.patch(url, json={"due_on": "2026-12-29"}, headers=agent)  # past 12-28
     assert late.status_code == 422 and late.json()["code"] == "due_on_out_of_range"
-    mine = client.get("/v1/staff/tasks?assignee=me", headers=case.agent).json()
+    mine = client.get("/v1/staff/tasks?assignee=me", headers=case.agent).json()["items"]
     assert [t["holder_code"] for t in mine] == ["aws"]
 
     carry_out(client, case.ref, case.handler)
@@ -309,12 +309,15 @@ def test_a_withdrawn_request_leaves_no_tasks_owed(
 ) -> None:
     case = Case(client, staff_headers, type="suspension")
     case.decide_and_approve()
-    assert client.get("/v1/staff/tasks", headers=case.agent).json()
+    assert client.get("/v1/staff/tasks", headers=case.agent).json()["items"]
     withdrawn = client.post(
         f"/v1/requests/{case.ref}/withdrawal", headers={"X-Access-Code": case.code}
     )
     assert withdrawn.status_code == 200, withdrawn.text
-    assert client.get("/v1/staff/tasks", headers=case.agent).json() == []
+    assert client.get("/v1/staff/tasks", headers=case.agent).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
     clock.advance(days=20)
     assert remind_overdue(runtime) == 0
 

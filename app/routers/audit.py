@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from app.deps import AdminDep, AuditorDep, OfficerDep, RuntimeDep, SessionDep
 from app.models.bounds import MAX_ID, Day, IdPath
-from app.routers.common import client_ip, problem_responses
+from app.routers.common import Page, client_ip, problem_responses
+from app.runtime import Runtime
 from app.services.audit import access_log
 from app.services.audit import verify as audit
 from app.services.audit.register import check_range, safe_cell
@@ -44,7 +46,7 @@ class AccessEntry(BaseModel):
 
 @router.get(
     "/audit/access-log",
-    response_model=list[AccessEntry],
+    response_model=Page[AccessEntry],
     responses={200: {"content": {"text/csv": {}}}, **problem_responses(422)},
     summary="접속기록 조회·내려받기 (개인정보 보호책임자)",
 )
@@ -67,7 +69,7 @@ def access_log_view(
         )
     )
     if format == "json":
-        return rows
+        return Page[AccessEntry](items=rows)
     access_log.log_export(
         session,
         rt,
@@ -106,8 +108,12 @@ class TokenOut(BaseModel):
     usable: bool
 
 
-@router.get("/admin/tokens", response_model=list[TokenOut], summary="토큰 목록 (admin)")
-def tokens(admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> list[TokenOut]:
+@router.get("/admin/tokens", response_model=Page[TokenOut], summary="토큰 목록 (admin)")
+def tokens(admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> Page[TokenOut]:
+    return Page(items=_tokens(session, rt))
+
+
+def _tokens(session: Session, rt: Runtime) -> list[TokenOut]:
     now = rt.clock()
     return [
         TokenOut(
@@ -136,4 +142,4 @@ def tokens(admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> list[TokenOu
 )
 def revoke(token_id: IdPath, admin: AdminDep, session: SessionDep, rt: RuntimeDep) -> TokenOut:
     staff_service.revoke_token(session, token_id, now=rt.clock())
-    return next(t for t in tokens(admin, session, rt) if t.id == token_id)
+    return next(t for t in _tokens(session, rt) if t.id == token_id)

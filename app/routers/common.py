@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
+from pydantic import BaseModel
 
 from app.proxies import client_address
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """Every staff list has the queue's shape; `next_cursor` is null on the last page (and on
+    lists that come whole, bounded by `limit`)."""
+
+    items: list[ItemT]
+    next_cursor: str | None = None
 
 
 def client_ip(request: Request) -> str | None:

@@ -15,7 +15,7 @@ from app.deps import CaseHandler, RuntimeDep, SessionDep, TriageDep
 from app.errors import WebhookTokenInvalid
 from app.models.bounds import IdPath
 from app.models.request_api import FileableType
-from app.routers.common import client_ip, problem_responses
+from app.routers.common import Page, client_ip, problem_responses
 from app.services.audit.access_log import log_export
 from app.services.channeltalk import candidates as chat_candidates
 from app.services.channeltalk import inbound as chat_inbound
@@ -122,7 +122,7 @@ class CandidateFiled(BaseModel):
 
 @router.get(
     "/v1/staff/channeltalk/candidates",
-    response_model=list[CandidateOut],
+    response_model=Page[CandidateOut],
     responses=problem_responses(401, 403),
     summary="확인이 필요한 채팅 메시지 (detections to confirm)",
 )
@@ -133,7 +133,7 @@ def list_candidates(
     request: Request,
     status: Annotated[str, Query(pattern="^(pending|filed|dismissed)$")] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[CandidateOut]:
+) -> Page[CandidateOut]:
     """Customers' messages (personal data, not yet a request): each view is in the export
     log, as the access log needs a request."""
     rows = chat_candidates.candidates(session, status=status, limit=limit)
@@ -147,7 +147,9 @@ def list_candidates(
         row_count=len(rows),
         client_ip=client_ip(request),
     )
-    return [CandidateOut(**chat_candidates.candidate_view(session, rt, c)) for c in rows]
+    return Page(
+        items=[CandidateOut(**chat_candidates.candidate_view(session, rt, c)) for c in rows]
+    )
 
 
 @router.post(

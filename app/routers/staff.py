@@ -29,7 +29,7 @@ from app.models.request_api import (
     StaffRequestCreate,
     StaffRequestDetail,
 )
-from app.routers.common import client_ip, created_headers, problem_responses
+from app.routers.common import Page, client_ip, created_headers, problem_responses
 from app.services.identity import checks, evidence, info_requests
 from app.services.intake import FilingContext, file_request
 from app.services.notices.queue import notice_out, notices_of
@@ -118,17 +118,17 @@ def detail(
 
 @router.get(
     "/requests/{reference}/notices",
-    response_model=list[NoticeOut],
+    response_model=Page[NoticeOut],
     responses=problem_responses(404),
     summary="요청의 통지 목록과 발송 상태",
 )
 def list_notices(
     reference: str, staff: CaseHandler, session: SessionDep, rt: RuntimeDep, request: Request
-) -> list[NoticeOut]:
+) -> Page[NoticeOut]:
     req = request_by_reference(session, reference)
     assert req.id is not None
     log_access(session, rt, req, staff, "view_notices", client_ip(request))
-    return [notice_out(rt, n) for n in notices_of(session, req.id)]
+    return Page(items=[notice_out(rt, n) for n in notices_of(session, req.id)])
 
 
 @router.post(

@@ -27,7 +27,7 @@ from app.deps import (
 from app.models.bounds import Day, IdField, IdPath, Instant
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
-from app.routers.common import client_ip, problem_responses
+from app.routers.common import Page, client_ip, problem_responses
 from app.routers.filing_body import StoredFiles, read_files
 from app.runtime import Runtime
 from app.services.requests.detail import log_access, request_by_reference
@@ -62,9 +62,8 @@ class TaskOut(BaseModel):
     evidence: list[dict[str, Any]]
 
 
-class TaskPage(BaseModel):
+class TaskPage(Page[TaskOut]):
     request_status: str
-    items: list[TaskOut]
 
 
 class PerformedIn(BaseModel):
@@ -250,7 +249,7 @@ class TaskQueueItem(TaskOut):
 
 
 @router.get(
-    "/v1/staff/tasks", response_model=list[TaskQueueItem], summary="모든 요청의 작업 (기한순)"
+    "/v1/staff/tasks", response_model=Page[TaskQueueItem], summary="모든 요청의 작업 (기한순)"
 )
 def task_queue(
     staff: CaseHandler,
@@ -261,7 +260,7 @@ def task_queue(
     holder: Annotated[str | None, Query(max_length=64)] = None,
     assignee: Annotated[str | None, Query(pattern=r"^(me|none|[1-9]\d{0,8})$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[TaskQueueItem]:
+) -> Page[TaskQueueItem]:
     rows = task_views.queue(
         session,
         rt,
@@ -271,7 +270,7 @@ def task_queue(
         assignee=_assignee(assignee, staff),
         limit=limit,
     )
-    return [TaskQueueItem(**row) for row in rows]
+    return Page(items=[TaskQueueItem(**row) for row in rows])
 
 
 def _assignee(value: str | None, staff: Staff) -> int | Literal["none"] | None:
