@@ -58,9 +58,13 @@ class RightsDeskCollector(Collector):
         )
 
     def _requests(self, conn: Connection) -> Iterator[Metric]:
+        yield from self._open_requests(conn)
+        yield from self._filed(conn)
+        yield from self._closed(conn)
+
+    def _open_requests(self, conn: Connection) -> Iterator[Metric]:
         status, rtype = col(DsrRequest.status), col(DsrRequest.type)
         sla = self._sla().label("sla")
-
         # Open requests: zero-filled for the known codes, so a cleared backlog reads 0.
         open_counts = {
             (s.value, t, v.value): 0 for s in OPEN for t in PERIOD_DAYS for v in _OPEN_SLA
@@ -81,6 +85,8 @@ class RightsDeskCollector(Collector):
             gauge.add_metric(list(key), n)
         yield gauge
 
+    def _filed(self, conn: Connection) -> Iterator[Metric]:
+        rtype = col(DsrRequest.type)
         filed = CounterMetricFamily(
             "rightsdesk_requests_filed_total",
             f"Requests filed, by type and intake channel. {_FROM_DB}",
@@ -93,6 +99,9 @@ class RightsDeskCollector(Collector):
             filed.add_metric([ty, ch], n)
         yield filed
 
+    def _closed(self, conn: Connection) -> Iterator[Metric]:
+        status, rtype = col(DsrRequest.status), col(DsrRequest.type)
+        sla = self._sla().label("sla")
         # Closed requests: the decision's outcome, or the status when none was decided
         # (withdrawn, rejected). One query feeds both counters.
         outcome = func.coalesce(col(DsrRequest.outcome), status).label("outcome")

@@ -142,35 +142,12 @@ def get_detail(
 
 def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, Any]:
     v = rt.vault
-    attachments = session.exec(
-        select(Attachment).where(Attachment.request_id == request.id).order_by(col(Attachment.id))
-    ).all()
-    checks = session.exec(
-        select(IdentityCheck)
-        .where(IdentityCheck.request_id == request.id)
-        .order_by(col(IdentityCheck.id))
-    ).all()
     otp = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
     return {
         "next_action": identity_checks.next_action(session, request),
         "missing": identity_checks.missing(session, request),
-        "attachments": [
-            AttachmentOut(
-                **a.model_dump(exclude={"request_id", "blob_key", "filename_enc"}),
-                filename=v.decrypt_opt(a.filename_enc, field="attachment.filename"),
-            )
-            for a in attachments
-        ],
-        "identity_checks": [
-            IdentityCheckOut(
-                method=c.method,
-                result=c.result,
-                actor=c.actor,
-                checked_at=c.checked_at,
-                note=v.decrypt_opt(c.note_enc, field="identity_check.note"),
-            )
-            for c in checks
-        ],
+        "attachments": _attachments(session, rt, request),
+        "identity_checks": _identity_checks(session, rt, request),
         "verification": (
             VerificationOut(
                 **otp.model_dump(exclude={"id", "request_id", "code_hash", "window_started_at"})
@@ -192,19 +169,55 @@ def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, 
             }
             for p in decisions_postponement.postponements(session, request)
         ],
-        "internal_notes": [
-            {
-                "staff_id": n.staff_id,
-                "at": n.created_at,
-                "note": v.decrypt(n.body_enc, field="internal_note.body"),
-            }
-            for n in session.exec(
-                select(InternalNote)
-                .where(InternalNote.request_id == request.id)
-                .order_by(col(InternalNote.id))
-            ).all()
-        ],
+        "internal_notes": _internal_notes(session, rt, request),
     }
+
+
+def _attachments(session: Session, rt: Runtime, request: Request) -> list[AttachmentOut]:
+    rows = session.exec(
+        select(Attachment).where(Attachment.request_id == request.id).order_by(col(Attachment.id))
+    ).all()
+    return [
+        AttachmentOut(
+            **a.model_dump(exclude={"request_id", "blob_key", "filename_enc"}),
+            filename=rt.vault.decrypt_opt(a.filename_enc, field="attachment.filename"),
+        )
+        for a in rows
+    ]
+
+
+def _identity_checks(session: Session, rt: Runtime, request: Request) -> list[IdentityCheckOut]:
+    rows = session.exec(
+        select(IdentityCheck)
+        .where(IdentityCheck.request_id == request.id)
+        .order_by(col(IdentityCheck.id))
+    ).all()
+    return [
+        IdentityCheckOut(
+            method=c.method,
+            result=c.result,
+            actor=c.actor,
+            checked_at=c.checked_at,
+            note=rt.vault.decrypt_opt(c.note_enc, field="identity_check.note"),
+        )
+        for c in rows
+    ]
+
+
+def _internal_notes(session: Session, rt: Runtime, request: Request) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(InternalNote)
+        .where(InternalNote.request_id == request.id)
+        .order_by(col(InternalNote.id))
+    ).all()
+    return [
+        {
+            "staff_id": n.staff_id,
+            "at": n.created_at,
+            "note": rt.vault.decrypt(n.body_enc, field="internal_note.body"),
+        }
+        for n in rows
+    ]
 
 
 def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[str, Any] | None:
