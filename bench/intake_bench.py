@@ -680,7 +680,7 @@ def check(result: dict[str, Any]) -> list[dict[str, str]]:
         (
             f"{name}: receipt delay p99 ≤ {RECEIPT_P99_S:g} s",
             receipt["p99"] is not None and receipt["p99"] <= RECEIPT_P99_S,
-            f"{receipt['p99']} s",
+            "never" if receipt["p99"] is None else f"{receipt['p99']} s",
         ),
         (
             f"{name}: every receipt within {RECEIPT_MAX_S:g} s",
