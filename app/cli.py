@@ -78,6 +78,7 @@ def _worker(args: argparse.Namespace) -> int:
     worker = BackgroundWorker(Outbox(runtime), settings.worker_poll_seconds, periodic_jobs(runtime))
     if args.once:
         worker.run_pass()
+        worker.outbox.close()
         return 0
     stop = threading.Event()
 
@@ -92,6 +93,7 @@ def _worker(args: argparse.Namespace) -> int:
     while not stop.is_set():
         worker.run_pass()
         stop.wait(settings.worker_poll_seconds)
+    worker.outbox.close()
     return 0
 
 

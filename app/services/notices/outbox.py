@@ -59,6 +59,7 @@ def transports_for(settings: Settings) -> dict[str, Transport]:
             settings.mail_from,
             timeout=settings.smtp_timeout_seconds,
             ca_file=settings.smtp_ca_file,
+            idle_seconds=settings.smtp_idle_seconds,
         )
         if settings.smtp_url
         else files
@@ -88,6 +89,13 @@ class Outbox:
         self.rt = rt
         self.transports = transports or transports_for(rt.settings)
         self.rng = rng or random.SystemRandom()
+
+    def close(self) -> None:
+        """Close what the transports keep open (the SMTP connection)."""
+        for transport in {id(t): t for t in self.transports.values()}.values():
+            close = getattr(transport, "close", None)
+            if close is not None:
+                close()
 
     def run_once(self, go_on: Callable[[], bool] | None = None) -> int:
         """Deliver what is due now; returns how many notices were tried. `go_on` is asked
@@ -355,6 +363,7 @@ class BackgroundWorker:
         while not self._stop.is_set():
             self.run_pass()
             self._stop.wait(self.poll_seconds)
+        self.outbox.close()
 
 
 @dataclass
