@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -40,6 +41,45 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StrEnumType(TypeDecorator[E], Generic[E]):
+    """A StrEnum stored as its plain value in a VARCHAR (no database enum, so no migration):
+    an unknown value is refused on the way in and reads back as the enum member."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+def enum_field(
+    enum: type[E],
+    *,
+    length: int,
+    default: Any = ...,
+    nullable: bool = False,
+    server_default: str | None = None,
+) -> Any:
+    """A StrEnum column kept as VARCHAR(length) (a new Column each call)."""
+    from sqlalchemy import Column
+    from sqlmodel import Field
+
+    column: Column[Any] = Column(
+        StrEnumType(enum, length), nullable=nullable, server_default=server_default
+    )
+    return Field(default=default, sa_column=column)
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from app.models.base import utc_field
+from app.models.base import enum_field, utc_field
+from app.models.vocab import DecisionState
 
 
 class Decision(SQLModel, table=True):
@@ -36,7 +37,7 @@ class Decision(SQLModel, table=True):
         default=None, sa_column=Column(JSON, nullable=True)
     )
     subject_stated_termination: bool | None = None  # art. 37(2)4
-    state: str = Field(max_length=24)  # awaiting_approval | approved | sent_back | final
+    state: DecisionState = enum_field(DecisionState, length=24)
     drafted_by: int = Field(foreign_key="staff.id")
     drafted_at: datetime = utc_field()
     approved_by: int | None = Field(default=None, foreign_key="staff.id")

@@ -71,3 +71,12 @@ SCOPE_FOR_TYPE: dict[str, DelegationScope] = {
     "suspension": DelegationScope.SUSPENSION,
     "consent_withdrawal": DelegationScope.CONSENT_WITHDRAWAL,
 }
+
+
+class DecisionState(StrEnum):
+    """Where a drafted decision stands (its moves: app.workflows.decisions.DECISION_TRANSITIONS)."""
+
+    AWAITING_APPROVAL = "awaiting_approval"  # drafted; the officer approves or sends it back
+    APPROVED = "approved"  # approved by the officer (not the drafter)
+    SENT_BACK = "sent_back"  # returned to review; a new draft replaces it
+    FINAL = "final"  # in force without approval (a full grant that needs none)

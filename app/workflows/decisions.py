@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
-from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
+from app.errors import BusinessRuleViolation, FieldError, InvalidTransition, ValidationFailed
+from app.models.vocab import DecisionState
 from app.workflows.grounds import GROUNDS
 from app.workflows.lifecycle import Outcome
 from app.workflows.retention import ItemPlan
@@ -25,6 +27,32 @@ class DraftDecision:
     items_granted: Sequence[str]
     items_withheld: Sequence[str]
     subject_stated_termination: bool | None
+
+
+# A decision's own states. Policy §6③1 (and rules 8, 12, 16): a refusal, a partial grant and
+# every decision that destroys data are approved by the officer, who may instead send the draft
+# back; a decision that needs no approval is final at once. Approved, sent back and final are
+# never changed again: a new decision is drafted instead (rule 27 for objections).
+DECISION_TRANSITIONS: dict[DecisionState, frozenset[DecisionState]] = {
+    DecisionState.AWAITING_APPROVAL: frozenset(
+        {DecisionState.APPROVED, DecisionState.SENT_BACK, DecisionState.FINAL}
+    ),
+    DecisionState.APPROVED: frozenset(),
+    DecisionState.SENT_BACK: frozenset(),
+    DecisionState.FINAL: frozenset(),
+}
+
+
+class HasDecisionState(Protocol):
+    state: DecisionState
+
+
+def move_decision(decision: HasDecisionState, to: DecisionState) -> None:
+    """Move `decision` to `to`, or raise InvalidTransition and change nothing."""
+    current = DecisionState(decision.state)
+    if to not in DECISION_TRANSITIONS[current]:
+        raise InvalidTransition(f"결정을 '{current}' 상태에서 '{to}' 상태로 바꿀 수 없습니다.")
+    decision.state = to
 
 
 def _not_applicable(code: str, message: str) -> BusinessRuleViolation:

@@ -16,6 +16,7 @@ from app.errors import (
 from app.models.decision import Decision
 from app.models.request import Request
 from app.models.staff import Staff
+from app.models.vocab import DecisionState
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.closing import _parent
@@ -99,7 +100,7 @@ def draft(
         access=_access_json(body.access),
         retention=[_plan_json(p) for p in plans] if plans is not None else None,
         subject_stated_termination=body.subject_stated_termination,
-        state="awaiting_approval",
+        state=DecisionState.AWAITING_APPROVAL,
         drafted_by=staff.id,  # type: ignore[arg-type]
         drafted_at=rt.clock(),
     )
