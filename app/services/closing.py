@@ -4,8 +4,6 @@ Both decisions and tasks end here, so neither imports the other to close a reque
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session, col, select
 
 from app.models.decision import Decision
@@ -14,6 +12,12 @@ from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.notices.queue import queue_notice
 from app.workflows.lifecycle import Outcome, Status
+from app.workflows.notice_extras import (
+    AccessResultExtra,
+    ActionResultExtra,
+    NoticeExtra,
+    ObjectionResultExtra,
+)
 from app.workflows.notices import NoticeKind
 
 
@@ -41,55 +45,54 @@ def complete_request(session: Session, rt: Runtime, request: Request, *, actor: 
         outcome=decision.outcome,
         grounds=decision.grounds,
     )
-    kind, extra = _result_notice(session, rt, request, decision)
+    reopened = None
     if request.type == "objection" and decision.outcome == Outcome.GRANTED:
         from app.services.decisions.objections import reopen_after_objection
 
-        extra["reopened_reference"] = reopen_after_objection(session, rt, request, actor).reference
+        reopened = reopen_after_objection(session, rt, request, actor).reference
+    kind, extra = _result_notice(session, rt, request, decision, reopened)
     queue_notice(
         session, rt, request, kind, extra=extra, actor=actor, dedupe=f"result:{decision.id}"
     )
 
 
 def _result_notice(
-    session: Session, rt: Runtime, request: Request, d: Decision
-) -> tuple[NoticeKind, dict[str, Any]]:
+    session: Session, rt: Runtime, request: Request, d: Decision, reopened: str | None
+) -> tuple[NoticeKind, NoticeExtra]:
     v = rt.vault
     reason = v.decrypt_opt(d.reason_enc, field="decision.reason")
     if request.type == "objection":
         parent = _parent(session, request)
-        return NoticeKind.OBJECTION_RESULT, {
-            "outcome": d.outcome,
-            "reason": reason,
-            "objected_reference": parent.reference if parent else None,
-        }
+        return NoticeKind.OBJECTION_RESULT, ObjectionResultExtra(
+            outcome=d.outcome,
+            reason=reason,
+            objected_reference=parent.reference if parent else None,
+            reopened_reference=reopened,
+        )
+    granted, refused = d.outcome != Outcome.REFUSED, d.outcome != Outcome.GRANTED
     if request.type == "access":
-        extra: dict[str, Any] = {"outcome": d.outcome}
-        if d.outcome != Outcome.REFUSED:
-            a = d.access or {}
-            extra.update(
-                items_granted=d.items_granted,
-                method=a.get("method"),
-                available_at=a.get("available_at"),
-                place=a.get("place"),
-                fee_krw=a.get("fee_krw", 0) + a.get("postage_krw", 0),
-            )
-        if d.outcome != Outcome.GRANTED:
-            extra.update(grounds=d.grounds, reason=reason)
-            if d.items_withheld:
-                extra["items_withheld"] = d.items_withheld
-        return NoticeKind.ACCESS_RESULT, extra
-    extra = {"outcome": d.outcome}
-    if d.outcome != Outcome.REFUSED:
-        extra["action"] = _action_text(rt, request, d)
-    if d.outcome != Outcome.GRANTED:
-        kept = [p for p in d.retention or [] if p["action"] == "keep"]
-        holds = "\n".join(f"{p['item_name']}: {p['reason']}" for p in kept)
-        extra.update(grounds=d.grounds, reason="\n".join(x for x in (reason, holds) if x))
-        statutes = sorted({p["statute"] for p in kept if p["statute"]})
-        if statutes:
-            extra["statute"] = ", ".join(statutes)
-    return NoticeKind.ACTION_RESULT, extra
+        a = d.access or {}
+        return NoticeKind.ACCESS_RESULT, AccessResultExtra(
+            outcome=d.outcome,
+            items_granted=d.items_granted if granted else [],
+            method=a.get("method") if granted else None,
+            available_at=a.get("available_at") if granted else None,
+            place=a.get("place") if granted else None,
+            fee_krw=a.get("fee_krw", 0) + a.get("postage_krw", 0) if granted else None,
+            grounds=d.grounds if refused else [],
+            reason=reason if refused else None,
+            items_withheld=d.items_withheld if refused else [],
+        )
+    kept = [p for p in d.retention or [] if p["action"] == "keep"]
+    holds = "\n".join(f"{p['item_name']}: {p['reason']}" for p in kept)
+    statutes = sorted({p["statute"] for p in kept if p["statute"]})
+    return NoticeKind.ACTION_RESULT, ActionResultExtra(
+        outcome=d.outcome,
+        action=_action_text(rt, request, d) if granted else None,
+        grounds=d.grounds if refused else [],
+        reason="\n".join(x for x in (reason, holds) if x) if refused else None,
+        statute=", ".join(statutes) if refused and statutes else None,
+    )
 
 
 def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
