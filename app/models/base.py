@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, String
+from pydantic import TypeAdapter
+from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -80,6 +81,30 @@ def enum_field(
         StrEnumType(enum, length), nullable=nullable, server_default=server_default
     )
     return Field(default=default, sa_column=column)
+
+
+T = TypeVar("T")
+
+
+class PydanticJSON(TypeDecorator[T], Generic[T]):
+    """A JSON column read and written through a pydantic type: validated when loaded, dumped
+    as plain JSON when bound (the stored shape is the model's JSON dump)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, python_type: Any) -> None:
+        super().__init__()
+        self.value_type = python_type
+        self.adapter: TypeAdapter[T] = TypeAdapter(python_type)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return self.adapter.dump_python(self.adapter.validate_python(value), mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> T | None:
+        return None if value is None else self.adapter.validate_python(value)
 
 
 def utcnow() -> datetime:

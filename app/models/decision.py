@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Literal
 
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from app.models.base import enum_field, utc_field
-from app.models.vocab import DecisionState
+from app.models.base import PydanticJSON, enum_field, utc_field
+from app.models.vocab import DecisionState, Delivery
+
+# An instant kept as its own ISO 8601 text (the offset it was given with).
+_IsoInstant = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), when_used="json")]
+
+
+class DecisionAccess(BaseModel):
+    """Access: how and when the data is made available, and the fee (Decree arts. 41(5), 47)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: Delivery
+    available_at: _IsoInstant | None = None
+    place: str | None = None
+    fee_krw: int = 0
+    postage_krw: int = 0
+    caused_by_controller: bool = False
+
+
+class RetentionEntry(BaseModel):
+    """One item of a deletion's retention plan: deleted now, or kept until when and why
+    (art. 21(3); app.workflows.retention.ItemPlan)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    item_name: str
+    action: Literal["delete", "keep"]
+    keep_until: date | None
+    rule: str | None
+    statute: str | None
+    reason: str  # the sentence for the subject's notice
 
 
 class Decision(SQLModel, table=True):
@@ -30,11 +62,12 @@ class Decision(SQLModel, table=True):
     reason_enc: str | None = None
     # Correction: what was changed, encrypted (it holds the values).
     changes_enc: str | None = None
-    # Access: how and when the data is made available, and the fee (Decree arts. 41(5), 47).
-    access: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    access: DecisionAccess | None = Field(
+        default=None, sa_column=Column(PydanticJSON(DecisionAccess | None), nullable=True)
+    )
     # Deletion / withdrawal: what is deleted now and what is kept until when (art. 21(3)).
-    retention: list[dict[str, Any]] | None = Field(
-        default=None, sa_column=Column(JSON, nullable=True)
+    retention: list[RetentionEntry] | None = Field(
+        default=None, sa_column=Column(PydanticJSON(list[RetentionEntry] | None), nullable=True)
     )
     subject_stated_termination: bool | None = None  # art. 37(2)4
     state: DecisionState = enum_field(DecisionState, length=24)

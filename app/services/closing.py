@@ -71,21 +71,21 @@ def _result_notice(
         )
     granted, refused = d.outcome != Outcome.REFUSED, d.outcome != Outcome.GRANTED
     if request.type == "access":
-        a = d.access or {}
+        a = d.access if granted else None
         return NoticeKind.ACCESS_RESULT, AccessResultExtra(
             outcome=d.outcome,
             items_granted=d.items_granted if granted else [],
-            method=a.get("method") if granted else None,
-            available_at=a.get("available_at") if granted else None,
-            place=a.get("place") if granted else None,
-            fee_krw=a.get("fee_krw", 0) + a.get("postage_krw", 0) if granted else None,
+            method=a.method if a else None,
+            available_at=a.available_at if a else None,
+            place=a.place if a else None,
+            fee_krw=(a.fee_krw + a.postage_krw if a else 0) if granted else None,
             grounds=d.grounds if refused else [],
             reason=reason if refused else None,
             items_withheld=d.items_withheld if refused else [],
         )
-    kept = [p for p in d.retention or [] if p["action"] == "keep"]
-    holds = "\n".join(f"{p['item_name']}: {p['reason']}" for p in kept)
-    statutes = sorted({p["statute"] for p in kept if p["statute"]})
+    kept = [p for p in d.retention or [] if p.action == "keep"]
+    holds = "\n".join(f"{p.item_name}: {p.reason}" for p in kept)
+    statutes = sorted({p.statute for p in kept if p.statute})
     return NoticeKind.ACTION_RESULT, ActionResultExtra(
         outcome=d.outcome,
         action=_action_text(rt, request, d) if granted else None,
@@ -106,7 +106,7 @@ def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
         return f"요구하신 대로 개인정보를 정정했습니다. {changes}".strip()
     if request.type == "suspension":
         return "요구하신 개인정보의 처리를 정지했습니다(개인정보 보호법 제37조제2항)."
-    deleted = [p["item_name"] for p in d.retention or [] if p["action"] == "delete"]
+    deleted = [p.item_name for p in d.retention or [] if p.action == "delete"]
     what = ", ".join(deleted) if deleted else "요구하신 개인정보"
     verb = "동의 철회에 따라 " if request.type == "consent_withdrawal" else ""
     # Art. 36(3) / 37(3): destroyed so that it cannot be restored or regenerated.

@@ -220,7 +220,9 @@ def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[s
         "reason": rt.vault.decrypt_opt(d.reason_enc, field="decision.reason"),
         "items_granted": d.items_granted,
         "items_withheld": d.items_withheld,
-        "retention": d.retention,
+        "retention": (
+            [p.model_dump(mode="json") for p in d.retention] if d.retention is not None else None
+        ),
         "drafted_by": d.drafted_by,
         "drafted_at": d.drafted_at,
     }

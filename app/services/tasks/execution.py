@@ -32,8 +32,8 @@ def affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str
     if d.outcome == "refused":
         return [], []
     if d.retention is not None:  # deletion: the retention plan says item by item
-        acted = [p["item"] for p in d.retention if p["action"] == "delete"]
-        kept = [p["item"] for p in d.retention if p["action"] == "keep"]
+        acted = [p.item for p in d.retention if p.action == "delete"]
+        kept = [p.item for p in d.retention if p.action == "keep"]
         return acted, kept
     service = rt.policy.service(request.service)
     assert service is not None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
@@ -165,12 +164,12 @@ def certificate_of(
     staff_names = _staff_names(session, tasks)
     kept = tuple(
         KeptItem(
-            item_name=p["item_name"],
-            statute=p["statute"] or "",
-            until=date.fromisoformat(p["keep_until"]),
+            item_name=p.item_name,
+            statute=p.statute or "",
+            until=p.keep_until,
         )
         for p in decision.retention or []
-        if p["action"] == "keep" and p["keep_until"]
+        if p.action == "keep" and p.keep_until
     )
     officer = rt.policy.controller.privacy_officer
     return Certificate(
