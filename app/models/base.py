@@ -71,14 +71,16 @@ def enum_field(
     length: int,
     default: Any = ...,
     nullable: bool = False,
-    server_default: str | None = None,
 ) -> Any:
-    """A StrEnum column kept as VARCHAR(length) (a new Column each call)."""
+    """A StrEnum column kept as VARCHAR(length) (a new Column each call); a default applies
+    to Core inserts too, as SQLModel's own columns do."""
     from sqlalchemy import Column
     from sqlmodel import Field
 
     column: Column[Any] = Column(
-        StrEnumType(enum, length), nullable=nullable, server_default=server_default
+        StrEnumType(enum, length),
+        nullable=nullable,
+        default=None if default is ... else default,
     )
     return Field(default=default, sa_column=column)
 
@@ -93,10 +95,10 @@ class PydanticJSON(TypeDecorator[T], Generic[T]):
     impl = JSON
     cache_ok = True
 
-    def __init__(self, python_type: Any) -> None:
+    def __init__(self, value_type: Any) -> None:
         super().__init__()
-        self.value_type = python_type
-        self.adapter: TypeAdapter[T] = TypeAdapter(python_type)
+        self.value_type = value_type
+        self.adapter: TypeAdapter[T] = TypeAdapter(value_type)
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

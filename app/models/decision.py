@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from app.models.base import PydanticJSON, enum_field, utc_field
-from app.models.vocab import DecisionState, Delivery
+from app.models.vocab import DecisionState, Delivery, Outcome
 
 # An instant kept as its own ISO 8601 text (the offset it was given with).
 _IsoInstant = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), when_used="json")]
@@ -55,7 +55,7 @@ class Decision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="request.id", index=True)
-    outcome: str = Field(max_length=32)
+    outcome: Outcome = enum_field(Outcome, length=32)
     grounds: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     items_granted: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     items_withheld: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

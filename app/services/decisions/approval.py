@@ -59,7 +59,7 @@ def _complete(
     gets a task and the request waits in `executing` (app/services/tasks/execution.py); otherwise it
     completes now."""
     decision.decided_at = rt.clock()
-    if decision.state is DecisionState.AWAITING_APPROVAL:  # in force without approval
+    if decision.state == DecisionState.AWAITING_APPROVAL:  # in force without approval
         move_decision(decision, DecisionState.FINAL)
     request.outcome = decision.outcome
     if request.type != "objection":

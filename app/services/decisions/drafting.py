@@ -85,13 +85,13 @@ def draft(
     rules.check_grounds(draft_rules, public_institution=rt.policy.controller.public_institution)
     if request.type != "objection":
         rules.check_items(draft_rules, service_items)
-    if body.outcome is not Outcome.GRANTED and not body.reason:
+    if body.outcome != Outcome.GRANTED and not body.reason:
         raise _invalid("reason", "일부 인용이나 거절에는 정보주체가 읽을 사유가 필요합니다.")
     _check_type_specifics(request, body, granted)
     v = rt.vault
     decision = Decision(
         request_id=request.id,  # type: ignore[arg-type]
-        outcome=body.outcome.value,
+        outcome=body.outcome,
         grounds=grounds,
         items_granted=granted,
         items_withheld=withheld,
@@ -140,7 +140,7 @@ def _retention_plan(rt: Runtime, request: Request, body: DecisionInput) -> list[
 
 
 def _check_type_specifics(request: Request, body: DecisionInput, granted: list[str]) -> None:
-    giving = body.outcome is not Outcome.REFUSED
+    giving = body.outcome != Outcome.REFUSED
     if request.type == "access" and giving:
         if body.access is None:
             raise _invalid("access", "열람 방법과 일시·장소(또는 전자적 방법)를 적어 주세요.")

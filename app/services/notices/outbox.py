@@ -34,6 +34,7 @@ from app.integrations.mail import FileTransport, SmtpTransport
 from app.integrations.sms import HttpSmsTransport
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Request
+from app.models.vocab import NoticeStatus
 from app.runtime import Runtime
 from app.services.audit.timeline import append_event, note_event
 from app.settings import Settings
@@ -97,7 +98,7 @@ class Outbox:
             due = session.exec(
                 select(Notice.id)
                 .where(
-                    Notice.status == "pending",
+                    Notice.status == NoticeStatus.PENDING,
                     col(Notice.next_attempt_at) <= now,
                     or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
                 )
@@ -122,7 +123,7 @@ class Outbox:
         lease = now + timedelta(seconds=self.rt.settings.notice_lease_seconds)
         claimable = (
             col(Notice.id) == notice_id,
-            col(Notice.status) == "pending",
+            col(Notice.status) == NoticeStatus.PENDING,
             or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
         )
         with transaction(self.rt.engine) as session:
@@ -196,7 +197,7 @@ class Outbox:
             notice = conn.execute(_RECORDED, {"id": message.notice_id}).one()
             done: dict[str, object] = {"finished_at": now}
             changes: dict[str, object] = {}
-            if notice.attempts != number or notice.status != "pending":
+            if notice.attempts != number or notice.status != NoticeStatus.PENDING:
                 # Our lease ran out and another worker took the notice over: its outcome is
                 # the notice's; ours is only this attempt's record.
                 done["outcome"] = "superseded" if error is None else "retry"
@@ -206,7 +207,7 @@ class Outbox:
                 return
             changes["lease_until"] = None
             if error is None:
-                changes.update(status="delivered", delivered_at=now, last_error=None)
+                changes.update(status=NoticeStatus.DELIVERED, delivered_at=now, last_error=None)
                 if notice.redacted_body_enc is not None:  # a one-time code ends with delivery
                     changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
                 done["outcome"] = "delivered"
@@ -227,7 +228,7 @@ class Outbox:
                 )
                 if final:
                     done["outcome"] = "failed"
-                    changes.update(status="failed", failed_at=now)
+                    changes.update(status=NoticeStatus.FAILED, failed_at=now)
                     if notice.redacted_body_enc is not None:  # an undeliverable code ends too
                         changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
                     event = "notice_failed"

@@ -13,6 +13,7 @@ from app.models.channeltalk import ChatLink
 from app.models.notice import Notice, NoticeOut
 from app.models.request import Party, Request
 from app.models.request_api import NoticeSummary
+from app.models.vocab import NoticeStatus
 from app.runtime import Runtime
 from app.services.audit.timeline import note_event, record_event
 from app.services.notices.render import render_notice
@@ -256,7 +257,7 @@ def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
         body=v.decrypt(n.redacted_body_enc or n.body_enc, field="notice.body"),
         attempts=n.attempts,
         created_at=n.created_at,
-        next_attempt_at=n.next_attempt_at if n.status == "pending" else None,
+        next_attempt_at=n.next_attempt_at if n.status == NoticeStatus.PENDING else None,
         delivered_at=n.delivered_at,
         failed_at=n.failed_at,
         last_error=n.last_error,

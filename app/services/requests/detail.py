@@ -211,7 +211,7 @@ def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, 
 def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[str, Any] | None:
     """A draft waiting for the officer, with who drafted it (the officer may not approve it)."""
     d = closing.latest_decision(session, request)
-    if d is None or d.state is not DecisionState.AWAITING_APPROVAL:
+    if d is None or d.state != DecisionState.AWAITING_APPROVAL:
         return None
     return {
         "state": d.state,

@@ -26,6 +26,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from app.models.vocab import TaskStatus
 from app.workflows.notices import date_text, kst_datetime_text
 
 LEGAL_BASIS = "「개인정보 보호법」 제21조, 제26조, 제36조 및 같은 법 시행령 제16조"
@@ -69,13 +70,13 @@ class CertificateTask:
     holder_kind: str  # "system" | "processor"
     items: tuple[str, ...]
     instruction: str  # what was asked: "삭제", "분리 보관", "정정", "처리정지"
-    status: str  # "done" | "waived" | "open" | "failed"
+    status: TaskStatus
     action: str | None  # what was done: "삭제함"
     method: str | None  # how: "복구·재생할 수 없도록 영구 삭제"
     performed_by: str | None
     performed_at: datetime | None  # tz-aware
     note: str | None
-    waived_reason: str | None  # set when status == "waived"
+    waived_reason: str | None  # set when the task was waived
     waived_by: str | None
     evidence: tuple[EvidenceFile, ...]
 
@@ -162,7 +163,7 @@ def _evidence(f: EvidenceFile) -> tuple[str, str]:
 
 def _result(t: CertificateTask) -> tuple[str, ...]:
     lines = [_STATUS_LABELS[t.status]]
-    if t.status == "waived":
+    if t.status == TaskStatus.WAIVED:
         lines += [f"사유: {t.waived_reason or '—'}", f"면제 결정: {t.waived_by or '—'}"]
     elif t.action:
         lines.append(t.action)
