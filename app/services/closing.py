@@ -11,6 +11,7 @@ from app.models.request import Request
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.notices.queue import queue_notice
+from app.services.notices.render import render_text
 from app.workflows.lifecycle import Outcome, Status
 from app.workflows.notice_extras import (
     AccessResultExtra,
@@ -96,18 +97,13 @@ def _result_notice(
 
 
 def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
-    if request.type == "correction":
-        # A chat is no place for the corrected values: the chat hears only that it was done.
-        changes = (
-            ""
-            if request.notify_by == "chat"
-            else rt.vault.decrypt_opt(d.changes_enc, field="decision.changes") or ""
-        )
-        return f"요구하신 대로 개인정보를 정정했습니다. {changes}".strip()
-    if request.type == "suspension":
-        return "요구하신 개인정보의 처리를 정지했습니다(개인정보 보호법 제37조제2항)."
+    # A chat is no place for the corrected values: the chat hears only that it was done.
+    changes = (
+        rt.vault.decrypt_opt(d.changes_enc, field="decision.changes") or ""
+        if request.type == "correction" and request.notify_by != "chat"
+        else ""
+    )
     deleted = [p.item_name for p in d.retention or [] if p.action == "delete"]
-    what = ", ".join(deleted) if deleted else "요구하신 개인정보"
-    verb = "동의 철회에 따라 " if request.type == "consent_withdrawal" else ""
-    # Art. 36(3) / 37(3): destroyed so that it cannot be restored or regenerated.
-    return f"{verb}{what}을(를) 복구·재생할 수 없도록 파기했습니다."
+    return render_text(
+        "action_done", {"type_code": request.type, "changes": changes, "deleted": deleted}
+    )

@@ -69,6 +69,8 @@ class NoticeFacts:
 
 
 __all__ = [
+    "CHAT_NEXT_ACTIONS",
+    "NEXT_ACTIONS",
     "NoticeExtra",
     "NoticeFacts",
     "NoticeKind",
@@ -91,68 +93,26 @@ _DEADLINE_BASIS = {
     "suspension": "개인정보 보호법 시행령 제44조제2항",
 }
 
-# Receipt: what the requester does next, by intake.next_action (long text, SMS text).
-_NEXT_STEPS: dict[str, tuple[str, str]] = {
-    # Decree art. 46(1): the subject proves control of the contact given.
-    "verify_contact": (
-        "본인 확인을 위해 입력하신 연락처로 인증번호를 따로 보내 드립니다. 요청 조회 화면에서 "
-        "인증번호를 입력해 주시면 담당자가 검토를 시작합니다.",
-        "따로 보내 드리는 인증번호를 요청 조회 화면에 입력해 주세요.",
-    ),
-    # Decree art. 45(2) / 46(1): an agent shows their authority and identity. 표준지침 34 bars
-    # asking for more than that, so only the authority and the filer's identity are named.
-    "submit_identity_document": (
-        "대리인으로 신청하셨으므로 신청하신 분의 신원을 확인할 수 있는 자료(신분증 사본 등)를 "
-        "요청 조회 화면에서 제출해 주세요. 서류를 확인한 뒤 검토를 시작합니다.",
-        "신청인의 신분증 사본을 요청 조회 화면에서 제출해 주세요.",
-    ),
-    "submit_proof_of_representation": (
-        "법정대리인으로 신청하셨으므로 법정대리인임을 확인할 수 있는 서류(가족관계증명서 등)와 "
-        "신청하신 분의 신원을 확인할 수 있는 자료를 요청 조회 화면에서 제출해 주세요. 서류를 "
-        "확인한 뒤 검토를 시작합니다.",
-        "가족관계증명서 등 법정대리인 확인 서류를 요청 조회 화면에서 제출해 주세요.",
-    ),
-    "submit_power_of_attorney": (
-        "대리인으로 신청하셨으므로 정보주체가 서명한 위임장(개인정보 처리 방법에 관한 고시 "
-        "별지 제11호 서식)과 신청하신 분의 신원을 확인할 수 있는 자료를 요청 조회 화면에서 "
-        "제출해 주세요. 서류를 확인한 뒤 검토를 시작합니다.",
-        "서명한 위임장과 신청인의 신분증 사본을 요청 조회 화면에서 제출해 주세요.",
-    ),
-    "provide_information": (
-        "처리에 필요한 내용을 보완해 주셔야 합니다. 요청 조회 화면에서 요청 사항을 확인해 주세요.",
-        "요청 조회 화면에서 보완 요청 사항을 확인해 주세요.",
-    ),
-    "wait": (
-        "담당자가 요청을 검토하고 있습니다. 따로 하실 일은 없으며, 결과는 통지로 알려 드립니다.",
-        "담당자가 검토 중이며, 결과는 통지로 알려 드립니다.",
-    ),
-    "none": ("더 하실 일은 없습니다.", "더 하실 일은 없습니다."),
-}
-
-# The same steps for a request filed in a Channel Talk chat: the requester has no status page
-# and no access code; codes are typed into the chat, and nothing personal is written there.
-_CHAT_NEXT_STEPS: dict[str, tuple[str, str]] = {
-    "verify_contact": (
-        "채팅만으로는 본인임을 확인할 수 없어, 채널톡에 등록된 연락처로 인증번호 6자리를 따로 "
-        "보내 드립니다. 받으신 인증번호를 이 채팅에 입력해 주시면 담당자가 검토를 시작합니다.",
-        "따로 보내 드리는 인증번호 6자리를 이 채팅에 입력해 주세요.",
-    ),
-    "verify_by_staff": (
-        "채팅만으로는 본인임을 확인할 수 없어, 담당자가 이 채팅으로 본인 확인 방법을 안내해 "
-        "드립니다. 본인 확인 전에는 개인정보를 알려 드리거나 바꾸지 않습니다.",
-        "담당자가 이 채팅으로 본인 확인 방법을 안내해 드립니다.",
-    ),
-    "provide_information": (
-        "처리에 필요한 내용을 보완해 주셔야 합니다. 담당자가 이 채팅으로 안내해 드립니다.",
-        "담당자가 이 채팅으로 보완 사항을 안내해 드립니다.",
-    ),
-    "wait": (
-        "회원 로그인으로 본인 확인이 되어 담당자가 요청을 검토하고 있습니다. 결과는 이 채팅으로 "
-        "알려 드립니다.",
-        "담당자가 검토 중이며, 결과는 이 채팅으로 알려 드립니다.",
-    ),
-    "none": _NEXT_STEPS["none"],
-}
+# Receipt: what the requester does next, by intake.next_action; the sentences are in
+# app/templates/notices/_next_steps.{txt,sms}.j2. A chat request has no status page and no
+# access code, so it has steps of its own.
+NEXT_ACTIONS: tuple[str, ...] = (
+    "verify_contact",  # Decree art. 46(1): the subject proves control of the contact given
+    # Decree art. 45(2) / 46(1): an agent shows their authority and identity.
+    "submit_identity_document",
+    "submit_proof_of_representation",
+    "submit_power_of_attorney",
+    "provide_information",
+    "wait",
+    "none",
+)
+CHAT_NEXT_ACTIONS: tuple[str, ...] = (
+    "verify_contact",
+    "verify_by_staff",
+    "provide_information",
+    "wait",
+    "none",
+)
 
 _ACTION_TYPES = frozenset({"correction", "deletion", "suspension", "consent_withdrawal"})
 
@@ -294,15 +254,14 @@ def _require_type(kind: NoticeKind, facts: NoticeFacts, allowed: frozenset[str])
 
 
 def _receipt(x: ReceiptExtra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
-    steps = _CHAT_NEXT_STEPS if facts.chat else _NEXT_STEPS
+    steps = CHAT_NEXT_ACTIONS if facts.chat else NEXT_ACTIONS
     if x.next_action not in steps:
         allowed = ", ".join(steps)
         raise ValueError(
             f"{x.kind} notice: extra['next_action'] must be one of {allowed}"
             f" (got {x.next_action!r})"
         )
-    long_text, short_text = steps[x.next_action]
-    return {"next_action": x.next_action, "next_steps": long_text, "next_steps_short": short_text}
+    return {"next_action": x.next_action}
 
 
 def _info_request(x: InfoRequestExtra) -> dict[str, Any]:
