@@ -34,6 +34,7 @@ from app.integrations.mail import FileTransport, SmtpTransport
 from app.integrations.sms import HttpSmsTransport
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Request
+from app.models.vocab import NoticeStatus
 from app.runtime import Runtime
 from app.services.audit.timeline import append_event, note_event
 from app.settings import Settings
@@ -105,7 +106,7 @@ class Outbox:
             due = session.exec(
                 select(Notice.id)
                 .where(
-                    Notice.status == "pending",
+                    Notice.status == NoticeStatus.PENDING,
                     col(Notice.next_attempt_at) <= now,
                     or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
                 )
@@ -130,7 +131,7 @@ class Outbox:
         lease = now + timedelta(seconds=self.rt.settings.notice_lease_seconds)
         claimable = (
             col(Notice.id) == notice_id,
-            col(Notice.status) == "pending",
+            col(Notice.status) == NoticeStatus.PENDING,
             or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
         )
         with transaction(self.rt.engine) as session:
@@ -201,7 +202,7 @@ class Outbox:
         with transaction(self.rt.engine) as session:
             conn = session.connection()
             notice = conn.execute(_RECORDED, {"id": message.notice_id}).one()
-            if notice.attempts != number or notice.status != "pending":
+            if notice.attempts != number or notice.status != NoticeStatus.PENDING:
                 # Our lease ran out and another worker took the notice over: its outcome is
                 # the notice's; ours is only this attempt's record.
                 done: dict[str, object] = {"finished_at": now}
@@ -233,7 +234,7 @@ class Outbox:
     ) -> tuple[dict[str, object], dict[str, object], str]:
         changes: dict[str, object] = {
             "lease_until": None,
-            "status": "delivered",
+            "status": NoticeStatus.DELIVERED,
             "delivered_at": now,
             "last_error": None,
         }
@@ -259,7 +260,7 @@ class Outbox:
         final = isinstance(error, PermanentDeliveryError) or number >= settings.notice_max_attempts
         if final:
             done["outcome"] = "failed"
-            changes.update(status="failed", failed_at=now)
+            changes.update(status=NoticeStatus.FAILED, failed_at=now)
             if notice.redacted_body_enc is not None:  # an undeliverable code ends too
                 changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
             log.error(

@@ -23,6 +23,7 @@ from app.models.request_api import (
     VerificationOut,
 )
 from app.models.staff import AccessLog, InternalNote, Staff
+from app.models.vocab import DecisionState
 from app.runtime import Runtime
 from app.services import closing
 from app.services.channeltalk.view import chat_view
@@ -223,7 +224,7 @@ def _internal_notes(session: Session, rt: Runtime, request: Request) -> list[dic
 def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[str, Any] | None:
     """A draft waiting for the officer, with who drafted it (the officer may not approve it)."""
     d = closing.latest_decision(session, request)
-    if d is None or d.state != "awaiting_approval":
+    if d is None or d.state != DecisionState.AWAITING_APPROVAL:
         return None
     return {
         "state": d.state,
@@ -232,7 +233,9 @@ def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[s
         "reason": rt.vault.decrypt_opt(d.reason_enc, field="decision.reason"),
         "items_granted": d.items_granted,
         "items_withheld": d.items_withheld,
-        "retention": d.retention,
+        "retention": (
+            [p.model_dump(mode="json") for p in d.retention] if d.retention is not None else None
+        ),
         "drafted_by": d.drafted_by,
         "drafted_at": d.drafted_at,
     }

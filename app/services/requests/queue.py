@@ -25,7 +25,7 @@ from app.models.staff import Staff
 from app.models.task import Task
 from app.runtime import Runtime
 from app.workflows.deadlines import kst_date
-from app.workflows.lifecycle import CLOSED
+from app.workflows.lifecycle import CLOSED, Status
 from app.workflows.sla import Sla, sla_condition, sla_state
 
 
@@ -79,7 +79,7 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
         stmt = stmt.where(col(Request.reference).startswith(f.q.strip().upper(), autoescape=True))
     if f.blocked_on_tasks:
         stmt = stmt.where(
-            Request.status == "executing",
+            Request.status == Status.EXECUTING,
             col(Request.id).in_(select(Task.request_id).where(col(Task.status).in_(_PENDING))),
         )
     stmt = _page(stmt, f)
@@ -87,7 +87,7 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     cutoff = rt.clock() - timedelta(hours=rt.settings.unassigned_flag_hours)
-    pending = _pending_tasks(session, [r.id for r in rows if r.status == "executing"])
+    pending = _pending_tasks(session, [r.id for r in rows if r.status == Status.EXECUTING])
     items = [
         _queue_item(r, today, due_soon, cutoff).model_copy(
             update={"tasks_pending": pending.get(r.id or 0, 0)}
