@@ -24,8 +24,7 @@ from app.services.audit.verify import anchor, verify
 from app.services.staff.accounts import add_staff
 from app.settings import Settings
 from tests.conftest import Clock, carry_out, request_body, subject
-from tests.test_cli import rightsdesk
-from tests.test_intake_api import file
+from tests.factories import file, rightsdesk
 
 Headers = Callable[..., dict[str, str]]
 

@@ -47,9 +47,8 @@ from app.services.notices.outbox import Outbox
 from app.settings import Settings
 from tests.channeltalk_fake import FakeChannelTalk
 from tests.conftest import T0, mailed_code
+from tests.factories import browser_multipart, dd_after, png_bytes
 from tests.servers import free_port
-from tests.test_evidence_store import png_bytes
-from tests.test_web_form import browser_multipart, dd_after
 
 Headers = Callable[..., dict[str, str]]
 

@@ -29,6 +29,7 @@ from app.services.notices.outbox import Outbox
 from app.settings import Settings
 from tests.channeltalk_fake import FakeChannelTalk
 from tests.conftest import T0, TEST_KEY, Clock, carry_out, mailed_code
+from tests.factories import rightsdesk
 
 Headers = Callable[..., dict[str, str]]
 
@@ -550,8 +551,6 @@ def test_channel_talk_confirming_the_user_deleted_goes_on_the_timeline(
 def test_the_check_command_tests_the_credential_and_finds_our_blocked_webhook(
     fake: FakeChannelTalk, tmp_path: Path
 ) -> None:
-    from tests.test_cli import rightsdesk
-
     env = {
         "RIGHTSDESK_ENV": "test",
         "RIGHTSDESK_DATA_DIR": str(tmp_path),
