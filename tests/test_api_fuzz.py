@@ -67,6 +67,8 @@ from app.settings import Settings
 from tests.conftest import TEST_KEY, Clock, carry_out, request_body, subject
 from tests.factories import pdf_bytes
 
+pytestmark = pytest.mark.fuzz  # schemathesis and hypothesis
+
 WEBHOOK_TOKEN = "fuzz-webhook-token"
 
 CHECKS = [

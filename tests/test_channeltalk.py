@@ -562,6 +562,7 @@ def test_channel_talk_confirming_the_user_deleted_goes_on_the_timeline(
 # --- operations: the command, metrics, the staff detail, start-up checks -----------------------
 
 
+@pytest.mark.slow  # the command in subprocesses
 def test_the_check_command_tests_the_credential_and_finds_our_blocked_webhook(
     fake: FakeChannelTalk, tmp_path: Path
 ) -> None:

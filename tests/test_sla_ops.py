@@ -198,6 +198,7 @@ def test_assignment_and_internal_notes(client: TestClient, staff_headers: Header
     assert "고객센터" not in json.dumps(cleared.json()["events"], ensure_ascii=False)
 
 
+@pytest.mark.slow  # the command in subprocesses
 def test_sweep_from_the_command_line(tmp_path: Path) -> None:
     env = {
         **os.environ,
