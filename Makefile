@@ -25,9 +25,15 @@ run: migrate
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The inner loop: the suite without the browser, PostgreSQL and fuzz tests (`make test` runs all).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not browser and not postgres and not fuzz"
+
 # Benchmarks (not part of `make test`); see bench/README.md. Exits non-zero when a target fails.
 # The SLA benchmark builds a 1,000,000-request database in a temporary directory (~4 min).
 # The webhook benchmark sends 2,000 Channel Talk deliveries to a local uvicorn (~20 s).
+# The intake benchmark floods `POST /v1/requests` at 50 and 100 filings/s for 3 minutes each,
+# receipts over SMTP to a local sink, on SQLite and on a throwaway PostgreSQL (~10 min).
 bench: $(STAMP)
 	$(BIN)/python bench/sla_bench.py; sla=$$?; \
 	$(BIN)/python bench/upload_memory.py; upload=$$?; \

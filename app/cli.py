@@ -78,6 +78,7 @@ def _worker(args: argparse.Namespace) -> int:
     worker = BackgroundWorker(Outbox(runtime), settings.worker_poll_seconds, periodic_jobs(runtime))
     if args.once:
         worker.run_pass()
+        worker.outbox.close()
         return 0
     stop = threading.Event()
 
@@ -92,6 +93,7 @@ def _worker(args: argparse.Namespace) -> int:
     while not stop.is_set():
         worker.run_pass()
         stop.wait(settings.worker_poll_seconds)
+    worker.outbox.close()
     return 0
 
 
@@ -269,21 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         func=_migrate
     )
 
-    staff = sub.add_parser("staff", help="staff accounts and tokens")
-    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
-    add = staff_sub.add_parser("add", help="add a staff member and print a new token once")
-    add.add_argument("--name", required=True)
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--email", help="where SLA reminders reach this person")
-    add.add_argument("--json", action="store_true", help="print one JSON line")
-    add.set_defaults(func=_staff_add)
-    revoke = staff_sub.add_parser("revoke", help="deactivate a staff member and their tokens")
-    revoke.add_argument("--name", required=True)
-    revoke.set_defaults(func=_staff_revoke)
-    token = staff_sub.add_parser("token", help="issue another token (rotation); shown once")
-    token.add_argument("--name", required=True)
-    token.add_argument("--json", action="store_true", help="print one JSON line")
-    token.set_defaults(func=_staff_token)
+    _add_staff_commands(sub)
 
     audit = sub.add_parser("audit", help="the tamper-evident timeline")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -301,6 +289,24 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="load synthetic requests to try the service with (not in production)"
     ).set_defaults(func=_demo)
     return parser
+
+
+def _add_staff_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    staff = sub.add_parser("staff", help="staff accounts and tokens")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="add a staff member and print a new token once")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--email", help="where SLA reminders reach this person")
+    add.add_argument("--json", action="store_true", help="print one JSON line")
+    add.set_defaults(func=_staff_add)
+    revoke = staff_sub.add_parser("revoke", help="deactivate a staff member and their tokens")
+    revoke.add_argument("--name", required=True)
+    revoke.set_defaults(func=_staff_revoke)
+    token = staff_sub.add_parser("token", help="issue another token (rotation); shown once")
+    token.add_argument("--name", required=True)
+    token.add_argument("--json", action="store_true", help="print one JSON line")
+    token.set_defaults(func=_staff_token)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,7 +36,7 @@ from app.routers import (
 from app.routers.integrations import WEBHOOK_PATH
 from app.routers.metrics import router as metrics_router
 from app.routers.staff_gate import StaffTokenGate
-from app.runtime import build_runtime
+from app.runtime import Runtime, build_runtime
 from app.services.jobs import periodic_jobs
 from app.services.notices.outbox import BackgroundWorker, Outbox
 from app.settings import Settings, get_settings
@@ -83,6 +83,26 @@ def create_app(
         redoc_url=None,
     )
     app.state.runtime = runtime
+    upload_routes = _install_middleware(app, settings, runtime)
+    install_error_handlers(app)
+    install_docs(app)
+    modules = (public, staff, decisions, tasks, reports, audit, meta, integrations, task_confirm)
+    for module in modules:
+        app.include_router(module.router)
+    app.include_router(metrics_router)
+    web.install_web(app)  # the data subject's web form (HTML) and /static
+    register_schema(app, RequestCreate)
+    # Included routers keep their routes (full paths) on the router itself.
+    for router in (*(m.router for m in modules), web.router):
+        for route in router.routes:
+            if isinstance(route, APIRoute) and getattr(route.endpoint, "accepts_files", False):
+                upload_routes.add(route.methods, route.path_regex)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings, runtime: Runtime) -> UploadRoutes:
+    """The layers every request passes, innermost first; returns the set of upload routes,
+    which the app fills once its routers are included."""
     app.add_middleware(AccessPurpose)
     app.add_middleware(
         PublicRateLimit,
@@ -106,20 +126,7 @@ def create_app(
     app.add_middleware(NoStore)
     # Outermost of all: every layer below (rate limits included) sees the real client.
     app.add_middleware(ForwardedHeaders, allow=settings.forwarded_allow_ips)
-    install_error_handlers(app)
-    install_docs(app)
-    modules = (public, staff, decisions, tasks, reports, audit, meta, integrations, task_confirm)
-    for module in modules:
-        app.include_router(module.router)
-    app.include_router(metrics_router)
-    web.install_web(app)  # the data subject's web form (HTML) and /static
-    register_schema(app, RequestCreate)
-    # Included routers keep their routes (full paths) on the router itself.
-    for router in (*(m.router for m in modules), web.router):
-        for route in router.routes:
-            if isinstance(route, APIRoute) and getattr(route.endpoint, "accepts_files", False):
-                upload_routes.add(route.methods, route.path_regex)
-    return app
+    return upload_routes
 
 
 def app_factory() -> FastAPI:

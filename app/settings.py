@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = None  # smtp://user:pass@host:587?starttls=true, or smtps://...
     smtp_ca_file: Path | None = None  # a private CA to trust for STARTTLS / SMTPS
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    # One SMTP connection is kept open between messages while they follow within this long.
+    smtp_idle_seconds: float = Field(default=30.0, ge=0)
     # Mail hardening (issue 16). The SMTP relay offers SMTPUTF8 (RFC 6531), so an address
     # whose mailbox name is not ASCII (홍길동@예시.한국) can be sent to. Off, such addresses
     # are refused at intake (422 email_not_deliverable) while SMTP_URL is set; the .eml

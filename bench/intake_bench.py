@@ -1,73 +1,46 @@
-"""Intake throughput, p50/p99 latency and server peak memory, against a bare FastAPI + SQLModel
-insert endpoint measured in the same run, on SQLite and on PostgreSQL.
+"""The intake under a flood of filings: the day after a breach is announced.
 
-Every server is a separate process: uvicorn with one worker, as `rightsdesk serve` runs in
-production. Each (server, clients, database) cell gets a fresh process on a fresh database:
+An open-loop load of `POST /v1/requests` (JSON) at a fixed arrival rate, with the e-mail
+notices delivered over SMTP to a real local server (aiosmtpd), on two deployments:
 
-- `intake`: `python -m app.cli serve` (the production entry point) with env=test settings, the
-  tests' fixed data key, the intake and public rate limits off (RIGHTSDESK_INTAKE_RATE_LIMIT=0,
-  RIGHTSDESK_PUBLIC_RATE_LIMIT_PER_MINUTE=0) and the **embedded worker on**, the production
-  default: during the run the outbox thread claims and "sends" the receipt and the one-time
-  code of every filing as .eml files under DATA_DIR/mail (no SMTP), with its own write
-  transactions. The load is `POST /v1/requests`.
-  The embedded worker gives way to web requests (RIGHTSDESK_WORKER_GIVE_WAY_SECONDS), so
-  under this load its receipts trail the filings.
-- `intake-workerproc`: the deployment for load (docs/deployment.md): the same web process with
-  RIGHTSDESK_EMBEDDED_WORKER=false, and `python -m app.cli worker` as a second process that
-  delivers the notices meanwhile. Its CPU is reported as "worker"; it shares the two cores.
-- `intake-noworker` (optional, for diagnosis): the web process with RIGHTSDESK_EMBEDDED_WORKER=false
-  and no worker at all: notices pile up.
-- `bare-sync`: a minimal FastAPI app defined in this file, with one SQLModel table and
-  `POST /rows` as a plain `def` handler: FastAPI runs it in its thread pool, where it opens a
-  Session, adds one row and commits.
-- `bare-async`: the same route as an `async def` handler that does the insert in one
-  `run_in_threadpool` call. SQLModel's `Session` is synchronous (its async session needs an
-  async driver, and none is installed for SQLite), so this is what "async" means for a
-  SQLModel endpoint: the event loop parses and validates the body and answers; one short
-  thread-pool call opens the session, inserts, commits. It is also the shape of the intake
-  handler itself. This is the reference of the targets.
-- `bare-loop` (optional, for diagnosis): an `async def` handler that runs the same synchronous
-  insert on the event loop itself. It blocks the loop for the length of the insert, but it is
-  a single writer: no thread ever waits on SQLite's write lock.
+- `embedded`: one `python -m app.cli serve` process on SQLite, with the embedded worker
+  (RIGHTSDESK_EMBEDDED_WORKER's default, true) delivering the notices; 50 filings/s.
+- `postgres`: `python -m app.cli serve --workers 2` (RIGHTSDESK_EMBEDDED_WORKER=false) and one
+  `python -m app.cli worker`, on a throwaway PostgreSQL cluster with production's durability
+  (fsync, synchronous_commit and full_page_writes on; the test suite turns them off);
+  100 filings/s.
 
-The bare apps build their engine with `app.db.make_engine`, so they use the service's own
-pragmas (WAL, synchronous=NORMAL, busy timeout 30 s) and pool. They take the same JSON body
-as the intake and answer 201.
+Every party is a process of its own: the web process(es), the worker, PostgreSQL, the load
+generator and the SMTP sink. This process only starts them, reads their CPU time from /proc
+and computes the figures. The settings are RIGHTSDESK_ENV=test, the tests' fixed data key and
+the intake and public rate limits off; the web processes log at `warning` (no access log).
 
-SQLite: a file in a temporary directory (the disk the temporary directory is on), migrated with
-`app.migrate.upgrade` once and copied for every cell. PostgreSQL: a throwaway cluster started
-with `tests.pg.PostgresServer` (the Debian binaries, as the test suite does), one database per
-cell cloned from a migrated template (`tests.pg.TemplateDatabases`). The test suite runs that
-cluster without durability (fsync, synchronous_commit and full_page_writes off); this script
-starts it with PostgreSQL's defaults for those three (on) unless `--pg-fast` is given, so a
-commit costs what it costs in production.
+The load generator (asyncio, uvloop when installed, a minimal HTTP/1.1 client) schedules filing i at
+t0 + i / rate and sends it then, whether or not earlier filings have been answered (open loop).
+A filing's latency runs from its scheduled time to its parsed response, so a stalled server or
+a late generator shows in the figures (no coordinated omission). Any response other than 201,
+or a transport error (60 s timeout), is an error. Every filing is a synthetic adult (가상
+names, example.com addresses) filing for themselves with an e-mail contact, so it queues two
+e-mails: the receipt and the one-time code.
 
-The load generator runs in this process: asyncio (uvloop when installed) and N tasks, each with
-its own `httpx.AsyncClient` holding one keep-alive connection (one client shared by N tasks
-spends far more CPU per request at N = 32), sending filings back to back for `--warmup`
-seconds, then `--seconds` measured seconds. A response counts when it arrives
-inside the measured window; its latency runs from the call to the parsed status on the client.
-Any response other than 201, or a transport error, is an error. **The client shares the two
-cores with the server** (and with PostgreSQL); its CPU time is reported next to the server's.
+The SMTP sink records when each message arrives, with the reference and the notice kind from
+its X-RightsDesk-Reference and X-RightsDesk-Notice headers (the reference is in the subject
+too). A receipt's delay runs from its filing's 201 to its arrival at the sink (both processes
+read the same CLOCK_MONOTONIC). The one-time-code e-mails are reported separately, without a
+target. After the last filing the run waits until every e-mail has arrived, or 60 s after the
+last 201: a receipt not in by 60 s after its filing is counted as not delivered.
 
-Server peak memory is VmHWM (peak RSS) from /proc/<pid>/status, read at the end of the run.
+Before the load, 10 filings are sent one by one and their e-mails awaited (a warm-up and a
+check that delivery works); they are not counted.
 
-Other processes on the machine distort the figures: the script reports the CPU each party used
-during the measured window (server, PostgreSQL, the client, and everything else). Before a cell
-it waits (up to --idle-wait seconds) for other processes to use less than --max-other cores,
-and a cell that saw more than that while measured is run again (--retries); if all attempts
-were disturbed the quietest is kept and marked "(noisy)".
+Targets, per scenario: no errors, filing p99 < 300 ms, receipt delay p99 ≤ 30 s and every
+receipt delivered within 60 s. Exit 1 when a target fails.
 
-Targets (from the issue), for `intake` on each database and client count: throughput ≥ 0.5 ×
-the bare async endpoint's, p99 ≤ 1.5 × the bare async p99; the web process's peak RSS
-< 200 MB; no errors. `intake-workerproc` is reported against the same ratios without a
-target (its worker process competes for the same two cores). Exit 1 when a target fails.
+    .venv/bin/python bench/intake_bench.py                      # both scenarios (~10 min)
+    .venv/bin/python bench/intake_bench.py --scenario embedded --seconds 60
+    .venv/bin/python bench/intake_bench.py --scenario postgres --rate 150 --json
 
-    .venv/bin/python bench/intake_bench.py          # SQLite and PostgreSQL (~5 min when quiet)
-    .venv/bin/python bench/intake_bench.py --db sqlite --seconds 10 --json
-    .venv/bin/python bench/intake_bench.py --servers bare-async,bare-loop,intake,intake-noworker
-
-Only synthetic people (가상 names, example.com addresses). Not part of the test run.
+Only synthetic people. Not part of the test run.
 """
 
 from __future__ import annotations
@@ -79,49 +52,47 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fastapi import FastAPI  # noqa: E402
-from fastapi.concurrency import run_in_threadpool  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlmodel import Field, Session, SQLModel  # noqa: E402
-
 # The same fixed key as the tests (tests/conftest.py): never a real deployment's key.
 TEST_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
 
 # Targets from the issue.
-THROUGHPUT_RATIO = 0.5  # intake ≥ this × bare async
-P99_RATIO = 1.5  # intake p99 ≤ this × bare async p99
-RSS_LIMIT_BYTES = 200 * 1000 * 1000  # "under 200 MB"
-REFERENCE = "bare-async"
-# The intake as `rightsdesk serve` runs by default (one web process, its embedded worker), on
-# both databases. `intake-workerproc` puts a second process on the same two cores, competing
-# with the server, the client and PostgreSQL for them: measured and reported, not a target.
-TARGETS = {("sqlite", "intake"), ("postgres", "intake")}
+FILING_P99_MS = 300.0
+RECEIPT_P99_S = 30.0
+RECEIPT_MAX_S = 60.0  # and the wait after the last filing
+WARMUP_FILINGS = 10
+# The e-mails of a self filing: its receipt and its one-time code (the notice kinds).
+KINDS = ("receipt", "verification_code")
 
-SERVERS = {
-    "bare-sync": "/rows",
-    "bare-async": "/rows",
-    "bare-loop": "/rows",
-    "intake": "/v1/requests",
-    "intake-workerproc": "/v1/requests",
-    "intake-noworker": "/v1/requests",
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    db: str  # sqlite | postgres
+    web_workers: int
+    embedded_worker: bool
+    rate: float  # filings per second
+
+
+SCENARIOS = {
+    "embedded": Scenario("embedded", "sqlite", 1, True, 50.0),
+    "postgres": Scenario("postgres", "postgres", 2, False, 100.0),
 }
 
 NAMES = ("김가상", "이가상", "박예시", "최시험", "정가명", "강예제", "조가상", "윤시험")
@@ -137,96 +108,195 @@ def body(n: int) -> bytes:
         "subject": {
             "name": NAMES[n % len(NAMES)],
             "birth_date": f"{1960 + n % 40}-{1 + n % 12:02d}-{1 + n % 28:02d}",
-            "email": f"bench+{n}@example.com",
+            "email": f"flood+{n}@example.com",
         },
     }
     return json.dumps(payload, ensure_ascii=False).encode()
 
 
-# --- the bare baseline (runs in its own process: `--serve bare-sync|bare-async|bare-loop`) -----
+# --- CPU time from /proc -----------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-class BenchRow(SQLModel, table=True):
-    __tablename__ = "bench_row"
-
-    id: int | None = Field(default=None, primary_key=True)
-    type: str
-    service: str
-    name: str
-    birth_date: date
-    email: str
-    created_at: datetime
+def _stat_fields(pid: int | str) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
 
 
-class SubjectIn(BaseModel):
-    name: str
-    birth_date: date
-    email: str
+def tree_cpu(root: int | None) -> float:
+    """CPU seconds of a process and all its descendants, including the children they reaped
+    (PostgreSQL's backends, uvicorn's worker processes). 0 when it is gone."""
+    if root is None:
+        return 0.0
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(entry.name)) is not None:
+            stats[int(entry.name)] = fields
+    if root not in stats:
+        return 0.0
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        fields = stats[pid]
+        total += sum(int(v) for v in fields[11:15]) / CLK_TCK  # utime, stime, cutime, cstime
+        todo += [child for child, f in stats.items() if int(f[1]) == pid]
+    return total
 
 
-class RowIn(BaseModel):
-    type: str
-    service: str
-    subject: SubjectIn
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK  # minus idle and iowait
 
 
-def bare_app(engine: Any, mode: str) -> FastAPI:
-    app = FastAPI()
+# --- the SMTP sink (its own process: `--smtp-sink PORT FILE`) ----------------------------------
 
-    def insert(row: RowIn) -> int:
-        with Session(engine, expire_on_commit=False) as session:
-            stored = BenchRow(
-                type=row.type,
-                service=row.service,
-                name=row.subject.name,
-                birth_date=row.subject.birth_date,
-                email=row.subject.email,
-                created_at=datetime.now(UTC),
+_HEADER = re.compile(rb"^X-RightsDesk-(Reference|Notice):[ \t]*(\S+)", re.I | re.M)
+
+
+class ArrivalLog:
+    """aiosmtpd handler: one line per message, `<monotonic time> <kind> <reference>`. Only the
+    headers are read (parsing the whole message would cost the sink more than the service)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        arrived = time.monotonic()
+        raw = envelope.original_content or envelope.content or b""
+        headers = dict(
+            (k.lower(), v.decode()) for k, v in _HEADER.findall(raw.split(b"\r\n\r\n", 1)[0])
+        )
+        kind, ref = headers.get(b"notice", "-"), headers.get(b"reference", "-")
+        self.out.write(f"{arrived:.6f} {kind} {ref}\n")
+        self.out.flush()
+        return "250 OK"
+
+
+def run_sink(port: int, path: str) -> int:
+    from aiosmtpd.controller import Controller
+
+    stop = False
+
+    def halt(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, halt)
+    signal.signal(signal.SIGINT, halt)
+    with open(path, "a", encoding="utf-8") as out:
+        controller = Controller(ArrivalLog(out), hostname="127.0.0.1", port=port)
+        controller.start()
+        while not stop:
+            time.sleep(0.2)
+        controller.stop()
+    return 0
+
+
+def read_arrivals(path: Path) -> dict[tuple[str, str], float]:
+    """(kind, reference) → the first arrival of that e-mail at the sink."""
+    out: dict[tuple[str, str], float] = {}
+    with contextlib.suppress(OSError):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            at, kind, ref = line.split(" ")
+            out.setdefault((kind, ref), float(at))
+    return out
+
+
+# --- the load generator (its own process: `--generate PORT RATE SECONDS FILE`) -----------------
+
+
+class Connections:
+    """A minimal HTTP/1.1 client over asyncio streams, one request per connection at a time:
+    an idle keep-alive connection is reused, else a new one opened. httpx spent several ms of
+    CPU per request once hundreds were in flight, on the cores the server needs."""
+
+    IDLE_LIMIT = 4.0  # uvicorn closes a keep-alive connection after 5 s idle
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[float, asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, payload: bytes) -> tuple[int, bytes]:
+        reader, writer = await self._connection()
+        head = (
+            f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{self.port}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n"
+        )
+        try:
+            writer.write(head.encode() + payload)
+            lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            fields = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+            content = await reader.readexactly(int(fields.get("content-length", "0")))
+        except BaseException:
+            writer.close()
+            raise
+        if fields.get("connection") == "close":
+            writer.close()
+        else:
+            self.idle.append((time.monotonic(), reader, writer))
+        return status, content
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while self.idle:  # the most recently used first
+            since, reader, writer = self.idle.pop()
+            if time.monotonic() - since < self.IDLE_LIMIT and not reader.at_eof():
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection("127.0.0.1", self.port)
+
+    def close(self) -> None:
+        for _, _, writer in self.idle:
+            writer.close()
+
+
+async def flood(port: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Filing i is sent at t0 + i / rate, answered or not; one record per filing."""
+    records: list[dict[str, Any]] = []
+    connections = Connections(port)
+
+    async def one(i: int, scheduled: float) -> None:
+        sent, status, ref, detail = time.monotonic(), 0, "", ""
+        try:
+            status, content = await asyncio.wait_for(
+                connections.post("/v1/requests", body(i)), timeout=60
             )
-            session.add(stored)
-            session.commit()
-            assert stored.id is not None
-            return stored.id
+            if status == 201:
+                ref = json.loads(content)["reference"]
+            else:
+                detail = f"{status} {content[:200].decode(errors='replace')}"
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+            status, detail = 0, f"{type(exc).__name__}: {exc}"
+        done = time.monotonic()
+        records.append(
+            {"scheduled": scheduled, "sent": sent, "done": done, "status": status}
+            | {"reference": ref, "detail": detail}
+        )
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    if mode == "bare-sync":
-
-        @app.post("/rows", status_code=201)
-        def create_sync(row: RowIn) -> dict[str, int]:
-            return {"id": insert(row)}
-
-    elif mode == "bare-async":
-
-        @app.post("/rows", status_code=201)
-        async def create_async(row: RowIn) -> dict[str, int]:
-            return {"id": await run_in_threadpool(insert, row)}
-
-    elif mode == "bare-loop":
-
-        @app.post("/rows", status_code=201)
-        async def create_on_loop(row: RowIn) -> dict[str, int]:
-            return {"id": insert(row)}  # blocks the loop: one writer at a time
-
-    else:
-        raise SystemExit(f"unknown bare mode {mode}")
-    return app
+    cpu0, t0 = time.process_time(), time.monotonic() + 0.2
+    tasks = []
+    for i in range(int(rate * seconds)):
+        scheduled = t0 + i / rate
+        await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+        tasks.append(asyncio.create_task(one(WARMUP_FILINGS + i, scheduled)))
+    await asyncio.gather(*tasks)
+    connections.close()
+    return {"t0": t0, "cpu_seconds": time.process_time() - cpu0, "records": records}
 
 
-def serve_bare(mode: str, port: int, database_url: str, data_dir: str) -> int:
-    import uvicorn
+def run_generator(port: int, rate: float, seconds: float, path: str) -> int:
+    try:
+        import uvloop
 
-    from app.db import make_engine
-    from app.settings import Settings
-
-    settings = Settings(
-        env="test", data_key=TEST_KEY, database_url=database_url, data_dir=Path(data_dir)
-    )
-    engine = make_engine(settings)  # the service's own pragmas and pool
-    SQLModel.metadata.create_all(engine, tables=[BenchRow.__table__])  # type: ignore[attr-defined]
-    uvicorn.run(bare_app(engine, mode), host="127.0.0.1", port=port, log_level="warning")
+        result = uvloop.run(flood(port, rate, seconds))
+    except ImportError:
+        result = asyncio.run(flood(port, rate, seconds))
+    Path(path).write_text(json.dumps(result))
     return 0
 
 
@@ -239,578 +309,392 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of a process, in seconds (0 if it is gone)."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def children_cpu(ppid: int) -> float:
-    """CPU seconds of a process and its direct children (PostgreSQL's backends), including the
-    children it has reaped: a backend whose connection the pool closed still counts."""
-    try:
-        raw = Path(f"/proc/{ppid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = raw[raw.rindex(")") + 2 :].split()
-    total = sum(int(v) for v in fields[11:15]) / CLK_TCK  # utime, stime, cutime, cstime
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        if int(fields[1]) == ppid:
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    total = sum(values[:8])  # without guest time, already counted in user
-    return (total - idle) / CLK_TCK, total / CLK_TCK
-
-
-def vm_status(pid: int) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmHWM", "VmRSS"):
-            out[key] = int(value.split()[0]) * 1024
-    return out
-
-
-def clean_env() -> dict[str, str]:
-    # RIGHTSDESK_* variables from the caller's shell must not steer the servers.
-    return {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-
-
-@dataclass
-class Server:
-    kind: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-    worker: subprocess.Popen[bytes] | None = None  # `rightsdesk worker`, for intake-workerproc
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-
-def start_server(kind: str, database_url: str, data_dir: Path, log: Path) -> Server:
-    port = free_port()
-    env = clean_env()
-    if kind.startswith("intake"):
-        env.update(
-            RIGHTSDESK_ENV="test",
-            RIGHTSDESK_DATA_KEY=TEST_KEY,
-            RIGHTSDESK_DATABASE_URL=database_url,
-            RIGHTSDESK_DATA_DIR=str(data_dir),
-            RIGHTSDESK_INTAKE_RATE_LIMIT="0",
-            RIGHTSDESK_PUBLIC_RATE_LIMIT_PER_MINUTE="0",
-            RIGHTSDESK_EMBEDDED_WORKER="true" if kind == "intake" else "false",
-            # uvicorn's access log off, as for the bare servers (it is logged at info).
-            RIGHTSDESK_LOG_LEVEL="warning",
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: uvicorn's workers are stopped with it
         )
-        cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    else:
-        cmd = [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--serve",
-            kind,
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-            "--data-dir",
-            str(data_dir),
-        ]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        )
-    server = Server(kind, port, process, log)
-    wait_ready(server)
-    if kind == "intake-workerproc":
-        worker_log = log.with_name("worker.log")
-        with open(worker_log, "wb") as out:
-            server.worker = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "worker"],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-    return server
 
 
-def wait_ready(server: Server, timeout: float = 60.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    with httpx.Client(trust_env=False, timeout=2) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"{server.kind} exited at start-up:\n{tail(server.log)}")
-            try:
-                if client.get(f"http://127.0.0.1:{server.port}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(f"{server.kind} did not start within {timeout:.0f}s:\n{tail(server.log)}")
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGINT to the process's group (a graceful stop), SIGKILL after 30 s."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
-def stop_server(server: Server) -> None:
-    # uvicorn's graceful shutdown: the lifespan stops the embedded worker; `rightsdesk worker`
-    # stops after the notice in hand.
-    for process in (server.process, server.worker):
-        if process is None or process.poll() is not None:
-            continue
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"(no log: {exc})"
 
 
+def service_env(database_url: str, data_dir: Path, smtp_port: int, embedded: bool) -> dict:
+    # RIGHTSDESK_* variables from the caller's shell must not steer the service.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
+    env.update(
+        RIGHTSDESK_ENV="test",
+        RIGHTSDESK_DATA_KEY=TEST_KEY,
+        RIGHTSDESK_DATABASE_URL=database_url,
+        RIGHTSDESK_DATA_DIR=str(data_dir),
+        RIGHTSDESK_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        RIGHTSDESK_INTAKE_RATE_LIMIT="0",
+        RIGHTSDESK_PUBLIC_RATE_LIMIT_PER_MINUTE="0",
+        RIGHTSDESK_EMBEDDED_WORKER="true" if embedded else "false",
+        RIGHTSDESK_LOG_LEVEL="warning",  # no access log line per filing
+    )
+    return env
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 60
+    with httpx.Client(trust_env=False, timeout=2) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the web server exited at start-up:\n{tail(log)}")
+            with contextlib.suppress(httpx.TransportError):
+                if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    return
+            time.sleep(0.1)
+    raise RuntimeError(f"the web server did not answer within 60 s:\n{tail(log)}")
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
 # --- databases ---------------------------------------------------------------------------------
 
 
-class SqliteDatabases:
-    def __init__(self, base: Path) -> None:
+class Database:
+    """A migrated SQLite file, or a fresh database on a durable throwaway PostgreSQL cluster."""
+
+    def __init__(self, kind: str, directory: Path) -> None:
         from app.migrate import upgrade
 
-        self.base = base
-        self.template = base / "template.db"
-        upgrade(f"sqlite:///{self.template}")
-        self.count = 0
-        self.db_pid: int | None = None  # in the server process
+        self.kind, self.pid, self.description = kind, None, ""
+        self.server: Any = None
+        self.templates: Any = None
+        if kind == "sqlite":
+            self.url = f"sqlite:///{directory / 'rightsdesk.db'}"
+            upgrade(self.url)
+            self.description = f"SQLite {sqlite3.sqlite_version}, WAL, synchronous=NORMAL"
+            return
+        from tests.pg import PostgresServer, TemplateDatabases
 
-    def fresh(self, kind: str) -> tuple[str, Path]:
-        self.count += 1
-        directory = self.base / f"cell-{self.count:02d}-{kind}"
-        directory.mkdir()
-        db = directory / "rightsdesk.db"
-        if kind.startswith("intake"):
-            shutil.copyfile(self.template, db)
-        return f"sqlite:///{db}", directory
-
-    def describe(self) -> str:
-        return f"SQLite {sqlite3.sqlite_version}, WAL, synchronous=NORMAL (app.db)"
-
-    def close(self) -> None:
-        pass
-
-
-def durable_postgres_server(fast: bool) -> Any:
-    """tests.pg.PostgresServer with fsync, synchronous_commit and full_page_writes on (as in
-    production) unless `fast`; the test suite turns them off."""
-    from tests.pg import PostgresServer
-
-    return PostgresServer(durable=not fast)
-
-
-class PostgresDatabases:
-    def __init__(self, base: Path, *, fast: bool) -> None:
-        import psycopg
-
-        from app.migrate import upgrade
-        from tests.pg import TemplateDatabases
-
-        self.base = base
-        self.server = durable_postgres_server(fast)
+        # tests.pg with fsync, synchronous_commit and full_page_writes on, as in production.
+        self.server = PostgresServer(durable=True)
         self.server.start()
         try:
-            with psycopg.connect(**self.server.connect_args(), autocommit=True) as conn:
-                row = conn.execute(
-                    "SELECT current_setting('server_version'), current_setting('fsync'), "
-                    "current_setting('synchronous_commit'), current_setting('full_page_writes'), "
-                    "current_setting('shared_buffers')"
-                ).fetchone()
-            assert row is not None
-            self.version, fsync, sync, fpw, shared = row
-            self.settings = (
-                f"fsync={fsync}, synchronous_commit={sync}, full_page_writes={fpw}, "
-                f"shared_buffers={shared}"
-            )
             self.templates = TemplateDatabases(self.server.url, upgrade, drop_on_close=False)
+            self.url = self.templates.fresh()
+            self.description = self._describe()
         except BaseException:
-            self.server.stop()
+            self.close()
             raise
-        self.count = 0
-        assert self.server.process is not None
-        self.db_pid: int | None = self.server.process.pid
+        self.pid = self.server.process.pid
 
-    def fresh(self, kind: str) -> tuple[str, Path]:
-        self.count += 1
-        directory = self.base / f"pg-cell-{self.count:02d}-{kind}"
-        directory.mkdir()
-        return self.templates.fresh(), directory
+    def _describe(self) -> str:
+        import psycopg
 
-    def describe(self) -> str:
-        return f"PostgreSQL {self.version} (throwaway cluster, {self.settings})"
+        names = ("server_version", "fsync", "synchronous_commit", "full_page_writes")
+        query = "SELECT " + ", ".join(f"current_setting('{n}')" for n in names)
+        with psycopg.connect(**self.server.connect_args(), autocommit=True) as conn:
+            row = conn.execute(query).fetchone()
+        assert row is not None
+        version, *rest = row
+        settings = ", ".join(f"{n}={v}" for n, v in zip(names[1:], rest, strict=True))
+        return f"PostgreSQL {version} (throwaway cluster, {settings})"
+
+    def notices(self) -> dict[str, int]:
+        """The outbox at the end: notices by status, and the requests stored."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT status, count(*) FROM notice GROUP BY status"))
+                out = {f"notices_{k}": int(v) for k, v in rows.all()}
+                out["requests"] = int(conn.scalar(text("SELECT count(*) FROM request")) or 0)
+                return out
+        finally:
+            engine.dispose()
 
     def close(self) -> None:
-        try:
+        if self.templates is not None:
             self.templates.close()
-        finally:
+        if self.server is not None:
             self.server.stop()
 
 
-def stored_rows(kind: str, url: str) -> dict[str, int]:
-    """What the server stored: rows, and for the intake the outbox's state."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            out: dict[str, int] = {}
-            if conn.dialect.name == "postgresql":
-                # Connections opened to this database over the run (a pool that closes and
-                # reopens overflow connections shows here).
-                opened = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
-                out["pg_sessions"] = int(conn.scalar(text(opened)) or 0)
-            if not kind.startswith("intake"):
-                out["rows"] = int(conn.scalar(text("SELECT count(*) FROM bench_row")) or 0)
-                return out
-            out["rows"] = int(conn.scalar(text("SELECT count(*) FROM request")) or 0)
-            notices = conn.execute(text("SELECT status, count(*) FROM notice GROUP BY status"))
-            return {**out, **{f"notices_{k}": int(v) for k, v in notices.all()}}
-    finally:
-        engine.dispose()
-
-
-# --- the load ----------------------------------------------------------------------------------
-
-
-def p99(samples: list[float]) -> float:
-    """Nearest rank: with fewer than 100 samples this is the slowest one."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+# --- one scenario ------------------------------------------------------------------------------
 
 
 @dataclass
-class Snapshot:
-    at: float
-    server_cpu: float
-    worker_cpu: float
-    db_cpu: float
-    client_cpu: float
-    busy: float
-    total: float
+class Deployment:
+    """The processes of one run, and where their output goes."""
+
+    directory: Path
+    db: Database
+    web_port: int = 0
+    sink_port: int = 0
+    web: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    sink: subprocess.Popen[bytes] | None = None
+
+    @property
+    def arrivals_file(self) -> Path:
+        return self.directory / "arrivals.txt"
+
+    def start(self, scenario: Scenario) -> None:
+        here = str(Path(__file__).resolve())
+        self.sink_port, self.web_port = free_port(), free_port()
+        sink_cmd = [sys.executable, here, "--smtp-sink", str(self.sink_port)]
+        self.sink = spawn([*sink_cmd, str(self.arrivals_file)], self.directory / "sink.log")
+        wait_port(self.sink_port)
+        env = service_env(
+            self.db.url, self.directory / "data", self.sink_port, scenario.embedded_worker
+        )
+        serve = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
+        serve += ["--port", str(self.web_port), "--workers", str(scenario.web_workers)]
+        self.web = spawn(serve, self.directory / "web.log", env)
+        wait_ready(self.web_port, self.web, self.directory / "web.log")
+        if not scenario.embedded_worker:
+            worker = [sys.executable, "-m", "app.cli", "worker"]
+            self.worker = spawn(worker, self.directory / "worker.log", env)
+
+    def cpu(self) -> dict[str, float]:
+        assert self.web is not None and self.sink is not None
+        return {
+            "web": tree_cpu(self.web.pid),
+            "worker": tree_cpu(self.worker.pid) if self.worker else 0.0,
+            "postgres": tree_cpu(self.db.pid),
+            "sink": tree_cpu(self.sink.pid),
+            "bench": time.process_time(),  # this process: starting, polling, reading /proc
+            "machine": machine_busy(),
+        }
+
+    def stop(self) -> None:
+        for process in (self.worker, self.web, self.sink):
+            stop(process)
 
 
-def snapshot(server_pid: int, db_pid: int | None, worker_pid: int | None) -> Snapshot:
-    busy, total = machine_busy()
-    return Snapshot(
-        at=time.perf_counter(),
-        server_cpu=proc_cpu(server_pid),
-        worker_cpu=proc_cpu(worker_pid) if worker_pid else 0.0,
-        db_cpu=children_cpu(db_pid) if db_pid else 0.0,
-        client_cpu=time.process_time(),
-        busy=busy,
-        total=total,
-    )
-
-
-@dataclass
-class LoadResult:
-    latencies: list[float] = field(default_factory=list)  # successes inside the window
-    errors: int = 0  # inside the window
-    errors_total: int = 0
-    ok_total: int = 0
-    error_samples: list[str] = field(default_factory=list)
-
-
-async def load(
-    port: int,
-    path: str,
-    clients: int,
-    warmup: float,
-    seconds: float,
-    pids: tuple[int, int | None, int | None],
-) -> tuple[LoadResult, Snapshot, Snapshot]:
+def warm_up(deployment: Deployment) -> None:
+    """WARMUP_FILINGS filings one by one, then wait for their e-mails (delivery works)."""
     import httpx
 
-    result = LoadResult()
-    counter = iter(range(1, 10**9))
+    refs = []
+    url = f"http://127.0.0.1:{deployment.web_port}/v1/requests"
     headers = {"content-type": "application/json"}
-    async with contextlib.AsyncExitStack() as stack:
-        # One AsyncClient with one keep-alive connection per simulated client: a single shared
-        # pool of N connections costs the client noticeably more CPU per request at N = 32.
-        pool = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=f"http://127.0.0.1:{port}",
-                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                    timeout=60,
-                    trust_env=False,
-                )
-            )
-            for _ in range(clients)
-        ]
-        start = time.perf_counter()
-        window_start, window_end = start + warmup, start + warmup + seconds
-
-        async def one_client(client: httpx.AsyncClient) -> None:
-            while True:
-                began = time.perf_counter()
-                if began >= window_end:
-                    return
-                status, detail = 0, ""
-                try:
-                    response = await client.post(path, content=body(next(counter)), headers=headers)
-                    status = response.status_code
-                    if status != 201:
-                        detail = f"{status} {response.text[:200]}"
-                except httpx.HTTPError as exc:
-                    detail = f"{type(exc).__name__}: {exc}"
-                done = time.perf_counter()
-                inside = window_start <= done <= window_end
-                if status == 201:
-                    result.ok_total += 1
-                    if inside:
-                        result.latencies.append(done - began)
-                else:
-                    result.errors_total += 1
-                    result.errors += inside
-                    if len(result.error_samples) < 5:
-                        result.error_samples.append(detail)
-
-        async def sampler() -> tuple[Snapshot, Snapshot]:
-            await asyncio.sleep(max(0.0, window_start - time.perf_counter()))
-            first = snapshot(*pids)
-            await asyncio.sleep(max(0.0, window_end - time.perf_counter()))
-            return first, snapshot(*pids)
-
-        tasks = [asyncio.create_task(one_client(client)) for client in pool]
-        first, last = await sampler()
-        await asyncio.gather(*tasks)
-    return result, first, last
+    with httpx.Client(trust_env=False, timeout=30) as client:
+        for i in range(WARMUP_FILINGS):
+            response = client.post(url, content=body(i), headers=headers)
+            if response.status_code != 201:
+                raise RuntimeError(f"warm-up filing answered {response.status_code}")
+            refs.append(response.json()["reference"])
+    wanted = {(kind, ref) for ref in refs for kind in KINDS}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if wanted.issubset(read_arrivals(deployment.arrivals_file)):
+            return
+        time.sleep(0.5)
+    web_log = tail(deployment.directory / "web.log")
+    raise RuntimeError(f"the warm-up's e-mails did not arrive within 60 s:\n{web_log}")
 
 
-def run_load(*args: Any) -> tuple[LoadResult, Snapshot, Snapshot]:
-    try:
-        import uvloop
-
-        return uvloop.run(load(*args))  # a lighter client: it shares the cores with the server
-    except ImportError:
-        return asyncio.run(load(*args))
-
-
-def run_cell(
-    kind: str, clients: int, dbs: SqliteDatabases | PostgresDatabases, args: argparse.Namespace
-) -> dict[str, Any]:
-    url, directory = dbs.fresh(kind)
-    server = start_server(kind, url, directory / "data", directory / "server.log")
-    try:
-        idle = vm_status(server.pid)  # after start-up, before any load
-        pids = (server.pid, dbs.db_pid, server.worker.pid if server.worker else None)
-        res, a, b = run_load(server.port, SERVERS[kind], clients, args.warmup, args.seconds, pids)
-        memory = vm_status(server.pid)
-    finally:
-        stop_server(server)
-    if server.process.returncode not in (0, None):
-        log(f"  {kind}: server exit code {server.process.returncode}:\n{tail(server.log, 10)}")
-    stored = stored_rows(kind, url)
-    elapsed = b.at - a.at
-    used = (
-        (b.server_cpu - a.server_cpu)
-        + (b.worker_cpu - a.worker_cpu)
-        + (b.db_cpu - a.db_cpu)
-        + (b.client_cpu - a.client_cpu)
-    )
-    n = len(res.latencies)
-    ms = [s * 1000 for s in res.latencies]
-    cell = {
-        "server": kind,
-        "db": "sqlite" if isinstance(dbs, SqliteDatabases) else "postgres",
-        "clients": clients,
-        "requests": n,
-        "throughput": round(n / elapsed, 1),
-        "p50_ms": round(statistics.median(ms), 1) if ms else None,
-        "p99_ms": round(p99(ms), 1) if ms else None,
-        "max_ms": round(max(ms), 1) if ms else None,
-        "errors": res.errors,
-        "errors_total": res.errors_total,
-        "error_samples": res.error_samples,
-        "ok_total": res.ok_total,
-        "peak_rss_bytes": memory.get("VmHWM", 0),
-        "peak_rss_mib": round(memory.get("VmHWM", 0) / 2**20, 1),
-        "rss_idle_mib": round(idle.get("VmRSS", 0) / 2**20, 1),
-        "rss_end_mib": round(memory.get("VmRSS", 0) / 2**20, 1),
-        # CPU over the measured window, per successful request (ms of CPU time).
-        "server_cpu_ms_per_req": round((b.server_cpu - a.server_cpu) * 1000 / max(n, 1), 2),
-        "server_cpu_util": round((b.server_cpu - a.server_cpu) / elapsed, 2),
-        "worker_cpu_util": round((b.worker_cpu - a.worker_cpu) / elapsed, 2),
-        "db_cpu_util": round((b.db_cpu - a.db_cpu) / elapsed, 2),
-        "client_cpu_util": round((b.client_cpu - a.client_cpu) / elapsed, 2),
-        "machine_busy_util": round((b.busy - a.busy) / elapsed, 2),
-        # CPU used by anything else on the machine in the window (other jobs skew the figures).
-        "other_cpu_util": round(max(0.0, (b.busy - a.busy) - used) / elapsed, 2),
-        "stored": stored,
-    }
-    # Every 201 must be a stored row (the rows of in-flight requests at the end are extra).
-    cell["stored_ok"] = stored["rows"] >= res.ok_total
-    if not args.keep:
-        shutil.rmtree(directory, ignore_errors=True)
-    return cell
+def generate(deployment: Deployment, rate: float, seconds: float) -> dict[str, Any]:
+    """Run the load generator process to the end; its records and CPU time."""
+    out = deployment.directory / "filings.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--generate", str(deployment.web_port)]
+    cmd += [str(rate), str(seconds), str(out)]
+    process_log = deployment.directory / "generator.log"
+    process = spawn(cmd, process_log)
+    if process.wait() != 0:
+        raise RuntimeError(f"load generator failed:\n{tail(process_log)}")
+    return dict(json.loads(out.read_text()))
 
 
-MEDIAN_KEYS = (
-    "throughput",
-    "p50_ms",
-    "p99_ms",
-    "server_cpu_ms_per_req",
-    "server_cpu_util",
-    "worker_cpu_util",
-    "db_cpu_util",
-    "client_cpu_util",
-    "machine_busy_util",
-    "other_cpu_util",
-)
+def wait_delivered(deployment: Deployment, records: list[dict[str, Any]]) -> float:
+    """Until every e-mail of the 201s has arrived, or RECEIPT_MAX_S after the last 201."""
+    wanted = {(kind, r["reference"]) for r in records if r["status"] == 201 for kind in KINDS}
+    last = max((r["done"] for r in records if r["status"] == 201), default=time.monotonic())
+    while time.monotonic() < last + RECEIPT_MAX_S + 1:
+        if wanted.issubset(read_arrivals(deployment.arrivals_file)):
+            break
+        time.sleep(0.5)
+    return time.monotonic()
 
 
-def wait_idle(limit: float, timeout: float, db_pid: int | None) -> float:
-    """Wait until other processes use less than `limit` cores (sampled over 1 s; an idle
-    PostgreSQL cluster of ours does not count). Returns the last sample."""
+def wait_quiet(limit: float, timeout: float) -> float:
+    """Wait (up to `timeout` s) until the rest of the machine uses less than `limit` cores,
+    sampled over 1 s; the last sample. The run goes ahead either way; `other` CPU tells."""
     deadline = time.monotonic() + timeout
     while True:
-        busy0, db0, at0 = machine_busy()[0], children_cpu(db_pid) if db_pid else 0.0, time.time()
+        before, at = machine_busy(), time.monotonic()
         time.sleep(1.0)
-        busy1, db1 = machine_busy()[0], children_cpu(db_pid) if db_pid else 0.0
-        other = max(0.0, (busy1 - busy0) - (db1 - db0)) / (time.time() - at0)
-        if other < limit or time.monotonic() > deadline:
-            return other
+        busy = (machine_busy() - before) / (time.monotonic() - at)
+        if busy < limit or time.monotonic() > deadline:
+            return round(busy, 2)
         time.sleep(2.0)
 
 
-def quiet_cell(
-    kind: str, clients: int, dbs: SqliteDatabases | PostgresDatabases, args: argparse.Namespace
-) -> dict[str, Any]:
-    """run_cell when the machine is quiet: other processes' CPU during the measured window skews
-    the figures (the load shares the two cores), so a cell that saw more than --max-other
-    cores of it is run again, up to --retries times; the quietest attempt is kept."""
-    attempts: list[dict[str, Any]] = []
-    for _ in range(args.retries + 1):
-        wait_idle(args.max_other, args.idle_wait, dbs.db_pid)
-        attempts.append(run_cell(kind, clients, dbs, args))
-        if attempts[-1]["other_cpu_util"] <= args.max_other:
-            break
-        log(f"  {kind} {clients}: other processes used {attempts[-1]['other_cpu_util']} cores")
-    cell = min(attempts, key=lambda c: c["other_cpu_util"])
-    cell["attempts"] = len(attempts)
-    cell["noisy"] = cell["other_cpu_util"] > args.max_other
-    return cell
-
-
-def median_cell(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    """Repeats of one cell: the median of the timings, the worst of memory and errors."""
-    if len(cells) == 1:
-        return cells[0]
-    out = dict(cells[0])
-    for key in MEDIAN_KEYS:
-        values = [c[key] for c in cells if c[key] is not None]
-        out[key] = round(statistics.median(values), 2) if values else None
-    for key in ("max_ms", "peak_rss_bytes", "peak_rss_mib", "rss_idle_mib", "rss_end_mib"):
-        out[key] = max(c[key] for c in cells)
-    for key in ("errors", "errors_total", "requests", "ok_total"):
-        out[key] = sum(c[key] for c in cells)
-    out["stored_ok"] = all(c["stored_ok"] for c in cells)
-    out["noisy"] = any(c["noisy"] for c in cells)
-    out["repeats"] = [
-        {k: c[k] for k in ("throughput", "p50_ms", "p99_ms", "peak_rss_mib")} for c in cells
-    ]
-    return out
-
-
-# --- targets and report ------------------------------------------------------------------------
-
-
-def ratios(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    by = {(c["db"], c["clients"], c["server"]): c for c in cells}
-    for (db, clients, server), c in by.items():
-        ref = by.get((db, clients, REFERENCE))
-        if server == REFERENCE or ref is None or not ref["throughput"] or not ref["p99_ms"]:
-            continue
-        out.append(
-            {
-                "db": db,
-                "clients": clients,
-                "server": server,
-                "throughput_ratio": round(c["throughput"] / ref["throughput"], 2),
-                "p99_ratio": round(c["p99_ms"] / ref["p99_ms"], 2) if c["p99_ms"] else None,
-            }
-        )
-    return out
-
-
-def check(cells: list[dict[str, Any]], rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-
-    def target(name: str, ok: bool | None, detail: str) -> None:
-        result = "n/a" if ok is None else ("PASS" if ok else "FAIL")
-        out.append({"target": name, "result": result, "detail": detail})
-
-    for r in rs:
-        if (r["db"], r["server"]) not in TARGETS:
-            continue
-        where = f"{r['db']}, {r['clients']} clients"
-        target(
-            f"{r['server']} throughput ≥ {THROUGHPUT_RATIO:g} × bare async ({where})",
-            r["throughput_ratio"] >= THROUGHPUT_RATIO,
-            f"{r['throughput_ratio']:.2f} ×",
-        )
-        target(
-            f"{r['server']} p99 ≤ {P99_RATIO:g} × bare async p99 ({where})",
-            r["p99_ratio"] is not None and r["p99_ratio"] <= P99_RATIO,
-            f"{r['p99_ratio']:.2f} ×" if r["p99_ratio"] is not None else "no samples",
-        )
-    intake = [c for c in cells if (c["db"], c["server"]) in TARGETS]
-    if intake:
-        worst = max(intake, key=lambda c: c["peak_rss_bytes"])
-        target(
-            "intake server peak RSS < 200 MB",
-            worst["peak_rss_bytes"] < RSS_LIMIT_BYTES,
-            f"max {worst['peak_rss_bytes'] / 1e6:.0f} MB ({worst['peak_rss_mib']} MiB), "
-            f"{worst['server']}, {worst['db']}, {worst['clients']} clients",
-        )
-    target(
-        "every response 201, every 201 stored",
-        all(c["errors_total"] == 0 and c["stored_ok"] for c in cells),
-        ", ".join(
-            f"{c['server']}/{c['db']}/{c['clients']}: {c['errors_total']}"
-            for c in cells
-            if c["errors_total"] or not c["stored_ok"]
-        )
-        or "0 errors",
+def run_scenario(scenario: Scenario, rate: float, seconds: float, base: Path) -> dict[str, Any]:
+    directory = base / scenario.name
+    directory.mkdir()
+    db = Database(scenario.db, directory)
+    deployment = Deployment(directory, db)
+    try:
+        deployment.start(scenario)
+        warm_up(deployment)
+        time.sleep(2)  # the warm-up's last notices recorded
+        cpu_start, at_start = deployment.cpu(), time.monotonic()
+        generated = generate(deployment, rate, seconds)
+        cpu_load, at_load = deployment.cpu(), time.monotonic()
+        at_end = wait_delivered(deployment, generated["records"])
+        cpu_end = deployment.cpu()
+        stored = db.notices()
+    finally:
+        deployment.stop()
+        db.close()
+    arrivals = read_arrivals(deployment.arrivals_file)
+    result = summarise(generated, arrivals, rate, seconds)
+    result.update(scenario=scenario.name, database=db.description, stored=stored)
+    result["web_processes"], result["embedded_worker"] = (
+        scenario.web_workers,
+        scenario.embedded_worker,
     )
-    if not any((r["db"], r["server"]) in TARGETS for r in rs):
-        target("intake measured against bare async", None, "intake or bare-async not run")
+    result["cpu"] = cpu_report(cpu_start, cpu_load, cpu_end, generated["cpu_seconds"])
+    result["cpu"]["load_seconds"] = round(at_load - at_start, 1)
+    result["cpu"]["drain_seconds"] = round(at_end - at_load, 1)
+    result["web_cpu_ms_per_filing"] = round(
+        result["cpu"]["total"]["web"] * 1000 / max(result["filed"], 1), 2
+    )
+    result["web_cpu_ms_per_filing_load"] = round(
+        result["cpu"]["load"]["web"] * 1000 / max(result["filed"], 1), 2
+    )
+    return result
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest rank; None without samples."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def spread(values: list[float], scale: float, digits: int) -> dict[str, float | None]:
+    """p50, p99 and max; an infinite value (an e-mail that never arrived) shows as None."""
+
+    def r(v: float | None) -> float | None:
+        return None if v is None or math.isinf(v) else round(v * scale, digits)
+
+    return {
+        "p50": r(percentile(values, 0.5)),
+        "p99": r(percentile(values, 0.99)),
+        "max": r(max(values) if values else None),
+    }
+
+
+def summarise(
+    generated: dict[str, Any], arrivals: dict[tuple[str, str], float], rate: float, seconds: float
+) -> dict[str, Any]:
+    records = generated["records"]
+    ok = [r for r in records if r["status"] == 201]
+    errors = [r for r in records if r["status"] != 201]
+    span = max((r["done"] for r in ok), default=generated["t0"]) - generated["t0"]
+    out: dict[str, Any] = {
+        "rate": rate,
+        "seconds": seconds,
+        "sent": len(records),
+        "filed": len(ok),
+        "answered_per_second": round(len(ok) / max(span, 1e-9), 1),
+        "errors": len(errors),
+        "error_samples": sorted({r["detail"] for r in errors})[:5],
+        "filing_ms": spread([r["done"] - r["scheduled"] for r in ok], 1000, 1),
+        # How late the generator itself sent (its own lag, part of the latency above).
+        "send_lag_ms": spread([r["sent"] - r["scheduled"] for r in records], 1000, 1),
+    }
+    for kind, key in (("receipt", "receipt"), ("verification_code", "code")):
+        # From the 201 to the arrival; infinite for an e-mail not in by the end of the run.
+        delays = [arrivals.get((kind, r["reference"]), math.inf) - r["done"] for r in ok]
+        delivered = [d for d in delays if not math.isinf(d)]
+        out[f"{key}_s"] = spread(delays, 1, 2)
+        out[f"{key}_s"]["max_delivered"] = round(max(delivered), 2) if delivered else None
+        out[f"{key}_delivered"] = len(delivered)
+        out[f"{key}_undelivered_60s"] = sum(1 for d in delays if d > RECEIPT_MAX_S)
     return out
+
+
+def cpu_report(
+    start: dict[str, float], load: dict[str, float], end: dict[str, float], generator: float
+) -> dict[str, Any]:
+    """CPU seconds of each party during the load and the drain after it; `other` is what the
+    rest of the machine used meanwhile (other jobs on the shared cores)."""
+
+    def phase(a: dict[str, float], b: dict[str, float], gen: float) -> dict[str, float]:
+        used = {k: b[k] - a[k] for k in ("web", "worker", "postgres", "sink", "bench")}
+        used["generator"] = gen
+        used["other"] = max(0.0, (b["machine"] - a["machine"]) - sum(used.values()))
+        return {k: round(v, 1) for k, v in used.items()}
+
+    out = {"load": phase(start, load, generator), "drain": phase(load, end, 0.0)}
+    out["total"] = {k: round(out["load"][k] + out["drain"][k], 1) for k in out["load"]}
+    return out
+
+
+def check(result: dict[str, Any]) -> list[dict[str, str]]:
+    name = result["scenario"]
+    p99, receipt = result["filing_ms"]["p99"], result["receipt_s"]
+    rows = [
+        (f"{name}: no errors", result["errors"] == 0, f"{result['errors']} errors"),
+        (
+            f"{name}: filing p99 < {FILING_P99_MS:g} ms",
+            p99 is not None and p99 < FILING_P99_MS,
+            f"{p99} ms",
+        ),
+        (
+            f"{name}: receipt delay p99 ≤ {RECEIPT_P99_S:g} s",
+            receipt["p99"] is not None and receipt["p99"] <= RECEIPT_P99_S,
+            "never" if receipt["p99"] is None else f"{receipt['p99']} s",
+        ),
+        (
+            f"{name}: every receipt within {RECEIPT_MAX_S:g} s",
+            result["filed"] > 0 and result["receipt_undelivered_60s"] == 0,
+            f"{result['receipt_undelivered_60s']} of {result['filed']} later or never",
+        ),
+    ]
+    return [
+        {"target": t, "result": "PASS" if ok else "FAIL", "detail": detail}
+        for t, ok, detail in rows
+    ]
+
+
+# --- report ------------------------------------------------------------------------------------
 
 
 def machine() -> dict[str, Any]:
@@ -820,194 +704,107 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    import fastapi
-    import sqlalchemy
-    import sqlmodel
-    import uvicorn
-
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "app"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return {
         "nproc": os.cpu_count(),
         "cpu": model,
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
-        "fastapi": fastapi.__version__,
-        "sqlalchemy": sqlalchemy.__version__,
-        "sqlmodel": sqlmodel.__version__,
-        "uvicorn": uvicorn.__version__,
-        "git": git_state(),
+        "git": head + (" + uncommitted changes in app/" if dirty else ""),
     }
 
 
-def git_state() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "app"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.split("\n")
-    except OSError:
-        return "unknown"
-    changed = [line[3:] for line in dirty if line.strip()]
-    return head + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
+def fmt(spread_: dict[str, Any]) -> str:
+    """p50 / p99 / max; "never" where that rank's e-mail had not arrived by the end."""
+    shown = ["never" if spread_[k] is None else spread_[k] for k in ("p50", "p99", "max")]
+    return " / ".join(str(v) for v in shown)
 
 
 def table(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
-        f"{m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, SQLite {m['sqlite']}, "
-        f"FastAPI {m['fastapi']}, SQLAlchemy {m['sqlalchemy']}, SQLModel {m['sqlmodel']}, "
-        f"uvicorn {m['uvicorn']}, {m['platform']}; git {m['git']}",
-    ]
-    lines += [f"{db}: {desc}" for db, desc in report["databases"].items()]
-    lines += [
-        f"{report['warmup']:g} s warm-up, {report['seconds']:g} s measured, "
-        f"{report['repeat']} run(s) per cell (median)",
+        f"{m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['platform']}; git {m['git']}",
+        *(f"{r['scenario']}: {r['database']}" for r in report["results"]),
         "",
-        "| db | clients | server | req/s | p50 ms | p99 ms | max ms | errors "
-        "| RSS idle → peak MiB "
-        "| server CPU ms/req | CPU cores: server / worker / db / client / other "
-        "| notices delivered / queued |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| scenario | rate | filed | answered/s | errors | filing ms p50 / p99 / max "
+        "| receipt s p50 / p99 / max | receipts > 60 s | code s p50 / p99 / max | codes > 60 s "
+        "| CPU s: web / worker / postgres / generator / sink / other | web CPU ms/filing |",
+        "|---|---:|---:|---:|---:|---|---|---:|---|---:|---|---:|",
     ]
-    for c in report["cells"]:
+    for r in report["results"]:
+        c = r["cpu"]["total"]
         lines.append(
-            f"| {c['db']} | {c['clients']} | {c['server']} | {c['throughput']:.0f} "
-            f"| {c['p50_ms']} | {c['p99_ms']} | {c['max_ms']} | {c['errors']} "
-            f"| {c['rss_idle_mib']} → {c['peak_rss_mib']} | {c['server_cpu_ms_per_req']} "
-            f"| {c['server_cpu_util']} / {c['worker_cpu_util']} / {c['db_cpu_util']} "
-            f"/ {c['client_cpu_util']} / {c['other_cpu_util']}{' (noisy)' if c['noisy'] else ''} "
-            f"| {notices_text(c)} |"
+            f"| {r['scenario']} | {r['rate']:g}/s × {r['seconds']:g} s | {r['filed']} "
+            f"| {r['answered_per_second']} | {r['errors']} | {fmt(r['filing_ms'])} "
+            f"| {fmt(r['receipt_s'])} | {r['receipt_undelivered_60s']} | {fmt(r['code_s'])} "
+            f"| {r['code_undelivered_60s']} | {c['web']} / {c['worker']} / {c['postgres']} "
+            f"/ {c['generator']} / {c['sink']} / {c['other']} | {r['web_cpu_ms_per_filing']} |"
         )
-    lines += ["", f"| db | clients | server | throughput ÷ {REFERENCE} | p99 ÷ {REFERENCE} |"]
-    lines += ["|---|---:|---|---:|---:|"]
-    lines += [
-        f"| {r['db']} | {r['clients']} | {r['server']} | {r['throughput_ratio']:.2f} × "
-        f"| {r['p99_ratio']:.2f} × |"
-        for r in report["ratios"]
-    ]
     lines += ["", "| target | result | measured |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['result']} | {t['detail']} |" for t in report["targets"]]
-    noisy = [c for c in report["cells"] if c["noisy"]]
-    if noisy:
-        lines += [
-            "",
-            f"{len(noisy)} cell(s) marked (noisy): other processes used more than "
-            f"{report['max_other_cores']:g} cores while they were measured, even after "
-            "retries. Their figures are low; re-run on a quiet machine.",
-        ]
     return "\n".join(lines)
-
-
-def notices_text(cell: dict[str, Any]) -> str:
-    stored = cell["stored"]
-    if not cell["server"].startswith("intake"):
-        return "–"
-    delivered = stored.get("notices_delivered", 0)
-    return f"{delivered} / {delivered + stored.get('notices_pending', 0)}"
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--clients", default="8,32", help="comma-separated concurrency levels")
-    parser.add_argument(
-        "--servers",
-        default="bare-sync,bare-async,intake,intake-workerproc",
-        help=", ".join(SERVERS),
-    )
-    parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per cell")
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median reported)")
-    parser.add_argument(
-        "--max-other",
-        type=float,
-        default=0.25,
-        help="re-run a cell when other processes used more CPU (cores) while it was measured",
-    )
-    parser.add_argument("--retries", type=int, default=3, help="re-runs of a noisy cell")
-    parser.add_argument(
-        "--idle-wait", type=float, default=120.0, help="seconds to wait for a quiet machine"
-    )
-    parser.add_argument("--pg-fast", action="store_true", help="PostgreSQL without fsync")
-    parser.add_argument("--dir", default=None, help="where the SQLite files go (default: temp)")
-    parser.add_argument("--keep", action="store_true", help="keep databases and server logs")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    # Internal: run one bare server in this process.
-    parser.add_argument("--serve", choices=["bare-sync", "bare-async", "bare-loop"])
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--database-url")
-    parser.add_argument("--data-dir")
-    args = parser.parse_args()
-    if args.serve:
-        return serve_bare(args.serve, args.port, args.database_url, args.data_dir)
+def internal(argv: list[str]) -> int | None:
+    """The child processes of a run: the SMTP sink and the load generator."""
+    if argv[:1] == ["--smtp-sink"]:
+        return run_sink(int(argv[1]), argv[2])
+    if argv[:1] == ["--generate"]:
+        return run_generator(int(argv[1]), float(argv[2]), float(argv[3]), argv[4])
+    return None
 
-    kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in SERVERS]
-    if unknown:
-        parser.error(f"unknown server(s) {unknown}; choose from {', '.join(SERVERS)}")
-    levels = [int(n) for n in args.clients.split(",")]
-    dbs_wanted = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    base = Path(tempfile.mkdtemp(prefix="intake-bench-", dir=args.dir))
-    cells: list[dict[str, Any]] = []
-    described: dict[str, str] = {}
-    started = datetime.now(UTC)
-    try:
-        for db in dbs_wanted:
-            dbs: SqliteDatabases | PostgresDatabases
-            if db == "sqlite":
-                dbs = SqliteDatabases(base)
-            else:
-                dbs = PostgresDatabases(base, fast=args.pg_fast)
-            described[db] = dbs.describe()
-            try:
-                runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
-                # Interleaved: each repeat runs every server at every level, so a slow
-                # moment of the machine falls on all of them alike.
-                for rep in range(args.repeat):
-                    for clients in levels:
-                        for kind in kinds:
-                            cell = quiet_cell(kind, clients, dbs, args)
-                            runs.setdefault((clients, kind), []).append(cell)
-                            log(
-                                f"[{rep + 1}/{args.repeat}] {db} {clients:>3} clients {kind:<16}"
-                                f" {cell['throughput']:>7.1f} req/s  p50 {cell['p50_ms']} ms"
-                                f"  p99 {cell['p99_ms']} ms  errors {cell['errors_total']}"
-                                f"  peak RSS {cell['peak_rss_mib']} MiB"
-                                f"  other CPU {cell['other_cpu_util']} cores"
-                                + (" (noisy)" if cell["noisy"] else "")
-                            )
-                cells += [median_cell(runs[(c, k)]) for c in levels for k in kinds]
-            finally:
-                dbs.close()
-    finally:
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            log(f"kept {base}")
-    rs = ratios(cells)
-    report = {
-        "date": started.isoformat(timespec="seconds"),
+
+def main() -> int:
+    if (code := internal(sys.argv[1:])) is not None:
+        return code
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
+    parser.add_argument("--rate", type=float, help="filings/s (default: 50 embedded, 100 pg)")
+    parser.add_argument("--seconds", type=float, default=180.0, help="seconds of load")
+    parser.add_argument(
+        "--max-other", type=float, default=0.3, help="cores the rest of the machine may use"
+    )
+    parser.add_argument(
+        "--idle-wait", type=float, default=120.0, help="seconds to wait for a quieter machine"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep databases and logs")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    base = Path(tempfile.mkdtemp(prefix="intake-flood-"))
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
-        "databases": described,
-        "seconds": args.seconds,
-        "warmup": args.warmup,
-        "repeat": args.repeat,
-        "max_other_cores": args.max_other,
-        "cells": cells,
-        "ratios": rs,
+        "results": [],
     }
-    report["targets"] = check(cells, rs)
-    if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    else:
-        print(table(report))
+    try:
+        for name in names:
+            scenario = SCENARIOS[name]
+            rate = args.rate or scenario.rate
+            busy = wait_quiet(args.max_other, args.idle_wait)
+            log(f"{name}: {rate:g} filings/s for {args.seconds:g} s (machine busy: {busy} cores)")
+            result = run_scenario(scenario, rate, args.seconds, base)
+            result["busy_before"] = busy
+            report["results"].append(result)
+            log(json.dumps(result, ensure_ascii=False))
+    finally:
+        if args.keep:
+            log(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    report["targets"] = [t for r in report["results"] for t in check(r)]
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else table(report))
     return 1 if any(t["result"] == "FAIL" for t in report["targets"]) else 0
 
 

@@ -41,6 +41,7 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
     raw: bytes
+    session: int = 0  # which SMTP connection it came on (one number per connection)
 
 
 @dataclass
@@ -64,7 +65,9 @@ class MailHandler:
         raw = envelope.original_content or b""
         msg = message_from_bytes(raw, policy=policy.default)
         assert isinstance(msg, EmailMessage)
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), msg, raw))
+        self.received.append(
+            Received(str(envelope.mail_from), list(envelope.rcpt_tos), msg, raw, id(session))
+        )
         return "250 OK"
 
 

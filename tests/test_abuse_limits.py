@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from app.workflows.rrn import MASKED_NOTICE
 from tests.conftest import Clock, request_body
-from tests.test_intake_api import assert_problem, file
+from tests.factories import assert_problem, file
 
 Headers = Callable[..., dict[str, str]]
 

@@ -65,7 +65,9 @@ from app.routers.integrations import WEBHOOK_PATH
 from app.services.staff.accounts import add_staff
 from app.settings import Settings
 from tests.conftest import TEST_KEY, Clock, carry_out, request_body, subject
-from tests.test_evidence_store import pdf_bytes
+from tests.factories import pdf_bytes
+
+pytestmark = pytest.mark.fuzz  # schemathesis and hypothesis
 
 WEBHOOK_TOKEN = "fuzz-webhook-token"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -24,8 +25,7 @@ from app.services.audit.verify import anchor, verify
 from app.services.staff.accounts import add_staff
 from app.settings import Settings
 from tests.conftest import Clock, carry_out, request_body, subject
-from tests.test_cli import rightsdesk
-from tests.test_intake_api import file
+from tests.factories import file, rightsdesk
 
 Headers = Callable[..., dict[str, str]]
 
@@ -110,6 +110,7 @@ def test_a_gap_in_a_chain_and_a_forged_anchor_are_named(
     assert report["first_break"]["reason"] == "seq 2 is missing"
 
 
+@pytest.mark.slow  # the command in subprocesses
 def test_audit_verify_from_the_command_line(tmp_path: Path) -> None:
     env = {
         "RIGHTSDESK_ENV": "test",

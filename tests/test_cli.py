@@ -8,22 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import TEST_KEY, request_body
+from tests.factories import rightsdesk
 
-
-def rightsdesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+pytestmark = pytest.mark.slow  # every test runs the command in a subprocess
 
 
 def test_operator_sets_up_staff_from_the_command_line(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.web.csrf import COOKIE
 from tests.conftest import Clock
-from tests.test_web_form import browser_multipart, csrf_token, filed, form_fields
+from tests.factories import browser_multipart, csrf_token, filed, form_fields
 
 
 def post(client: TestClient, token: str, **headers: str) -> httpx.Response:

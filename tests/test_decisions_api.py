@@ -13,52 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.models.notice import Notice
 from app.runtime import Runtime
 from tests.conftest import Clock, carry_out, request_body
-from tests.test_intake_api import assert_problem, file
+from tests.factories import ACCESS_TERMS, Desk, assert_problem, file, notice_text
 
 Headers = Callable[..., dict[str, str]]
-
-ACCESS_TERMS = {"method": "electronic", "place": "요청 조회 화면에서 내려받기", "fee_krw": 0}
-
-
-class Desk:
-    """A request on its way through the API, with the staff who handle it."""
-
-    def __init__(self, client: TestClient, staff_headers: Headers, **body: Any) -> None:
-        self.client = client
-        self.agent = staff_headers("agent")  # reads; an agent does not handle (api.md)
-        self.handler = staff_headers("security")
-        self.officer = staff_headers("officer")
-        self.officer2 = staff_headers("officer")
-        created = file(client, request_body(**body)).json()
-        self.ref, self.code = created["reference"], created["access_code"]
-        self.staff_write("identity", {"result": "verified", "method": "account_record_match"})
-
-    def etag(self) -> str:
-        return str(
-            self.client.get(f"/v1/staff/requests/{self.ref}", headers=self.agent).headers["etag"]
-        )
-
-    def staff_write(
-        self,
-        path: str,
-        body: dict[str, Any],
-        who: dict[str, str] | None = None,
-    ) -> Any:
-        headers = {**(who or self.handler), "If-Match": self.etag()}
-        return self.client.post(f"/v1/staff/requests/{self.ref}/{path}", json=body, headers=headers)
-
-    def mine(self) -> dict[str, Any]:
-        resp = self.client.get(f"/v1/requests/{self.ref}", headers={"X-Access-Code": self.code})
-        return dict(resp.json())
-
-
-def notice_text(db: Session, runtime: Runtime, kind: str) -> str:
-    db.expire_all()
-    n = db.exec(select(Notice).where(Notice.kind == kind)).one()
-    return runtime.vault.decrypt(n.body_enc, field="notice.body")
 
 
 # --- access -----------------------------------------------------------------------------------

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
-import struct
 import tracemalloc
-import zlib
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -34,6 +32,7 @@ from app.evidence import (
 from app.evidence.store import HEADER_BYTES, TAG_BYTES
 from app.workflows import rrn
 from tests.conftest import TEST_KEY
+from tests.factories import ELF, jpeg_bytes, pdf_bytes, png_bytes
 
 PROBLEM = "application/problem+json"
 CHUNK = 1024  # small chunks keep the boundary tests fast; the format is the same
@@ -41,32 +40,6 @@ MB = 1024 * 1024
 
 
 # -- realistic small files ------------------------------------------------------------------
-
-
-def png_bytes() -> bytes:
-    """A valid 1x1 grey PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    idat = zlib.compress(b"\x00\x80")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
-def jpeg_bytes() -> bytes:
-    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    return b"\xff\xd8" + app0 + b"\xff\xdb\x00\x43\x00" + bytes(range(64)) + b"\xff\xd9"
-
-
-def pdf_bytes(padding: int = 0) -> bytes:
-    body = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
-    return body + b"%" + b"x" * padding + b"\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-
-
-ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\x3e\x00" + bytes(300)
 
 
 def stored_files(root: Path) -> list[Path]:

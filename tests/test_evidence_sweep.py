@@ -15,8 +15,7 @@ from app.runtime import Runtime
 from app.services.jobs import periodic_jobs
 from app.services.notices.outbox import BackgroundWorker, Outbox
 from tests.conftest import request_body
-from tests.test_evidence_store import pdf_bytes
-from tests.test_identity_api import CHILD, PARENT, evidence_files, multipart
+from tests.factories import CHILD, PARENT, evidence_files, multipart, pdf_bytes
 
 
 def _age(path: Path, hours: float) -> None:

@@ -12,7 +12,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import delegation_for, request_body, subject
-from tests.test_intake_api import assert_problem, file
+from tests.factories import (
+    CHILD,
+    PARENT,
+    assert_problem,
+    csrf_token,
+    file,
+    form_fields,
+    multipart,
+    pdf_bytes,
+    post_form,
+)
 
 Headers = Callable[..., dict[str, str]]
 
@@ -252,8 +262,6 @@ def test_requester_bodies_refuse_control_characters(
 
 
 def test_the_web_form_shows_the_rule_in_korean(client: TestClient) -> None:
-    from tests.test_web_form import csrf_token, form_fields, post_form
-
     resp = post_form(client, form_fields(csrf_token(client), subject_name="김\u202e가상"))
     # The message, at the input (which shows again what was typed, for correcting it).
     assert "제어 문자" in resp.text
@@ -263,9 +271,6 @@ def test_the_web_form_shows_the_rule_in_korean(client: TestClient) -> None:
 def test_bidi_controls_are_cut_from_uploaded_file_names(
     client: TestClient, staff_headers: Headers
 ) -> None:
-    from tests.test_evidence_store import pdf_bytes
-    from tests.test_identity_api import CHILD, PARENT, multipart
-
     name = "\u202a가족관계\u200e증명서\u202egpj.exe\u2069.pdf"
     resp = multipart(
         client,

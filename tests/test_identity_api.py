@@ -7,7 +7,6 @@ import json
 import threading
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,53 +20,25 @@ from app.models.notice import Notice
 from app.models.request import Event, Request
 from app.models.staff import AccessLog
 from app.runtime import Runtime
-from app.services.notices.outbox import Outbox
-from tests.conftest import Clock, delegation_for, mailed_code, request_body, subject
-from tests.test_evidence_store import ELF, jpeg_bytes, pdf_bytes, png_bytes
-from tests.test_intake_api import assert_problem, file
+from tests.conftest import Clock, delegation_for, request_body, subject
+from tests.factories import (
+    CHILD,
+    ELF,
+    PARENT,
+    assert_problem,
+    deliver_and_read_code,
+    evidence_files,
+    file,
+    jpeg_bytes,
+    multipart,
+    pdf_bytes,
+    png_bytes,
+)
 
 Headers = Callable[..., dict[str, str]]
 MB = 1024 * 1024
 
-CHILD = {"name": "박아동", "birth_date": "2013-06-01"}  # 13 on the day of receipt
-PARENT = {
-    "relationship": "legal_representative",
-    "name": "박부모",
-    "birth_date": "1985-07-07",
-    "email": "park.parent@example.com",
-}
 DELEGATE = {"name": "이대리", "birth_date": "1980-02-02", "email": "lee.daeri@example.com"}
-
-
-def multipart(
-    client: TestClient,
-    url: str,
-    files: list[tuple[str, str, bytes]],
-    *,
-    body: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    """files: (kind, filename, bytes). The JSON goes in a part named `request`."""
-    data: dict[str, Any] = {"attachment_kinds": [k for k, _, _ in files]}
-    if body is not None:
-        data["request"] = json.dumps(body, ensure_ascii=False)
-    parts = [
-        ("attachments", (name, content, "application/octet-stream")) for _, name, content in files
-    ]
-    return client.post(url, data=data, files=parts, headers=headers or {})
-
-
-def evidence_files(runtime: Runtime) -> list[Path]:
-    root = runtime.settings.evidence_dir
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-
-
-def deliver_and_read_code(runtime: Runtime) -> str:
-    """Run the outbox (files transport) and read the code the mail drop keeps beside the
-    .eml, as a developer would."""
-    Outbox(runtime).run_once()
-    [eml] = sorted(runtime.settings.mail_dir.glob("*-verification_code-*.eml"))[-1:]
-    return mailed_code(eml)
 
 
 def code_url(created: dict[str, Any]) -> tuple[str, dict[str, str]]:

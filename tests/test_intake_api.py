@@ -12,23 +12,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.models.request import Event, Party, Request
-from tests.conftest import Clock, delegation_for, request_body, subject
-
-PROBLEM = "application/problem+json"
-
-
-def file(client: TestClient, body: dict[str, Any], **headers: str) -> Any:
-    return client.post("/v1/requests", json=body, headers=headers)
-
-
-def assert_problem(resp: Any, status: int, code: str, field: str | None = None) -> None:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith(PROBLEM)
-    body = resp.json()
-    assert set(body) == {"type", "title", "status", "detail", "code", "errors"}
-    assert body["code"] == code and body["status"] == status
-    if field is not None:
-        assert field in [e["field"] for e in body["errors"]], body["errors"]
+from tests.conftest import Clock, request_body, subject
+from tests.factories import assert_problem, delegate_body, file, loosely_typed
 
 
 def test_filing_returns_reference_code_and_the_legal_deadline(client: TestClient) -> None:
@@ -63,20 +48,6 @@ def test_requester_sees_status_with_the_access_code_only(client: TestClient) -> 
     # Typed the way people type it: lower case, no hyphens.
     loose = code.replace("-", "").lower()
     assert client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": loose}).status_code == 200
-
-
-def loosely_typed(reference: str) -> list[str]:
-    """A reference as people type or paste it: lower case, no hyphens, O/I/L for 0/1, and
-    spaces of every kind around it (tab, no-break space, the ideographic space)."""
-    lookalike = reference.replace("0", "O").replace("1", "l")
-    return [
-        reference.lower(),
-        reference.replace("-", ""),
-        lookalike,
-        f" {reference}\t",
-        f"\u00a0{reference.lower()}\u00a0",
-        f"\u3000{lookalike.replace('-', ' ')}\u3000",
-    ]
 
 
 def test_the_reference_is_accepted_as_people_type_it(client: TestClient) -> None:
@@ -261,17 +232,6 @@ def test_minor_of_14_to_18_may_file_personally(client: TestClient) -> None:
 
 
 # --- delegates and 위임장 (Decree art. 45, form No. 11) ----------------------------------------
-
-DELEGATE = {"name": "이대리", "birth_date": "1980-02-02", "email": "lee.daeri@example.com"}
-
-
-def delegate_body(**delegation_overrides: Any) -> dict[str, Any]:
-    subj = subject(email=None)
-    return request_body(
-        subject=subj,
-        requester={"relationship": "delegate", **DELEGATE},
-        delegation=delegation_for(subj, DELEGATE, **delegation_overrides),
-    )
 
 
 def test_delegate_with_a_valid_power_of_attorney(client: TestClient, db: Session) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import TEST_KEY
 from tests.servers import free_port
@@ -48,6 +49,7 @@ sys.exit(main(["serve", "--port", sys.argv[1]]))
 """
 
 
+@pytest.mark.slow  # a real server in a subprocess
 def test_serve_logs_an_unhandled_error_without_traceback_sql_or_personal_data(
     tmp_path: Path, database_url: str
 ) -> None:

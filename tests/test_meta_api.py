@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.test_intake_api import assert_problem
+from tests.factories import assert_problem
 
 
 def test_deadline_endpoint_explains_each_rolled_day(client: TestClient) -> None:

@@ -21,8 +21,7 @@ from app.runtime import Runtime
 from app.settings import Settings
 from app.workflows.lifecycle import Status, transition
 from tests.conftest import Clock, request_body, subject
-from tests.test_intake_api import file
-from tests.test_staff_api import staff_file
+from tests.factories import file, staff_file
 
 Headers = Callable[..., dict[str, str]]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -25,8 +25,8 @@ from app.services.notices.queue import queue_notice
 from app.settings import Settings
 from app.workflows.notices import NoticeKind
 from tests.conftest import Clock, request_body, subject
+from tests.factories import file
 from tests.servers import SmsGateway, SmtpServer, free_port
-from tests.test_intake_api import file
 
 SMTP_PORT = "smtp_port"
 

@@ -22,7 +22,7 @@ from app.runtime import build_runtime
 from app.services.notices.outbox import Outbox, transports_for
 from app.settings import Settings
 from tests.conftest import TEST_KEY, request_body
-from tests.test_intake_api import file
+from tests.factories import file
 
 
 @pytest.fixture(autouse=True)

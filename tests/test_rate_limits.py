@@ -10,8 +10,7 @@ from sqlmodel import Session, select
 
 from app.models.request import Request
 from tests.conftest import Clock, request_body
-from tests.test_intake_api import assert_problem, file
-from tests.test_web_form import csrf_token, form_fields, post_form
+from tests.factories import assert_problem, csrf_token, file, form_fields, post_form
 
 
 @pytest.fixture

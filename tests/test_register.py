@@ -28,8 +28,7 @@ from app.services.notices.outbox import Outbox
 from app.settings import Settings
 from app.workflows.deadlines import KST
 from tests.conftest import Clock, request_body, subject
-from tests.test_decisions_api import ACCESS_TERMS, Desk
-from tests.test_intake_api import assert_problem, file
+from tests.factories import ACCESS_TERMS, Desk, assert_problem, file
 
 Headers = Callable[..., dict[str, str]]
 URL = "/v1/staff/reports/register.csv"

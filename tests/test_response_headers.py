@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 
 from app.headers import NO_STORE_PREFIXES
 from tests.conftest import request_body
-from tests.test_tasks import Case
-from tests.test_web_form import csrf_token
+from tests.factories import Case, csrf_token
 
 Headers = Callable[..., dict[str, str]]
 

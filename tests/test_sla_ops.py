@@ -21,8 +21,7 @@ from app.runtime import Runtime
 from app.services.sla.reminders import sweep
 from app.workflows.deadlines import KST
 from tests.conftest import TEST_KEY, Clock, request_body
-from tests.test_decisions_api import ACCESS_TERMS, Desk
-from tests.test_intake_api import assert_problem, file
+from tests.factories import ACCESS_TERMS, Desk, assert_problem, file
 
 Headers = Callable[..., dict[str, str]]
 
@@ -199,6 +198,7 @@ def test_assignment_and_internal_notes(client: TestClient, staff_headers: Header
     assert "고객센터" not in json.dumps(cleared.json()["events"], ensure_ascii=False)
 
 
+@pytest.mark.slow  # the command in subprocesses
 def test_sweep_from_the_command_line(tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -12,15 +12,9 @@ from sqlmodel import Session, select
 
 from app.models.staff import AccessLog
 from tests.conftest import Clock, request_body
-from tests.test_intake_api import assert_problem, file
+from tests.factories import assert_problem, delegate_body, file, staff_file
 
 Headers = Callable[..., dict[str, str]]
-
-
-def staff_file(client: TestClient, headers: dict[str, str], **overrides: Any) -> Any:
-    body = request_body(channel="letter", received_at="2026-12-10T14:00:00+09:00")
-    body.update(overrides)
-    return client.post("/v1/staff/requests", json=body, headers=headers)
 
 
 def test_no_token_is_401_and_bad_token_is_401(client: TestClient) -> None:
@@ -223,8 +217,6 @@ def test_detail_shows_personal_data_with_etag_and_logs_access(
 
 
 def test_delegation_fields_are_shown_to_staff(client: TestClient, staff_headers: Headers) -> None:
-    from tests.test_intake_api import delegate_body
-
     ref = file(client, delegate_body()).json()["reference"]
     data = client.get(f"/v1/staff/requests/{ref}", headers=staff_headers()).json()
     assert data["requester"]["name"] == "이대리"

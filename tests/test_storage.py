@@ -23,7 +23,7 @@ from app.runtime import Runtime
 from app.settings import Settings
 from app.workflows import rrn
 from tests.conftest import TEST_KEY, request_body
-from tests.test_intake_api import DELEGATE, delegate_body, file
+from tests.factories import DELEGATE, delegate_body, file
 
 
 def test_migrations_build_exactly_the_models(database_url: str) -> None:

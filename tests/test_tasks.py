@@ -18,9 +18,9 @@ from app.models.task import Task
 from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
 from app.services.tasks.links import remind_overdue
-from tests.conftest import Clock, carry_out, request_body, subject
+from tests.conftest import Clock, carry_out
+from tests.factories import Case
 from tests.servers import SmtpServer, free_port
-from tests.test_intake_api import file
 
 Headers = Callable[..., dict[str, str]]
 
@@ -49,53 +49,6 @@ def smtp() -> Iterator[SmtpServer]:
 @pytest.fixture
 def settings_overrides(smtp: SmtpServer) -> dict[str, Any]:
     return {"smtp_url": f"smtp://127.0.0.1:{smtp.port}", "public_base_url": "http://testserver"}
-
-
-class Case:
-    """A 우노 customer's deletion request, verified, decided and approved through the API."""
-
-    def __init__(self, client: TestClient, staff_headers: Headers, **body: Any) -> None:
-        self.client = client
-        # The agent reads and assigns; identity, decisions and tasks are the security team's.
-        self.agent, self.officer = staff_headers("agent"), staff_headers("officer")
-        self.handler = staff_headers("security")
-        body.setdefault("subject", subject(phone="010-1234-5678"))
-        created = file(client, request_body(**body)).json()
-        self.ref, self.code = created["reference"], created["access_code"]
-        self.url = f"/v1/staff/requests/{self.ref}"
-        self.write("identity", {"result": "verified", "method": "account_record_match"})
-
-    def etag(self) -> str:
-        return str(self.client.get(self.url, headers=self.agent).headers["etag"])
-
-    def write(self, path: str, body: dict[str, Any], who: dict[str, str] | None = None) -> Any:
-        headers = {**(who or self.handler), "If-Match": self.etag()}
-        resp = self.client.post(f"{self.url}/{path}", json=body, headers=headers)
-        assert resp.status_code < 300, resp.text
-        return resp.json()
-
-    def decide_and_approve(self, **decision: Any) -> None:
-        self.write("decision", {"outcome": "granted", **decision})
-        self.write("approval", {"approve": True}, who=self.officer)
-
-    def tasks(self) -> dict[str, Any]:
-        resp = self.client.get(f"{self.url}/tasks", headers=self.agent)
-        assert resp.status_code == 200, resp.text
-        return dict(resp.json())
-
-    def task(self, holder: str) -> dict[str, Any]:
-        return next(t for t in self.tasks()["items"] if t["holder_code"] == holder)
-
-    def act(self, holder: str, verb: str, body: dict[str, Any] | None = None,
-            who: dict[str, str] | None = None) -> Any:  # fmt: skip
-        task_id = self.task(holder)["id"]
-        headers = {**(who or self.handler), "If-Match": self.etag()}
-        return self.client.post(
-            f"{self.url}/tasks/{task_id}/{verb}", json=body or {}, headers=headers
-        )
-
-    def status(self) -> str:
-        return str(self.client.get(self.url, headers=self.agent).json()["status"])
 
 
 def result_notices(db: Session) -> list[Notice]:

@@ -16,6 +16,8 @@ from app.services.notices.outbox import Outbox
 from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
 from tests.conftest import mailed_code
 
+pytestmark = pytest.mark.browser  # headless Chromium through Playwright
+
 WIDTHS = {"phone": 360, "desktop": 1280}
 
 

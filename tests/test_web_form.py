@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from html import unescape
 from typing import Any
 
 import httpx
@@ -15,82 +14,20 @@ from app.models.identity import Attachment
 from app.models.notice import Notice
 from app.models.request import Request
 from app.runtime import Runtime
-from app.web.csrf import COOKIE
-from tests.test_evidence_store import png_bytes
-from tests.test_identity_api import deliver_and_read_code
-from tests.test_intake_api import loosely_typed
-
-BOUNDARY = "----rightsdeskwebformtest"
-
-
-def browser_multipart(
-    fields: dict[str, Any], files: list[tuple[str, str, str, bytes]] | None = None
-) -> tuple[bytes, dict[str, str]]:
-    """Encode the form as a browser does, empty file inputs included (filename="")."""
-    if files is None:
-        files = [(f"attachment_{n}", "", "application/octet-stream", b"") for n in (1, 2, 3)]
-    out = b""
-    for name, value in fields.items():
-        for v in value if isinstance(value, list) else [value]:
-            out += (
-                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{v}\r\n'
-            ).encode()
-    for name, filename, ctype, content in files:
-        out += (
-            (
-                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; '
-                f'filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'
-            ).encode()
-            + content
-            + b"\r\n"
-        )
-    out += f"--{BOUNDARY}--\r\n".encode()
-    return out, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
-
-
-def csrf_token(client: TestClient, path: str = "/form") -> str:
-    page = client.get(path)
-    assert page.status_code == 200
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, "no CSRF field on the page"
-    assert client.cookies.get(COOKIE) == match.group(1)
-    return match.group(1)
-
-
-def form_fields(token: str | None, **overrides: str) -> dict[str, str]:
-    fields = {
-        "type": "access",
-        "service": "uno",
-        "subject_name": "김가상",
-        "subject_birth_date": "1990-05-01",
-        "subject_email": "kim.gasang@example.com",
-        "relationship": "self",
-        "website": "",
-    }
-    if token is not None:
-        fields["csrf_token"] = token
-    fields.update(overrides)
-    return fields
-
-
-def post_form(
-    client: TestClient,
-    fields: dict[str, Any],
-    files: list[tuple[str, str, str, bytes]] | None = None,
-) -> httpx.Response:
-    body, headers = browser_multipart(fields, files)
-    return client.post("/form", content=body, headers=headers)
-
-
-def filed(db: Session) -> list[Request]:
-    db.expire_all()
-    return list(db.exec(select(Request)).all())
-
-
-def dd_after(html: str, term: str) -> str:
-    match = re.search(rf"<dt>{term}</dt><dd[^>]*>([^<]+)</dd>", html)
-    assert match, f"{term} not on the page"
-    return unescape(match.group(1)).strip()
+from tests.factories import (
+    ELF,
+    Desk,
+    browser_multipart,
+    csrf_token,
+    dd_after,
+    deliver_and_read_code,
+    filed,
+    form_fields,
+    loosely_typed,
+    pdf_bytes,
+    png_bytes,
+    post_form,
+)
 
 
 def file_via_form(client: TestClient) -> tuple[str, str, httpx.Response]:
@@ -362,9 +299,6 @@ def test_documents_resend_and_objection_from_the_status_page(
     db: Session,
     runtime: Runtime,
 ) -> None:
-    from tests.test_decisions_api import Desk
-    from tests.test_evidence_store import pdf_bytes
-
     # A legal representative's request: the proof of representation is uploaded later.
     parent = {
         "relationship": "legal_representative",
@@ -455,8 +389,6 @@ def test_documents_resend_and_objection_from_the_status_page(
 def test_a_refused_file_keeps_what_was_typed(
     client: TestClient, db: Session, runtime: Runtime
 ) -> None:
-    from tests.test_evidence_store import ELF
-
     fields = form_fields(csrf_token(client), subject_name="김입력")
     resp = post_form(
         client,

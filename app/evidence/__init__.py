@@ -8,12 +8,12 @@ file part straight into the store, deciding the file type from its first bytes.
 from __future__ import annotations
 
 from app.evidence.multipart import (
-    ACCEPTED_TYPES,
     Upload,
     UploadedFile,
     UploadLimits,
     read_upload,
 )
+from app.evidence.sniff import ACCEPTED_TYPES
 from app.evidence.store import (
     BlobCorrupted,
     BlobNotFound,

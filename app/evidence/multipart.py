@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import anyio.to_thread
 from python_multipart import MultipartParser
@@ -38,24 +38,13 @@ from app.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from app.evidence.sniff import ACCEPTED_LABEL, describe, sniff
 from app.evidence.store import HEAD_BYTES, BlobWriter, EvidenceStore
 from app.textsafety import safe_filename
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
-try:
-    import filetype  # type: ignore[import-untyped]
-    from filetype.types import archive, image  # type: ignore[import-untyped]
-
-    _MATCHERS: tuple[Any, ...] | None = (archive.Pdf(), image.Jpeg(), image.Png())
-except ImportError:  # pragma: no cover - filetype is a dependency; this is a safety net
-    filetype = None
-    _MATCHERS = None
-
-PDF, JPEG, PNG = "application/pdf", "image/jpeg", "image/png"
-ACCEPTED_TYPES: tuple[str, ...] = (PDF, JPEG, PNG)
-_ACCEPTED_LABEL = "PDF, JPEG, PNG"
 JSON_FIELD = "request"
 FILES_FIELD = "attachments"
 
@@ -93,28 +82,6 @@ class UploadedFile:
 class Upload:
     fields: dict[str, list[str]] = field(default_factory=dict)
     files: list[UploadedFile] = field(default_factory=list)
-
-
-def sniff(head: bytes) -> str | None:
-    """PDF, JPEG or PNG by the first bytes (262 are plenty), else None."""
-    if _MATCHERS is not None:
-        kind = filetype.match(head, _MATCHERS)
-        return None if kind is None else str(kind.mime)
-    data = head[3:] if head.startswith(b"\xef\xbb\xbf") else head  # pragma: no cover
-    if data.startswith(b"%PDF"):  # pragma: no cover
-        return PDF
-    if head.startswith(b"\xff\xd8\xff"):  # pragma: no cover
-        return JPEG
-    if head.startswith(b"\x89PNG"):  # pragma: no cover
-        return PNG
-    return None  # pragma: no cover
-
-
-def _describe(head: bytes) -> str | None:
-    if filetype is None or not head:  # pragma: no cover
-        return None
-    mime = filetype.guess_mime(head)
-    return None if mime is None else str(mime)
 
 
 def _size_text(n: int) -> str:
@@ -306,10 +273,10 @@ class _Reader:
         part.content_type = mime
 
     def _refuse_type(self, part: _Part, head: bytes) -> NoReturn:
-        seen = _describe(head)
-        message = f"{_ACCEPTED_LABEL} 파일만 올릴 수 있습니다."
+        seen = describe(head)
+        message = f"{ACCEPTED_LABEL} 파일만 올릴 수 있습니다."
         detail = (
-            f"'{part.name}' 항목의 파일 {self._label(part)}은(는) {_ACCEPTED_LABEL} 파일이 아닙니다"
+            f"'{part.name}' 항목의 파일 {self._label(part)}은(는) {ACCEPTED_LABEL} 파일이 아닙니다"
         )
         detail += f" (내용으로 판별한 형식: {seen})." if seen else "."
         raise UnsupportedMediaType(

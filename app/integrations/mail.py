@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import smtplib
 import ssl
+import threading
+import time
 from dataclasses import replace
 from email.charset import BASE64, Charset
 from email.header import Header
@@ -17,6 +21,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from app.integrations.delivery import Outgoing, PermanentDeliveryError, classify
 from app.models.base import utcnow
 from app.private_files import private_dir, write_private
+
+log = logging.getLogger("rightsdesk.mail")
 
 
 def build_email(
@@ -54,10 +60,24 @@ def build_email(
 
 
 class SmtpTransport:
+    """Sends over one SMTP connection that stays open between messages.
+
+    A flood of filings queues two messages each; a fresh connection (TCP, TLS, EHLO, AUTH,
+    QUIT) per message cost more than the message. The connection is opened at the first send,
+    kept while messages follow within `idle_seconds` (RIGHTSDESK_SMTP_IDLE_SECONDS), and
+    dropped after any error. A kept connection the server has closed meanwhile is opened
+    again once, for the same message."""
+
     name = "smtp"
 
     def __init__(
-        self, url: str, mail_from: str, *, timeout: float, ca_file: Path | None = None
+        self,
+        url: str,
+        mail_from: str,
+        *,
+        timeout: float,
+        ca_file: Path | None = None,
+        idle_seconds: float = 30.0,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
@@ -71,38 +91,83 @@ class SmtpTransport:
         self.password = unquote(parts.password) if parts.password else None
         self.mail_from = mail_from
         self.timeout = timeout
+        self.idle_seconds = idle_seconds
         self.tls = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        self._client: smtplib.SMTP | None = None
+        self._last_used = 0.0
+        self._lock = threading.Lock()
 
     def send(self, message: Outgoing) -> None:
         rcpt, needs_smtputf8 = envelope_address(message.to)
         email = build_email(message, self.mail_from, to=rcpt)
         data = email.as_bytes(policy=_SMTP_LINES)
         sender = parseaddr(self.mail_from)[1]
-        try:
-            client: smtplib.SMTP
-            if self.implicit_tls:
-                client = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=self.tls
-                )
+        with self._lock:
+            try:
+                kept = self._kept()
+                try:
+                    self._sendmail(kept or self._open(), sender, rcpt, data, needs_smtputf8)
+                except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                    if kept is None:
+                        raise
+                    # The kept connection had gone stale: once more on a new one.
+                    log.info(
+                        "SMTP connection closed by the server (%s); reconnecting",
+                        type(exc).__name__,
+                    )
+                    self._drop()
+                    self._sendmail(self._open(), sender, rcpt, data, needs_smtputf8)
+                self._last_used = time.monotonic()
+            except Exception as exc:
+                self._drop()
+                raise classify(exc) from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop(quit=True)
+
+    def _kept(self) -> smtplib.SMTP | None:
+        if self._client is not None and time.monotonic() - self._last_used > self.idle_seconds:
+            self._drop(quit=True)
+        return self._client
+
+    def _open(self) -> smtplib.SMTP:
+        client: smtplib.SMTP
+        if self.implicit_tls:
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.tls)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        self._client = client
+        if self.starttls:
+            client.starttls(context=self.tls)
+        if self.username:
+            client.login(self.username, self.password or "")
+        client.ehlo_or_helo_if_needed()
+        return client
+
+    def _drop(self, *, quit: bool = False) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            if quit:
+                client.quit()
             else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            with client:
-                if self.starttls:
-                    client.starttls(context=self.tls)
-                if self.username:
-                    client.login(self.username, self.password or "")
-                client.ehlo_or_helo_if_needed()
-                options: list[str] = []
-                if needs_smtputf8:
-                    if not client.has_extn("smtputf8"):
-                        # The relay cannot carry this address now or on any later try.
-                        raise PermanentDeliveryError("SMTP server does not offer SMTPUTF8")
-                    options = ["SMTPUTF8"]
-                    if client.has_extn("8bitmime"):
-                        options.append("BODY=8BITMIME")
-                client.sendmail(sender, [rcpt], data, mail_options=options)
-        except Exception as exc:
-            raise classify(exc) from None
+                client.close()
+
+    @staticmethod
+    def _sendmail(
+        client: smtplib.SMTP, sender: str, rcpt: str, data: bytes, needs_smtputf8: bool
+    ) -> None:
+        options: list[str] = []
+        if needs_smtputf8:
+            if not client.has_extn("smtputf8"):
+                # The relay cannot carry this address now or on any later try.
+                raise PermanentDeliveryError("SMTP server does not offer SMTPUTF8")
+            options = ["SMTPUTF8"]
+            if client.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+        client.sendmail(sender, [rcpt], data, mail_options=options)
 
 
 # SMTP lines end in CRLF; smtplib sends bytes as they are.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime
+from pydantic import TypeAdapter
+from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -40,6 +42,71 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StrEnumType(TypeDecorator[E], Generic[E]):
+    """A StrEnum stored as its plain value in a VARCHAR (no database enum, so no migration):
+    an unknown value is refused on the way in and reads back as the enum member."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+def enum_field(
+    enum: type[E],
+    *,
+    length: int,
+    default: Any = ...,
+    nullable: bool = False,
+) -> Any:
+    """A StrEnum column kept as VARCHAR(length) (a new Column each call); a default applies
+    to Core inserts too, as SQLModel's own columns do."""
+    from sqlalchemy import Column
+    from sqlmodel import Field
+
+    column: Column[Any] = Column(
+        StrEnumType(enum, length),
+        nullable=nullable,
+        default=None if default is ... else default,
+    )
+    return Field(default=default, sa_column=column)
+
+
+T = TypeVar("T")
+
+
+class PydanticJSON(TypeDecorator[T], Generic[T]):
+    """A JSON column read and written through a pydantic type: validated when loaded, dumped
+    as plain JSON when bound (the stored shape is the model's JSON dump)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, value_type: Any) -> None:
+        super().__init__()
+        self.value_type = value_type
+        self.adapter: TypeAdapter[T] = TypeAdapter(value_type)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return self.adapter.dump_python(self.adapter.validate_python(value), mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> T | None:
+        return None if value is None else self.adapter.validate_python(value)
 
 
 def utcnow() -> datetime:

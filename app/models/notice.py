@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from app.models.base import utc_field
+from app.models.base import enum_field, utc_field
+from app.models.vocab import NoticeStatus
 
 
 class Notice(SQLModel, table=True):
@@ -37,7 +38,7 @@ class Notice(SQLModel, table=True):
     # For a one-time code: the body with the code masked, which replaces body_enc once the
     # message is delivered, so the code does not outlive its delivery even encrypted.
     redacted_body_enc: str | None = None
-    status: str = Field(default="pending", max_length=16)  # pending | delivered | failed
+    status: NoticeStatus = enum_field(NoticeStatus, length=16, default=NoticeStatus.PENDING)
     attempts: int = 0
     next_attempt_at: datetime = utc_field()
     lease_until: datetime | None = utc_field(nullable=True)

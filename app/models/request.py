@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import utc_field, utcnow
+from app.models.base import enum_field, utc_field, utcnow
+from app.models.vocab import Outcome, Status
 
 _VERSION = Column("version", Integer, nullable=False)
 _OPEN_SQL = "status NOT IN ('completed', 'rejected', 'withdrawn')"
@@ -66,9 +67,9 @@ class Request(SQLModel, table=True):
     type: str = Field(max_length=32)  # indexed by ix_request_type_service_closed
     service: str = Field(max_length=32, index=True)
     channel: str = Field(max_length=16)
-    status: str = Field(max_length=32)
-    outcome: str | None = Field(default=None, max_length=32)
-    resume_status: str | None = Field(default=None, max_length=32)
+    status: Status = enum_field(Status, length=32)
+    outcome: Outcome | None = enum_field(Outcome, length=32, default=None, nullable=True)
+    resume_status: Status | None = enum_field(Status, length=32, default=None, nullable=True)
     received_at: datetime = utc_field()
     # KST dates: Civil Act arts. 157-161 count whole days in Korea time.
     legal_due_on: date

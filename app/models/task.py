@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
-from app.models.base import utc_field
+from app.models.base import enum_field, utc_field
+from app.models.vocab import TaskStatus
 
 
 class Task(SQLModel, table=True):
@@ -32,7 +33,7 @@ class Task(SQLModel, table=True):
     instructions: list[dict[str, str]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
-    status: str = Field(default="open", max_length=16)  # open | done | waived | failed
+    status: TaskStatus = enum_field(TaskStatus, length=16, default=TaskStatus.OPEN)
     due_on: date
     assignee_id: int | None = Field(default=None, foreign_key="staff.id")
     # Evidence: [{"action": ..., "method": ...}], who, when it was done and when recorded.

@@ -14,6 +14,26 @@ class RequestType(StrEnum):
     OBJECTION = "objection"  # art. 38(5); created only against a decision, never filed directly
 
 
+class Status(StrEnum):
+    """Where a request stands (its moves: app.workflows.lifecycle.TRANSITIONS)."""
+
+    IDENTITY_PENDING = "identity_pending"
+    AWAITING_REQUESTER = "awaiting_requester"
+    IN_REVIEW = "in_review"
+    POSTPONED = "postponed"
+    AWAITING_APPROVAL = "awaiting_approval"
+    EXECUTING = "executing"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Outcome(StrEnum):
+    GRANTED = "granted"
+    PARTIALLY_GRANTED = "partially_granted"
+    REFUSED = "refused"
+
+
 FILEABLE_TYPES = tuple(t for t in RequestType if t is not RequestType.OBJECTION)
 
 TYPE_LABELS_KO: dict[str, str] = {
@@ -71,3 +91,29 @@ SCOPE_FOR_TYPE: dict[str, DelegationScope] = {
     "suspension": DelegationScope.SUSPENSION,
     "consent_withdrawal": DelegationScope.CONSENT_WITHDRAWAL,
 }
+
+
+class DecisionState(StrEnum):
+    """Where a drafted decision stands (its moves: app.workflows.decisions.DECISION_TRANSITIONS)."""
+
+    AWAITING_APPROVAL = "awaiting_approval"  # drafted; the officer approves or sends it back
+    APPROVED = "approved"  # approved by the officer (not the drafter)
+    SENT_BACK = "sent_back"  # returned to review; a new draft replaces it
+    FINAL = "final"  # in force without approval (a full grant that needs none)
+
+
+class TaskStatus(StrEnum):
+    """Where a holder's task stands (its moves: app.workflows.tasks.TASK_TRANSITIONS)."""
+
+    OPEN = "open"
+    DONE = "done"
+    WAIVED = "waived"  # the officer decided this holder need not act (with a reason)
+    FAILED = "failed"  # the holder could not act; reopened or waived, never left as is
+
+
+class NoticeStatus(StrEnum):
+    """Where a notice stands in the outbox."""
+
+    PENDING = "pending"  # queued, or waiting for its next attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # given up after the last attempt

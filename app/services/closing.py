@@ -4,8 +4,6 @@ Both decisions and tasks end here, so neither imports the other to close a reque
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session, col, select
 
 from app.models.decision import Decision
@@ -13,7 +11,14 @@ from app.models.request import Request
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.notices.queue import queue_notice
+from app.services.notices.render import render_text
 from app.workflows.lifecycle import Outcome, Status
+from app.workflows.notice_extras import (
+    AccessResultExtra,
+    ActionResultExtra,
+    NoticeExtra,
+    ObjectionResultExtra,
+)
 from app.workflows.notices import NoticeKind
 
 
@@ -41,70 +46,64 @@ def complete_request(session: Session, rt: Runtime, request: Request, *, actor: 
         outcome=decision.outcome,
         grounds=decision.grounds,
     )
-    kind, extra = _result_notice(session, rt, request, decision)
+    reopened = None
     if request.type == "objection" and decision.outcome == Outcome.GRANTED:
         from app.services.decisions.objections import reopen_after_objection
 
-        extra["reopened_reference"] = reopen_after_objection(session, rt, request, actor).reference
+        reopened = reopen_after_objection(session, rt, request, actor).reference
+    kind, extra = _result_notice(session, rt, request, decision, reopened)
     queue_notice(
         session, rt, request, kind, extra=extra, actor=actor, dedupe=f"result:{decision.id}"
     )
 
 
 def _result_notice(
-    session: Session, rt: Runtime, request: Request, d: Decision
-) -> tuple[NoticeKind, dict[str, Any]]:
+    session: Session, rt: Runtime, request: Request, d: Decision, reopened: str | None
+) -> tuple[NoticeKind, NoticeExtra]:
     v = rt.vault
     reason = v.decrypt_opt(d.reason_enc, field="decision.reason")
     if request.type == "objection":
         parent = _parent(session, request)
-        return NoticeKind.OBJECTION_RESULT, {
-            "outcome": d.outcome,
-            "reason": reason,
-            "objected_reference": parent.reference if parent else None,
-        }
+        return NoticeKind.OBJECTION_RESULT, ObjectionResultExtra(
+            outcome=d.outcome,
+            reason=reason,
+            objected_reference=parent.reference if parent else None,
+            reopened_reference=reopened,
+        )
+    granted, refused = d.outcome != Outcome.REFUSED, d.outcome != Outcome.GRANTED
     if request.type == "access":
-        extra: dict[str, Any] = {"outcome": d.outcome}
-        if d.outcome != Outcome.REFUSED:
-            a = d.access or {}
-            extra.update(
-                items_granted=d.items_granted,
-                method=a.get("method"),
-                available_at=a.get("available_at"),
-                place=a.get("place"),
-                fee_krw=a.get("fee_krw", 0) + a.get("postage_krw", 0),
-            )
-        if d.outcome != Outcome.GRANTED:
-            extra.update(grounds=d.grounds, reason=reason)
-            if d.items_withheld:
-                extra["items_withheld"] = d.items_withheld
-        return NoticeKind.ACCESS_RESULT, extra
-    extra = {"outcome": d.outcome}
-    if d.outcome != Outcome.REFUSED:
-        extra["action"] = _action_text(rt, request, d)
-    if d.outcome != Outcome.GRANTED:
-        kept = [p for p in d.retention or [] if p["action"] == "keep"]
-        holds = "\n".join(f"{p['item_name']}: {p['reason']}" for p in kept)
-        extra.update(grounds=d.grounds, reason="\n".join(x for x in (reason, holds) if x))
-        statutes = sorted({p["statute"] for p in kept if p["statute"]})
-        if statutes:
-            extra["statute"] = ", ".join(statutes)
-    return NoticeKind.ACTION_RESULT, extra
+        a = d.access if granted else None
+        return NoticeKind.ACCESS_RESULT, AccessResultExtra(
+            outcome=d.outcome,
+            items_granted=d.items_granted if granted else [],
+            method=a.method if a else None,
+            available_at=a.available_at if a else None,
+            place=a.place if a else None,
+            fee_krw=(a.fee_krw + a.postage_krw if a else 0) if granted else None,
+            grounds=d.grounds if refused else [],
+            reason=reason if refused else None,
+            items_withheld=d.items_withheld if refused else [],
+        )
+    kept = [p for p in d.retention or [] if p.action == "keep"]
+    holds = "\n".join(f"{p.item_name}: {p.reason}" for p in kept)
+    statutes = sorted({p.statute for p in kept if p.statute})
+    return NoticeKind.ACTION_RESULT, ActionResultExtra(
+        outcome=d.outcome,
+        action=_action_text(rt, request, d) if granted else None,
+        grounds=d.grounds if refused else [],
+        reason="\n".join(x for x in (reason, holds) if x) if refused else None,
+        statute=", ".join(statutes) if refused and statutes else None,
+    )
 
 
 def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
-    if request.type == "correction":
-        # A chat is no place for the corrected values: the chat hears only that it was done.
-        changes = (
-            ""
-            if request.notify_by == "chat"
-            else rt.vault.decrypt_opt(d.changes_enc, field="decision.changes") or ""
-        )
-        return f"요구하신 대로 개인정보를 정정했습니다. {changes}".strip()
-    if request.type == "suspension":
-        return "요구하신 개인정보의 처리를 정지했습니다(개인정보 보호법 제37조제2항)."
-    deleted = [p["item_name"] for p in d.retention or [] if p["action"] == "delete"]
-    what = ", ".join(deleted) if deleted else "요구하신 개인정보"
-    verb = "동의 철회에 따라 " if request.type == "consent_withdrawal" else ""
-    # Art. 36(3) / 37(3): destroyed so that it cannot be restored or regenerated.
-    return f"{verb}{what}을(를) 복구·재생할 수 없도록 파기했습니다."
+    # A chat is no place for the corrected values: the chat hears only that it was done.
+    changes = (
+        rt.vault.decrypt_opt(d.changes_enc, field="decision.changes") or ""
+        if request.type == "correction" and request.notify_by != "chat"
+        else ""
+    )
+    deleted = [p.item_name for p in d.retention or [] if p.action == "delete"]
+    return render_text(
+        "action_done", {"type_code": request.type, "changes": changes, "deleted": deleted}
+    )

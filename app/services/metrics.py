@@ -16,13 +16,14 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, String, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from app.models.channeltalk import ChatCandidate, InboundEvent, IntegrationState
 from app.models.notice import Notice
 from app.models.request import Request as DsrRequest
+from app.models.vocab import NoticeStatus
 from app.runtime import Runtime
 from app.workflows.deadlines import PERIOD_DAYS, kst_date
 from app.workflows.lifecycle import CLOSED, OPEN, Status
@@ -58,9 +59,13 @@ class RightsDeskCollector(Collector):
         )
 
     def _requests(self, conn: Connection) -> Iterator[Metric]:
+        yield from self._open_requests(conn)
+        yield from self._filed(conn)
+        yield from self._closed(conn)
+
+    def _open_requests(self, conn: Connection) -> Iterator[Metric]:
         status, rtype = col(DsrRequest.status), col(DsrRequest.type)
         sla = self._sla().label("sla")
-
         # Open requests: zero-filled for the known codes, so a cleared backlog reads 0.
         open_counts = {
             (s.value, t, v.value): 0 for s in OPEN for t in PERIOD_DAYS for v in _OPEN_SLA
@@ -81,6 +86,8 @@ class RightsDeskCollector(Collector):
             gauge.add_metric(list(key), n)
         yield gauge
 
+    def _filed(self, conn: Connection) -> Iterator[Metric]:
+        rtype = col(DsrRequest.type)
         filed = CounterMetricFamily(
             "rightsdesk_requests_filed_total",
             f"Requests filed, by type and intake channel. {_FROM_DB}",
@@ -93,9 +100,12 @@ class RightsDeskCollector(Collector):
             filed.add_metric([ty, ch], n)
         yield filed
 
+    def _closed(self, conn: Connection) -> Iterator[Metric]:
+        status, rtype = col(DsrRequest.status), col(DsrRequest.type)
+        sla = self._sla().label("sla")
         # Closed requests: the decision's outcome, or the status when none was decided
         # (withdrawn, rejected). One query feeds both counters.
-        outcome = func.coalesce(col(DsrRequest.outcome), status).label("outcome")
+        outcome = func.coalesce(col(DsrRequest.outcome), status, type_=String).label("outcome")
         closed = CounterMetricFamily(
             "rightsdesk_requests_closed_total",
             "Requests closed, by type and outcome (granted, partially_granted, refused; "
@@ -117,8 +127,8 @@ class RightsDeskCollector(Collector):
         for ty, oc, sl, n in closed_rows:
             closed_counts[(ty, oc)] = closed_counts.get((ty, oc), 0) + n
             breached_counts[ty] = breached_counts.get(ty, 0) + (n if sl == Sla.BREACHED else 0)
-        for (ty, oc), n in sorted(closed_counts.items()):
-            closed.add_metric([ty, oc], n)
+        for (ty, label), n in sorted(closed_counts.items()):
+            closed.add_metric([ty, label], n)
         for ty, n in sorted(breached_counts.items()):
             breached.add_metric([ty], n)
         yield closed
@@ -150,17 +160,18 @@ class RightsDeskCollector(Collector):
 
     def _outbox(self, conn: Connection) -> Iterator[Metric]:
         status, channel = col(Notice.status), col(Notice.channel)
-        counts = {(s, c): 0 for s in ("pending", "failed") for c in _NOTICE_CHANNELS}
+        waiting = (NoticeStatus.PENDING, NoticeStatus.FAILED)
+        counts = {(s, c): 0 for s in waiting for c in _NOTICE_CHANNELS}
         rows = conn.execute(
             select(status, channel, func.count())
-            .where(status.in_(["pending", "failed"]))
+            .where(status.in_(waiting))
             .group_by(status, channel)
         )
-        for st, ch, n in rows:
-            counts[(st, ch)] = n
+        for row_status, ch, n in rows:
+            counts[(row_status, ch)] = n
         for st, doc in [
-            ("pending", "Notices waiting in the outbox for delivery, by channel."),
-            ("failed", "Notices whose delivery failed for good, by channel."),
+            (NoticeStatus.PENDING, "Notices waiting in the outbox for delivery, by channel."),
+            (NoticeStatus.FAILED, "Notices whose delivery failed for good, by channel."),
         ]:
             gauge = GaugeMetricFamily(f"rightsdesk_outbox_{st}", doc, labels=["channel"])
             for (s, ch), n in sorted(counts.items()):
@@ -169,7 +180,7 @@ class RightsDeskCollector(Collector):
             yield gauge
 
         oldest = conn.execute(
-            select(func.min(col(Notice.created_at))).where(status == "pending")
+            select(func.min(col(Notice.created_at))).where(status == NoticeStatus.PENDING)
         ).scalar_one()
         age = (self.rt.clock() - oldest).total_seconds() if oldest is not None else 0.0
         yield GaugeMetricFamily(

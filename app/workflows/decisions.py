@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
-from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
+from app.errors import BusinessRuleViolation, FieldError, InvalidTransition, ValidationFailed
+from app.models.vocab import DecisionState
 from app.workflows.grounds import GROUNDS
-from app.workflows.lifecycle import Outcome
+from app.workflows.lifecycle import Outcome, Status
 from app.workflows.retention import ItemPlan
 
 
@@ -27,6 +29,32 @@ class DraftDecision:
     subject_stated_termination: bool | None
 
 
+# A decision's own states. Policy §6③1 (and rules 8, 12, 16): a refusal, a partial grant and
+# every decision that destroys data are approved by the officer, who may instead send the draft
+# back; a decision that needs no approval is final at once. Approved, sent back and final are
+# never changed again: a new decision is drafted instead (rule 27 for objections).
+DECISION_TRANSITIONS: dict[DecisionState, frozenset[DecisionState]] = {
+    DecisionState.AWAITING_APPROVAL: frozenset(
+        {DecisionState.APPROVED, DecisionState.SENT_BACK, DecisionState.FINAL}
+    ),
+    DecisionState.APPROVED: frozenset(),
+    DecisionState.SENT_BACK: frozenset(),
+    DecisionState.FINAL: frozenset(),
+}
+
+
+class HasDecisionState(Protocol):
+    state: DecisionState
+
+
+def move_decision(decision: HasDecisionState, to: DecisionState) -> None:
+    """Move `decision` to `to`, or raise InvalidTransition and change nothing."""
+    current = DecisionState(decision.state)
+    if to not in DECISION_TRANSITIONS[current]:
+        raise InvalidTransition(f"결정을 '{current}' 상태에서 '{to}' 상태로 바꿀 수 없습니다.")
+    decision.state = to
+
+
 def _not_applicable(code: str, message: str) -> BusinessRuleViolation:
     return BusinessRuleViolation("ground_not_applicable", "grounds", f"{code}: {message}")
 
@@ -34,7 +62,7 @@ def _not_applicable(code: str, message: str) -> BusinessRuleViolation:
 def check_grounds(d: DraftDecision, *, public_institution: bool) -> None:
     """A refusal or partial grant cites at least one ground that fits the request (rules 8,
     12, 16); a full grant cites none."""
-    if d.outcome is Outcome.GRANTED:
+    if d.outcome == Outcome.GRANTED:
         if d.grounds:
             msg = "전부 인용하는 결정에는 제한 사유를 적지 않습니다."
             raise ValidationFailed(msg, errors=[FieldError("grounds", "not_applicable", msg)])
@@ -78,13 +106,13 @@ def check_items(d: DraftDecision, service_items: frozenset[str]) -> None:
         outside = (set(d.items_granted) | set(d.items_withheld)) - set(d.items_requested)
         if outside:
             raise _items_invalid("items_granted", "요구하지 않은 항목이 들어 있습니다.")
-    if d.outcome is Outcome.PARTIALLY_GRANTED and not (d.items_granted and d.items_withheld):
+    if d.outcome == Outcome.PARTIALLY_GRANTED and not (d.items_granted and d.items_withheld):
         raise _items_invalid(
             "items_withheld", "일부 인용에는 인용한 항목과 제한한 항목이 모두 있어야 합니다."
         )
-    if d.outcome is Outcome.GRANTED and d.items_withheld:
+    if d.outcome == Outcome.GRANTED and d.items_withheld:
         raise _items_invalid("items_withheld", "전부 인용하는 결정에는 제한 항목이 없습니다.")
-    if d.outcome is Outcome.REFUSED and d.items_granted:
+    if d.outcome == Outcome.REFUSED and d.items_granted:
         raise _items_invalid("items_granted", "거절하는 결정에는 인용 항목이 없습니다.")
 
 
@@ -170,9 +198,9 @@ def postponement_allowed(request_type: str, *, today: date, legal_due_on: date) 
     return None
 
 
-def objection_allowed(parent_status: str, parent_outcome: str | None) -> bool:
+def objection_allowed(parent_status: Status, parent_outcome: Outcome | None) -> bool:
     """Art. 38(5): an objection lies against a partial grant or a refusal (rule 27)."""
-    return parent_status == "completed" and parent_outcome in (
+    return parent_status == Status.COMPLETED and parent_outcome in (
         Outcome.PARTIALLY_GRANTED,
         Outcome.REFUSED,
     )

@@ -8,30 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
 from app.errors import InvalidTransition
+from app.models.vocab import Outcome as Outcome
+from app.models.vocab import Status as Status
 from app.workflows.deadlines import kst_date
-
-
-class Status(StrEnum):
-    IDENTITY_PENDING = "identity_pending"
-    AWAITING_REQUESTER = "awaiting_requester"
-    IN_REVIEW = "in_review"
-    POSTPONED = "postponed"
-    AWAITING_APPROVAL = "awaiting_approval"
-    EXECUTING = "executing"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
-
-
-class Outcome(StrEnum):
-    GRANTED = "granted"
-    PARTIALLY_GRANTED = "partially_granted"
-    REFUSED = "refused"
-
 
 S = Status
 
@@ -64,9 +46,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 
 class Transitionable(Protocol):
-    status: str
+    status: Status
     type: str
-    resume_status: str | None
+    resume_status: Status | None
     version: int
     closed_at: datetime | None
     closed_on: date | None

@@ -15,14 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from app.errors import BusinessRuleViolation, InvalidTransition
-
-
-class TaskStatus(StrEnum):
-    OPEN = "open"
-    DONE = "done"
-    WAIVED = "waived"  # the officer decided this holder need not act (with a reason)
-    FAILED = "failed"  # the holder could not act; reopened or waived, never left as is
-
+from app.models.vocab import TaskStatus as TaskStatus
 
 TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.OPEN: frozenset({TaskStatus.DONE, TaskStatus.WAIVED, TaskStatus.FAILED}),

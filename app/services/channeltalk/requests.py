@@ -44,6 +44,7 @@ from app.workflows.chat_intent import Confidence, Intent
 from app.workflows.deadlines import kst_date, period_for
 from app.workflows.identity import IdentityMethod
 from app.workflows.lifecycle import Status
+from app.workflows.notice_extras import ReceiptExtra, StatusUpdateExtra
 from app.workflows.notices import NoticeKind
 from app.workflows.sla import closed_statuses
 
@@ -209,10 +210,12 @@ def _start_identity(
             )
         )
         move(session, rt, request, Status.IN_REVIEW, actor=ACTOR, identity="member_login")
-        queue_notice(session, rt, request, NoticeKind.RECEIPT, extra={"next_action": "wait"})
+        queue_notice(
+            session, rt, request, NoticeKind.RECEIPT, extra=ReceiptExtra(next_action="wait")
+        )
         return
     step = "verify_contact" if has_contact else "verify_by_staff"
-    queue_notice(session, rt, request, NoticeKind.RECEIPT, extra={"next_action": step})
+    queue_notice(session, rt, request, NoticeKind.RECEIPT, extra=ReceiptExtra(next_action=step))
     if has_contact:
         otp.issue_code(session, rt, request, actor=ACTOR)
 
@@ -330,7 +333,7 @@ def _check_code(
         rt,
         request,
         NoticeKind.STATUS_UPDATE,
-        extra={"message": text},
+        extra=StatusUpdateExtra(message=text),
         dedupe=f"status_update:{msg.message_id}",
         actor=ACTOR,
     )

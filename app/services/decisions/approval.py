@@ -11,9 +11,11 @@ from app.errors import (
 from app.models.decision import Decision
 from app.models.request import Request
 from app.models.staff import Staff
+from app.models.vocab import DecisionState
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.closing import complete_request, latest_decision
+from app.workflows.decisions import move_decision
 from app.workflows.lifecycle import Status
 
 
@@ -35,10 +37,10 @@ def approve(
     decision.approval_note_enc = rt.vault.encrypt_opt(note, field="decision.approval_note")
     decision.approved_by = officer.id
     if approve:
-        decision.state = "approved"
+        move_decision(decision, DecisionState.APPROVED)
         _complete(session, rt, request, decision, actor)
     else:
-        decision.state = "sent_back"
+        move_decision(decision, DecisionState.SENT_BACK)
         move(
             session,
             rt,
@@ -57,7 +59,8 @@ def _complete(
     gets a task and the request waits in `executing` (app/services/tasks/execution.py); otherwise it
     completes now."""
     decision.decided_at = rt.clock()
-    decision.state = "final" if decision.state == "awaiting_approval" else decision.state
+    if decision.state == DecisionState.AWAITING_APPROVAL:  # in force without approval
+        move_decision(decision, DecisionState.FINAL)
     request.outcome = decision.outcome
     if request.type != "objection":
         from app.services.tasks.execution import start_execution

@@ -13,9 +13,10 @@ from app.errors import (
     InvalidTransition,
     ValidationFailed,
 )
-from app.models.decision import Decision
+from app.models.decision import Decision, DecisionAccess, RetentionEntry
 from app.models.request import Request
 from app.models.staff import Staff
+from app.models.vocab import DecisionState, Delivery
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.closing import _parent
@@ -84,22 +85,22 @@ def draft(
     rules.check_grounds(draft_rules, public_institution=rt.policy.controller.public_institution)
     if request.type != "objection":
         rules.check_items(draft_rules, service_items)
-    if body.outcome is not Outcome.GRANTED and not body.reason:
+    if body.outcome != Outcome.GRANTED and not body.reason:
         raise _invalid("reason", "일부 인용이나 거절에는 정보주체가 읽을 사유가 필요합니다.")
     _check_type_specifics(request, body, granted)
     v = rt.vault
     decision = Decision(
         request_id=request.id,  # type: ignore[arg-type]
-        outcome=body.outcome.value,
+        outcome=body.outcome,
         grounds=grounds,
         items_granted=granted,
         items_withheld=withheld,
         reason_enc=v.encrypt_opt(body.reason, field="decision.reason"),
         changes_enc=v.encrypt_opt(body.changes, field="decision.changes"),
-        access=_access_json(body.access),
-        retention=[_plan_json(p) for p in plans] if plans is not None else None,
+        access=_access_record(body.access),
+        retention=[_plan_record(p) for p in plans] if plans is not None else None,
         subject_stated_termination=body.subject_stated_termination,
-        state="awaiting_approval",
+        state=DecisionState.AWAITING_APPROVAL,
         drafted_by=staff.id,  # type: ignore[arg-type]
         drafted_at=rt.clock(),
     )
@@ -139,7 +140,7 @@ def _retention_plan(rt: Runtime, request: Request, body: DecisionInput) -> list[
 
 
 def _check_type_specifics(request: Request, body: DecisionInput, granted: list[str]) -> None:
-    giving = body.outcome is not Outcome.REFUSED
+    giving = body.outcome != Outcome.REFUSED
     if request.type == "access" and giving:
         if body.access is None:
             raise _invalid("access", "열람 방법과 일시·장소(또는 전자적 방법)를 적어 주세요.")
@@ -156,26 +157,26 @@ def _check_type_specifics(request: Request, body: DecisionInput, granted: list[s
         raise _invalid("changes", "무엇을 어떻게 정정했는지 적어 주세요.")
 
 
-def _access_json(a: AccessTerms | None) -> dict[str, Any] | None:
+def _access_record(a: AccessTerms | None) -> DecisionAccess | None:
     if a is None:
         return None
-    return {
-        "method": a.method,
-        "available_at": a.available_at.isoformat() if a.available_at else None,
-        "place": a.place,
-        "fee_krw": a.fee_krw,
-        "postage_krw": a.postage_krw,
-        "caused_by_controller": a.caused_by_controller,
-    }
+    return DecisionAccess(
+        method=Delivery(a.method),
+        available_at=a.available_at,
+        place=a.place,
+        fee_krw=a.fee_krw,
+        postage_krw=a.postage_krw,
+        caused_by_controller=a.caused_by_controller,
+    )
 
 
-def _plan_json(p: ItemPlan) -> dict[str, Any]:
-    return {
-        "item": p.item,
-        "item_name": p.item_name,
-        "action": p.action,
-        "keep_until": p.keep_until.isoformat() if p.keep_until else None,
-        "rule": p.rule,
-        "statute": p.statute,
-        "reason": p.reason_ko,
-    }
+def _plan_record(p: ItemPlan) -> RetentionEntry:
+    return RetentionEntry(
+        item=p.item,
+        item_name=p.item_name,
+        action=p.action,
+        keep_until=p.keep_until,
+        rule=p.rule,
+        statute=p.statute,
+        reason=p.reason_ko,
+    )

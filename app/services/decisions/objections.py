@@ -17,6 +17,7 @@ from app.services.notices.queue import queue_notice
 from app.workflows import decisions as rules
 from app.workflows.deadlines import Deadline, kst_date, period_for
 from app.workflows.lifecycle import CLOSED, Status, TransitionEvent, transition
+from app.workflows.notice_extras import ObjectionReceiptExtra, WithdrawalExtra
 from app.workflows.notices import NoticeKind
 
 
@@ -108,11 +109,11 @@ def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) 
         NoticeKind.OBJECTION_RECEIPT,
         actor="requester",
         dedupe=f"objection:{objection.reference}",
-        extra={
-            "objection_reference": objection.reference,
-            "objection_due_on": deadline.due_on,
-            "period_days": rt.settings.objection_period_days,
-        },
+        extra=ObjectionReceiptExtra(
+            objection_reference=objection.reference,
+            objection_due_on=deadline.due_on,
+            period_days=rt.settings.objection_period_days,
+        ),
     )
     return RequestCreated(
         reference=objection.reference,
@@ -157,5 +158,10 @@ def withdraw(session: Session, rt: Runtime, request: Request) -> None:
     request.updated_at = now
     session.flush()
     queue_notice(
-        session, rt, request, NoticeKind.WITHDRAWAL, actor="requester", extra={"withdrawn_at": now}
+        session,
+        rt,
+        request,
+        NoticeKind.WITHDRAWAL,
+        actor="requester",
+        extra=WithdrawalExtra(withdrawn_at=now),
     )

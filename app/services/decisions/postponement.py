@@ -20,6 +20,7 @@ from app.services.notices.queue import queue_notice
 from app.workflows import decisions as rules
 from app.workflows.deadlines import deadline_from_date, kst_date, target_date
 from app.workflows.lifecycle import Status
+from app.workflows.notice_extras import PostponementExtra
 from app.workflows.notices import NoticeKind
 
 
@@ -62,7 +63,7 @@ def postpone(
         request,
         NoticeKind.POSTPONEMENT,
         actor=actor,
-        extra={"reason": reason, "expected_end": expected_end},
+        extra=PostponementExtra(reason=reason, expected_end=expected_end),
         dedupe=f"postponement:{request.version}",
     )
 

@@ -31,7 +31,9 @@ def decision_summary(session: Session, rt: Runtime, request: Request) -> dict[st
         "items_granted": d.items_granted,
         "items_withheld": d.items_withheld,
         "retention": [
-            {k: p[k] for k in ("item", "item_name", "action", "keep_until", "statute")}
+            p.model_dump(
+                mode="json", include={"item", "item_name", "action", "keep_until", "statute"}
+            )
             for p in d.retention or []
         ],
         "objection_method": (objection_method(rt.policy) if d.outcome != Outcome.GRANTED else None),

@@ -15,6 +15,7 @@ from app.services.notices.queue import queue_notice
 from app.workflows import identity as rules
 from app.workflows.identity import Evidence
 from app.workflows.lifecycle import Status
+from app.workflows.notice_extras import IdentityRejectedExtra, StatusUpdateExtra
 from app.workflows.notices import NoticeKind
 
 
@@ -77,7 +78,9 @@ def staff_identity_check(
                 rt,
                 request,
                 NoticeKind.STATUS_UPDATE,
-                extra={"message": "본인 확인이 완료되어 담당자가 요청을 검토하고 있습니다."},
+                extra=StatusUpdateExtra(
+                    message="본인 확인이 완료되어 담당자가 요청을 검토하고 있습니다."
+                ),
                 dedupe="status_update:identity_verified",
                 actor=actor,
             )
@@ -89,8 +92,8 @@ def staff_identity_check(
         request,
         NoticeKind.IDENTITY_REJECTED,
         actor=actor,
-        extra={
-            "reason": reason
+        extra=IdentityRejectedExtra(
+            reason=reason
             or "제출하신 자료로는 정보주체 본인 또는 정당한 대리인임을 확인할 수 없었습니다."
-        },
+        ),
     )

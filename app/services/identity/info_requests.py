@@ -15,6 +15,7 @@ from app.runtime import Runtime
 from app.services.audit.timeline import move, note
 from app.services.notices.queue import queue_notice
 from app.workflows.lifecycle import Status
+from app.workflows.notice_extras import InfoRequestExtra
 from app.workflows.notices import NoticeKind
 
 
@@ -35,7 +36,7 @@ def request_information(
         request,
         NoticeKind.INFO_REQUEST,
         actor=actor,
-        extra={"message": message, "respond_by": respond_by},
+        extra=InfoRequestExtra(message=message, respond_by=respond_by),
         dedupe=f"info_request:{request.version}",
     )
 

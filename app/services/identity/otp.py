@@ -27,6 +27,7 @@ from app.services.notices.queue import queue_notice
 from app.workflows import identity as rules
 from app.workflows.identity import OtpOutcome
 from app.workflows.lifecycle import Status
+from app.workflows.notice_extras import VerificationCodeExtra
 from app.workflows.notices import NoticeKind
 
 
@@ -68,7 +69,7 @@ class CodeNotice:
     """How a code is queued: every code is a new message (the random key only guards against
     queueing one twice), and it is masked in the stored body once delivered."""
 
-    extra: dict[str, Any]
+    extra: VerificationCodeExtra
     dedupe: str
     secret: str
     kind: NoticeKind = NoticeKind.VERIFICATION_CODE
@@ -76,7 +77,7 @@ class CodeNotice:
 
 def code_notice(rt: Runtime, code: str) -> CodeNotice:
     return CodeNotice(
-        extra={"code": code, "valid_minutes": rt.settings.otp_ttl_minutes},
+        extra=VerificationCodeExtra(code=code, valid_minutes=rt.settings.otp_ttl_minutes),
         dedupe=f"verification_code:{secrets.token_hex(8)}",
         secret=code,
     )

@@ -26,6 +26,7 @@ from app.workflows import intake, rrn
 from app.workflows.deadlines import kst_date, period_for
 from app.workflows.identity import Evidence
 from app.workflows.lifecycle import Status
+from app.workflows.notice_extras import ReceiptExtra
 from app.workflows.notices import NoticeKind, pick_contact
 
 
@@ -115,7 +116,7 @@ def _facts(
     people = _people(payload, relationship)
     notify_by = intake.default_notify_by(payload)
     to = _contact(people, notify_by)
-    notices = [QueuedNotice(NoticeKind.RECEIPT, to, extra={"next_action": next_action})]
+    notices = [QueuedNotice(NoticeKind.RECEIPT, to, extra=ReceiptExtra(next_action=next_action))]
     # Decree art. 46(1): the subject shows control of the contact they gave.
     code = otp.new_code() if relationship is Relationship.SELF else None
     if code is not None:

@@ -17,6 +17,7 @@ from app.runtime import Runtime
 from app.services.notices.queue import Recipient, dedupe_key, notice_values
 from app.workflows.deadlines import Deadline, legal_deadline, target_date
 from app.workflows.lifecycle import Status, TransitionEvent
+from app.workflows.notice_extras import NoticeExtra
 from app.workflows.notices import NoticeKind
 
 
@@ -50,7 +51,7 @@ class QueuedNotice:
     kind: NoticeKind
     to: Recipient
     actor: str = "system"  # whose step its timeline entry records
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: NoticeExtra | None = None
     dedupe: str | None = None
     secret: str | None = None
 

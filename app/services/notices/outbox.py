@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, update
@@ -34,6 +34,7 @@ from app.integrations.mail import FileTransport, SmtpTransport
 from app.integrations.sms import HttpSmsTransport
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Request
+from app.models.vocab import NoticeStatus
 from app.runtime import Runtime
 from app.services.audit.timeline import append_event, note_event
 from app.settings import Settings
@@ -59,6 +60,7 @@ def transports_for(settings: Settings) -> dict[str, Transport]:
             settings.mail_from,
             timeout=settings.smtp_timeout_seconds,
             ca_file=settings.smtp_ca_file,
+            idle_seconds=settings.smtp_idle_seconds,
         )
         if settings.smtp_url
         else files
@@ -89,6 +91,13 @@ class Outbox:
         self.transports = transports or transports_for(rt.settings)
         self.rng = rng or random.SystemRandom()
 
+    def close(self) -> None:
+        """Close what the transports keep open (the SMTP connection)."""
+        for transport in {id(t): t for t in self.transports.values()}.values():
+            close = getattr(transport, "close", None)
+            if close is not None:
+                close()
+
     def run_once(self, go_on: Callable[[], bool] | None = None) -> int:
         """Deliver what is due now; returns how many notices were tried. `go_on` is asked
         after each notice whether to continue."""
@@ -97,7 +106,7 @@ class Outbox:
             due = session.exec(
                 select(Notice.id)
                 .where(
-                    Notice.status == "pending",
+                    Notice.status == NoticeStatus.PENDING,
                     col(Notice.next_attempt_at) <= now,
                     or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
                 )
@@ -122,7 +131,7 @@ class Outbox:
         lease = now + timedelta(seconds=self.rt.settings.notice_lease_seconds)
         claimable = (
             col(Notice.id) == notice_id,
-            col(Notice.status) == "pending",
+            col(Notice.status) == NoticeStatus.PENDING,
             or_(col(Notice.lease_until).is_(None), col(Notice.lease_until) < now),
         )
         with transaction(self.rt.engine) as session:
@@ -190,73 +199,22 @@ class Outbox:
         error: DeliveryError | None,
     ) -> None:
         now = self.rt.clock()
-        settings = self.rt.settings
         with transaction(self.rt.engine) as session:
             conn = session.connection()
             notice = conn.execute(_RECORDED, {"id": message.notice_id}).one()
-            done: dict[str, object] = {"finished_at": now}
-            changes: dict[str, object] = {}
-            if notice.attempts != number or notice.status != "pending":
+            if notice.attempts != number or notice.status != NoticeStatus.PENDING:
                 # Our lease ran out and another worker took the notice over: its outcome is
                 # the notice's; ours is only this attempt's record.
+                done: dict[str, object] = {"finished_at": now}
                 done["outcome"] = "superseded" if error is None else "retry"
                 done["error"] = None if error is None else error.reason
                 log.warning("notice %s: attempt %d finished after its lease", notice.id, number)
                 _update(conn, NoticeAttempt, attempt_id, done)
                 return
-            changes["lease_until"] = None
             if error is None:
-                changes.update(status="delivered", delivered_at=now, last_error=None)
-                if notice.redacted_body_enc is not None:  # a one-time code ends with delivery
-                    changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
-                done["outcome"] = "delivered"
-                event = "notice_delivered"
-                log.info(
-                    "notice %s (%s) for %s delivered via %s",
-                    notice.id,
-                    notice.kind,
-                    message.reference,
-                    transport,
-                )
+                done, changes, event = self._delivered(notice, message, transport, now)
             else:
-                done.update(outcome="retry", error=error.reason)
-                changes["last_error"] = error.reason
-                final = (
-                    isinstance(error, PermanentDeliveryError)
-                    or number >= settings.notice_max_attempts
-                )
-                if final:
-                    done["outcome"] = "failed"
-                    changes.update(status="failed", failed_at=now)
-                    if notice.redacted_body_enc is not None:  # an undeliverable code ends too
-                        changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
-                    event = "notice_failed"
-                    log.error(
-                        "notice %s (%s) for %s failed after %d attempt(s): %s",
-                        notice.id,
-                        notice.kind,
-                        message.reference,
-                        number,
-                        error.reason,
-                    )
-                else:
-                    event = ""
-                    delay = retry_delay(
-                        number,
-                        base=settings.notice_backoff_base_seconds,
-                        cap=settings.notice_backoff_cap_seconds,
-                        rng=self.rng,
-                    )
-                    changes["next_attempt_at"] = now + timedelta(seconds=delay)
-                    log.warning(
-                        "notice %s (%s) for %s: attempt %d failed (%s); retry in %.0fs",
-                        notice.id,
-                        notice.kind,
-                        message.reference,
-                        number,
-                        error.reason,
-                        delay,
-                    )
+                done, changes, event = self._not_delivered(notice, message, number, error, now)
             _update(conn, NoticeAttempt, attempt_id, done)
             _update(conn, Notice, notice.id, changes)
             if event:
@@ -270,6 +228,67 @@ class Outbox:
                     data["error"] = error.reason
                 entry = note_event(event, actor="outbox", at=now, data=data)
                 append_event(session, self.rt, notice.request_id, entry)
+
+    def _delivered(
+        self, notice: Any, message: Outgoing, transport: str, now: datetime
+    ) -> tuple[dict[str, object], dict[str, object], str]:
+        changes: dict[str, object] = {
+            "lease_until": None,
+            "status": NoticeStatus.DELIVERED,
+            "delivered_at": now,
+            "last_error": None,
+        }
+        if notice.redacted_body_enc is not None:  # a one-time code ends with delivery
+            changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
+        log.info(
+            "notice %s (%s) for %s delivered via %s",
+            notice.id,
+            notice.kind,
+            message.reference,
+            transport,
+        )
+        return {"finished_at": now, "outcome": "delivered"}, changes, "notice_delivered"
+
+    def _not_delivered(
+        self, notice: Any, message: Outgoing, number: int, error: DeliveryError, now: datetime
+    ) -> tuple[dict[str, object], dict[str, object], str]:
+        """A permanent refusal, or the last attempt, fails the notice; anything else is tried
+        again after the backoff."""
+        settings = self.rt.settings
+        done: dict[str, object] = {"finished_at": now, "outcome": "retry", "error": error.reason}
+        changes: dict[str, object] = {"lease_until": None, "last_error": error.reason}
+        final = isinstance(error, PermanentDeliveryError) or number >= settings.notice_max_attempts
+        if final:
+            done["outcome"] = "failed"
+            changes.update(status=NoticeStatus.FAILED, failed_at=now)
+            if notice.redacted_body_enc is not None:  # an undeliverable code ends too
+                changes.update(body_enc=notice.redacted_body_enc, redacted_body_enc=None)
+            log.error(
+                "notice %s (%s) for %s failed after %d attempt(s): %s",
+                notice.id,
+                notice.kind,
+                message.reference,
+                number,
+                error.reason,
+            )
+            return done, changes, "notice_failed"
+        delay = retry_delay(
+            number,
+            base=settings.notice_backoff_base_seconds,
+            cap=settings.notice_backoff_cap_seconds,
+            rng=self.rng,
+        )
+        changes["next_attempt_at"] = now + timedelta(seconds=delay)
+        log.warning(
+            "notice %s (%s) for %s: attempt %d failed (%s); retry in %.0fs",
+            notice.id,
+            notice.kind,
+            message.reference,
+            number,
+            error.reason,
+            delay,
+        )
+        return done, changes, ""
 
 
 # What a claim reads back, and what recording an outcome needs (Core: no ORM objects).
@@ -345,6 +364,7 @@ class BackgroundWorker:
         while not self._stop.is_set():
             self.run_pass()
             self._stop.wait(self.poll_seconds)
+        self.outbox.close()
 
 
 @dataclass

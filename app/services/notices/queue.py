@@ -13,10 +13,18 @@ from app.models.channeltalk import ChatLink
 from app.models.notice import Notice, NoticeOut
 from app.models.request import Party, Request
 from app.models.request_api import NoticeSummary
+from app.models.vocab import NoticeStatus
 from app.runtime import Runtime
 from app.services.audit.timeline import note_event, record_event
 from app.services.notices.render import render_notice
-from app.workflows.notices import NoticeFacts, NoticeKind, notice_context, pick_contact
+from app.workflows.notices import (
+    NoticeExtra,
+    NoticeFacts,
+    NoticeKind,
+    notice_context,
+    parse_extra,
+    pick_contact,
+)
 
 CHAT = "chat"  # notify_by and notice channel of requests filed in a Channel Talk chat
 
@@ -53,12 +61,14 @@ def queue_notice(
     request: Request,
     kind: NoticeKind,
     *,
-    extra: Mapping[str, Any] | None = None,
+    extra: NoticeExtra | Mapping[str, Any] | None = None,
     dedupe: str | None = None,
     actor: str = "system",
     secret: str | None = None,
 ) -> Notice:
     """Queue one notice for the request's recipient; the same `dedupe` key queues it once.
+    `extra` is the kind's model (a mapping is validated into it here, a wrong or missing
+    value a ValueError naming the key).
 
     `secret` (a one-time code) is masked in the stored body once the notice is delivered.
     """
@@ -88,12 +98,13 @@ def notice_values(
     to: Recipient,
     *,
     key: str,
-    extra: Mapping[str, Any] | None = None,
+    extra: NoticeExtra | Mapping[str, Any] | None = None,
     secret: str | None = None,
 ) -> dict[str, Any]:
     """The rendered, encrypted notice (without request id and times): the Korean text for
     the request's facts, on the recipient's channel."""
     chat = request.notify_by == CHAT
+    values = parse_extra(kind, extra)
     facts = NoticeFacts(
         reference=request.reference,
         request_type=request.type,
@@ -104,7 +115,7 @@ def notice_values(
         recipient_name=None if to.channel == CHAT else to.name,
         filed_by_staff=request.channel not in ("web", "api", "channeltalk"),
         chat=chat,
-        extra=dict(extra or {}) if chat else _with_status_link(rt, extra),
+        extra=values if chat else _with_status_link(rt, values),
     )
     by_sms = to.channel == "sms"
     rendered = render_notice(kind, notice_context(kind, facts, rt.policy), sms=by_sms)
@@ -162,12 +173,12 @@ def queue_internal(
     return notice
 
 
-def _with_status_link(rt: Runtime, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    values = dict(extra or {})
+def _with_status_link(rt: Runtime, extra: NoticeExtra) -> NoticeExtra:
     base = rt.settings.public_base_url
-    if base and "status_url" not in values:
-        values["status_url"] = base.rstrip("/") + "/status"  # the code never goes in a URL
-    return values
+    if base and extra.status_url is None:
+        # The code never goes in a URL.
+        return extra.model_copy(update={"status_url": base.rstrip("/") + "/status"})
+    return extra
 
 
 def _recipient(session: Session, rt: Runtime, request: Request, kind: NoticeKind) -> Recipient:
@@ -246,7 +257,7 @@ def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
         body=v.decrypt(n.redacted_body_enc or n.body_enc, field="notice.body"),
         attempts=n.attempts,
         created_at=n.created_at,
-        next_attempt_at=n.next_attempt_at if n.status == "pending" else None,
+        next_attempt_at=n.next_attempt_at if n.status == NoticeStatus.PENDING else None,
         delivered_at=n.delivered_at,
         failed_at=n.failed_at,
         last_error=n.last_error,

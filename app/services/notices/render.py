@@ -82,6 +82,13 @@ def render_notice(
     )
 
 
+def render_text(template: str, context: Mapping[str, Any]) -> str:
+    """One sentence or paragraph from `<template>.txt.j2` (a value that goes into a notice's
+    context, e.g. the action taken), without its final newline."""
+    text = _environment().get_template(f"{template}.txt.j2").render(dict(context))
+    return text.removesuffix("\n")
+
+
 def render_internal(template: str, context: Mapping[str, Any]) -> tuple[str, str]:
     """An internal message to staff (SLA reminders): `<template>.txt.j2`, subject and body."""
     module = _environment().get_template(f"{template}.txt.j2").make_module(dict(context))

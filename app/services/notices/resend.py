@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 from app.errors import Conflict, NotFound
 from app.models.notice import Notice
 from app.models.request import Request
+from app.models.vocab import NoticeStatus
 from app.runtime import Runtime
 from app.services.identity.otp import reissue_code
 from app.services.notices.queue import notice_event
@@ -25,12 +26,12 @@ def resend(
     original = session.get(Notice, notice_id, with_for_update=True)  # one resend at a time
     if original is None or original.request_id != request.id:
         raise NotFound("통지를 찾을 수 없습니다.")
-    if original.status == "pending":
+    if original.status == NoticeStatus.PENDING:
         raise Conflict("아직 발송 중인 통지입니다. 결과를 기다려 주세요.", code="notice_pending")
     copies = session.exec(
         select(Notice).where(Notice.resend_of_id == original.id).order_by(col(Notice.id))
     ).all()
-    queued = [c for c in copies if c.status == "pending"]
+    queued = [c for c in copies if c.status == NoticeStatus.PENDING]
     if queued:
         return queued[-1]
     now = rt.clock()

@@ -23,6 +23,7 @@ from app.models.request_api import (
     VerificationOut,
 )
 from app.models.staff import AccessLog, InternalNote, Staff
+from app.models.vocab import DecisionState
 from app.runtime import Runtime
 from app.services import closing
 from app.services.channeltalk.view import chat_view
@@ -142,35 +143,12 @@ def get_detail(
 
 def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, Any]:
     v = rt.vault
-    attachments = session.exec(
-        select(Attachment).where(Attachment.request_id == request.id).order_by(col(Attachment.id))
-    ).all()
-    checks = session.exec(
-        select(IdentityCheck)
-        .where(IdentityCheck.request_id == request.id)
-        .order_by(col(IdentityCheck.id))
-    ).all()
     otp = session.exec(select(Verification).where(Verification.request_id == request.id)).first()
     return {
         "next_action": identity_checks.next_action(session, request),
         "missing": identity_checks.missing(session, request),
-        "attachments": [
-            AttachmentOut(
-                **a.model_dump(exclude={"request_id", "blob_key", "filename_enc"}),
-                filename=v.decrypt_opt(a.filename_enc, field="attachment.filename"),
-            )
-            for a in attachments
-        ],
-        "identity_checks": [
-            IdentityCheckOut(
-                method=c.method,
-                result=c.result,
-                actor=c.actor,
-                checked_at=c.checked_at,
-                note=v.decrypt_opt(c.note_enc, field="identity_check.note"),
-            )
-            for c in checks
-        ],
+        "attachments": _attachments(session, rt, request),
+        "identity_checks": _identity_checks(session, rt, request),
         "verification": (
             VerificationOut(
                 **otp.model_dump(exclude={"id", "request_id", "code_hash", "window_started_at"})
@@ -192,25 +170,61 @@ def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, 
             }
             for p in decisions_postponement.postponements(session, request)
         ],
-        "internal_notes": [
-            {
-                "staff_id": n.staff_id,
-                "at": n.created_at,
-                "note": v.decrypt(n.body_enc, field="internal_note.body"),
-            }
-            for n in session.exec(
-                select(InternalNote)
-                .where(InternalNote.request_id == request.id)
-                .order_by(col(InternalNote.id))
-            ).all()
-        ],
+        "internal_notes": _internal_notes(session, rt, request),
     }
+
+
+def _attachments(session: Session, rt: Runtime, request: Request) -> list[AttachmentOut]:
+    rows = session.exec(
+        select(Attachment).where(Attachment.request_id == request.id).order_by(col(Attachment.id))
+    ).all()
+    return [
+        AttachmentOut(
+            **a.model_dump(exclude={"request_id", "blob_key", "filename_enc"}),
+            filename=rt.vault.decrypt_opt(a.filename_enc, field="attachment.filename"),
+        )
+        for a in rows
+    ]
+
+
+def _identity_checks(session: Session, rt: Runtime, request: Request) -> list[IdentityCheckOut]:
+    rows = session.exec(
+        select(IdentityCheck)
+        .where(IdentityCheck.request_id == request.id)
+        .order_by(col(IdentityCheck.id))
+    ).all()
+    return [
+        IdentityCheckOut(
+            method=c.method,
+            result=c.result,
+            actor=c.actor,
+            checked_at=c.checked_at,
+            note=rt.vault.decrypt_opt(c.note_enc, field="identity_check.note"),
+        )
+        for c in rows
+    ]
+
+
+def _internal_notes(session: Session, rt: Runtime, request: Request) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(InternalNote)
+        .where(InternalNote.request_id == request.id)
+        .order_by(col(InternalNote.id))
+    ).all()
+    return [
+        {
+            "staff_id": n.staff_id,
+            "at": n.created_at,
+            "note": rt.vault.decrypt(n.body_enc, field="internal_note.body"),
+        }
+        for n in rows
+    ]
 
 
 def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[str, Any] | None:
     """A draft waiting for the officer, with who drafted it (the officer may not approve it)."""
     d = closing.latest_decision(session, request)
-    if d is None or d.state != "awaiting_approval":
+    if d is None or d.state != DecisionState.AWAITING_APPROVAL:
         return None
     return {
         "state": d.state,
@@ -219,7 +233,9 @@ def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[s
         "reason": rt.vault.decrypt_opt(d.reason_enc, field="decision.reason"),
         "items_granted": d.items_granted,
         "items_withheld": d.items_withheld,
-        "retention": d.retention,
+        "retention": (
+            [p.model_dump(mode="json") for p in d.retention] if d.retention is not None else None
+        ),
         "drafted_by": d.drafted_by,
         "drafted_at": d.drafted_at,
     }

@@ -114,7 +114,7 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
         stmt = stmt.where(col(Request.reference).startswith(f.q.strip().upper(), autoescape=True))
     if f.blocked_on_tasks:
         stmt = stmt.where(
-            Request.status == "executing",
+            Request.status == Status.EXECUTING,
             col(Request.id).in_(select(Task.request_id).where(col(Task.status).in_(_PENDING))),
         )
     stmt = _page(stmt, f)
@@ -122,7 +122,7 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     cutoff = rt.clock() - timedelta(hours=rt.settings.unassigned_flag_hours)
-    pending = _pending_tasks(session, [r.id for r in rows if r.status == "executing"])
+    pending = _pending_tasks(session, [r.id for r in rows if r.status == Status.EXECUTING])
     items = [
         _queue_item(r, today, due_soon, cutoff).model_copy(
             update={"tasks_pending": pending.get(r.id or 0, 0)}

@@ -78,6 +78,12 @@ def _counts(session: Session, rt: Runtime, now: datetime) -> tuple[Counter[Cell]
     The closed requests with a closing date that are not breached are met; a closed request
     without a closing date has no state (NULL, as in `sla_column`).
     """
+    rows = session.connection().execute(_counts_statement(rt, now)).all()
+    return _fold(rows)
+
+
+def _counts_statement(rt: Runtime, now: datetime) -> Any:
+    """The three parts of `_counts`, as one UNION ALL."""
     today = kst_date(now)
     soon = today + timedelta(days=rt.settings.due_soon_days)
     due, closed_on = col(Request.legal_due_on), col(Request.closed_on)
@@ -123,11 +129,15 @@ def _counts(session: Session, rt: Runtime, now: datetime) -> tuple[Counter[Cell]
         .where(closed_on > due)
         .group_by(rtype, service)
     )
+    return union_all(every, still_open, breached)
+
+
+def _fold(rows: Any) -> tuple[Counter[Cell], int]:
+    """The rows of the three parts into counts per cell, and the unassigned open requests."""
     counts: Counter[Cell] = Counter()
     closed: Counter[tuple[str, str]] = Counter()  # every request, then less the open ones
     dated: Counter[tuple[str, str]] = Counter()  # the same, with a closing date
     flagged = 0
-    rows = session.connection().execute(union_all(every, still_open, breached)).all()
     for part, sla, t, sv, n, n_dated, n_unassigned in rows:
         if part == "all":
             closed[(t, sv)] += n

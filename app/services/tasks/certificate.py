@@ -26,18 +26,36 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from app.models.vocab import TaskStatus
 from app.workflows.notices import date_text, kst_datetime_text
 
-LEGAL_BASIS = "「개인정보 보호법」 제21조, 제26조, 제36조 및 같은 법 시행령 제16조"
-INCOMPLETE_BANNER = "아직 완료되지 않은 조치가 있습니다 — 이 확인서는 완료 증명이 아닙니다"
-IN_PROGRESS = "진행 중 (미완료)"
 HASH_PREFIX = 12  # hex digits of an evidence file's SHA-256 printed
-EVIDENCE_NOTE = f"증빙은 파일 이름과 SHA-256 값의 앞 {HASH_PREFIX}자리입니다."
-KEPT_INTRO = (
-    "다음 항목은 법령에 따른 보존 의무가 있어 삭제하지 않고 다른 개인정보와 분리하여 "
-    "보관하며(「개인정보 보호법」 제21조제3항), 보존 기한이 지나면 지체 없이 파기합니다."
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("app", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+
+
+# The sentences live in app/templates/certificate_texts.j2 (the HTML and the PDF share them).
+_TEXTS = (
+    _environment().get_template("certificate_texts.j2").make_module({"hash_prefix": HASH_PREFIX})
 )
-NO_KEPT = "분리 보관하는 항목은 없습니다."
+
+
+def _text(name: str) -> str:
+    return str(getattr(_TEXTS, name))
+
+
+LEGAL_BASIS = _text("legal_basis")
+INCOMPLETE_BANNER = _text("incomplete_banner")
+IN_PROGRESS = _text("in_progress")
+EVIDENCE_NOTE = _text("evidence_note")
+KEPT_INTRO = _text("kept_intro")
+NO_KEPT = _text("no_kept")
 
 # The HTML is a document to read and print: its own inline styles, nothing else; no script,
 # no frame around it, no guessing at its type.
@@ -69,13 +87,13 @@ class CertificateTask:
     holder_kind: str  # "system" | "processor"
     items: tuple[str, ...]
     instruction: str  # what was asked: "삭제", "분리 보관", "정정", "처리정지"
-    status: str  # "done" | "waived" | "open" | "failed"
+    status: TaskStatus
     action: str | None  # what was done: "삭제함"
     method: str | None  # how: "복구·재생할 수 없도록 영구 삭제"
     performed_by: str | None
     performed_at: datetime | None  # tz-aware
     note: str | None
-    waived_reason: str | None  # set when status == "waived"
+    waived_reason: str | None  # set when the task was waived
     waived_by: str | None
     evidence: tuple[EvidenceFile, ...]
 
@@ -162,7 +180,7 @@ def _evidence(f: EvidenceFile) -> tuple[str, str]:
 
 def _result(t: CertificateTask) -> tuple[str, ...]:
     lines = [_STATUS_LABELS[t.status]]
-    if t.status == "waived":
+    if t.status == TaskStatus.WAIVED:
         lines += [f"사유: {t.waived_reason or '—'}", f"면제 결정: {t.waived_by or '—'}"]
     elif t.action:
         lines.append(t.action)
@@ -207,11 +225,7 @@ def _summary(c: Certificate) -> tuple[tuple[str, str, bool], ...]:
 
 def _view(c: Certificate) -> _View:
     incomplete = is_incomplete(c)
-    closing = (
-        "위 내용은 발급 시점의 처리 현황이며, 완료되지 않은 조치가 있습니다."
-        if incomplete
-        else "위 요청에 대하여 각 보유처에서 위와 같이 조치하였음을 확인합니다."
-    )
+    closing = _text("closing_incomplete" if incomplete else "closing_complete")
     return _View(
         title=certificate_title(c),
         reference=c.reference,
@@ -226,14 +240,6 @@ def _view(c: Certificate) -> _View:
             ("발급자", c.issued_by),
             ("확인", c.officer),
         ),
-    )
-
-
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("app", "templates"),
-        autoescape=select_autoescape(["html"]),
     )
 
 

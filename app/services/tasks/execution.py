@@ -23,17 +23,17 @@ from app.services.audit.timeline import move, note
 from app.services.tasks.links import queue_instruction
 from app.workflows import tasks as rules
 from app.workflows.deadlines import kst_date, target_date
-from app.workflows.lifecycle import Status
+from app.workflows.lifecycle import Outcome, Status
 from app.workflows.tasks import Performed, TaskStatus
 
 
 def affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str], list[str]]:
     """(items acted on, items kept under a statute and so separated). Empty for a refusal."""
-    if d.outcome == "refused":
+    if d.outcome == Outcome.REFUSED:
         return [], []
     if d.retention is not None:  # deletion: the retention plan says item by item
-        acted = [p["item"] for p in d.retention if p["action"] == "delete"]
-        kept = [p["item"] for p in d.retention if p["action"] == "keep"]
+        acted = [p.item for p in d.retention if p.action == "delete"]
+        kept = [p.item for p in d.retention if p.action == "keep"]
         return acted, kept
     service = rt.policy.service(request.service)
     assert service is not None

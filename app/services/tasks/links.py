@@ -18,7 +18,7 @@ from app.models.channeltalk import ChatLink
 from app.models.request import Party, Request
 from app.models.staff import Staff
 from app.models.task import Task
-from app.models.vocab import TYPE_LABELS_KO
+from app.models.vocab import TYPE_LABELS_KO, Status, TaskStatus
 from app.policy import Holder
 from app.runtime import Runtime
 from app.services.audit.timeline import note
@@ -169,8 +169,8 @@ def remind_overdue(rt: Runtime) -> int:
             select(Task)
             .join(Request, col(Request.id) == col(Task.request_id))
             .where(
-                Request.status == "executing",
-                col(Task.status).in_(("open", "failed")),
+                Request.status == Status.EXECUTING,
+                col(Task.status).in_((TaskStatus.OPEN, TaskStatus.FAILED)),
                 col(Task.due_on) < today,
                 col(Task.reminded_at).is_(None),
             )

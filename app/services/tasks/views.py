@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
@@ -14,7 +13,7 @@ from app.models.identity import Attachment
 from app.models.request import Request
 from app.models.staff import Staff
 from app.models.task import Task
-from app.models.vocab import TYPE_LABELS_KO
+from app.models.vocab import TYPE_LABELS_KO, Status, TaskStatus
 from app.runtime import Runtime
 from app.services.closing import latest_decision
 from app.services.identity import evidence as identity_evidence
@@ -70,7 +69,8 @@ def task_view(
         "instructions": t.instructions,
         "status": t.status,
         "due_on": t.due_on,
-        "overdue": t.status in ("open", "failed") and t.due_on < kst_date(rt.clock()),
+        "overdue": t.status in (TaskStatus.OPEN, TaskStatus.FAILED)
+        and t.due_on < kst_date(rt.clock()),
         "assignee_id": t.assignee_id,
         "performed": t.performed,
         "note": v.decrypt_opt(t.note_enc, field="task.note"),
@@ -109,7 +109,7 @@ def queue(
     )
     if set(statuses) <= {"open", "failed"}:
         # What is owed: a withdrawn request's remaining tasks are moot.
-        query = query.where(Request.status == "executing")
+        query = query.where(Request.status == Status.EXECUTING)
     if overdue:
         query = query.where(col(Task.due_on) < kst_date(rt.clock()))
     if holder:
@@ -138,7 +138,7 @@ def attach_evidence(
     *,
     actor: str,
 ) -> None:
-    if task.status == "waived":
+    if task.status == TaskStatus.WAIVED:
         raise Conflict("면제된 작업에는 증빙을 붙이지 않습니다.", code="task_waived")
     assert task.id is not None
     identity_evidence.attach(
@@ -165,12 +165,12 @@ def certificate_of(
     staff_names = _staff_names(session, tasks)
     kept = tuple(
         KeptItem(
-            item_name=p["item_name"],
-            statute=p["statute"] or "",
-            until=date.fromisoformat(p["keep_until"]),
+            item_name=p.item_name,
+            statute=p.statute or "",
+            until=p.keep_until,
         )
         for p in decision.retention or []
-        if p["action"] == "keep" and p["keep_until"]
+        if p.action == "keep" and p.keep_until
     )
     officer = rt.policy.controller.privacy_officer
     return Certificate(
@@ -181,7 +181,7 @@ def certificate_of(
         received_at=request.received_at,
         legal_due_on=request.legal_due_on,
         decided_at=decision.decided_at,
-        completed_at=request.closed_at if request.status == "completed" else None,
+        completed_at=request.closed_at if request.status == Status.COMPLETED else None,
         outcome_label=_OUTCOME_KO.get(decision.outcome, decision.outcome),
         kept=kept,
         tasks=tuple(_cert_task(session, rt, t, service.item, staff_names) for t in tasks),
@@ -216,7 +216,7 @@ def _cert_task(
         performed_at=t.performed_at,
         note=v.decrypt_opt(t.note_enc, field="task.note"),
         waived_reason=v.decrypt_opt(t.reason_enc, field="task.reason")
-        if t.status == "waived"
+        if t.status == TaskStatus.WAIVED
         else None,
         waived_by=staff_names.get(t.waived_by) if t.waived_by else None,
         evidence=tuple(
