@@ -32,6 +32,7 @@ from app.routers import (
     task_confirm,
     tasks,
     web,
+    web_status,
 )
 from app.routers.integrations import WEBHOOK_PATH
 from app.routers.metrics import router as metrics_router
@@ -93,7 +94,7 @@ def create_app(
     web.install_web(app)  # the data subject's web form (HTML) and /static
     register_schema(app, RequestCreate)
     # Included routers keep their routes (full paths) on the router itself.
-    for router in (*(m.router for m in modules), web.router):
+    for router in (*(m.router for m in modules), web.router, web_status.router):
         for route in router.routes:
             if isinstance(route, APIRoute) and getattr(route.endpoint, "accepts_files", False):
                 upload_routes.add(route.methods, route.path_regex)

@@ -60,34 +60,7 @@ def draft(
 ) -> Decision:
     if request.status != Status.IN_REVIEW:
         raise InvalidTransition("검토 중인 요청에만 결정을 내릴 수 있습니다.")
-    parent = _parent(session, request)
-    ground_type = parent.type if parent is not None else request.type
-    service_items = rt.policy.item_codes(request.service)
-    granted, withheld, grounds = (
-        list(body.items_granted),
-        list(body.items_withheld),
-        list(body.grounds),
-    )
-    plans: list[ItemPlan] | None = None
-    if request.type == "deletion":
-        plans = _retention_plan(rt, request, body)
-        split = rules.split_deletion(plans, outcome=body.outcome, grounds=grounds)
-        granted, withheld, grounds = split.granted, split.withheld, split.grounds
-    draft_rules = rules.DraftDecision(
-        request_type=ground_type,
-        outcome=body.outcome,
-        grounds=grounds,
-        items_requested=request.items,
-        items_granted=granted,
-        items_withheld=withheld,
-        subject_stated_termination=body.subject_stated_termination,
-    )
-    rules.check_grounds(draft_rules, public_institution=rt.policy.controller.public_institution)
-    if request.type != "objection":
-        rules.check_items(draft_rules, service_items)
-    if body.outcome != Outcome.GRANTED and not body.reason:
-        raise _invalid("reason", "일부 인용이나 거절에는 정보주체가 읽을 사유가 필요합니다.")
-    _check_type_specifics(request, body, granted)
+    granted, withheld, grounds, plans = _checked(session, rt, request, body)
     v = rt.vault
     decision = Decision(
         request_id=request.id,  # type: ignore[arg-type]
@@ -121,6 +94,41 @@ def draft(
     else:
         _complete(session, rt, request, decision, actor)
     return decision
+
+
+def _checked(
+    session: Session, rt: Runtime, request: Request, body: DecisionInput
+) -> tuple[list[str], list[str], list[str], list[ItemPlan] | None]:
+    """The decision's items and grounds checked against the law and the policy (a deletion's
+    items split by what a statute keeps), and the retention plan of a deletion."""
+    parent = _parent(session, request)
+    ground_type = parent.type if parent is not None else request.type
+    granted, withheld, grounds = (
+        list(body.items_granted),
+        list(body.items_withheld),
+        list(body.grounds),
+    )
+    plans: list[ItemPlan] | None = None
+    if request.type == "deletion":
+        plans = _retention_plan(rt, request, body)
+        split = rules.split_deletion(plans, outcome=body.outcome, grounds=grounds)
+        granted, withheld, grounds = split.granted, split.withheld, split.grounds
+    draft_rules = rules.DraftDecision(
+        request_type=ground_type,
+        outcome=body.outcome,
+        grounds=grounds,
+        items_requested=request.items,
+        items_granted=granted,
+        items_withheld=withheld,
+        subject_stated_termination=body.subject_stated_termination,
+    )
+    rules.check_grounds(draft_rules, public_institution=rt.policy.controller.public_institution)
+    if request.type != "objection":
+        rules.check_items(draft_rules, rt.policy.item_codes(request.service))
+    if body.outcome != Outcome.GRANTED and not body.reason:
+        raise _invalid("reason", "일부 인용이나 거절에는 정보주체가 읽을 사유가 필요합니다.")
+    _check_type_specifics(request, body, granted)
+    return granted, withheld, grounds, plans
 
 
 def _retention_plan(rt: Runtime, request: Request, body: DecisionInput) -> list[ItemPlan]:

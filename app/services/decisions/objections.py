@@ -9,6 +9,7 @@ from app.errors import InvalidTransition
 from app.models.channeltalk import ChatLink
 from app.models.request import Party, Request
 from app.models.request_api import RequestCreated
+from app.models.vocab import Outcome
 from app.runtime import Runtime
 from app.services.audit.timeline import record_event
 from app.services.intake.plan import Facts, plan_request
@@ -70,7 +71,7 @@ def _follow_up(
 
 def can_object(status: str, outcome: str | None) -> bool:
     """Whether the requester may object now (the API's rule, the web form's): art. 38(5)."""
-    return rules.objection_allowed(status, outcome)
+    return rules.objection_allowed(Status(status), Outcome(outcome) if outcome else None)
 
 
 def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) -> RequestCreated:

@@ -1,0 +1,283 @@
+"""The requester's status page (web): look a request up by reference and access code, see
+its notices and decision, answer a one-time code, send documents, withdraw, object.
+
+The reference and the access code travel only in POST bodies, never in a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from app.core.limits import accepts_files
+from app.db import settle
+from app.deps import RuntimeDep, SessionDep
+from app.errors import DomainError, FieldError, ValidationFailed, check_text
+from app.models.request_api import RequestPublic
+from app.routers.common import client_ip
+from app.routers.web import (
+    CsrfRefused,
+    _first,
+    _kinds,
+    _Posted,
+    csrf_gate,
+    forbidden,
+    page,
+    read_form,
+)
+from app.runtime import Runtime
+from app.services.decisions import objections
+from app.services.identity import evidence as identity_evidence
+from app.services.identity import otp
+from app.services.requests.requester import authorize_requester, get_for_requester
+from app.web import csrf
+from app.workflows.lifecycle import CLOSED
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- the requester's status page ------------------------------------------------------------
+
+
+@router.get("/status", response_class=HTMLResponse)
+def status_lookup(request: Request) -> HTMLResponse:
+    return page(request, "status_lookup.html", reference="", errors={})
+
+
+def _status_page(
+    request: Request,
+    rt: Runtime,
+    view: RequestPublic,
+    access_code: str,
+    *,
+    message: str | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    service = rt.policy.service(view.service)
+    return page(
+        request,
+        "status.html",
+        status=status,
+        view=view,
+        access_code=access_code,
+        service_name=service.name if service else view.service,
+        message=message,
+        errors=dict(errors or {}),
+        is_open=view.status not in CLOSED,
+        # The rules the API applies to the same actions.
+        can_upload=identity_evidence.accepts_supplement(view.status),
+        can_object=objections.can_object(view.status, view.outcome),
+    )
+
+
+async def _authorized(
+    request: Request, session: Session, rt: Runtime
+) -> tuple[_Posted, str, str] | HTMLResponse:
+    try:
+        posted = await read_form(request, rt)
+    except DomainError as exc:
+        return page(
+            request,
+            "status_lookup.html",
+            status=exc.status,
+            reference="",
+            errors={"access_code": exc.detail},
+        )
+    if not csrf.valid(request, posted.first(csrf.FIELD)):
+        return forbidden(request)
+    reference, code = posted.first("reference").strip(), posted.first("access_code").strip()
+    try:
+        await run_in_threadpool(
+            authorize_requester, session, rt, reference, code, client=client_ip(request)
+        )
+    except DomainError as exc:
+        return page(
+            request,
+            "status_lookup.html",
+            status=exc.status,
+            reference=reference,
+            errors={"access_code": exc.detail},
+        )
+    return posted, reference, code
+
+
+async def _view(
+    session: Session, rt: Runtime, reference: str, code: str, client: str | None
+) -> RequestPublic:
+    return await run_in_threadpool(get_for_requester, session, rt, reference, code, client=client)
+
+
+@router.post("/status", response_class=HTMLResponse)
+async def status_view(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    _, reference, code = auth
+    return _status_page(
+        request, rt, await _view(session, rt, reference, code, client_ip(request)), code
+    )
+
+
+@router.post("/status/verify", response_class=HTMLResponse)
+async def status_verify(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    posted, reference, code = auth
+
+    def run() -> None:
+        req = authorize_requester(
+            session, rt, reference, code, for_update=True, client=client_ip(request)
+        )
+        # A wrong code raises an error flagged `commit`: _act keeps the attempt so it counts.
+        otp.verify_code(session, rt, req, posted.first("code"))
+
+    return await _act(request, session, rt, reference, code, run, "code", "본인 확인이 끝났습니다.")
+
+
+@router.post("/status/resend", response_class=HTMLResponse)
+async def status_resend(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    _, reference, code = auth
+
+    def run() -> None:
+        req = authorize_requester(
+            session, rt, reference, code, for_update=True, client=client_ip(request)
+        )
+        otp.resend_code(session, rt, req)
+
+    return await _act(
+        request, session, rt, reference, code, run, "code", "새 인증번호를 보내 드렸습니다."
+    )
+
+
+async def _act(
+    request: Request,
+    session: Session,
+    rt: Runtime,
+    reference: str,
+    code: str,
+    run: Any,
+    error_field: str,
+    done: str,
+) -> HTMLResponse:
+    try:
+        await run_in_threadpool(run)
+    except DomainError as exc:
+        await run_in_threadpool(settle, session, exc)
+        view = await _view(session, rt, reference, code, client_ip(request))
+        return _status_page(request, rt, view, code, errors={error_field: exc.detail})
+    view = await _view(session, rt, reference, code, client_ip(request))
+    return _status_page(request, rt, view, code, message=done)
+
+
+@router.post("/status/documents", response_class=HTMLResponse)
+@accepts_files
+async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    check_csrf = csrf_gate(request)
+
+    def authorized(fields: dict[str, list[str]]) -> None:
+        # Before the first file byte: the CSRF token, then the reference and the access code.
+        check_csrf(fields)
+        ref, code = _first(fields, "reference").strip(), _first(fields, "access_code").strip()
+        authorize_requester(session, rt, ref, code, client=client_ip(request))
+
+    try:
+        posted = await read_form(request, rt, files=authorized)
+    except CsrfRefused:
+        return forbidden(request)
+    except DomainError as exc:
+        return page(
+            request,
+            "status_lookup.html",
+            status=exc.status,
+            reference="",
+            errors={"access_code": exc.detail + " 요청을 다시 조회한 뒤 제출해 주세요."},
+        )
+    stored = posted.stored
+    if not csrf.valid(request, posted.first(csrf.FIELD)):
+        stored.discard(rt)
+        return forbidden(request)
+    reference, code = posted.first("reference").strip(), posted.first("access_code").strip()
+    try:
+        with stored.discard_on_error(rt):
+            await run_in_threadpool(
+                authorize_requester, session, rt, reference, code, client=client_ip(request)
+            )
+    except DomainError as exc:
+        return page(
+            request,
+            "status_lookup.html",
+            status=exc.status,
+            reference=reference,
+            errors={"access_code": exc.detail},
+        )
+
+    def run() -> None:
+        with stored.discard_on_error(rt):
+            if not stored.files:
+                msg = "제출할 파일을 골라 주세요."
+                raise ValidationFailed(msg, errors=[FieldError("attachments", "required", msg)])
+            kinds = _kinds(posted, stored)
+            req = authorize_requester(
+                session, rt, reference, code, for_update=True, client=client_ip(request)
+            )
+            identity_evidence.supplement(session, rt, req, stored.files, kinds)
+
+    return await _act(
+        request, session, rt, reference, code, run, "documents", "서류를 제출했습니다."
+    )
+
+
+@router.post("/status/withdraw", response_class=HTMLResponse)
+async def status_withdraw(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    posted, reference, code = auth
+
+    def run() -> None:
+        if posted.first("confirm") != "yes":
+            raise ValidationFailed("취소하려면 확인란에 표시해 주세요.")
+        req = authorize_requester(
+            session, rt, reference, code, for_update=True, client=client_ip(request)
+        )
+        objections.withdraw(session, rt, req)
+
+    return await _act(
+        request, session, rt, reference, code, run, "withdraw", "요청을 취소했습니다."
+    )
+
+
+@router.post("/status/objection", response_class=HTMLResponse)
+async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    posted, reference, code = auth
+    reason = posted.first("reason").strip()
+
+    def run() -> Any:
+        if not reason or len(reason) > 4000:
+            raise ValidationFailed("이의 사유를 4000자 이내로 적어 주세요.")
+        check_text(reason, field="reason", multiline=True)
+        req = authorize_requester(
+            session, rt, reference, code, for_update=True, client=client_ip(request)
+        )
+        return objections.file_objection(session, rt, req, reason)
+
+    try:
+        created = await run_in_threadpool(run)
+    except DomainError as exc:
+        await run_in_threadpool(settle, session, exc)
+        view = await _view(session, rt, reference, code, client_ip(request))
+        return _status_page(request, rt, view, code, errors={"objection": exc.detail})
+    return page(request, "confirmation.html", created=created, service_name="", objection=True)
