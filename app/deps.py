@@ -101,13 +101,6 @@ def _check(staff: Staff, roles: frozenset[Role]) -> Staff:
     return staff
 
 
-def require(*roles: Role) -> Callable[[Staff], Staff]:
-    def check(staff: CurrentStaff) -> Staff:
-        return _check(staff, frozenset(roles))
-
-    return check
-
-
 def require_capability(capability: Capability) -> Callable[[Staff], Staff]:
     roles = PERMISSIONS[capability]
 

@@ -121,24 +121,10 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[str]:
     """The app served by a real uvicorn on a free loopback port, for real HTTP clients."""
-    import threading
-    import time
+    from tests.servers import uvicorn_in_thread
 
-    import uvicorn
-
-    from tests.servers import free_port
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_in_thread(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -262,3 +263,25 @@ class ServerProcess:
     def tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def uvicorn_in_thread(app: Any, **options: Any) -> Iterator[str]:
+    """`app` served by a real uvicorn in a thread on a free loopback port; yields its URL."""
+    import uvicorn
+
+    options.setdefault("host", "127.0.0.1")
+    options.setdefault("log_level", "warning")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)  # polls uvicorn's own "started" flag, with a deadline
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -10,8 +10,6 @@ recorded.
 from __future__ import annotations
 
 import argparse
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,7 +25,7 @@ from app.main import create_app
 from app.models.staff import AccessLog
 from app.settings import Settings
 from tests.conftest import Clock, request_body
-from tests.servers import free_port
+from tests.servers import uvicorn_in_thread
 
 Headers = Callable[..., dict[str, str]]
 SPOOFED = "203.0.113.77"
@@ -56,17 +54,8 @@ def served_like_the_cli(
     cli._serve(argparse.Namespace(host=None, port=None, workers=None))
     options = {k: v for k, v in captured.items() if k not in {"factory", "workers", "port"}}
     options.update(host="127.0.0.1", log_level="warning")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_in_thread(app, **options) as url:
+        yield url
 
 
 def test_the_server_does_not_believe_x_forwarded_for_from_localhost_by_default(

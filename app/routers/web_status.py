@@ -18,6 +18,7 @@ from app.core.limits import accepts_files
 from app.db import settle
 from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed, check_text
+from app.models.request import Request as DbRequest
 from app.models.request_api import RequestPublic
 from app.routers.common import client_ip
 from app.routers.web import (
@@ -82,13 +83,7 @@ async def _authorized(
     try:
         posted = await read_form(request, rt)
     except DomainError as exc:
-        return page(
-            request,
-            "status_lookup.html",
-            status=exc.status,
-            reference="",
-            errors={"access_code": exc.detail},
-        )
+        return _lookup_again(request, exc, "")
     if not csrf.valid(request, posted.first(csrf.FIELD)):
         return forbidden(request)
     reference, code = posted.first("reference").strip(), posted.first("access_code").strip()
@@ -97,14 +92,31 @@ async def _authorized(
             authorize_requester, session, rt, reference, code, client=client_ip(request)
         )
     except DomainError as exc:
-        return page(
-            request,
-            "status_lookup.html",
-            status=exc.status,
-            reference=reference,
-            errors={"access_code": exc.detail},
-        )
+        return _lookup_again(request, exc, reference)
     return posted, reference, code
+
+
+def _lookup_again(
+    request: Request, exc: DomainError, reference: str, *, again: bool = False
+) -> HTMLResponse:
+    """Back to the look-up form with the refusal beside the access code."""
+    detail = exc.detail + (" 요청을 다시 조회한 뒤 제출해 주세요." if again else "")
+    return page(
+        request,
+        "status_lookup.html",
+        status=exc.status,
+        reference=reference,
+        errors={"access_code": detail},
+    )
+
+
+def _locked(
+    session: Session, rt: Runtime, request: Request, reference: str, code: str
+) -> DbRequest:
+    """The requester's request, locked for a change, after the access-code check."""
+    return authorize_requester(
+        session, rt, reference, code, for_update=True, client=client_ip(request)
+    )
 
 
 async def _view(
@@ -132,9 +144,7 @@ async def status_verify(request: Request, session: SessionDep, rt: RuntimeDep) -
     posted, reference, code = auth
 
     def run() -> None:
-        req = authorize_requester(
-            session, rt, reference, code, for_update=True, client=client_ip(request)
-        )
+        req = _locked(session, rt, request, reference, code)
         # A wrong code raises an error flagged `commit`: _act keeps the attempt so it counts.
         otp.verify_code(session, rt, req, posted.first("code"))
 
@@ -149,9 +159,7 @@ async def status_resend(request: Request, session: SessionDep, rt: RuntimeDep) -
     _, reference, code = auth
 
     def run() -> None:
-        req = authorize_requester(
-            session, rt, reference, code, for_update=True, client=client_ip(request)
-        )
+        req = _locked(session, rt, request, reference, code)
         otp.resend_code(session, rt, req)
 
     return await _act(
@@ -195,13 +203,7 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
     except CsrfRefused:
         return forbidden(request)
     except DomainError as exc:
-        return page(
-            request,
-            "status_lookup.html",
-            status=exc.status,
-            reference="",
-            errors={"access_code": exc.detail + " 요청을 다시 조회한 뒤 제출해 주세요."},
-        )
+        return _lookup_again(request, exc, "", again=True)
     stored = posted.stored
     if not csrf.valid(request, posted.first(csrf.FIELD)):
         stored.discard(rt)
@@ -213,13 +215,7 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
                 authorize_requester, session, rt, reference, code, client=client_ip(request)
             )
     except DomainError as exc:
-        return page(
-            request,
-            "status_lookup.html",
-            status=exc.status,
-            reference=reference,
-            errors={"access_code": exc.detail},
-        )
+        return _lookup_again(request, exc, reference)
 
     def run() -> None:
         with stored.discard_on_error(rt):
@@ -227,9 +223,7 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
                 msg = "제출할 파일을 골라 주세요."
                 raise ValidationFailed(msg, errors=[FieldError("attachments", "required", msg)])
             kinds = _kinds(posted, stored)
-            req = authorize_requester(
-                session, rt, reference, code, for_update=True, client=client_ip(request)
-            )
+            req = _locked(session, rt, request, reference, code)
             identity_evidence.supplement(session, rt, req, stored.files, kinds)
 
     return await _act(
@@ -247,9 +241,7 @@ async def status_withdraw(request: Request, session: SessionDep, rt: RuntimeDep)
     def run() -> None:
         if posted.first("confirm") != "yes":
             raise ValidationFailed("취소하려면 확인란에 표시해 주세요.")
-        req = authorize_requester(
-            session, rt, reference, code, for_update=True, client=client_ip(request)
-        )
+        req = _locked(session, rt, request, reference, code)
         objections.withdraw(session, rt, req)
 
     return await _act(
@@ -269,9 +261,7 @@ async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep
         if not reason or len(reason) > 4000:
             raise ValidationFailed("이의 사유를 4000자 이내로 적어 주세요.")
         check_text(reason, field="reason", multiline=True)
-        req = authorize_requester(
-            session, rt, reference, code, for_update=True, client=client_ip(request)
-        )
+        req = _locked(session, rt, request, reference, code)
         return objections.file_objection(session, rt, req, reason)
 
     try:
