@@ -161,9 +161,9 @@ def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
         "notice_failed",
     ]
     mine = client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": created["access_code"]})
-    assert mine.json()["notices"] == [
-        {"kind": "receipt", "sent_at": None},
-        {"kind": "verification_code", "sent_at": None},
+    assert [(n["kind"], n["sent_at"], n["status"]) for n in mine.json()["notices"]] == [
+        ("receipt", None, "failed"),
+        ("verification_code", None, "failed"),
     ]
 
     again = client.post(
@@ -182,7 +182,14 @@ def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
     assert listed[2]["resend_of"] == listed[0]["id"]
     mine = client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": created["access_code"]})
     assert [n["sent_at"] is not None for n in mine.json()["notices"]] == [False, False, True]
-    assert set(mine.json()["notices"][0]) == {"kind", "sent_at"}
+    assert set(mine.json()["notices"][0]) == {
+        "kind",
+        "sent_at",
+        "channel",
+        "status",
+        "subject",
+        "body",
+    }
 
 
 def test_resend_of_a_pending_notice_is_refused(

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.models.base import enum_field, utc_field
+
+# The staff view of a notice is an API shape; imported here too, where it used to live.
+from app.models.request_api import NoticeOut
 from app.models.vocab import NoticeStatus
+
+__all__ = ["Notice", "NoticeAttempt", "NoticeOut"]
 
 
 class Notice(SQLModel, table=True):
@@ -38,6 +42,10 @@ class Notice(SQLModel, table=True):
     # For a one-time code: the body with the code masked, which replaces body_enc once the
     # message is delivered, so the code does not outlive its delivery even encrypted.
     redacted_body_enc: str | None = None
+    # The whole notice as the requester reads it on the status page, when what was sent is
+    # shorter: an SMS only says a notice is ready, this is the form it points to (one-time
+    # codes masked from the start). None when body_enc is itself the whole text.
+    full_body_enc: str | None = None
     status: NoticeStatus = enum_field(NoticeStatus, length=16, default=NoticeStatus.PENDING)
     attempts: int = 0
     next_attempt_at: datetime = utc_field()
@@ -62,22 +70,3 @@ class NoticeAttempt(SQLModel, table=True):
     finished_at: datetime | None = utc_field(nullable=True)
     outcome: str | None = Field(default=None, max_length=16)  # delivered | retry | failed
     error: str | None = Field(default=None, max_length=200)
-
-
-class NoticeOut(BaseModel):
-    """A notice as staff see it: what was sent, to whom, and how delivery went."""
-
-    id: int
-    kind: str
-    channel: str
-    status: str
-    recipient: str
-    subject: str
-    body: str
-    attempts: int
-    created_at: datetime
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    failed_at: datetime | None
-    last_error: str | None
-    resend_of: int | None

@@ -121,8 +121,38 @@ class RequestCreated(BaseModel):
 
 
 class NoticeSummary(BaseModel):
+    """One notice sent (or being sent) to the requester, with its whole text."""
+
     kind: str
+    # When it was delivered; None while it is queued or when delivery failed.
     sent_at: datetime | None
+    channel: str = Field(description="email | sms | chat: how the message went out")
+    status: str = Field(description="pending (queued or retrying) | delivered | failed")
+    subject: str
+    # The whole text as written (an SMS only pointed here); one-time codes masked.
+    body: str
+
+
+class NoticeOut(BaseModel):
+    """A notice as staff see it: what was sent, to whom, and how delivery went."""
+
+    id: int
+    kind: str
+    channel: str
+    status: str
+    recipient: str
+    subject: str
+    # What was sent (an SMS: the short pointer), a one-time code masked.
+    body: str
+    # The whole notice as the requester reads it (for an SMS, the form it points to).
+    full_text: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    last_error: str | None
+    resend_of: int | None
 
 
 class RequestPublic(BaseModel):
@@ -231,6 +261,9 @@ class StaffRequestDetail(QueueItem):
     internal_notes: list[dict[str, object]]
     # Filed in a Channel Talk chat: the chat, the detection and the customer's messages.
     chat: dict[str, object] | None = None
+    # The notices to the requester, whole text beside delivery status (as the requester
+    # reads them; one-time codes masked). Every notice, staff's too: .../notices.
+    notices: list[NoticeOut] = Field(default_factory=list)
 
     outcome: str | None
     version: int

@@ -10,13 +10,14 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, select
 
 from app.models.channeltalk import ChatLink
-from app.models.notice import Notice, NoticeOut
+from app.models.notice import Notice
 from app.models.request import Party, Request
-from app.models.request_api import NoticeSummary
+from app.models.request_api import NoticeOut
 from app.models.vocab import NoticeStatus
 from app.runtime import Runtime
 from app.services.audit.timeline import note_event, record_event
 from app.services.notices.render import render_notice
+from app.services.notices.view import readable_body
 from app.workflows.notices import (
     NoticeExtra,
     NoticeFacts,
@@ -121,6 +122,10 @@ def notice_values(
     rendered = render_notice(kind, notice_context(kind, facts, rt.policy), sms=by_sms)
     body = rendered.sms if by_sms else rendered.body
     v = rt.vault
+
+    def masked(text: str) -> str:
+        return text.replace(secret, "*" * len(secret)) if secret else text
+
     return {
         "kind": kind.value,
         "channel": to.channel,
@@ -128,10 +133,10 @@ def notice_values(
         "recipient_enc": v.encrypt(to.address, field="notice.recipient"),
         "subject_enc": v.encrypt(rendered.subject, field="notice.subject"),
         "body_enc": v.encrypt(body, field="notice.body"),
-        "redacted_body_enc": (
-            v.encrypt(body.replace(secret, "*" * len(secret)), field="notice.body")
-            if secret
-            else None
+        "redacted_body_enc": v.encrypt(masked(body), field="notice.body") if secret else None,
+        # The SMS says a notice is ready; the whole text is read on the status page.
+        "full_body_enc": (
+            v.encrypt(masked(rendered.body), field="notice.body") if by_sms else None
         ),
     }
 
@@ -233,15 +238,6 @@ def notices_of(session: Session, request_id: int) -> list[Notice]:
     )
 
 
-def summaries(session: Session, request_id: int) -> list[NoticeSummary]:
-    """The requester's view: kinds and times only (staff reminders are not theirs)."""
-    return [
-        NoticeSummary(kind=n.kind, sent_at=n.delivered_at)
-        for n in notices_of(session, request_id)
-        if n.audience == "requester"
-    ]
-
-
 def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
     v = rt.vault
     assert n.id is not None
@@ -255,6 +251,7 @@ def notice_out(rt: Runtime, n: Notice) -> NoticeOut:
         # A code notice still being sent shows its masked text: the code proves control of
         # the requester's contact, and staff are not that contact.
         body=v.decrypt(n.redacted_body_enc or n.body_enc, field="notice.body"),
+        full_text=readable_body(rt, n),
         attempts=n.attempts,
         created_at=n.created_at,
         next_attempt_at=n.next_attempt_at if n.status == NoticeStatus.PENDING else None,

@@ -50,6 +50,7 @@ def resend(
         subject_enc=original.subject_enc,
         body_enc=original.body_enc,
         redacted_body_enc=original.redacted_body_enc,
+        full_body_enc=original.full_body_enc,
         next_attempt_at=now,
         created_at=now,
         resend_of_id=original.id,

@@ -31,6 +31,8 @@ from app.services.decisions import postponement as decisions_postponement
 from app.services.decisions import view
 from app.services.identity import checks as identity_checks
 from app.services.identity import info_requests
+from app.services.notices.queue import notice_out
+from app.services.notices.view import requester_notices
 from app.services.requests.queue import _queue_item
 from app.workflows.deadlines import kst_date
 
@@ -124,6 +126,7 @@ def get_detail(
         ),
         parent_reference=parent_ref,
         chat=chat_view(session, rt, request),
+        notices=[notice_out(rt, n) for n in requester_notices(session, request.id)],
         **identity_view(session, rt, request),
         closed_at=request.closed_at,
         events=[

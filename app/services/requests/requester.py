@@ -16,7 +16,7 @@ from app.models.request_api import (
 from app.runtime import Runtime
 from app.services.decisions import view as decisions_view
 from app.services.identity import checks as identity_checks
-from app.services.notices.queue import summaries
+from app.services.notices.view import summaries
 
 # Compared against when the reference is unknown, so both failures cost the same.
 _DUMMY_HASH = "0" * 64
@@ -73,5 +73,5 @@ def get_for_requester(
         legal_deadline=request.legal_due_on,
         next_action=identity_checks.next_action(session, request),
         decision=decisions_view.decision_summary(session, rt, request),
-        notices=summaries(session, request.id),
+        notices=summaries(session, rt, request.id),
     )
