@@ -1,5 +1,5 @@
 """Sentences that live in the notice templates rather than in Python: the receipt's next steps
-and the action taken (app/templates/notices/_next_steps.*.j2, action_done.txt.j2)."""
+and the action taken (app/templates/notices/_next_steps.txt.j2, action_done.txt.j2)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def policy() -> Policy:
     return load_policy(DEFAULT_POLICY_FILE)
 
 
-def _receipt(policy: Policy, action: str, *, chat: bool) -> tuple[str, str]:
+def _receipt(policy: Policy, action: str, *, chat: bool) -> str:
     facts = NoticeFacts(
         reference="DSR-20261215-7KQ2M9",
         request_type="access",
@@ -34,8 +34,7 @@ def _receipt(policy: Policy, action: str, *, chat: bool) -> tuple[str, str]:
         extra={"next_action": action},
     )
     notice = render_notice(NoticeKind.RECEIPT, notice_context(NoticeKind.RECEIPT, facts, policy))
-    steps = notice.body.split("■ 앞으로의 진행\n", 1)[1].split("\n", 1)[0]
-    return steps, notice.sms.splitlines()[3]
+    return notice.body.split("■ 앞으로의 진행\n", 1)[1].split("\n", 1)[0]
 
 
 @pytest.mark.parametrize(
@@ -43,14 +42,12 @@ def _receipt(policy: Policy, action: str, *, chat: bool) -> tuple[str, str]:
     [(False, a) for a in NEXT_ACTIONS] + [(True, a) for a in CHAT_NEXT_ACTIONS],
 )
 def test_every_next_action_has_its_own_sentences(policy: Policy, chat: bool, action: str) -> None:
-    steps, short = _receipt(policy, action, chat=chat)
-    assert steps.strip() and short.strip() and not short.startswith("조회:")
+    steps = _receipt(policy, action, chat=chat)
+    assert steps.strip()
     others = CHAT_NEXT_ACTIONS if chat else NEXT_ACTIONS
-    assert all(
-        _receipt(policy, other, chat=chat)[0] != steps for other in others if other != action
-    )
+    assert all(_receipt(policy, other, chat=chat) != steps for other in others if other != action)
     if chat:
-        assert "요청 조회 화면" not in steps + short  # a chat request has no status page
+        assert "요청 조회 화면" not in steps  # a chat request has no status page
 
 
 @pytest.mark.parametrize(

@@ -185,6 +185,39 @@ def test_each_notice_names_its_reference_and_ends_with_the_controller_contact(
 
 
 # ---------------------------------------------------------------------------------------------
+# SMS: a pointer to the whole text, never the text itself
+
+STATUS_URL = "https://rights.example.com/status"
+
+
+@pytest.mark.parametrize("case", sorted(set(EXTRA) - {"verification_code"}))
+def test_an_sms_only_says_a_notice_is_ready_and_where_to_read_it(policy: Policy, case: str) -> None:
+    notice = render(policy, case, status_url=STATUS_URL)
+    sms = notice.sms
+    assert REF in sms and STATUS_URL in sms and "안내문이 준비되었습니다" in sms
+    assert "요청 조회 화면" in sms and "확인코드" in sms
+    assert f"문의: 정보보안팀 {OFFICE_PHONE}" in sms
+    # Nothing personal and nothing of the outcome: no name, no service, no reason, no ground,
+    # no item, no result word; the e-mail body carries all of that.
+    for word in ("김가상", "우노", "열람", "거절", "사유", "제35조", "제36조", "근거", "유지"):
+        assert word not in sms, word
+    _, _, extra = EXTRA[case]
+    for value in extra.values():
+        if isinstance(value, str) and len(value) > 4:
+            assert value not in sms, value
+    assert len(sms) <= 300 and len(sms.encode("euc-kr")) <= 2000  # one LMS at most
+    assert len(notice.body) > len(sms)  # the whole text is elsewhere, not cut short
+
+
+def test_an_sms_for_a_request_filed_by_staff_names_the_code_staff_gave(policy: Policy) -> None:
+    kind, request_type, extra = EXTRA["access_refused"]
+    staff_filed = replace(facts(request_type, **extra), filed_by_staff=True)
+    sms = render_notice(kind, notice_context(kind, staff_filed, policy)).sms
+    assert "담당자가 알려 드린 확인코드" in sms
+    assert "접수 때 표시된 확인코드" in render(policy, "access_refused").sms
+
+
+# ---------------------------------------------------------------------------------------------
 # Receipt
 
 
@@ -220,7 +253,8 @@ def test_receipt_next_steps_depend_on_who_filed(policy: Policy) -> None:
     agent = render(policy, "receipt", next_action="submit_power_of_attorney")
     assert "인증번호" in self_filed.body and "위임장" not in self_filed.body
     assert "위임장" in agent.body and "별지 제11호" in agent.body
-    assert "인증번호" in self_filed.sms and "위임장" in agent.sms
+    # The SMS only points to the receipt; the steps are read on the status page.
+    assert self_filed.sms == agent.sms and "접수 안내문" in agent.sms
 
 
 def test_receipt_explains_how_to_check_status_without_the_access_code(policy: Policy) -> None:
@@ -301,7 +335,7 @@ def test_refused_access_states_ground_reason_and_objection(policy: Policy) -> No
     assert "개인정보 보호법 제35조제4항제1호" in notice.body
     assert "법률에 따라 열람이 금지되거나 제한되는 경우" in notice.body
     assert "■ 이의제기 방법" in notice.body and "■ 열람할 개인정보" not in notice.body
-    assert "열람 거절" in notice.sms and "이의제기 방법" in notice.sms
+    assert "처리 결과 안내문" in notice.sms and "거절" not in notice.sms
 
 
 def test_granted_access_lists_the_data_and_the_fee(policy: Policy) -> None:
@@ -495,14 +529,14 @@ def test_identity_rejection_says_why_and_how_to_file_again(policy: Policy) -> No
     notice = render(policy, "identity_rejected")
     assert "위임장의 서명" in notice.body and "시행령 제46조제1항" in notice.body
     assert "다시 요청하실 수 있습니다" in notice.body and "이의제기 방법" in notice.body
-    assert "위임장의 서명" in notice.sms
+    assert "위임장" not in notice.sms
 
 
 def test_objection_result_names_the_request_objected_to(policy: Policy) -> None:
     notice = render(policy, "objection_result")
     assert "DSR-2612-PARENT01" in notice.body and "원래의 결정을 유지" in notice.body
     assert "다른 직원의 접속기록" in notice.body and "분쟁조정" in notice.body
-    assert "원래 결정을 유지" in notice.sms
+    assert "유지" not in notice.sms and "이의제기 결과 안내문" in notice.sms
 
 
 def test_whoever_filed_hears_back_on_the_channel_they_chose_if_they_have_it() -> None:

@@ -94,8 +94,8 @@ _DEADLINE_BASIS = {
 }
 
 # Receipt: what the requester does next, by intake.next_action; the sentences are in
-# app/templates/notices/_next_steps.{txt,sms}.j2. A chat request has no status page and no
-# access code, so it has steps of its own.
+# app/templates/notices/_next_steps.txt.j2 (an SMS only points to the status page). A chat
+# request has no status page and no access code, so it has steps of its own.
 NEXT_ACTIONS: tuple[str, ...] = (
     "verify_contact",  # Decree art. 46(1): the subject proves control of the contact given
     # Decree art. 45(2) / 46(1): an agent shows their authority and identity.
