@@ -126,6 +126,7 @@ class NoticeSummary(BaseModel):
     kind: str
     # When it was delivered; None while it is queued or when delivery failed.
     sent_at: datetime | None
+    created_at: datetime = Field(description="when the notice was written and queued")
     channel: str = Field(description="email | sms | chat: how the message went out")
     status: str = Field(description="pending (queued or retrying) | delivered | failed")
     subject: str

@@ -50,6 +50,15 @@ NOTICE_KO: dict[str, str] = {
     "objection_receipt": "이의제기 접수 안내",
     "identity_rejected": "본인 확인 불가 안내",
     "objection_result": "이의제기 결과 통지",
+    "status_update": "진행 안내",
+}
+
+# How a notice on the status page went out, and where its delivery stands.
+NOTICE_CHANNEL_KO: dict[str, str] = {"email": "전자우편", "sms": "문자", "chat": "채널톡 채팅"}
+NOTICE_STATUS_KO: dict[str, str] = {
+    "pending": "발송 대기",
+    "delivered": "발송 완료",
+    "failed": "발송 실패(이 화면에서 전문을 보실 수 있습니다)",
 }
 
 RELATIONSHIP_KO: dict[str, str] = {

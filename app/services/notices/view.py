@@ -46,6 +46,7 @@ def summaries(session: Session, rt: Runtime, request_id: int) -> list[NoticeSumm
         NoticeSummary(
             kind=n.kind,
             sent_at=n.delivered_at,
+            created_at=n.created_at,
             channel=n.channel,
             status=n.status,
             subject=v.decrypt(n.subject_enc, field="notice.subject"),
