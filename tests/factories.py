@@ -25,7 +25,7 @@ from app.models.request import Request
 from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
 from app.web.csrf import COOKIE
-from tests.conftest import delegation_for, mailed_code, request_body, subject
+from tests.conftest import carry_out, delegation_for, mailed_code, request_body, subject
 
 Headers = Callable[..., dict[str, str]]
 
@@ -327,6 +327,55 @@ class Desk:
     def mine(self) -> dict[str, Any]:
         resp = self.client.get(f"/v1/requests/{self.ref}", headers={"X-Access-Code": self.code})
         return dict(resp.json())
+
+
+# --- an SMS-only requester's decisions, read back whole (forms No. 9 and 10) ----------------------
+
+
+PHONE = "010-5555-0101"
+WITHHELD_REASON = "접속기록에 다른 직원의 기록이 함께 있어 그 부분은 제외합니다."
+DELETION_WITH_RECORDS: dict[str, Any] = {
+    "type": "deletion",
+    "service": "smartcrm",
+    "items": ["inquiry_contact", "contract_payment_records"],
+}
+
+
+def sms_only(client: TestClient, staff_headers: Headers, **body: Any) -> Desk:
+    """A requester who gave only a mobile number (identity matched by staff on the way)."""
+    return Desk(client, staff_headers, subject=subject(email=None, phone=PHONE), **body)
+
+
+def partial_access(desk: Desk) -> None:
+    """Form No. 9, partly: the access records withheld under art. 35(4)2 (another officer
+    approves)."""
+    decision = {
+        "outcome": "partially_granted",
+        "grounds": ["35-4-2"],
+        "reason": WITHHELD_REASON,
+        "items_granted": ["manager_name"],
+        "items_withheld": ["access_records"],
+        "access": ACCESS_TERMS,
+    }
+    assert desk.staff_write("decision", decision, who=desk.officer).status_code == 200
+    ok = desk.staff_write("approval", {"approve": True}, who=desk.officer2)
+    assert ok.json()["outcome"] == "partially_granted", ok.text
+
+
+def keep_payment_records(desk: Desk) -> None:
+    """Form No. 10 for DELETION_WITH_RECORDS: the inquiry deleted, the payment records kept
+    until their five-year date, carried out at every holder."""
+    drafted = desk.staff_write(
+        "decision",
+        {
+            "outcome": "partially_granted",
+            "reason": "결제 기록은 법령에 따라 보관합니다.",
+            "record_dates": {"ecommerce_contract": "2025-11-20"},
+        },
+    )
+    assert drafted.status_code == 200, drafted.text
+    desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    assert carry_out(desk.client, desk.ref, desk.handler)["request_status"] == "completed"
 
 
 def notice_text(db: Session, runtime: Runtime, kind: str) -> str:

@@ -15,13 +15,21 @@ from app.integrations.delivery import Outgoing, PermanentDeliveryError
 from app.models.notice import Notice
 from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
-from tests.conftest import Clock, carry_out, request_body, subject
-from tests.factories import ACCESS_TERMS, Desk, csrf_token, file
+from tests.conftest import Clock, request_body, subject
+from tests.factories import (
+    DELETION_WITH_RECORDS,
+    PHONE,
+    WITHHELD_REASON,
+    Desk,
+    csrf_token,
+    file,
+    keep_payment_records,
+    partial_access,
+    sms_only,
+)
 
 Headers = Callable[..., dict[str, str]]
 
-PHONE = "010-5555-0101"
-WITHHELD_REASON = "접속기록에 다른 직원의 기록이 함께 있어 그 부분은 제외합니다."
 REFUSAL_REASON = "수사기관의 요청으로 열람이 제한됩니다."
 
 
@@ -48,25 +56,6 @@ def deliver_all(runtime: Runtime, transport: Any) -> None:
     outbox = Outbox(runtime, {"email": transport, "sms": transport, "chat": transport})
     while outbox.run_once():
         pass
-
-
-def sms_only(client: TestClient, staff_headers: Headers, **body: Any) -> Desk:
-    """A requester who gave only a mobile number (identity matched by staff on the way)."""
-    return Desk(client, staff_headers, subject=subject(email=None, phone=PHONE), **body)
-
-
-def partial_access(desk: Desk) -> None:
-    decision = {
-        "outcome": "partially_granted",
-        "grounds": ["35-4-2"],
-        "reason": WITHHELD_REASON,
-        "items_granted": ["manager_name"],
-        "items_withheld": ["access_records"],
-        "access": ACCESS_TERMS,
-    }
-    assert desk.staff_write("decision", decision, who=desk.officer).status_code == 200
-    ok = desk.staff_write("approval", {"approve": True}, who=desk.officer2)
-    assert ok.json()["outcome"] == "partially_granted", ok.text
 
 
 def refuse_access(desk: Desk) -> None:
@@ -129,24 +118,8 @@ def test_a_refusal_reads_with_its_ground_reason_and_objection_method(
 def test_a_deletion_plan_reads_with_what_is_kept_until_when_under_which_statute(
     client: TestClient, staff_headers: Headers, runtime: Runtime
 ) -> None:
-    desk = sms_only(
-        client,
-        staff_headers,
-        type="deletion",
-        service="smartcrm",
-        items=["inquiry_contact", "contract_payment_records"],
-    )
-    drafted = desk.staff_write(
-        "decision",
-        {
-            "outcome": "partially_granted",
-            "reason": "결제 기록은 법령에 따라 보관합니다.",
-            "record_dates": {"ecommerce_contract": "2025-11-20"},
-        },
-    )
-    assert drafted.status_code == 200, drafted.text
-    desk.staff_write("approval", {"approve": True}, who=desk.officer)
-    assert carry_out(client, desk.ref, desk.handler)["request_status"] == "completed"
+    desk = sms_only(client, staff_headers, **DELETION_WITH_RECORDS)
+    keep_payment_records(desk)
     gateway = Recorder()
     deliver_all(runtime, gateway)
 
