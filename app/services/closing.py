@@ -97,13 +97,21 @@ def _result_notice(
 
 
 def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
-    # A chat is no place for the corrected values: the chat hears only that it was done.
+    # A chat is no place for the corrected values: the chat hears which items were corrected,
+    # by name, never what they now hold.
+    chat = request.notify_by == "chat"
+    correction = request.type == "correction"
     changes = (
         rt.vault.decrypt_opt(d.changes_enc, field="decision.changes") or ""
-        if request.type == "correction" and request.notify_by != "chat"
+        if correction and not chat
         else ""
     )
+    service = rt.policy.service(request.service)
+    corrected = [
+        item.name
+        for code in (d.items_granted if correction and chat and service else [])
+        if service and (item := service.item(code))
+    ]
     deleted = [p.item_name for p in d.retention or [] if p.action == "delete"]
-    return render_text(
-        "action_done", {"type_code": request.type, "changes": changes, "deleted": deleted}
-    )
+    context = {"type_code": request.type, "changes": changes, "deleted": deleted}
+    return render_text("action_done", {**context, "corrected_items": corrected})

@@ -190,7 +190,7 @@ def _common(
         "status_url": status_url or None,
         "filed_by_staff": facts.filed_by_staff,
         "chat": facts.chat,
-        "objection_method": objection_method(policy, include_remedies=False),
+        "objection_method": objection_method(policy, include_remedies=False, chat=facts.chat),
         "remedies": [
             {"name": r.name, "phone": r.phone, "site": r.site} for r in policy.controller.remedies
         ],

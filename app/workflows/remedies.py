@@ -13,16 +13,18 @@ def _reach(contact: Contact) -> str:
     return f"{who}({means})"
 
 
-def objection_method(policy: Policy, *, include_remedies: bool = True) -> str:
+def objection_method(policy: Policy, *, include_remedies: bool = True, chat: bool = False) -> str:
     """How to object (PIPA art. 38(5)), in Korean, with the policy's contact; notices list the
-    outside bodies separately, so they ask for it without them."""
+    outside bodies separately, so they ask for it without them. A request filed in a chat has
+    no access code, so its notices leave the status page out."""
     contact = policy.contact(policy.rights.objection_contact)
     assert contact is not None  # Policy validation guarantees the reference
+    web = "" if chat else "요청 조회 화면(접수번호와 확인코드로 조회)에서 이의제기를 신청하거나, "
     text = (
         "열람등요구에 대한 일부 열람, 열람 연기·거절, 삭제·처리정지 거절 등의 결과에 이의가 "
-        "있으면 결과 통지를 받은 뒤 요청 조회 화면(접수번호와 확인코드로 조회)에서 이의제기를 "
-        f"신청하거나, {_reach(contact)}에 접수번호와 이의 사유를 적어 전자우편 등으로 "
-        "제출하실 수 있습니다. 이의제기는 별도의 요청으로 접수되어 검토 후 그 결과를 알려 드립니다."
+        f"있으면 결과 통지를 받은 뒤 {web}{_reach(contact)}에 접수번호와 이의 사유를 적어 "
+        "전자우편 등으로 제출하실 수 있습니다. 이의제기는 별도의 요청으로 접수되어 검토 후 그 "
+        "결과를 알려 드립니다."
     )
     remedies = policy.controller.remedies
     if remedies and include_remedies:
