@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from app.integrations.delivery import Outgoing, PermanentDeliveryError
 from app.models.notice import Notice
 from app.runtime import Runtime
+from app.services.audit.purge import purge
 from app.services.notices.outbox import Outbox
 from tests.conftest import Clock, request_body, subject
 from tests.factories import (
@@ -235,3 +236,15 @@ def test_the_status_page_shows_every_notice_whole_newest_first(
     assert section.index("본인 확인 인증번호") < section.index("접수 안내")
     assert "개인정보 열람거절 통지서" in section and "■ 이의제기 방법" in section
     assert "발송 대기" in section and "<script" not in html
+
+
+def test_the_purge_of_a_closed_request_takes_the_whole_texts_too(
+    client: TestClient, staff_headers: Headers, runtime: Runtime, clock: Clock
+) -> None:
+    desk = sms_only(client, staff_headers)
+    refuse_access(desk)
+    deliver_all(runtime, Recorder())
+    clock.advance(days=runtime.settings.purge_after_days + 1)
+    assert purge(runtime)["requests"] == 1
+    detail = client.get(f"/v1/staff/requests/{desk.ref}", headers=desk.agent).json()
+    assert detail["notices"] and {n["full_text"] for n in detail["notices"]} == {""}

@@ -104,6 +104,7 @@ def purge_request(session: Session, rt: Runtime, request: Request) -> list[str]:
             subject_enc=rt.vault.encrypt("", field="notice.subject"),
             body_enc=blank,
             redacted_body_enc=None,
+            full_body_enc=None,
         )
     )
     _blank_columns(session, rt, rid)
