@@ -44,7 +44,12 @@ def test_requester_sees_status_with_the_access_code_only(client: TestClient) -> 
     assert view.status_code == 200
     data = view.json()
     assert data["status"] == "identity_pending" and data["legal_deadline"] == "2026-12-28"
-    assert "김가상" not in view.text and "example.com" not in view.text
+    assert "example.com" not in view.text
+    # The name shows only where a notice addressed the requester by it ("김가상 님").
+    outside = {k: v for k, v in data.items() if k != "notices"}
+    assert "김가상" not in str(outside)
+    for notice in data["notices"]:
+        assert "김가상" not in notice["body"].replace("김가상 님, 안녕하세요.", "")
     # Typed the way people type it: lower case, no hyphens.
     loose = code.replace("-", "").lower()
     assert client.get(f"/v1/requests/{ref}", headers={"X-Access-Code": loose}).status_code == 200

@@ -157,7 +157,8 @@ class NoticeOut(BaseModel):
 
 
 class RequestPublic(BaseModel):
-    """What the requester sees with the access code: no personal data."""
+    """What the requester sees with the access code: the request's state and the notices sent
+    to them, whole (which address the recipient by name); no other personal data."""
 
     reference: str
     type: str
