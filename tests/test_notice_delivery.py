@@ -185,6 +185,7 @@ def test_after_the_attempt_limit_staff_see_failed_and_can_resend(
     assert set(mine.json()["notices"][0]) == {
         "kind",
         "sent_at",
+        "created_at",
         "channel",
         "status",
         "subject",
