@@ -177,7 +177,7 @@ def test_an_sms_requester_reads_forms_9_and_10_whole_on_a_phone(
     body = form.inner_text()
     assert body.startswith("개인정보 일부열람 통지서")
     assert WITHHELD_REASON in body and "■ 이의제기 방법" in body and "제35조제4항제2호" in body
-    assert "발송 완료" in text and "문자" in text
+    assert "발송 완료" in text and "문자로는 안내문이 준비되었다는 알림만" in text
     # Older notices open with a tap on their title (no JavaScript: <details>).
     receipt = phone.locator("details.notice-item").last
     assert not receipt.locator(".notice-text").is_visible()
