@@ -133,6 +133,22 @@ def _record_in_review(
 _AFTER_CODE = frozenset({Status.IN_REVIEW, Status.POSTPONED})
 
 
+def _after_code(request: Request, method: str) -> bool:
+    """True for a check after the code (in review: the record match), False for one in
+    identity_pending; a check at any other status is refused."""
+    after_code = request.status in _AFTER_CODE or (
+        request.status == Status.AWAITING_REQUESTER and request.resume_status == Status.IN_REVIEW
+    )
+    if request.status != Status.IDENTITY_PENDING and not after_code:
+        raise InvalidTransition("본인 확인 단계나 검토 중인 요청이 아닙니다.")
+    if after_code and method not in rules.RECORD_BINDING_METHODS:
+        allowed = ", ".join(sorted(m.value for m in rules.RECORD_BINDING_METHODS))
+        raise InvalidTransition(
+            f"검토 중에는 기록 대조나 신분증 확인 결과({allowed})만 기록할 수 있습니다."
+        )
+    return after_code
+
+
 def staff_identity_check(
     session: Session,
     rt: Runtime,
@@ -144,16 +160,7 @@ def staff_identity_check(
     reason: str | None,
     actor: str,
 ) -> None:
-    after_code = request.status in _AFTER_CODE or (
-        request.status == Status.AWAITING_REQUESTER and request.resume_status == Status.IN_REVIEW
-    )
-    if request.status != Status.IDENTITY_PENDING and not after_code:
-        raise InvalidTransition("본인 확인 단계나 검토 중인 요청이 아닙니다.")
-    if after_code and method not in rules.RECORD_BINDING_METHODS:
-        allowed = ", ".join(sorted(m.value for m in rules.RECORD_BINDING_METHODS))
-        raise InvalidTransition(
-            f"검토 중에는 기록 대조나 신분증 확인 결과({allowed})만 기록할 수 있습니다."
-        )
+    after_code = _after_code(request, method)
     assert request.id is not None
     session.add(
         IdentityCheck(
