@@ -242,3 +242,31 @@ def test_the_detail_shows_the_decision_and_pending_tasks_while_executing(
     assert completed["tasks_pending"] == 0
     assert completed["decision"]["state"] == "approved"
     assert {p["item"] for p in completed["decision"]["retention"]} == set(plan)
+
+
+# --- the reports count them -----------------------------------------------------------------------
+
+
+def test_the_register_the_sla_summary_and_the_metrics_count_the_new_outcomes(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    held = Desk(client, staff_headers, type="deletion")
+    held.staff_write("decision", {"outcome": "no_data_held"})
+    held.staff_write("approval", {"approve": True}, who=held.officer)
+    kept = Desk(client, staff_headers, type="correction", correction=CORRECTION)
+    kept.staff_write("decision", {"outcome": "unchanged", "reason": "현재 정보가 정확합니다."})
+    kept.staff_write("approval", {"approve": True}, who=kept.officer)
+
+    register = client.get(
+        "/v1/staff/reports/register.csv",
+        params={"from": "2026-12-15", "to": "2026-12-16"},
+        headers=held.agent,
+    )
+    assert register.status_code == 200, register.text
+    text = register.content.decode("utf-8-sig")
+    assert "no_data_held" in text and "unchanged" in text
+    sla = client.get("/v1/staff/sla/summary", headers=held.agent)
+    assert sla.status_code == 200, sla.text
+    metrics = client.get("/metrics", headers=held.agent)
+    assert metrics.status_code == 200
+    assert 'outcome="no_data_held"' in metrics.text and 'outcome="unchanged"' in metrics.text
