@@ -203,6 +203,9 @@ def pydantic_field_errors(raw: Sequence[Any]) -> list[FieldError]:
     out = []
     for err in raw:
         code, message = _PYDANTIC_MESSAGES.get(err.get("type", ""), ("invalid", ""))
+        if err.get("type") in ("enum", "literal_error") and err.get("ctx", {}).get("expected"):
+            # A closed set (an identity method, an outcome): the allowed values, never the input.
+            message = f"{message} 허용 값: {err['ctx']['expected']}"
         if err.get("type") == "value_error" and err.get("ctx", {}).get("error"):
             # Our own validators raise ValueError with a Korean message meant for people;
             # email-validator's are English and name the offending character.

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Decisions: every decision waits for the officer, not only refusals, partial grants and
     # destruction of data.
     approval_for_all: bool = False
+    # Decree art. 46(1): nothing is granted until staff have matched the subject against the
+    # service's records (or seen an ID); a one-time code alone proves only the contact.
+    identity_require_record_match: bool = True
     # An objection (art. 38(5)) is decided within this many days; the law sets no period.
     objection_period_days: int = Field(default=10, ge=1, le=60)
 

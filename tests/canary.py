@@ -48,7 +48,7 @@ from app.services.staff.accounts import add_staff
 from app.settings import Settings
 from tests.channeltalk_fake import FakeChannelTalk
 from tests.conftest import T0, mailed_code
-from tests.factories import browser_multipart, dd_after, png_bytes
+from tests.factories import RECORD_MATCH, browser_multipart, dd_after, png_bytes
 
 Headers = Callable[..., dict[str, str]]
 
@@ -491,6 +491,8 @@ def public_json_correction(desk: Desk) -> str:
     asked = desk.write(ref, "info-requests", {"message": A_INFO, "respond_by": "2026-12-20"})
     assert asked["status"] == "awaiting_requester"
     desk.ok(http.post(f"/v1/requests/{ref}/replies", json={"message": A_REPLY}, headers=h))
+    # The code proved the contact; staff bind the request to the account before granting.
+    desk.write(ref, "identity", RECORD_MATCH)
     decided = desk.write(
         ref,
         "decision",

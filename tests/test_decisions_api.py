@@ -93,7 +93,7 @@ def test_officer_sends_a_refusal_back_for_another_draft(
     assert back.json()["status"] == "in_review" and back.json()["decision"] is None
     again = desk.staff_write(
         "decision",
-        {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
+        {"outcome": "granted", "access": ACCESS_TERMS},
     )
     assert again.json()["status"] == "completed"
 
@@ -158,7 +158,7 @@ def test_contract_ground_with_a_recorded_non_termination_is_accepted(
 
 def test_fees_follow_decree_article_47(client: TestClient, staff_headers: Headers) -> None:
     desk = Desk(client, staff_headers)
-    base = {"outcome": "granted", "items_granted": ["manager_name"]}
+    base = {"outcome": "granted"}
     caused = desk.staff_write(
         "decision",
         {**base, "access": {"method": "mail", "fee_krw": 1000, "caused_by_controller": True}},
@@ -423,7 +423,6 @@ def test_parallel_deciders_one_wins_the_rest_get_412(
                 f"/v1/staff/requests/{ref}/decision",
                 json={
                     "outcome": "granted",
-                    "items_granted": ["manager_name"],
                     "access": ACCESS_TERMS,
                 },
                 headers={**headers, "If-Match": etag},
@@ -495,7 +494,7 @@ class TestApprovalForAll:
         desk = Desk(client, staff_headers)
         drafted = desk.staff_write(
             "decision",
-            {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
+            {"outcome": "granted", "access": ACCESS_TERMS},
         )
         assert drafted.json()["status"] == "awaiting_approval"
 

@@ -96,6 +96,17 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         "suspension",
         {"outcome": "granted", "action": "12월 18일부터 서비스 개선 목적의 처리를 정지했습니다."},
     ),
+    "access_no_data_held": (NoticeKind.ACCESS_RESULT, "access", {"outcome": "no_data_held"}),
+    "deletion_no_data_held": (
+        NoticeKind.ACTION_RESULT,
+        "deletion",
+        {"outcome": "no_data_held", "reason": "가입 기록에서 찾을 수 없었습니다."},
+    ),
+    "correction_unchanged": (
+        NoticeKind.ACTION_RESULT,
+        "correction",
+        {"outcome": "unchanged", "reason": "제출하신 서류의 이름과 현재 정보가 같습니다."},
+    ),
     "status_update": (
         NoticeKind.STATUS_UPDATE,
         "deletion",
@@ -182,6 +193,32 @@ def test_each_notice_names_its_reference_and_ends_with_the_controller_contact(
     for text in (notice.subject, notice.body, notice.sms):
         assert ACCESS_CODE not in text
         assert "{{" not in text and "{%" not in text
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("access_no_data_held", "처리하고 있는 귀하의 개인정보가 없어"),
+        ("deletion_no_data_held", "가입 기록에서 찾을 수 없었습니다."),
+        ("correction_unchanged", "제출하신 서류의 이름과 현재 정보가 같습니다."),
+    ],
+)
+def test_no_data_held_and_unchanged_say_why_and_how_to_object(
+    policy: Policy, case: str, says: str
+) -> None:
+    notice = render(policy, case)
+    assert says in notice.body and "이의제기 방법" in notice.body
+    assert "모두" not in notice.body and "요구하신 대로" not in notice.body
+    # The SMS only points to the whole text, which carries the objection method.
+    assert "요청 조회 화면" in notice.sms and says not in notice.sms
+
+
+def test_unchanged_is_a_correction_outcome_only(policy: Policy) -> None:
+    extra = {"outcome": "unchanged", "reason": "정확합니다."}
+    with pytest.raises(ValueError, match="correction only"):
+        notice_context(NoticeKind.ACTION_RESULT, facts("deletion", **extra), policy)
+    with pytest.raises(ValueError, match="correction only"):
+        notice_context(NoticeKind.ACCESS_RESULT, facts("access", **extra), policy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,6 +488,7 @@ def test_objection_receipt_names_both_references_and_the_due_date(policy: Policy
         ("deletion_refused", "statute"),
         ("deletion_refused", "reason"),
         ("suspension_granted", "action"),
+        ("correction_unchanged", "reason"),
         ("withdrawal", "withdrawn_at"),
         ("objection_receipt", "objection_reference"),
         ("objection_receipt", "objection_due_on"),

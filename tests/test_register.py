@@ -227,7 +227,7 @@ def test_closure_is_on_time_up_to_the_last_day_of_the_legal_deadline(
     clock.now = closed_at
     done = desk.staff_write(
         "decision",
-        {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
+        {"outcome": "granted", "access": ACCESS_TERMS},
     )
     assert done.json()["status"] == "completed", done.text
     [row] = parse(export(client, desk.agent, to="2026-12-15"))

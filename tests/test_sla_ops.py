@@ -111,12 +111,12 @@ def test_closed_late_is_breached_and_on_time_is_met(
     on_time = Desk(client, staff_headers)
     on_time.staff_write(
         "decision",
-        {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
+        {"outcome": "granted", "access": ACCESS_TERMS},
     )
     clock.now = kst("2026-12-30")
     late.staff_write(
         "decision",
-        {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
+        {"outcome": "granted", "access": ACCESS_TERMS},
     )
     assert sla_of(client, late.agent, late.ref) == "breached"
     assert sla_of(client, late.agent, on_time.ref) == "met"
@@ -281,7 +281,7 @@ def test_summary_counts_agree_with_the_sla_definition(
         if moment == "2026-12-30":
             late.staff_write(
                 "decision",
-                {"outcome": "granted", "items_granted": ["manager_name"], "access": ACCESS_TERMS},
+                {"outcome": "granted", "access": ACCESS_TERMS},
             )
         state = sla_column(
             status=col(Request.status),

@@ -246,17 +246,41 @@ class ReplyOut(BaseModel):
     message: str
 
 
+class RecordMatchCheck(BaseModel):
+    """One line of what staff match against the service's records (Decree art. 46(1))."""
+
+    check: Literal["name", "birth_date", "contact"]
+    label: str  # what to compare, in Korean, for the console
+    values: list[str]  # the subject's values as filed (contact: e-mail and phone)
+
+
+class IdentityOut(BaseModel):
+    """Where the request's identity stands (api.md "Identity bound to the account")."""
+
+    # The requester's missing pieces, and `match_account_record` while a grant still waits for
+    # staff to match the subject against the service's records.
+    missing: list[str]
+    record_match_required: bool
+    record_matched: bool
+    # The methods that count as the match: account_record_match, id_copy, id_in_person.
+    record_match_methods: list[str]
+    record_match_checklist: list[RecordMatchCheck]
+
+
 class StaffRequestDetail(QueueItem):
     """Everything staff may see, personal data included (each view is access-logged)."""
 
     next_action: str
     # Identity and authority pieces still missing, by name (empty once past identity_pending).
     missing: list[str]
+    identity: IdentityOut
     attachments: list[AttachmentOut]
     identity_checks: list[IdentityCheckOut]
     verification: VerificationOut | None
     replies: list[ReplyOut]
-    # The final decision, or the draft awaiting the officer.
+    # The decision in force (executing or completed), or the draft awaiting the officer; with
+    # its state, retention plan and who drafted and approved it. None before any, or after
+    # a draft was sent back.
     decision: dict[str, object] | None
     # Access postponements (art. 35(3)): both deadlines of each.
     postponements: list[dict[str, object]]

@@ -29,9 +29,19 @@ class Status(StrEnum):
 
 
 class Outcome(StrEnum):
+    """What a decision answers (api.md "Outcomes, completed"; docs/decisions.md)."""
+
     GRANTED = "granted"
     PARTIALLY_GRANTED = "partially_granted"
     REFUSED = "refused"
+    # Any type: the controller holds no personal data of this subject in the service.
+    NO_DATA_HELD = "no_data_held"
+    # Correction only: the data was checked and is accurate, so nothing is changed.
+    UNCHANGED = "unchanged"
+
+
+# The outcomes that give the subject something (disclose, change, delete or stop data).
+GRANTING: frozenset[Outcome] = frozenset({Outcome.GRANTED, Outcome.PARTIALLY_GRANTED})
 
 
 FILEABLE_TYPES = tuple(t for t in RequestType if t is not RequestType.OBJECTION)

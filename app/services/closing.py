@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from app.models.decision import Decision
 from app.models.request import Request
+from app.models.vocab import GRANTING
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.notices.queue import queue_notice
@@ -70,29 +71,38 @@ def _result_notice(
             objected_reference=parent.reference if parent else None,
             reopened_reference=reopened,
         )
-    granted, refused = d.outcome != Outcome.REFUSED, d.outcome != Outcome.GRANTED
+    # Giving: something is disclosed or done. Limiting: something is withheld on a ground
+    # (rules 7, 8). `no_data_held` and `unchanged` are neither: their notice says why.
+    giving = d.outcome in GRANTING
+    limiting = d.outcome in (Outcome.PARTIALLY_GRANTED, Outcome.REFUSED)
     if request.type == "access":
-        a = d.access if granted else None
+        a = d.access if giving else None
         return NoticeKind.ACCESS_RESULT, AccessResultExtra(
             outcome=d.outcome,
-            items_granted=d.items_granted if granted else [],
+            items_granted=d.items_granted if giving else [],
             method=a.method if a else None,
             available_at=a.available_at if a else None,
             place=a.place if a else None,
-            fee_krw=(a.fee_krw + a.postage_krw if a else 0) if granted else None,
-            grounds=d.grounds if refused else [],
-            reason=reason if refused else None,
-            items_withheld=d.items_withheld if refused else [],
+            fee_krw=(a.fee_krw + a.postage_krw if a else 0) if giving else None,
+            grounds=d.grounds if limiting else [],
+            reason=reason if d.outcome != Outcome.GRANTED else None,
+            items_withheld=d.items_withheld if limiting else [],
         )
     kept = [p for p in d.retention or [] if p.action == "keep"]
     holds = "\n".join(f"{p.item_name}: {p.reason}" for p in kept)
     statutes = sorted({p.statute for p in kept if p.statute})
     return NoticeKind.ACTION_RESULT, ActionResultExtra(
         outcome=d.outcome,
-        action=_action_text(rt, request, d) if granted else None,
-        grounds=d.grounds if refused else [],
-        reason="\n".join(x for x in (reason, holds) if x) if refused else None,
-        statute=", ".join(statutes) if refused and statutes else None,
+        action=_action_text(rt, request, d) if giving else None,
+        grounds=d.grounds if limiting else [],
+        reason=(
+            "\n".join(x for x in (reason, holds) if x) or None
+            if limiting
+            else reason
+            if d.outcome != Outcome.GRANTED
+            else None
+        ),
+        statute=", ".join(statutes) if limiting and statutes else None,
     )
 
 
@@ -113,5 +123,23 @@ def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
         if service and (item := service.item(code))
     ]
     deleted = [p.item_name for p in d.retention or [] if p.action == "delete"]
-    context = {"type_code": request.type, "changes": changes, "deleted": deleted}
-    return render_text("action_done", {**context, "corrected_items": corrected})
+    # A partial grant names what was done: the notice never says "요구하신 대로" (all) then.
+    partial = d.outcome == Outcome.PARTIALLY_GRANTED
+    done = [_item_name(rt, request, i) for i in d.items_granted] if partial else []
+    return render_text(
+        "action_done",
+        {
+            "type_code": request.type,
+            "changes": changes,
+            "deleted": deleted,
+            "corrected_items": corrected,
+            "partial": partial,
+            "done_items": done,
+        },
+    )
+
+
+def _item_name(rt: Runtime, request: Request, code: str) -> str:
+    service = rt.policy.service(request.service)
+    item = service.item(code) if service is not None else None
+    return item.name if item is not None else code

@@ -108,7 +108,8 @@ class RightsDeskCollector(Collector):
         outcome = func.coalesce(col(DsrRequest.outcome), status, type_=String).label("outcome")
         closed = CounterMetricFamily(
             "rightsdesk_requests_closed_total",
-            "Requests closed, by type and outcome (granted, partially_granted, refused; "
+            "Requests closed, by type and outcome (granted, partially_granted, refused, "
+            "no_data_held, unchanged; "
             f"else the closing status: withdrawn, rejected). {_FROM_DB}",
             labels=["type", "outcome"],
         )

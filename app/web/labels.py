@@ -23,6 +23,8 @@ OUTCOME_KO: dict[str, str] = {
     "granted": "요구대로 처리",
     "partially_granted": "일부 인용",
     "refused": "거절",
+    "no_data_held": "보유한 개인정보 없음",
+    "unchanged": "확인 결과 정확하여 정정하지 않음",
 }
 
 NEXT_ACTION_KO: dict[str, str] = {

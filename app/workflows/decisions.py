@@ -59,12 +59,41 @@ def _not_applicable(code: str, message: str) -> BusinessRuleViolation:
     return BusinessRuleViolation("ground_not_applicable", "grounds", f"{code}: {message}")
 
 
+# Which outcomes each request type may take (api.md "Outcomes, completed"). `no_data_held`
+# answers any filed type (nothing of this subject is held); `unchanged` is a correction's
+# answer when the data was checked and is accurate (art. 36(2): correct what is wrong). An
+# objection is upheld or not (art. 38(5)).
+_FILED_OUTCOMES = frozenset(
+    {Outcome.GRANTED, Outcome.PARTIALLY_GRANTED, Outcome.REFUSED, Outcome.NO_DATA_HELD}
+)
+OUTCOMES_BY_TYPE: dict[str, frozenset[Outcome]] = {
+    "access": _FILED_OUTCOMES,
+    "correction": _FILED_OUTCOMES | {Outcome.UNCHANGED},
+    "deletion": _FILED_OUTCOMES,
+    "suspension": _FILED_OUTCOMES,
+    "consent_withdrawal": _FILED_OUTCOMES,
+    "objection": frozenset({Outcome.GRANTED, Outcome.REFUSED}),
+}
+
+# Outcomes that rest on no ground of refusal: nothing is withheld under art. 35(4), 36(1)
+# or 37(2) (a full grant; nothing held; accurate data left as it is).
+_NO_GROUNDS = frozenset({Outcome.GRANTED, Outcome.NO_DATA_HELD, Outcome.UNCHANGED})
+
+
+def check_outcome(request_type: str, outcome: Outcome) -> None:
+    allowed = OUTCOMES_BY_TYPE.get(request_type, _FILED_OUTCOMES)
+    if outcome not in allowed:
+        names = ", ".join(o.value for o in Outcome if o in allowed)
+        msg = f"이 요구 유형에 쓸 수 있는 결정은 {names}입니다."
+        raise ValidationFailed(msg, errors=[FieldError("outcome", "not_applicable", msg)])
+
+
 def check_grounds(d: DraftDecision, *, public_institution: bool) -> None:
     """A refusal or partial grant cites at least one ground that fits the request (rules 8,
-    12, 16); a full grant cites none."""
-    if d.outcome == Outcome.GRANTED:
+    12, 16); a full grant, `no_data_held` and `unchanged` cite none."""
+    if d.outcome in _NO_GROUNDS:
         if d.grounds:
-            msg = "전부 인용하는 결정에는 제한 사유를 적지 않습니다."
+            msg = "이 결정에는 제한·거절 사유(법적 근거)를 적지 않습니다."
             raise ValidationFailed(msg, errors=[FieldError("grounds", "not_applicable", msg)])
         return
     if not d.grounds:
@@ -91,33 +120,103 @@ def check_grounds(d: DraftDecision, *, public_institution: bool) -> None:
             )
 
 
-def check_items(d: DraftDecision, service_items: frozenset[str]) -> None:
-    """Decree art. 42(1): only what falls under a ground is withheld; the rest is provided."""
+def requested_items(
+    named: Sequence[str],
+    service_items: Sequence[str],
+    correction_item: str | None = None,
+    *,
+    correction: bool = False,
+) -> list[str]:
+    """What the decision must account for (api.md "Outcomes, completed"): the items the
+    subject named; for a correction naming none, the item to correct when the catalog knows
+    it; otherwise every item of the service. A correction described only in words (a chat, a
+    letter) names no item: none is returned, and staff name the items the words concern."""
+    if named:
+        return list(dict.fromkeys(named))
+    if correction_item is not None and correction_item in service_items:
+        return [correction_item]
+    return [] if correction else list(service_items)
+
+
+@dataclass(frozen=True)
+class ItemsDecided:
+    granted: list[str]
+    withheld: list[str]
+
+
+def check_items(d: DraftDecision, service_items: frozenset[str]) -> ItemsDecided:
+    """Decree art. 42(1) (law rule 9): only what falls under a ground is withheld, and the rest
+    is provided, so a decision accounts for every requested item (`d.items_requested`, as
+    `requested_items` gives them). A full grant that names no items grants them all."""
     for field, items in (("items_granted", d.items_granted), ("items_withheld", d.items_withheld)):
         for i, item in enumerate(items):
             if item not in service_items:
                 raise BusinessRuleViolation(
                     "unknown_item", f"{field}.{i}", "이 서비스에서 처리하지 않는 항목입니다."
                 )
-    overlap = set(d.items_granted) & set(d.items_withheld)
-    if overlap:
+    granted, withheld = list(d.items_granted), list(d.items_withheld)
+    if set(granted) & set(withheld):
         raise _items_invalid("items_withheld", "같은 항목을 인용과 제한에 함께 넣을 수 없습니다.")
-    if d.items_requested:
-        outside = (set(d.items_granted) | set(d.items_withheld)) - set(d.items_requested)
-        if outside:
-            raise _items_invalid("items_granted", "요구하지 않은 항목이 들어 있습니다.")
-    if d.outcome == Outcome.PARTIALLY_GRANTED and not (d.items_granted and d.items_withheld):
+    described_only = not d.items_requested  # a correction in words: staff name the items
+    if not described_only and (set(granted) | set(withheld)) - set(d.items_requested):
+        raise _items_invalid("items_granted", "요구하지 않은 항목이 들어 있습니다.")
+    if d.outcome in (Outcome.NO_DATA_HELD, Outcome.UNCHANGED):
+        if granted or withheld:
+            raise _items_invalid("items_granted", "이 결정에는 인용·제한 항목이 없습니다.")
+        return ItemsDecided([], [])
+    if d.outcome == Outcome.GRANTED:
+        if withheld:
+            raise _items_invalid("items_withheld", "전부 인용하는 결정에는 제한 항목이 없습니다.")
+        granted = granted or list(d.items_requested)
+        if not granted:
+            raise _invalid_required("items_granted", "정정한 항목을 items_granted에 적어 주세요.")
+    if d.outcome == Outcome.REFUSED and granted:
+        raise _items_invalid("items_granted", "거절하는 결정에는 인용 항목이 없습니다.")
+    if d.outcome == Outcome.PARTIALLY_GRANTED and not (granted and withheld):
         raise _items_invalid(
             "items_withheld", "일부 인용에는 인용한 항목과 제한한 항목이 모두 있어야 합니다."
         )
-    if d.outcome == Outcome.GRANTED and d.items_withheld:
-        raise _items_invalid("items_withheld", "전부 인용하는 결정에는 제한 항목이 없습니다.")
-    if d.outcome == Outcome.REFUSED and d.items_granted:
-        raise _items_invalid("items_granted", "거절하는 결정에는 인용 항목이 없습니다.")
+    # A refusal naming no items refuses everything requested.
+    if not described_only and not (d.outcome == Outcome.REFUSED and not withheld):
+        _check_accounted(d.outcome, d.items_requested, granted, withheld)
+    return ItemsDecided(granted, withheld)
+
+
+def _check_accounted(
+    outcome: Outcome, requested: Sequence[str], granted: Sequence[str], withheld: Sequence[str]
+) -> None:
+    """Law rule 9: items_granted ∪ items_withheld equals the requested items; 422
+    `items_unaccounted` with one entry per missing item, naming it."""
+    missing = [i for i in requested if i not in set(granted) | set(withheld)]
+    if not missing:
+        return
+    field = "items_granted" if outcome == Outcome.GRANTED else "items_withheld"
+    errors = [
+        FieldError(field, "items_unaccounted", f"'{item}': 인용하거나 제한할 항목에 넣어 주세요.")
+        for item in missing
+    ]
+    exc = BusinessRuleViolation(
+        "items_unaccounted",
+        field,
+        f"요구받은 항목 {len(missing)}개의 결정이 빠졌습니다({', '.join(missing)}): "
+        "요구받은 모든 항목을 인용 또는 제한 중 하나에 넣어 주세요(시행령 제42조제1항).",
+    )
+    exc.errors = errors
+    raise exc
+
+
+def _invalid_required(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[FieldError(field, "required", message)])
 
 
 def _items_invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, errors=[FieldError(field, "inconsistent", message)])
+
+
+def access_after_deadline(available_on: date, legal_due_on: date) -> bool:
+    """Decree art. 41(5): access is given within the period (until 24:00 KST of its last
+    day); a later date is a postponement (art. 35(3)), with its own notice and reason."""
+    return available_on > legal_due_on
 
 
 # Art. 36(1) proviso: what another statute makes the controller keep is withheld from a
@@ -183,6 +282,9 @@ _DESTROYS_DATA = frozenset({"deletion", "consent_withdrawal", "suspension"})
 
 
 def needs_approval(request_type: str, outcome: Outcome, *, approval_for_all: bool) -> bool:
+    """Everything but a full grant needs the officer: a refusal and a partial grant (policy
+    §6③1), `unchanged` like a refusal (api.md), and `no_data_held`, which ends the request
+    with nothing given (docs/decisions.md); a grant too when it destroys or stops data."""
     if approval_for_all or outcome is not Outcome.GRANTED:
         return True
     return request_type in _DESTROYS_DATA
@@ -198,9 +300,14 @@ def postponement_allowed(request_type: str, *, today: date, legal_due_on: date) 
     return None
 
 
+# Art. 38(5), law rule 27: every outcome that leaves the subject short of what was asked, and
+# whose notice therefore offers the objection method.
+OBJECTABLE: frozenset[Outcome] = frozenset(
+    {Outcome.PARTIALLY_GRANTED, Outcome.REFUSED, Outcome.NO_DATA_HELD, Outcome.UNCHANGED}
+)
+
+
 def objection_allowed(parent_status: Status, parent_outcome: Outcome | None) -> bool:
-    """Art. 38(5): an objection lies against a partial grant or a refusal (rule 27)."""
-    return parent_status == Status.COMPLETED and parent_outcome in (
-        Outcome.PARTIALLY_GRANTED,
-        Outcome.REFUSED,
-    )
+    """Art. 38(5): an objection lies against a partial grant, a refusal, `no_data_held` and
+    `unchanged` (rule 27)."""
+    return parent_status == Status.COMPLETED and parent_outcome in OBJECTABLE

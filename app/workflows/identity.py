@@ -8,11 +8,13 @@ subject filing for themself proves control of the contact they gave, nothing mor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from app.models.vocab import Relationship
+from app.errors import Conflict, FieldError
+from app.models.vocab import GRANTING, Outcome, Relationship
 from app.workflows.lifecycle import Status
 
 
@@ -32,6 +34,58 @@ class IdentityMethod(StrEnum):
     # Logged in to the company's site: a Channel Talk chat of a member whose messenger was
     # booted with Member Hash (docs/channeltalk.md).
     MEMBER_LOGIN = "member_login"
+
+
+# Decree art. 46(1): the methods that bind the request to the subject's own records. A
+# one-time code (or a chat login) proves control of a contact, not that the contact belongs
+# to the subject the request names; these do (docs/decisions.md "Identity bound to the account").
+RECORD_BINDING_METHODS: frozenset[IdentityMethod] = frozenset(
+    {IdentityMethod.ACCOUNT_RECORD_MATCH, IdentityMethod.ID_IN_PERSON, IdentityMethod.ID_COPY}
+)
+
+# The staff detail's name for the missing record match (api.md "Identity bound to the account").
+MATCH_ACCOUNT_RECORD = "match_account_record"
+
+# What staff compare against the service's records before recording `account_record_match`
+# (Decree art. 46(1)): the console shows each beside the subject's value.
+RECORD_MATCH_CHECKLIST: tuple[tuple[str, str], ...] = (
+    ("name", "이름이 서비스의 회원(고객) 기록과 같은지"),
+    ("birth_date", "생년월일이 서비스의 기록과 같은지"),
+    ("contact", "이메일 또는 휴대전화번호가 서비스에 등록된 연락처와 같은지"),
+)
+
+
+def record_matched(verified_methods: Iterable[str]) -> bool:
+    """Decree art. 46(1): a verified check by a method that binds the request to the subject."""
+    return any(m in RECORD_BINDING_METHODS for m in verified_methods)
+
+
+def record_match_needed(request_type: str, *, required: bool) -> bool:
+    """Whether a grant on this request waits for the record match. An objection grants
+    nothing itself (an upheld one reopens the request, which is decided under this rule)."""
+    return required and request_type != "objection"
+
+
+def check_record_match(
+    outcome: Outcome, request_type: str, verified_methods: Iterable[str], *, required: bool
+) -> None:
+    """Decree art. 46(1), law rule 19: nothing is disclosed or changed for a subject the
+    request is not bound to. A refusal, `no_data_held`, `unchanged` and a 보완 요청 give
+    nothing, so they need no match."""
+    if outcome not in GRANTING or not record_match_needed(request_type, required=required):
+        return
+    if record_matched(verified_methods):
+        return
+    msg = (
+        "인용하기 전에 정보주체의 이름·생년월일·연락처를 서비스의 기록과 대조하고 "
+        "본인 확인 결과(account_record_match, id_in_person 또는 id_copy)를 기록해 주세요"
+        "(시행령 제46조제1항)."
+    )
+    raise Conflict(
+        msg,
+        code="identity_not_matched",
+        errors=[FieldError("outcome", "identity_not_matched", msg)],
+    )
 
 
 class Piece(StrEnum):

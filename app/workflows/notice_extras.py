@@ -24,8 +24,11 @@ from pydantic import (
     model_validator,
 )
 
-from app.models.vocab import Delivery
+from app.models.vocab import GRANTING, Delivery
 from app.workflows.lifecycle import Outcome
+
+# Outcomes that withhold something on a ground: the grounds and the reason are stated.
+_LIMITING = frozenset({Outcome.PARTIALLY_GRANTED, Outcome.REFUSED})
 
 
 class NoticeKind(StrEnum):
@@ -169,7 +172,8 @@ class AccessResultExtra(_Extra):
     """Access only. Granted and partially granted: the items, how (and, in person, when) they
     are made available, where (in person and electronic, e.g. "요청 조회 화면"), and the fee
     (0 = free). Partially granted and refused: the grounds and the reason; partially granted
-    also the items withheld (refused: optional, absent = everything requested)."""
+    also the items withheld (refused: optional, absent = everything requested). No data held:
+    nothing but an optional reason (the notice says that nothing is held, and how to object)."""
 
     kind: Literal[NoticeKind.ACCESS_RESULT] = NoticeKind.ACCESS_RESULT
     outcome: AnyOutcome
@@ -184,7 +188,11 @@ class AccessResultExtra(_Extra):
 
     @model_validator(mode="after")
     def _by_outcome(self) -> Self:
-        if self.outcome is not Outcome.REFUSED:
+        if self.outcome is Outcome.UNCHANGED:
+            raise ValueError("access_result: unchanged is an outcome of a correction only")
+        if self.outcome is Outcome.NO_DATA_HELD and (self.items_granted or self.items_withheld):
+            raise ValueError("access_result: nothing is held, so no item is granted or withheld")
+        if self.outcome in GRANTING:
             _required(self.items_granted, "items_granted")
         # Decree art. 42(1): a partial grant withholds only the items a ground covers.
         if self.outcome is Outcome.PARTIALLY_GRANTED:
@@ -199,7 +207,7 @@ class AccessResultExtra(_Extra):
             )
         if set(self.items_granted) & set(self.items_withheld):
             raise ValueError("access_result: an item is both granted and withheld")
-        if self.outcome is not Outcome.REFUSED:
+        if self.outcome in GRANTING:
             # Decree art. 41(5): the notice names the data and the date, time and place of
             # access. A visit needs a time and a place; electronic access needs the "place" too
             # (where to find the copy); a mailed copy goes to the requester's address.
@@ -209,7 +217,7 @@ class AccessResultExtra(_Extra):
             _required(self.fee_krw, "fee_krw")
             if self.method is not Delivery.MAIL:
                 _required(self.place, "place")
-        if self.outcome is not Outcome.GRANTED:
+        if self.outcome in _LIMITING:
             # Decree art. 41(5) (partial grant) and art. 42(2) (refusal): the reason and the
             # objection method; art. 35(4): the ground relied on.
             _required(self.grounds, "grounds")
@@ -220,7 +228,9 @@ class AccessResultExtra(_Extra):
 class ActionResultExtra(_Extra):
     """Correction, deletion, suspension, consent withdrawal. Granted and partially granted:
     what was done, in words; partially granted and refused: the grounds, the reason, and the
-    statute when the grounds include 36-1-proviso (the other statute that names the data)."""
+    statute when the grounds include 36-1-proviso (the other statute that names the data).
+    Unchanged (correction): the reason the data stays as it is. No data held: an optional
+    reason."""
 
     kind: Literal[NoticeKind.ACTION_RESULT] = NoticeKind.ACTION_RESULT
     outcome: AnyOutcome
@@ -231,10 +241,13 @@ class ActionResultExtra(_Extra):
 
     @model_validator(mode="after")
     def _by_outcome(self) -> Self:
-        if self.outcome is not Outcome.REFUSED:
+        if self.outcome in GRANTING:
             # Decree art. 43(3) / 44(2): the fact of the action taken (form No. 10).
             _required(self.action, "action")
-        if self.outcome is not Outcome.GRANTED:
+        if self.outcome is Outcome.UNCHANGED:
+            # Art. 38(5): the subject learns why the data was not corrected, to object to it.
+            _required(self.reason, "reason")
+        if self.outcome in _LIMITING:
             # Decree art. 43(3) / 44(2), art. 37(4): the fact, the reason and the objection
             # method; 표준지침 32②: a refusal under the art. 36(1) proviso states the statute.
             _required(self.grounds, "grounds")

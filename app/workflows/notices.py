@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from app.models.vocab import TYPE_LABELS_KO
+from app.models.vocab import GRANTING, TYPE_LABELS_KO
 from app.policy import Contact, Policy, Service
 from app.workflows.deadlines import KST, period_for
 from app.workflows.grounds import GROUNDS
@@ -297,7 +297,7 @@ def _access_result(x: AccessResultExtra, facts: NoticeFacts, policy: Policy) -> 
         "fee_krw": 0,
         "fee_text": None,
     }
-    if x.outcome is not Outcome.REFUSED:
+    if x.outcome in GRANTING:
         assert x.method is not None and x.fee_krw is not None
         context.update(
             items_granted=_items(policy, facts.service_code, x.items_granted, "items_granted"),
@@ -307,12 +307,14 @@ def _access_result(x: AccessResultExtra, facts: NoticeFacts, policy: Policy) -> 
             fee_krw=x.fee_krw,
             fee_text=fee_text(x.fee_krw),
         )
-    if x.outcome is not Outcome.GRANTED:
+    if x.outcome in (Outcome.PARTIALLY_GRANTED, Outcome.REFUSED):
         context.update(
             items_withheld=_items(policy, facts.service_code, x.items_withheld, "items_withheld"),
             grounds=_grounds(policy, facts.request_type, x.grounds),
             reason=x.reason,
         )
+    if x.outcome is Outcome.NO_DATA_HELD:
+        context["reason"] = x.reason
     return context
 
 
@@ -326,9 +328,13 @@ def _action_result(x: ActionResultExtra, facts: NoticeFacts, policy: Policy) -> 
         "statute": None,
         "proviso_36_1": False,
     }
-    if x.outcome is not Outcome.REFUSED:
+    if x.outcome is Outcome.UNCHANGED and facts.request_type != "correction":
+        raise ValueError(f"{x.kind} notice: unchanged is an outcome of a correction only")
+    if x.outcome in GRANTING:
         context["action"] = x.action
-    if x.outcome is not Outcome.GRANTED:
+    if x.outcome in (Outcome.NO_DATA_HELD, Outcome.UNCHANGED):
+        context["reason"] = x.reason
+    if x.outcome in (Outcome.PARTIALLY_GRANTED, Outcome.REFUSED):
         context.update(
             grounds=_grounds(policy, facts.request_type, x.grounds),
             reason=x.reason,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.errors import (
+    BusinessRuleViolation,
     FieldError,
     InvalidTransition,
     ValidationFailed,
@@ -16,12 +18,14 @@ from app.errors import (
 from app.models.decision import Decision, DecisionAccess, RetentionEntry
 from app.models.request import Request
 from app.models.staff import Staff
-from app.models.vocab import DecisionState, Delivery
+from app.models.vocab import GRANTING, DecisionState, Delivery
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.closing import _parent
 from app.services.decisions.approval import _complete
+from app.services.identity.checks import verified_methods
 from app.workflows import decisions as rules
+from app.workflows import identity as identity_rules
 from app.workflows.deadlines import kst_date
 from app.workflows.lifecycle import Outcome, Status
 from app.workflows.retention import ItemPlan, RecordDateMissing, plan_deletion, retention_summary
@@ -101,6 +105,13 @@ def _checked(
 ) -> tuple[list[str], list[str], list[str], list[ItemPlan] | None]:
     """The decision's items and grounds checked against the law and the policy (a deletion's
     items split by what a statute keeps), and the retention plan of a deletion."""
+    rules.check_outcome(request.type, body.outcome)
+    identity_rules.check_record_match(
+        body.outcome,
+        request.type,
+        verified_methods(session, request),
+        required=rt.settings.identity_require_record_match,
+    )
     parent = _parent(session, request)
     ground_type = parent.type if parent is not None else request.type
     granted, withheld, grounds = (
@@ -109,7 +120,7 @@ def _checked(
         list(body.grounds),
     )
     plans: list[ItemPlan] | None = None
-    if request.type == "deletion":
+    if request.type == "deletion" and body.outcome is not Outcome.NO_DATA_HELD:
         plans = _retention_plan(rt, request, body)
         split = rules.split_deletion(plans, outcome=body.outcome, grounds=grounds)
         granted, withheld, grounds = split.granted, split.withheld, split.grounds
@@ -117,18 +128,42 @@ def _checked(
         request_type=ground_type,
         outcome=body.outcome,
         grounds=grounds,
-        items_requested=request.items,
+        items_requested=_requested(rt, request),
         items_granted=granted,
         items_withheld=withheld,
         subject_stated_termination=body.subject_stated_termination,
     )
     rules.check_grounds(draft_rules, public_institution=rt.policy.controller.public_institution)
     if request.type != "objection":
-        rules.check_items(draft_rules, rt.policy.item_codes(request.service))
-    if body.outcome != Outcome.GRANTED and not body.reason:
-        raise _invalid("reason", "일부 인용이나 거절에는 정보주체가 읽을 사유가 필요합니다.")
+        decided = rules.check_items(draft_rules, rt.policy.item_codes(request.service))
+        granted, withheld = decided.granted, decided.withheld
+    if body.outcome in _REASON_REQUIRED and not body.reason:
+        raise _invalid(
+            "reason", "일부 인용, 거절과 정정하지 않는 결정에는 정보주체가 읽을 사유가 필요합니다."
+        )
     _check_type_specifics(request, body, granted)
     return granted, withheld, grounds, plans
+
+
+# The subject reads why they did not get all they asked for (Decree arts. 41(5), 42(2), 43(3),
+# 44(2)); `no_data_held` has its own sentence in the notice, a reason is optional.
+_REASON_REQUIRED = frozenset({Outcome.PARTIALLY_GRANTED, Outcome.REFUSED, Outcome.UNCHANGED})
+
+
+def _requested(rt: Runtime, request: Request) -> list[str]:
+    """The items a decision must account for (named, the correction's, or all the service's)."""
+    service = rt.policy.service(request.service)
+    assert service is not None
+    correction_item = None
+    if request.type == "correction" and request.correction_enc:
+        fields = json.loads(rt.vault.decrypt(request.correction_enc, field="request.correction"))
+        correction_item = fields.get("item")
+    return rules.requested_items(
+        request.items,
+        [i.code for i in service.items],
+        correction_item,
+        correction=request.type == "correction",
+    )
 
 
 def _retention_plan(rt: Runtime, request: Request, body: DecisionInput) -> list[ItemPlan]:
@@ -148,13 +183,22 @@ def _retention_plan(rt: Runtime, request: Request, body: DecisionInput) -> list[
 
 
 def _check_type_specifics(request: Request, body: DecisionInput, granted: list[str]) -> None:
-    giving = body.outcome != Outcome.REFUSED
+    giving = body.outcome in GRANTING
     if request.type == "access" and giving:
         if body.access is None:
             raise _invalid("access", "열람 방법과 일시·장소(또는 전자적 방법)를 적어 주세요.")
         if not granted:
             raise _invalid("items_granted", "열람하게 할 개인정보 항목을 적어 주세요.")
         a = body.access
+        if a.available_at is not None and rules.access_after_deadline(
+            kst_date(a.available_at), request.legal_due_on
+        ):
+            raise BusinessRuleViolation(
+                "access_after_deadline",
+                "access.available_at",
+                f"열람 일시는 처리기한({request.legal_due_on.isoformat()}) 안이어야 합니다. "
+                "그 뒤에야 열람하게 할 수 있다면 열람을 연기해 주세요(법 제35조제3항).",
+            )
         rules.check_fee(
             fee_krw=a.fee_krw,
             postage_krw=a.postage_krw,

@@ -70,14 +70,18 @@ def _follow_up(
 
 
 def can_object(status: str, outcome: str | None) -> bool:
-    """Whether the requester may object now (the API's rule, the web form's): art. 38(5)."""
+    """Whether the requester may object now (the API's rule, the web form's): art. 38(5),
+    after every outcome whose notice offers the objection method."""
     return rules.objection_allowed(Status(status), Outcome(outcome) if outcome else None)
 
 
 def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) -> RequestCreated:
     """Art. 38(5): a linked request of type `objection`, with its own deadline and queue place."""
     if not can_object(parent.status, parent.outcome):
-        raise InvalidTransition("이의제기는 일부 인용 또는 거절 결정을 받은 뒤에 할 수 있습니다.")
+        raise InvalidTransition(
+            "이의제기는 일부 인용, 거절, 보유 개인정보 없음 또는 정정하지 않음 결정을 "
+            "받은 뒤에 할 수 있습니다."
+        )
     code = new_access_code()
     objection, deadline = _follow_up(
         session,

@@ -108,9 +108,8 @@ def _one(
             note=None, reason=None, actor=f"staff:{agent.id}",
         )  # fmt: skip
         request.assignee_id = agent.id
-    if stage == "granted":
-        item = _first_item(rt, service)
-        drafting.draft(session, rt, request, _grant([item], access=True), agent)
+    if stage == "granted":  # a full grant naming no items grants every item requested
+        drafting.draft(session, rt, request, _grant([], access=True), agent)
     if stage == "executing":
         drafting.draft(session, rt, request, _grant([], record_dates=True), agent)
         approval.approve(session, rt, request, officer, approve=True, note=None)

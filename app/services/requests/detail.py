@@ -33,7 +33,7 @@ from app.services.identity import checks as identity_checks
 from app.services.identity import info_requests
 from app.services.notices.queue import notice_out
 from app.services.notices.view import requester_notices
-from app.services.requests.queue import _queue_item
+from app.services.requests.queue import _pending_tasks, _queue_item
 from app.workflows.deadlines import kst_date
 
 
@@ -102,6 +102,8 @@ def get_detail(
     log_access(session, rt, request, staff, "view_detail", client_ip)
     cutoff = now - timedelta(hours=rt.settings.unassigned_flag_hours)
     base = _queue_item(request, kst_date(now), rt.settings.due_soon_days, cutoff)
+    # Shown in every status: what an executing request still waits for, and 0 after.
+    base.tasks_pending = _pending_tasks(session, [request.id]).get(request.id, 0)
     correction = v.decrypt_opt(request.correction_enc, field="request.correction")
     return StaffRequestDetail(
         **base.model_dump(),
@@ -150,6 +152,7 @@ def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, 
     return {
         "next_action": identity_checks.next_action(session, request),
         "missing": identity_checks.missing(session, request),
+        "identity": identity_checks.identity_summary(session, rt, request),
         "attachments": _attachments(session, rt, request),
         "identity_checks": _identity_checks(session, rt, request),
         "verification": (
@@ -160,8 +163,7 @@ def identity_view(session: Session, rt: Runtime, request: Request) -> dict[str, 
             else None
         ),
         "replies": [ReplyOut(**r) for r in info_requests.replies_of(session, rt, request)],
-        "decision": view.decision_summary(session, rt, request)
-        or _pending_decision(session, rt, request),
+        "decision": _staff_decision(session, rt, request),
         "postponements": [
             {
                 "reason": v.decrypt(p.reason_enc, field="postponement.reason"),
@@ -224,12 +226,15 @@ def _internal_notes(session: Session, rt: Runtime, request: Request) -> list[dic
     ]
 
 
-def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[str, Any] | None:
-    """A draft waiting for the officer, with who drafted it (the officer may not approve it)."""
+def _staff_decision(session: Session, rt: Runtime, request: Request) -> dict[str, Any] | None:
+    """The decision as staff see it in every status after it was drafted: awaiting the
+    officer (who drafted it: the officer may not approve their own), in force while the
+    holders carry it out, and completed (with the requester's view of it too). A draft sent
+    back is no decision."""
     d = closing.latest_decision(session, request)
-    if d is None or d.state != DecisionState.AWAITING_APPROVAL:
+    if d is None or d.state == DecisionState.SENT_BACK:
         return None
-    return {
+    staff_view: dict[str, Any] = {
         "state": d.state,
         "outcome": d.outcome,
         "grounds": d.grounds,
@@ -239,9 +244,18 @@ def _pending_decision(session: Session, rt: Runtime, request: Request) -> dict[s
         "retention": (
             [p.model_dump(mode="json") for p in d.retention] if d.retention is not None else None
         ),
+        "access": d.access.model_dump(mode="json") if d.access is not None else None,
         "drafted_by": d.drafted_by,
         "drafted_at": d.drafted_at,
+        "approved_by": d.approved_by,
+        "decided_at": d.decided_at,
     }
+    public = view.decision_summary(session, rt, request)
+    if public is None:
+        return staff_view
+    # The requester's view adds the grounds' text and the objection method; staff keep the
+    # whole retention plan (rule and reason of each item).
+    return {**staff_view, **public, "retention": staff_view["retention"]}
 
 
 def _person(rt: Runtime, p: Party) -> PersonOut:

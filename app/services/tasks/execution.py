@@ -18,18 +18,20 @@ from app.models.decision import Decision
 from app.models.request import Request
 from app.models.staff import Role, Staff
 from app.models.task import Task
+from app.models.vocab import GRANTING
 from app.runtime import Runtime
 from app.services.audit.timeline import move, note
 from app.services.tasks.links import queue_instruction
 from app.workflows import tasks as rules
 from app.workflows.deadlines import kst_date, target_date
-from app.workflows.lifecycle import Outcome, Status
+from app.workflows.lifecycle import Status
 from app.workflows.tasks import Performed, TaskStatus
 
 
 def affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str], list[str]]:
-    """(items acted on, items kept under a statute and so separated). Empty for a refusal."""
-    if d.outcome == Outcome.REFUSED:
+    """(items acted on, items kept under a statute and so separated). Empty unless the
+    decision grants something (a refusal, `no_data_held` and `unchanged` change nothing)."""
+    if d.outcome not in GRANTING:
         return [], []
     if d.retention is not None:  # deletion: the retention plan says item by item
         acted = [p.item for p in d.retention if p.action == "delete"]

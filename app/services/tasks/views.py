@@ -29,7 +29,13 @@ from app.workflows.tasks import (
     Method,
 )
 
-_OUTCOME_KO = {"granted": "전부 인용", "partially_granted": "일부 인용", "refused": "거절"}
+_OUTCOME_KO = {
+    "granted": "전부 인용",
+    "partially_granted": "일부 인용",
+    "refused": "거절",
+    "no_data_held": "보유 개인정보 없음",
+    "unchanged": "정정하지 않음",
+}
 
 
 def check_assignee(session: Session, staff_id: int) -> None:
