@@ -86,7 +86,7 @@ def test_shipped_policy_loads_with_the_controller_facts(policy: Policy) -> None:
         assert roles[role].email == "heegon.oh@carelabs.co.kr"
         assert roles[role].phone == "070-4895-0876"
     assert [(r.name, r.phone) for r in c.remedies] == [
-        ("개인정보보호포탈", "1833-6972"),
+        ("개인정보 분쟁조정위원회", "1833-6972"),
         ("개인정보침해신고센터", "118"),
         ("대검찰청", "1301"),
         ("경찰청", "182"),
