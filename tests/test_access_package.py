@@ -8,13 +8,17 @@ import re
 import zipfile
 from collections.abc import Callable
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
+from app.evidence.sniff import XLSX as XLSX_TYPE
+from app.evidence.sniff import sniff_extract
 from app.models.staff import AccessLog
 from app.models.task import Task
 from app.runtime import Runtime
@@ -23,10 +27,14 @@ from tests.conftest import Clock, request_body
 from tests.factories import (
     ELF,
     assert_problem,
+    csrf_token,
     deliver_and_read_code,
     file,
+    filed,
+    form_fields,
     notice_text,
     pdf_bytes,
+    post_form,
 )
 
 Headers = Callable[..., dict[str, str]]
@@ -357,3 +365,79 @@ def test_an_unknown_scope_is_422_naming_the_allowed_values(client: TestClient) -
     assert "third_party" in resp.text
     resp = file(client, request_body(type="deletion", access_scope=["items"]))
     assert_problem(resp, 422, "access_scope_not_applicable", "access_scope")
+
+
+# --- the web: the scope on the form, the download on the status page -----------------------------
+
+
+def test_the_web_form_takes_the_scope_for_an_access_request(
+    client: TestClient, db: Session
+) -> None:
+    page = client.get("/form")
+    for value in ("items", "purposes", "retention", "third_party", "consent"):
+        assert f'name="access_scope" value="{value}" checked' in page.text
+    token = csrf_token(client)
+    fields: dict[str, Any] = form_fields(token)
+    fields["access_scope"] = ["purposes", "consent"]
+    resp = post_form(client, fields)
+    assert resp.status_code == 200 and "요구서가 접수되었습니다" in resp.text
+    [request] = filed(db)
+    assert request.access_scope == ["consent", "purposes"]
+
+
+def test_the_status_page_downloads_the_package_by_post(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    case = Access(client, staff_headers)
+    case.grant()
+    case.upload([("aws", "a.pdf", pdf_bytes()), ("uno_service_db", "b.csv", CSV)])
+    token = csrf_token(client, "/status")
+    lookup = {"csrf_token": token, "reference": case.ref, "access_code": case.code}
+    before = client.post("/status", data=lookup)
+    assert "열람 자료 내려받기" not in before.text  # nothing before the release
+    assert case.release().status_code == 200
+    page = client.post("/status", data=lookup)
+    assert 'action="/status/access-package"' in page.text
+    got = client.post("/status/access-package", data=lookup)
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    assert "열람내역서.pdf" in _zip(got.content).namelist()
+    assert case.manifest()["downloads"][0]["via"] == "web"
+    # Without the CSRF token nothing is handed out; with a wrong code, the look-up again.
+    assert (
+        client.post("/status/access-package", data={**lookup, "csrf_token": "x"}).status_code == 403
+    )
+    wrong = client.post("/status/access-package", data={**lookup, "access_code": "WRONG-0000"})
+    assert wrong.status_code == 404 and "application/zip" not in wrong.headers["content-type"]
+
+
+# --- what an extract may be ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (pdf_bytes(), "application/pdf"),
+        (b"PK\x03\x04" + bytes(26) + b"[Content_Types].xml", XLSX_TYPE),
+        (b"PK\x03\x04" + bytes(26) + b"extract/data.csv", "application/zip"),
+        ("이름,값\n".encode() * 60, "text/csv"),
+        (b'\xef\xbb\xbf  [{"a": 1}]', "application/json"),
+        # A multi-byte character cut at the end of the sniffed head is still text.
+        (("가" * 87 + "나").encode()[:262], "text/csv"),
+        (ELF, None),
+        (b"\x00\x01binary", None),
+        (b"", None),
+    ],
+)
+def test_an_extract_is_told_by_its_bytes(head: bytes, expected: str | None) -> None:
+    assert sniff_extract(head[:262]) == expected
+
+
+def test_release_without_the_statement_font_stops_and_says_so(
+    client: TestClient, staff_headers: Headers, runtime: Runtime, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(runtime.settings, "access_statement_font", Path("/nonexistent/x.ttf"))
+    case = Access(client, staff_headers)
+    case.grant()
+    case.upload([("aws", "a.pdf", pdf_bytes()), ("uno_service_db", "b.pdf", pdf_bytes())])
+    assert_problem(case.release(), 503, "statement_font_missing")
+    assert case.status() == "executing" and case.manifest()["status"] == "assembling"

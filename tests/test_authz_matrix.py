@@ -161,6 +161,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/status/documents"): "web form, access code",
     ("POST", "/status/withdraw"): "web form, access code",
     ("POST", "/status/objection"): "web form, access code",
+    ("POST", "/status/access-package"): "web form, access code",
     ("GET", "/docs"): "API docs",
     ("GET", "/openapi.json"): "API docs",
     ("MOUNT", "/docs-assets"): "Swagger UI files",

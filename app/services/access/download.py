@@ -70,3 +70,13 @@ def download(
     note(session, rt, request, "access_package_downloaded", actor="requester", via=via)
     session.flush()
     return Download(reader, attachment.size, f"{request.reference}-열람자료.zip")
+
+
+def offer(session: Session, rt: Runtime, request: Request) -> dict[str, object] | None:
+    """What the web status page offers: the released package and until when (None before
+    release, and for other requests)."""
+    package = package_of(session, request) if request.type == "access" else None
+    if package is None or package.released_at is None or package.expires_at is None:
+        return None
+    state = rules.package_state(package.released_at, package.expires_at, rt.clock())
+    return {"expires_at": package.expires_at, "expired": state == "expired"}

@@ -23,6 +23,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from app.errors import DomainError
 from app.workflows.access_package import (
     SCOPE_LABELS_KO,
     AccessScope,
@@ -40,8 +41,11 @@ FONT_CANDIDATES = (
 )
 
 
-class FontMissing(RuntimeError):
-    """No TrueType Korean font to embed: set RIGHTSDESK_ACCESS_STATEMENT_FONT."""
+class FontMissing(DomainError):
+    """No TrueType Korean font to embed: the release stops (503) rather than hand out a PDF
+    that shows boxes; set RIGHTSDESK_ACCESS_STATEMENT_FONT or install fonts-nanum."""
+
+    status, code, title = 503, "statement_font_missing", "열람내역서 글꼴이 없습니다."
 
 
 def find_font(configured: Path | None) -> Path:
