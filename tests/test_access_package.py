@@ -260,11 +260,13 @@ def test_download_before_release_and_with_a_wrong_code_is_not_found(
     case.upload([("aws", "a.pdf", pdf_bytes()), ("uno_service_db", "b.pdf", pdf_bytes())])
     assert_problem(case.download(), 404, "not_found")
     assert case.release().status_code == 200
-    assert_problem(case.download(code="WRONG-CODE-0000"), 404, "not_found")
+    wrong = case.download(code="WRONG-CODE-0000")
+    assert_problem(wrong, 404, "not_found")
     unknown = client.get(
         "/v1/requests/DSR-20261215-ZZZZ/access-package", headers={"X-Access-Code": case.code}
     )
     assert_problem(unknown, 404, "not_found")
+    assert unknown.json() == wrong.json()  # a wrong code tells nothing about the reference
     assert case.download().status_code == 200
 
 
@@ -349,6 +351,7 @@ def test_the_scope_chosen_at_filing_is_what_the_statement_answers(
     client: TestClient, staff_headers: Headers
 ) -> None:
     case = Access(client, staff_headers, access_scope=["retention", "items"])
+    assert client.get(case.url, headers=case.agent).json()["access_scope"] == ["items", "retention"]
     case.grant()
     case.upload([("aws", "a.pdf", pdf_bytes()), ("uno_service_db", "b.pdf", pdf_bytes())])
     case.release()

@@ -14,7 +14,8 @@ runs before the first file byte is written.
 
 The type is decided from the content, never from the name or the declared Content-Type: once
 262 bytes of a file have arrived (or the file ends sooner) they are sniffed with `filetype`;
-only PDF, JPEG and PNG are accepted. Any error deletes every blob this upload wrote before it
+only PDF, JPEG and PNG are accepted as evidence (an access extract takes a few more types:
+`UploadLimits.sniff`). Any error deletes every blob this upload wrote before it
 is raised.
 """
 

@@ -239,6 +239,8 @@ class StaffRequestDetail(QueueItem):
     deadline_unconfirmed: bool
     period_days: int
     items: list[str]
+    # Access: what the subject asked to see (Decree art. 41(1) 1-5); None = all five.
+    access_scope: list[str] | None = None
     delivery: str
     notify_by: str
     details: str | None

@@ -46,7 +46,8 @@ def download(
         else None
     )
     if package is None or attachment is None or request.purged_at is not None:
-        raise NotFound("요청을 찾을 수 없습니다.")
+        # The caller holds the right code here, so saying why reveals nothing.
+        raise NotFound("열람 자료가 아직 준비되지 않았습니다. 준비되면 알려 드립니다.")
     state = rules.package_state(package.released_at, package.expires_at, rt.clock())
     if state == "expired":
         raise PackageExpired(

@@ -123,12 +123,13 @@ def release(session: Session, rt: Runtime, request: Request, staff: Staff) -> No
             "보유처의 열람 자료가 하나도 없어 제공할 수 없습니다. 파일을 먼저 올려 주세요."
         )
     _check_settled(session, request)
-    package = _package(session, rt, request, d)
-    if package.released_at is not None:
+    existing = package_of(session, request)
+    if existing is not None and existing.released_at is not None:
         raise InvalidTransition("열람 자료는 이미 제공되었습니다.")
     statement = _statement(session, rt, request, d, files)
     html = render_html(statement).encode("utf-8")
     pdf = render_pdf(statement, find_font(rt.settings.access_statement_font))
+    package = _package(session, rt, request, d)
     now = rt.clock()
     attachment = _store_zip(session, rt, request, files, html, pdf, actor=f"staff:{staff.id}")
     package.attachment_id = attachment.id
