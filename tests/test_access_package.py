@@ -444,3 +444,36 @@ def test_release_without_the_statement_font_stops_and_says_so(
     case.upload([("aws", "a.pdf", pdf_bytes()), ("uno_service_db", "b.pdf", pdf_bytes())])
     assert_problem(case.release(), 503, "statement_font_missing")
     assert case.status() == "executing" and case.manifest()["status"] == "assembling"
+
+
+def test_an_extract_over_the_size_limit_is_413_while_it_streams(
+    client: TestClient, staff_headers: Headers, runtime: Runtime, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(runtime.settings, "access_extract_max_bytes", 2048)
+    case = Access(client, staff_headers)
+    case.grant()
+    resp = case.upload([("aws", "big.csv", CSV * 200)])
+    assert_problem(resp, 413, "payload_too_large", "files.0")
+    assert case.manifest()["files"] == []
+
+
+def test_a_partial_grant_lists_the_withheld_items_with_their_ground(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    case = Access(client, staff_headers, items=["birth_date", "access_records"])
+    decision = {
+        "outcome": "partially_granted",
+        "grounds": ["35-4-2"],
+        "reason": "접속기록에 다른 직원의 기록이 함께 있어 제외합니다.",
+        "items_granted": ["birth_date"],
+        "items_withheld": ["access_records"],
+        "access": {"method": "electronic", "place": "요청 조회 화면"},
+    }
+    case.write("decision", decision)
+    resp = case.post("approval", {"approve": True}, who=staff_headers("officer"))
+    assert resp.status_code == 200, resp.text
+    case.upload([("aws", "a.pdf", pdf_bytes()), ("uno_service_db", "b.pdf", pdf_bytes())])
+    assert case.release().status_code == 200
+    statement = _text(_zip(case.download().content).read("열람내역서.html").decode())
+    assert "열람을 제한한 개인정보" in statement
+    assert "접속기록" in statement and "제35조제4항제2호" in statement
