@@ -64,9 +64,13 @@ CurrentStaff = Annotated[Staff, Depends(current_staff)]
 class Capability(StrEnum):
     """What a staff member does; PERMISSIONS says which roles may (api.md "Roles, restated")."""
 
-    READ = "read"  # the queue, details, notices, tasks, files, certificate, SLA, chat intake
+    # the queue, details, notices, tasks, files, certificate, access-package manifest, SLA,
+    # chat intake
+    READ = "read"
     TRIAGE = "triage"  # file staff requests (a chat's too), assign, internal notes, 보완 요청
-    HANDLE = "handle"  # identity results, decisions, postponements, tasks, resends
+    # identity results, decisions, postponements, tasks, resends, the access package (extracts,
+    # release, access given in person)
+    HANDLE = "handle"
     APPROVE = "approve"  # approvals, waivers, reviewing the access log
     AUDIT = "audit"  # verifying the sealed timeline
     EXPORT_PERSONAL = "export_personal"  # the register with names and contacts

@@ -212,6 +212,9 @@ def pydantic_field_errors(raw: Sequence[Any]) -> list[FieldError]:
             message = str(err["ctx"]["error"])
             if message.startswith("value is not a valid email address"):
                 message = _BAD_EMAIL
+        if code == "invalid_choice" and err.get("ctx", {}).get("expected"):
+            # The allowed values are the schema's, never the input: safe to name them.
+            message = f"{message} 가능한 값: {err['ctx']['expected']}"
         out.append(
             FieldError(field_path(err.get("loc", ())), code, message or "올바르지 않은 값입니다.")
         )

@@ -22,6 +22,7 @@ from app.models.base import utcnow
 from app.models.request_api import RequestCreate
 from app.proxies import ForwardedHeaders
 from app.routers import (
+    access_package,
     audit,
     decisions,
     integrations,
@@ -87,7 +88,18 @@ def create_app(
     upload_routes = _install_middleware(app, settings, runtime)
     install_error_handlers(app)
     install_docs(app)
-    modules = (public, staff, decisions, tasks, reports, audit, meta, integrations, task_confirm)
+    modules = (
+        public,
+        staff,
+        decisions,
+        tasks,
+        reports,
+        audit,
+        meta,
+        integrations,
+        task_confirm,
+        access_package,
+    )
     for module in modules:
         app.include_router(module.router)
     app.include_router(metrics_router)

@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     # The signed link a holder confirms a task with stays valid this long.
     task_link_days: int = Field(default=30, ge=1, le=365)
 
+    # The access package (PIPA art. 35, Decree art. 41): a holder's extract may be this large
+    # (checked while it streams); the released ZIP can be downloaded this many days.
+    access_extract_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    access_package_days: int = Field(default=30, ge=1, le=365)
+    # A TrueType (.ttf) Korean font embedded in 열람내역서.pdf; empty: the first of the usual
+    # places that exists (Debian's fonts-nanum NanumGothic.ttf).
+    access_statement_font: Path | None = None
+
     # Decisions: every decision waits for the officer, not only refusals, partial grants and
     # destruction of data.
     approval_for_all: bool = False
@@ -252,7 +260,8 @@ class Settings(BaseSettings):
     @property
     def max_upload_body_bytes(self) -> int:
         """Cap on a whole multipart body: every file at its limit, plus the JSON part."""
-        return self.max_attachments * (self.max_attachment_bytes + 16 * 1024) + self.max_body_bytes
+        largest = max(self.max_attachment_bytes, self.access_extract_max_bytes)
+        return self.max_attachments * (largest + 16 * 1024) + self.max_body_bytes
 
     @property
     def utf8_mailboxes(self) -> bool:

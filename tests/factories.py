@@ -328,6 +328,26 @@ def dd_after(html: str, term: str) -> str:
 ACCESS_TERMS = {"method": "electronic", "place": "요청 조회 화면에서 내려받기", "fee_krw": 0}
 
 
+def deliver_access(client: TestClient, reference: str, headers: dict[str, str]) -> Any:
+    """A granted access request's package: a PDF extract from every holder still to send one,
+    uploaded by staff, then the release (the request completes when it is electronic)."""
+    url = f"/v1/staff/requests/{reference}"
+    listed = client.get(f"{url}/tasks", headers=headers)
+    holders = [t["holder_code"] for t in listed.json()["items"] if t["status"] == "open"]
+    if holders:
+        resp = client.post(
+            f"{url}/access-package/files",
+            data={"holders": holders},
+            files=[("files", (f"{h}.pdf", pdf_bytes(), "application/pdf")) for h in holders],
+            headers={**headers, "If-Match": listed.headers["etag"]},
+        )
+        assert resp.status_code == 200, resp.text
+    etag = client.get(url, headers=headers).headers["etag"]
+    return client.post(
+        f"{url}/access-package/release", json={}, headers={**headers, "If-Match": etag}
+    )
+
+
 class Desk:
     """A request on its way through the API, with the staff who handle it."""
 

@@ -110,6 +110,10 @@ MATRIX: tuple[Rule, ...] = (
     Rule("POST", _T + "/waive", OFFICER, "a holder need not act: the officer decides"),
     Rule("POST", _T + "/evidence", HANDLING, "a processor's deletion report: completing"),
     Rule("GET", _R + "/certificate", HANDLERS, "names the subject"),
+    Rule("GET", _R + "/access-package", HANDLERS, "the access package's manifest: file names"),
+    Rule("POST", _R + "/access-package/files", HANDLING, "a holder's extract completes its task"),
+    Rule("POST", _R + "/access-package/release", HANDLING, "api.md: release, not an agent's"),
+    Rule("POST", _R + "/access/provided", HANDLING, "completes an in-person access"),
     Rule("GET", "/v1/staff/tasks", HANDLERS, "tasks of every request"),
     Rule("GET", "/v1/staff/sla/summary", HANDLERS, "counts of request data: not admin's"),
     Rule("GET", _CSV, HANDLERS, "the register, without names", _RANGE),
@@ -145,6 +149,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/integrations/channeltalk/webhook"): "its own ?token= (401 otherwise)",
     ("GET", "/tasks/confirm"): "a holder's signed link",
     ("POST", "/tasks/confirm"): "a holder's signed link",
+    ("POST", "/tasks/extract"): "a holder's signed link",
+    ("GET", "/v1/requests/{reference}/access-package"): "X-Access-Code",
     ("GET", "/"): "web form",
     ("GET", "/form"): "web form",
     ("POST", "/form"): "web form",
@@ -155,6 +161,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/status/documents"): "web form, access code",
     ("POST", "/status/withdraw"): "web form, access code",
     ("POST", "/status/objection"): "web form, access code",
+    ("POST", "/status/access-package"): "web form, access code",
     ("GET", "/docs"): "API docs",
     ("GET", "/openapi.json"): "API docs",
     ("MOUNT", "/docs-assets"): "Swagger UI files",
@@ -472,10 +479,13 @@ def test_an_agent_cannot_verify_decide_and_complete_a_request(
     )
     assert patched.status_code == 200, patched.text
 
-    # And the same two writes by the security team complete it.
+    # And the same two writes by the security team grant it: the holders' extracts are
+    # asked for, and the package's release (also refused to an agent) completes it.
     assert write("identity", verified, security).status_code == 200
     done = write("decision", granted, security)
-    assert done.status_code == 200 and done.json()["status"] == "completed", done.text
+    assert done.status_code == 200 and done.json()["status"] == "executing", done.text
+    resp = write("access-package/release", {}, agent)
+    assert (resp.status_code, _problem_code(resp)) == (403, "forbidden"), resp.text
 
 
 def test_a_new_write_through_the_generic_case_dependency_is_closed_to_agents(

@@ -15,7 +15,14 @@ from sqlmodel import Session, select
 
 from app.runtime import Runtime
 from tests.conftest import Clock, carry_out, request_body
-from tests.factories import ACCESS_TERMS, Desk, assert_problem, file, notice_text
+from tests.factories import (
+    ACCESS_TERMS,
+    Desk,
+    assert_problem,
+    deliver_access,
+    file,
+    notice_text,
+)
 
 Headers = Callable[..., dict[str, str]]
 
@@ -23,7 +30,7 @@ Headers = Callable[..., dict[str, str]]
 # --- access -----------------------------------------------------------------------------------
 
 
-def test_access_granted_goes_straight_to_completion_with_form_9(
+def test_access_granted_completes_with_form_9_once_the_package_is_released(
     client: TestClient, staff_headers: Headers, db: Session, runtime: Runtime
 ) -> None:
     desk = Desk(client, staff_headers, items=["manager_name", "manager_email"])
@@ -36,9 +43,14 @@ def test_access_granted_goes_straight_to_completion_with_form_9(
         },
     )
     assert resp.status_code == 200, resp.text
-    assert resp.json()["status"] == "completed" and resp.json()["outcome"] == "granted"
+    # The holders' extracts come first (app/services/access): then the release completes it.
+    assert resp.json()["status"] == "executing" and resp.json()["outcome"] == "granted"
+    released = deliver_access(client, desk.ref, desk.handler)
+    assert released.status_code == 200, released.text
+    assert desk.mine()["status"] == "completed"
     text = notice_text(db, runtime, "access_result")
     assert "별지 제9호" in text and "담당자 이름" in text and "수수료 없음" in text
+    assert "열람 자료 내려받기" in text and "내려받기 기한" in text
     mine = desk.mine()
     assert mine["outcome"] == "granted" and mine["decision"]["objection_method"] is None
 
@@ -63,7 +75,9 @@ def test_partial_access_needs_another_officer_and_tells_how_to_object(
     agent = desk.staff_write("approval", {"approve": True}, who=desk.agent)
     assert_problem(agent, 403, "forbidden")
     ok = desk.staff_write("approval", {"approve": True, "note": "확인"}, who=desk.officer2)
-    assert ok.json()["status"] == "completed" and ok.json()["outcome"] == "partially_granted"
+    assert ok.json()["status"] == "executing" and ok.json()["outcome"] == "partially_granted"
+    assert deliver_access(client, desk.ref, desk.handler).status_code == 200
+    assert desk.mine()["status"] == "completed"
     text = notice_text(db, runtime, "access_result")
     for expected in (
         "일부열람",
@@ -95,7 +109,7 @@ def test_officer_sends_a_refusal_back_for_another_draft(
         "decision",
         {"outcome": "granted", "access": ACCESS_TERMS},
     )
-    assert again.json()["status"] == "completed"
+    assert again.json()["status"] == "executing"  # the holders' extracts, then the release
 
 
 @pytest.mark.parametrize(

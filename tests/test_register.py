@@ -28,7 +28,7 @@ from app.services.notices.outbox import Outbox
 from app.settings import Settings
 from app.workflows.deadlines import KST
 from tests.conftest import Clock, request_body, subject
-from tests.factories import ACCESS_TERMS, Desk, assert_problem, file
+from tests.factories import ACCESS_TERMS, Desk, assert_problem, deliver_access, file
 
 Headers = Callable[..., dict[str, str]]
 URL = "/v1/staff/reports/register.csv"
@@ -85,7 +85,8 @@ def filed(client: TestClient, staff_headers: Headers, clock: Clock, runtime: Run
     }
     decided.staff_write("decision", decision, who=decided.officer)
     ok = decided.staff_write("approval", {"approve": True}, who=decided.officer2)
-    assert ok.json()["status"] == "completed", ok.text
+    assert ok.json()["status"] == "executing", ok.text  # the holders' extracts first
+    assert deliver_access(client, decided.ref, decided.handler).status_code == 200
     clock.now = kst(2026, 12, 15, 10, 5)
     Outbox(runtime).run_once()
 
@@ -225,11 +226,12 @@ def test_closure_is_on_time_up_to_the_last_day_of_the_legal_deadline(
 ) -> None:
     desk = Desk(client, staff_headers)  # received Tue 2026-12-15 10:00 KST, due Mon 12-28
     clock.now = closed_at
-    done = desk.staff_write(
+    desk.staff_write(
         "decision",
         {"outcome": "granted", "access": ACCESS_TERMS},
     )
-    assert done.json()["status"] == "completed", done.text
+    done = deliver_access(client, desk.ref, desk.handler)  # completes at the release
+    assert done.status_code == 200 and desk.mine()["status"] == "completed", done.text
     [row] = parse(export(client, desk.agent, to="2026-12-15"))
     assert (row["법정기한"], row["종결일시"], row["기한준수"]) == (
         "2026-12-28",

@@ -21,7 +21,7 @@ from app.runtime import Runtime
 from app.services.sla.reminders import sweep
 from app.workflows.deadlines import KST
 from tests.conftest import TEST_KEY, Clock, request_body
-from tests.factories import ACCESS_TERMS, Desk, assert_problem, file
+from tests.factories import ACCESS_TERMS, Desk, assert_problem, deliver_access, file
 
 Headers = Callable[..., dict[str, str]]
 
@@ -113,11 +113,13 @@ def test_closed_late_is_breached_and_on_time_is_met(
         "decision",
         {"outcome": "granted", "access": ACCESS_TERMS},
     )
+    deliver_access(client, on_time.ref, on_time.handler)  # completes at the release
     clock.now = kst("2026-12-30")
     late.staff_write(
         "decision",
         {"outcome": "granted", "access": ACCESS_TERMS},
     )
+    deliver_access(client, late.ref, late.handler)
     assert sla_of(client, late.agent, late.ref) == "breached"
     assert sla_of(client, late.agent, on_time.ref) == "met"
     summary = client.get("/v1/staff/sla/summary", headers=late.agent).json()
@@ -265,6 +267,7 @@ def test_summary_counts_agree_with_the_sla_definition(
     on_time.staff_write(
         "decision", {"outcome": "granted", "items_granted": ["gender"], "access": ACCESS_TERMS}
     )
+    deliver_access(client, on_time.ref, on_time.handler)  # completes at the release
     h = staff_headers("agent")
     for day, rtype, service in [
         ("2026-11-20", "access", "uno"),
@@ -283,6 +286,7 @@ def test_summary_counts_agree_with_the_sla_definition(
                 "decision",
                 {"outcome": "granted", "access": ACCESS_TERMS},
             )
+            deliver_access(client, late.ref, late.handler)  # completes at the release
         state = sla_column(
             status=col(Request.status),
             legal_due_on=col(Request.legal_due_on),

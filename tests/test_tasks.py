@@ -178,7 +178,7 @@ def test_a_deletion_with_a_statutory_hold_asks_holders_to_separate_those_records
     assert case.act("signok", "complete", {"actions": both}).status_code == 200
 
 
-def test_refusals_and_access_have_no_tasks_and_complete_at_once(
+def test_refusals_have_no_tasks_and_access_asks_each_holder_for_an_extract(
     client: TestClient, staff_headers: Headers
 ) -> None:
     refused = Case(client, staff_headers, type="suspension")
@@ -192,7 +192,11 @@ def test_refusals_and_access_have_no_tasks_and_complete_at_once(
     access.write(
         "decision", {"outcome": "granted", "items_granted": ["manager_name"], "access": terms}
     )
-    assert access.status() == "completed" and access.tasks()["items"] == []
+    # Art. 35(3): the person must see the data, so each holder sends an extract first.
+    tasks = access.tasks()["items"]
+    assert access.status() == "executing"
+    assert {t["holder_code"] for t in tasks} >= {"uno_service_db", "aws", "channel_corp"}
+    assert {i["instruction"] for t in tasks for i in t["instructions"]} == {"extract"}
 
 
 def test_an_overdue_task_reminds_its_owner_once(

@@ -14,7 +14,8 @@ runs before the first file byte is written.
 
 The type is decided from the content, never from the name or the declared Content-Type: once
 262 bytes of a file have arrived (or the file ends sooner) they are sniffed with `filetype`;
-only PDF, JPEG and PNG are accepted. Any error deletes every blob this upload wrote before it
+only PDF, JPEG and PNG are accepted as evidence (an access extract takes a few more types:
+`UploadLimits.sniff`). Any error deletes every blob this upload wrote before it
 is raised.
 """
 
@@ -59,6 +60,11 @@ class UploadLimits:
     max_parts: int = 100
     # A form that takes no files refuses a file part before anything is written.
     accept_files: bool = True
+    # What a file may be (by its first bytes), how the refusal names it, and the file field
+    # errors name (an access extract takes more types than evidence: app/evidence/sniff.py).
+    sniff: Callable[[bytes], str | None] = sniff
+    accepted_label: str = ACCEPTED_LABEL
+    files_field: str = FILES_FIELD
 
 
 # Called once, with the text fields read so far, when the first file part begins and before
@@ -199,7 +205,7 @@ class _Reader:
         if self._files >= self.limits.max_files:
             message = f"첨부 파일은 최대 {self.limits.max_files}개까지 올릴 수 있습니다."
             raise PayloadTooLarge(
-                message, errors=[FieldError(FILES_FIELD, "too_many_files", message)]
+                message, errors=[FieldError(self.limits.files_field, "too_many_files", message)]
             )
         filename = safe_filename(_decode(raw_filename)) if raw_filename else None
         # The blob writer is opened at the first byte of content: an empty file input costs
@@ -261,12 +267,14 @@ class _Reader:
             message = f"파일 하나는 {limit}를 넘을 수 없습니다."
             raise PayloadTooLarge(
                 f"'{part.name}' 항목의 파일 {self._label(part)}이(가) {limit}를 넘습니다.",
-                errors=[FieldError(f"{FILES_FIELD}.{part.index}", "file_too_large", message)],
+                errors=[
+                    FieldError(f"{self.limits.files_field}.{part.index}", "file_too_large", message)
+                ],
             )
         writer.write(view)
 
     def _decide(self, part: _Part, writer: BlobWriter) -> None:
-        mime = sniff(writer.head)
+        mime = self.limits.sniff(writer.head)
         if mime is None:
             writer.abort()
             self._refuse_type(part, writer.head)
@@ -274,14 +282,17 @@ class _Reader:
 
     def _refuse_type(self, part: _Part, head: bytes) -> NoReturn:
         seen = describe(head)
-        message = f"{ACCEPTED_LABEL} 파일만 올릴 수 있습니다."
-        detail = (
-            f"'{part.name}' 항목의 파일 {self._label(part)}은(는) {ACCEPTED_LABEL} 파일이 아닙니다"
-        )
+        label = self.limits.accepted_label
+        message = f"{label} 파일만 올릴 수 있습니다."
+        detail = f"'{part.name}' 항목의 파일 {self._label(part)}은(는) {label} 파일이 아닙니다"
         detail += f" (내용으로 판별한 형식: {seen})." if seen else "."
         raise UnsupportedMediaType(
             detail,
-            errors=[FieldError(f"{FILES_FIELD}.{part.index}", "unsupported_media_type", message)],
+            errors=[
+                FieldError(
+                    f"{self.limits.files_field}.{part.index}", "unsupported_media_type", message
+                )
+            ],
         )
 
     @staticmethod

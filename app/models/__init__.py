@@ -1,6 +1,7 @@
 """All tables, imported so that SQLModel.metadata (and Alembic) sees them."""
 
 from app.models import base as _base  # noqa: F401  (naming convention first)
+from app.models.access import AccessDownload, AccessPackage
 from app.models.channeltalk import (
     ChatCandidate,
     ChatLink,
@@ -16,7 +17,9 @@ from app.models.staff import AccessLog, ApiToken, ExportLog, InternalNote, Role,
 from app.models.task import Task
 
 __all__ = [
+    "AccessDownload",
     "AccessLog",
+    "AccessPackage",
     "ApiToken",
     "Attachment",
     "AuditAnchor",

@@ -17,7 +17,8 @@ class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="request.id", index=True)
     kind: str = Field(max_length=32)
-    content_type: str = Field(max_length=32)  # sniffed from the bytes, never from the name
+    # Sniffed from the bytes, never from the name (an XLSX extract's type is 65 characters).
+    content_type: str = Field(max_length=128)
     size: int
     sha256: str = Field(max_length=64)
     blob_key: str = Field(max_length=64, unique=True)

@@ -82,6 +82,8 @@ class Request(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_VERSION)
     access_code_hash: str = Field(max_length=64)
     items: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Access: what the subject wants to see (Decree art. 41(1) 1-5); None = everything.
+    access_scope: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     delivery: str = Field(max_length=16)
     notify_by: str = Field(max_length=8)
     details_enc: str | None = None

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Ema
 
 from app.core.text import normalize_phone
 from app.models.bounds import Instant
-from app.models.vocab import DelegationScope, Delivery, NotifyBy, Relationship
+from app.models.vocab import AccessScope, DelegationScope, Delivery, NotifyBy, Relationship
 from app.textsafety import MultiLine, OneLine, one_line, phone_characters
 
 FileableType = Literal["access", "correction", "deletion", "suspension", "consent_withdrawal"]
@@ -101,6 +101,8 @@ class RequestCreate(_In):
     correction: CorrectionIn | None = None
     delivery: Delivery = Delivery.ELECTRONIC
     notify_by: NotifyBy | None = None
+    # Access only: what the subject wants to see (Decree art. 41(1) 1-5); omitted = all five.
+    access_scope: list[AccessScope] | None = Field(default=None, min_length=1, max_length=5)
 
 
 class StaffRequestCreate(RequestCreate):
@@ -296,6 +298,8 @@ class StaffRequestDetail(QueueItem):
     deadline_unconfirmed: bool
     period_days: int
     items: list[str]
+    # Access: what the subject asked to see (Decree art. 41(1) 1-5); None = all five.
+    access_scope: list[str] | None = None
     delivery: str
     notify_by: str
     details: str | None

@@ -45,12 +45,13 @@ class ApiToken(SQLModel, table=True):
 
 
 class AccessLog(SQLModel, table=True):
-    """Which staff member viewed which request's personal data, when and from where."""
+    """Which staff member viewed which request's personal data, when and from where; also
+    the requester's downloads of the access package (no staff member: `staff_id` is None)."""
 
     __tablename__ = "access_log"
 
     id: int | None = Field(default=None, primary_key=True)
-    staff_id: int = Field(foreign_key="staff.id", index=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
     request_id: int = Field(foreign_key="request.id", index=True)
     action: str = Field(max_length=32)
     attachment_id: int | None = Field(default=None, foreign_key="attachment.id")

@@ -84,6 +84,16 @@ class NotifyBy(StrEnum):
     SMS = "sms"
 
 
+class AccessScope(StrEnum):
+    """What the subject asks to see (Decree art. 41(1) 1-5), in the decree's order."""
+
+    ITEMS = "items"  # 1. 개인정보의 항목 및 내용
+    PURPOSES = "purposes"  # 2. 수집ㆍ이용의 목적
+    RETENTION = "retention"  # 3. 보유 및 이용 기간
+    THIRD_PARTY = "third_party"  # 4. 제3자 제공 현황
+    CONSENT = "consent"  # 5. 처리에 동의한 사실 및 내용
+
+
 class DelegationScope(StrEnum):
     """The boxes of 위임장 (PIPC notice form No. 11)."""
 

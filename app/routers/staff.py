@@ -21,6 +21,7 @@ from app.deps import (
     TriageWrite,
     detail_response,
 )
+from app.evidence.sniff import EXTENSIONS
 from app.models.bounds import Day, IdField, IdPath
 from app.models.notice import NoticeOut
 from app.models.request_api import (
@@ -223,8 +224,8 @@ def download_attachment(
         client_ip(request),
         attachment_id=attachment_id,
     )
-    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
-    name = f"{req.reference}-{attachment.id}-{attachment.kind}.{extension[attachment.content_type]}"
+    extension = EXTENSIONS.get(attachment.content_type, "bin")  # access extracts: more types
+    name = f"{req.reference}-{attachment.id}-{attachment.kind}.{extension}"
     return StreamingResponse(
         rt.evidence.open(attachment.blob_key),
         media_type=attachment.content_type,

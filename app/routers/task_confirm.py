@@ -1,7 +1,8 @@
 """The page a holder (a processor or an internal team) confirms its task on, from the signed
 link in its instruction e-mail. GET only shows; the POST (with the token in the body and the
 CSRF double submit) records what was done, so a mail scanner that follows links confirms
-nothing."""
+nothing. An access grant's task asks for an extract instead: the page takes the file
+(POST /tasks/extract, multipart), and the upload is what completes the task."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
+from app.core.limits import accepts_files
 from app.deps import RuntimeDep, SessionDep
-from app.errors import DomainError, check_text
+from app.errors import DomainError, FieldError, ValidationFailed, check_text
+from app.evidence.multipart import read_upload
+from app.evidence.sniff import EXTRACT_LABEL
 from app.models.request import Request as DbRequest
 from app.models.task import Task
-from app.routers.web import forbidden, page
+from app.routers.filing_body import StoredFiles
+from app.routers.web import CsrfRefused, forbidden, page
 from app.runtime import Runtime
+from app.services.access import extracts
 from app.services.requests.detail import request_by_reference
 from app.services.tasks import execution as tasks
 from app.services.tasks.links import task_for_token
@@ -30,6 +36,7 @@ from app.workflows.tasks import (
     Instruction,
     Method,
     Performed,
+    needs_extract,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -71,6 +78,9 @@ def _show(
         reference=req.reference,
         items=items,
         choices=_choices(task),
+        extract=needs_extract(i["instruction"] for i in task.instructions),
+        accepted=EXTRACT_LABEL,
+        max_mb=rt.settings.access_extract_max_bytes // (1024 * 1024),
         token=token,
         error=error,
         controller_name=rt.policy.controller.name,
@@ -136,3 +146,67 @@ def _record(
 
 def _instruction_of(action: str) -> Instruction:
     return next(i for i, a in ACTION_FOR.items() if a.value == action)
+
+
+# --- an access extract: the file is the evidence -----------------------------------------
+
+
+@router.post("/tasks/extract", response_class=HTMLResponse)
+@accepts_files
+async def upload_extract(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    found: list[tuple[Task, DbRequest] | None] = [None]
+
+    def authorized(fields: dict[str, list[str]]) -> None:
+        # Before the first file byte: the CSRF token, then the signed link of an open task.
+        if not csrf.valid(request, (fields.get(csrf.FIELD) or [""])[0]):
+            raise CsrfRefused()
+        found[0] = task_for_token(session, rt, (fields.get("token") or [""])[0])
+        if found[0] is None or found[0][0].status not in ("open", "failed"):
+            raise DomainError("이 링크로는 파일을 올릴 수 없습니다.")
+
+    try:
+        upload = await read_upload(
+            request, rt.evidence, extracts.extract_limits(rt), before_files=authorized
+        )
+    except CsrfRefused:
+        return forbidden(request)
+    except DomainError as exc:
+        token = (exc.partial_fields or {}).get("token", [""])[0]
+        again = await run_in_threadpool(task_for_token, session, rt, token)
+        return _show(request, rt, again, token, error=exc.detail)
+    stored = StoredFiles(files=upload.files)
+    token = (upload.fields.get("token") or [""])[0]
+    if not csrf.valid(request, (upload.fields.get(csrf.FIELD) or [""])[0]):
+        stored.discard(rt)
+        return forbidden(request)
+    current = found[0] or await run_in_threadpool(task_for_token, session, rt, token)
+    try:
+        with stored.discard_on_error(rt):
+            if current is None or not stored.files:
+                msg = "올릴 파일을 골라 주세요."
+                raise ValidationFailed(msg, errors=[FieldError("files", "required", msg)])
+            await run_in_threadpool(_record_extract, session, rt, current, stored)
+    except DomainError as exc:
+        return _show(request, rt, current, token, error=exc.detail)
+    task, req = current
+    return page(
+        request,
+        "task_confirm.html",
+        done=True,
+        extract_done=True,
+        reference=req.reference,
+        holder_name=task.holder_name,
+    )
+
+
+def _record_extract(
+    session: Session, rt: Runtime, found: tuple[Task, DbRequest], stored: StoredFiles
+) -> None:
+    task, req = found
+    request = request_by_reference(session, req.reference, for_update=True)
+    task = tasks.task_of(session, request, task.id or 0, lock=True)
+    if not needs_extract(i["instruction"] for i in task.instructions):
+        raise DomainError("이 작업은 파일이 아니라 조치 결과를 확인하는 작업입니다.")
+    task_list = [task] * len(stored.files)
+    actor = f"holder:{task.holder_code}"
+    extracts.add_extracts(session, rt, request, stored.files, task_list, actor=actor)

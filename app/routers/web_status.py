@@ -1,5 +1,6 @@
 """The requester's status page (web): look a request up by reference and access code, see
-its notices and decision, answer a one-time code, send documents, withdraw, object.
+its notices and decision, answer a one-time code, send documents, withdraw, object, and
+download the released access package.
 
 The reference and the access code travel only in POST bodies, never in a URL.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlmodel import Session
 
 from app.core.limits import accepts_files
@@ -20,6 +21,7 @@ from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed, check_text
 from app.models.request import Request as DbRequest
 from app.models.request_api import RequestPublic
+from app.routers.access_package import package_response
 from app.routers.common import client_ip
 from app.routers.web import (
     CsrfRefused,
@@ -32,9 +34,12 @@ from app.routers.web import (
     read_form,
 )
 from app.runtime import Runtime
+from app.services.access import download as access_download
+from app.services.access.download import Download
 from app.services.decisions import objections
 from app.services.identity import evidence as identity_evidence
 from app.services.identity import otp
+from app.services.requests.detail import request_by_reference
 from app.services.requests.requester import authorize_requester, get_for_requester
 from app.web import csrf
 from app.workflows.lifecycle import CLOSED
@@ -59,6 +64,7 @@ def _status_page(
     message: str | None = None,
     errors: Mapping[str, str] | None = None,
     status: int = 200,
+    package_offer: Mapping[str, object] | None = None,
 ) -> HTMLResponse:
     service = rt.policy.service(view.service)
     return page(
@@ -74,6 +80,7 @@ def _status_page(
         # The rules the API applies to the same actions.
         can_upload=identity_evidence.accepts_supplement(view.status),
         can_object=objections.can_object(view.status, view.outcome),
+        package_offer=package_offer,
     )
 
 
@@ -131,9 +138,38 @@ async def status_view(request: Request, session: SessionDep, rt: RuntimeDep) -> 
     if isinstance(auth, HTMLResponse):
         return auth
     _, reference, code = auth
-    return _status_page(
-        request, rt, await _view(session, rt, reference, code, client_ip(request)), code
-    )
+    view = await _view(session, rt, reference, code, client_ip(request))
+    offer = await run_in_threadpool(_package_offer, session, rt, reference)
+    return _status_page(request, rt, view, code, package_offer=offer)
+
+
+def _package_offer(session: Session, rt: Runtime, reference: str) -> dict[str, object] | None:
+    # Called after the access code was checked for this reference.
+    return access_download.offer(session, rt, request_by_reference(session, reference))
+
+
+@router.post("/status/access-package", response_model=None)
+async def status_access_package(
+    request: Request, session: SessionDep, rt: RuntimeDep
+) -> HTMLResponse | StreamingResponse:
+    """The same download as GET /v1/requests/{ref}/access-package, by POST: the access code
+    travels in the body, never in a URL."""
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    _, reference, code = auth
+
+    def run() -> Download:
+        req = authorize_requester(session, rt, reference, code, client=client_ip(request))
+        return access_download.download(session, rt, req, via="web", client_ip=client_ip(request))
+
+    try:
+        return package_response(await run_in_threadpool(run))
+    except DomainError as exc:
+        await run_in_threadpool(settle, session, exc)
+        view = await _view(session, rt, reference, code, client_ip(request))
+        errors = {"package": exc.detail}
+        return _status_page(request, rt, view, code, errors=errors, status=exc.status)
 
 
 @router.post("/status/verify", response_class=HTMLResponse)

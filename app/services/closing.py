@@ -4,6 +4,8 @@ Both decisions and tasks end here, so neither imports the other to close a reque
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, col, select
 
 from app.models.decision import Decision
@@ -33,8 +35,16 @@ def latest_decision(session: Session, request: Request) -> Decision | None:
     ).first()
 
 
-def complete_request(session: Session, rt: Runtime, request: Request, *, actor: str) -> None:
-    """Close the request under its decision and send the result notice (form No. 9 / 10)."""
+def complete_request(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    *,
+    actor: str,
+    package_expires_at: datetime | None = None,
+) -> None:
+    """Close the request under its decision and send the result notice (form No. 9 / 10).
+    `package_expires_at`: a released access package, downloadable until then."""
     decision = latest_decision(session, request)
     assert decision is not None
     move(
@@ -52,14 +62,41 @@ def complete_request(session: Session, rt: Runtime, request: Request, *, actor: 
         from app.services.decisions.objections import reopen_after_objection
 
         reopened = reopen_after_objection(session, rt, request, actor).reference
-    kind, extra = _result_notice(session, rt, request, decision, reopened)
+    queue_result_notice(
+        session,
+        rt,
+        request,
+        decision,
+        actor=actor,
+        reopened=reopened,
+        package_expires_at=package_expires_at,
+    )
+
+
+def queue_result_notice(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    decision: Decision,
+    *,
+    actor: str,
+    reopened: str | None = None,
+    package_expires_at: datetime | None = None,
+) -> None:
+    """The result notice of `decision`, once (an access visit's goes out at the grant)."""
+    kind, extra = _result_notice(session, rt, request, decision, reopened, package_expires_at)
     queue_notice(
         session, rt, request, kind, extra=extra, actor=actor, dedupe=f"result:{decision.id}"
     )
 
 
 def _result_notice(
-    session: Session, rt: Runtime, request: Request, d: Decision, reopened: str | None
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    d: Decision,
+    reopened: str | None,
+    package_expires_at: datetime | None = None,
 ) -> tuple[NoticeKind, NoticeExtra]:
     v = rt.vault
     reason = v.decrypt_opt(d.reason_enc, field="decision.reason")
@@ -87,6 +124,7 @@ def _result_notice(
             grounds=d.grounds if limiting else [],
             reason=reason if d.outcome != Outcome.GRANTED else None,
             items_withheld=d.items_withheld if limiting else [],
+            package_expires_at=package_expires_at if giving else None,
         )
     kept = [p for p in d.retention or [] if p.action == "keep"]
     holds = "\n".join(f"{p.item_name}: {p.reason}" for p in kept)

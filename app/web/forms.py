@@ -37,7 +37,7 @@ TEXT_FIELDS = (
     "delivery",
     "notify_by",
 )
-LIST_FIELDS = ("scope", "items")
+LIST_FIELDS = ("scope", "items", "access_scope")
 FILE_SLOTS = (1, 2, 3)
 
 # API field paths -> the form input that shows the message.
@@ -73,6 +73,7 @@ FIELD_INPUT: dict[str, str] = {
     "correction.requested_value": "correction_requested",
     "details": "details",
     "items": "items",
+    "access_scope": "access_scope",
     "delivery": "delivery",
     "notify_by": "notify_by",
     "attachments": "attachment_1",
@@ -104,6 +105,7 @@ INPUT_LABEL: dict[str, str] = {
     "correction_requested": "정정할 내용",
     "details": "요청 내용",
     "items": "대상 항목",
+    "access_scope": "열람하려는 사항",
     "delivery": "결과 받는 방법",
     "notify_by": "안내 받을 방법",
     "attachment_1": "첨부 파일",
@@ -239,6 +241,9 @@ def build_payload(values: Mapping[str, Any]) -> RequestCreate:
     prefix = f"{service}:" if service else None
     items: Iterable[str] = values.get("items") or []
     body["items"] = [i.split(":", 1)[1] for i in items if prefix and i.startswith(prefix)]
+    if rtype == "access" and values.get("access_scope"):
+        # Decree art. 41(1) 1-5: none ticked is the same as all (the default).
+        body["access_scope"] = list(values["access_scope"])
     body["details"] = _opt(values, "details")
     body["delivery"] = _opt(values, "delivery") or "electronic"
     body["notify_by"] = _opt(values, "notify_by")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from app.models.vocab import TYPE_LABELS_KO
+from app.workflows.access_package import SCOPE_LABELS_KO
 from app.workflows.notices import date_text, kst_datetime_text
 
 STATUS_KO: dict[str, str] = {
@@ -75,6 +76,9 @@ SCOPE_KO: dict[str, str] = {
     "suspension": "처리정지",
     "consent_withdrawal": "동의 철회",
 }
+
+# What an access request asks to see (Decree art. 41(1) 1-5), in the decree's order.
+ACCESS_SCOPE_KO: dict[str, str] = {s.value: text for s, text in SCOPE_LABELS_KO.items()}
 
 ATTACHMENT_KIND_KO: dict[str, str] = {
     "identity_document": "신분증 사본",

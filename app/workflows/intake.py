@@ -56,6 +56,11 @@ def check_intake(
         raise BusinessRuleViolation(
             "unknown_item", "correction.item", "이 서비스에서 처리하지 않는 개인정보 항목입니다."
         )
+    if payload.access_scope and payload.type != "access":
+        # Decree art. 41(1) 1-5 are the parts of an access request only.
+        raise BusinessRuleViolation(
+            "access_scope_not_applicable", "access_scope", "열람 범위는 열람 요구에만 고릅니다."
+        )
     _check_authority(payload, received_on=received_on)
     _check_contact(payload)
     if not limits.utf8_mailboxes:

@@ -296,6 +296,7 @@ def _access_result(x: AccessResultExtra, facts: NoticeFacts, policy: Policy) -> 
         "place": None,
         "fee_krw": 0,
         "fee_text": None,
+        "package_expires_text": None,
     }
     if x.outcome in GRANTING:
         assert x.method is not None and x.fee_krw is not None
@@ -306,6 +307,9 @@ def _access_result(x: AccessResultExtra, facts: NoticeFacts, policy: Policy) -> 
             place=x.place,
             fee_krw=x.fee_krw,
             fee_text=fee_text(x.fee_krw),
+            package_expires_text=(
+                kst_datetime_text(x.package_expires_at) if x.package_expires_at else None
+            ),
         )
     if x.outcome in (Outcome.PARTIALLY_GRANTED, Outcome.REFUSED):
         context.update(

@@ -32,6 +32,9 @@ class Instruction(StrEnum):
     SEPARATE = "separate"  # art. 21(3): kept under another law, stored apart
     CORRECT = "correct"  # art. 36(4)
     SUSPEND = "suspend"  # art. 37(1), (3)
+    # Art. 35(1), (3) and art. 4(3): access includes a copy, so each holder sends an extract
+    # of the granted items, and the request waits for every extract before release.
+    EXTRACT = "extract"
 
 
 INSTRUCTION_LABELS_KO = {
@@ -39,6 +42,7 @@ INSTRUCTION_LABELS_KO = {
     Instruction.SEPARATE: "분리 보관",
     Instruction.CORRECT: "정정",
     Instruction.SUSPEND: "처리정지",
+    Instruction.EXTRACT: "열람용 사본(추출 파일) 제출",
 }
 
 
@@ -47,6 +51,7 @@ class Action(StrEnum):
     SEPARATED = "separated"
     CORRECTED = "corrected"
     SUSPENDED = "suspended"
+    EXTRACTED = "extracted"
 
 
 ACTION_LABELS_KO = {
@@ -54,6 +59,7 @@ ACTION_LABELS_KO = {
     Action.SEPARATED: "분리 보관함",
     Action.CORRECTED: "정정함",
     Action.SUSPENDED: "처리를 정지함",
+    Action.EXTRACTED: "열람용 사본을 제출함",
 }
 
 ACTION_FOR: dict[Instruction, Action] = {
@@ -61,6 +67,7 @@ ACTION_FOR: dict[Instruction, Action] = {
     Instruction.SEPARATE: Action.SEPARATED,
     Instruction.CORRECT: Action.CORRECTED,
     Instruction.SUSPEND: Action.SUSPENDED,
+    Instruction.EXTRACT: Action.EXTRACTED,
 }
 
 
@@ -74,6 +81,7 @@ class Method(StrEnum):
     SEPARATE_STORAGE = "separate_storage"
     RECORD_UPDATED = "record_updated"
     PROCESSING_BLOCKED = "processing_blocked"
+    FILE_UPLOADED = "file_uploaded"  # an extract: the file itself is the evidence
 
 
 METHOD_LABELS_KO = {
@@ -84,6 +92,7 @@ METHOD_LABELS_KO = {
     Method.SEPARATE_STORAGE: "별도 저장소로 옮기고 접근을 제한함",
     Method.RECORD_UPDATED: "기록을 요구대로 고침",
     Method.PROCESSING_BLOCKED: "처리·이용을 차단함",
+    Method.FILE_UPLOADED: "추출 파일을 올림",
 }
 
 METHODS_FOR: dict[Action, frozenset[Method]] = {
@@ -98,10 +107,12 @@ METHODS_FOR: dict[Action, frozenset[Method]] = {
     Action.SEPARATED: frozenset({Method.SEPARATE_STORAGE}),
     Action.CORRECTED: frozenset({Method.RECORD_UPDATED}),
     Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED, Method.IRREVERSIBLE_DELETION}),
+    Action.EXTRACTED: frozenset({Method.FILE_UPLOADED}),
 }
 
-# What granting each type asks the holders to do; access changes nothing.
+# What granting each type asks the holders to do.
 _GRANTED_INSTRUCTION = {
+    "access": Instruction.EXTRACT,
     "deletion": Instruction.DELETE,
     # The data processed on the withdrawn consent is destroyed (art. 37(3), (5)).
     "consent_withdrawal": Instruction.DELETE,
@@ -131,8 +142,8 @@ def plan_tasks(
     holders: Iterable[HolderLike],
 ) -> list[TaskPlan]:
     """One task per holder of an affected item: `acted_on` items get the type's instruction,
-    `kept` items (a deletion's retention holds) are to be separated. Nothing for access, or
-    when no item is affected (a refusal)."""
+    `kept` items (a deletion's retention holds) are to be separated; an access grant asks
+    each holder for an extract. Nothing when no item is affected (a refusal)."""
     instruction = _GRANTED_INSTRUCTION.get(request_type)
     if instruction is None:
         return []
@@ -160,6 +171,15 @@ def check_task_move(current: str, to: TaskStatus) -> None:
 class Performed:
     action: Action
     method: Method
+
+
+def needs_extract(instructions: Iterable[str]) -> bool:
+    """An extract task is done by its file (art. 35(3)): never by a statement of what was done."""
+    return any(i == Instruction.EXTRACT for i in instructions)
+
+
+# An extract task's record once its file is in.
+EXTRACT_PERFORMED = (Performed(Action.EXTRACTED, Method.FILE_UPLOADED),)
 
 
 def check_evidence(instructions: Iterable[str], performed: Sequence[Performed]) -> None:

@@ -15,6 +15,9 @@ from app.models.staff import AccessLog, ExportLog, Staff
 from app.runtime import Runtime
 from app.workflows.deadlines import KST
 
+# Who read, when it was not staff: the requester downloading the access package.
+REQUESTER = "정보주체(요구인)"
+
 COLUMNS = [
     "일시(KST)",
     "구분",
@@ -74,7 +77,8 @@ def entries(
     start, end = _bounds(day_from, day_to)
     reads = (
         select(AccessLog, Staff, Request.reference)
-        .join(Staff, col(Staff.id) == col(AccessLog.staff_id))
+        # A requester's download of the access package has no staff member.
+        .outerjoin(Staff, col(Staff.id) == col(AccessLog.staff_id))
         .join(Request, col(Request.id) == col(AccessLog.request_id))
         .where(col(AccessLog.at) >= start, col(AccessLog.at) < end)
     )
@@ -95,13 +99,13 @@ def entries(
     yield from sorted(rows, key=lambda r: r["at"])
 
 
-def _read(a: AccessLog, s: Staff, reference: str) -> dict[str, Any]:
+def _read(a: AccessLog, s: Staff | None, reference: str) -> dict[str, Any]:
     return {
         "at": a.at,
         "kind": "read",
-        "staff_id": s.id,
-        "staff": s.name,
-        "role": s.role,
+        "staff_id": s.id if s else None,
+        "staff": s.name if s else REQUESTER,
+        "role": s.role if s else "requester",
         "reference": reference,
         "action": a.action,
         "attachment_id": a.attachment_id,
@@ -131,7 +135,7 @@ def csv_row(entry: dict[str, Any]) -> list[str]:
     return [
         entry["at"].astimezone(KST).strftime("%Y-%m-%d %H:%M:%S"),
         "열람" if entry["kind"] == "read" else "내려받기",
-        str(entry["staff_id"]),
+        str(entry["staff_id"] or ""),
         entry["staff"],
         entry["role"],
         entry["reference"] or "",

@@ -48,6 +48,7 @@ def _follow_up(
         period_days=period_days,
         notify_by=source.notify_by,
         items=list(source.items),
+        access_scope=source.access_scope if type == "access" else None,
         delivery=source.delivery,
         actor=actor,
         access_code_hash=access_code_hash,

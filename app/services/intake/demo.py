@@ -7,15 +7,21 @@ a deletion carried out at some holders and waiting on the others. Every person i
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, select
 
 from app.db import transaction
+from app.evidence.multipart import UploadedFile
+from app.evidence.sniff import CSV
+from app.models.request import Request
 from app.models.request_api import RequestCreate
 from app.models.staff import Role, Staff
 from app.runtime import Runtime
+from app.services.access import extracts, package
+from app.services.access.statement import FontMissing
 from app.services.decisions import approval, drafting
 from app.services.identity import checks
 from app.services.intake import FilingContext, file_request
@@ -110,6 +116,7 @@ def _one(
         request.assignee_id = agent.id
     if stage == "granted":  # a full grant naming no items grants every item requested
         drafting.draft(session, rt, request, _grant([], access=True), agent)
+        _deliver_access(session, rt, request, agent)
     if stage == "executing":
         drafting.draft(session, rt, request, _grant([], record_dates=True), agent)
         approval.approve(session, rt, request, officer, approve=True, note=None)
@@ -118,6 +125,24 @@ def _one(
             completion = tasks.Completion([done], "데모", None, by=f"staff:{agent.id}")
             tasks.complete(session, rt, request, task, completion)
     return {"reference": created.reference, "type": rtype, "status": request.status}
+
+
+def _deliver_access(session: Session, rt: Runtime, request: Request, agent: Staff) -> None:
+    """Each holder's synthetic extract, then the release (the request completes)."""
+    task_list = extracts.extract_tasks(session, request)
+    files = []
+    for task in task_list:
+        with rt.evidence.create() as writer:
+            writer.write(f"접수번호,보유처\n{request.reference},{task.holder_code}\n".encode())
+            blob = writer.commit()
+        files.append(
+            UploadedFile("files", f"{task.holder_code}.csv", CSV, blob.size, blob.sha256,
+                         blob.key, "text/csv")
+        )  # fmt: skip
+    extracts.add_extracts(session, rt, request, files, task_list, actor=f"staff:{agent.id}")
+    # Without a Korean TrueType font here, the package just waits for its release.
+    with contextlib.suppress(FontMissing):
+        package.release(session, rt, request, agent)
 
 
 def _first_item(rt: Runtime, service: str) -> str:

@@ -132,6 +132,9 @@ def _facts(
         period_days=period_for(payload.type),
         notify_by=notify_by,
         items=list(payload.items),
+        access_scope=sorted({s.value for s in payload.access_scope})
+        if payload.access_scope
+        else None,
         delivery=payload.delivery,
         actor=ctx.actor,
         access_code_hash=rt.vault.hash_secret(access_code),

@@ -75,6 +75,8 @@ class Facts:
     correction_enc: str | None = None
     status: Status = Status.IDENTITY_PENDING
     parent_id: int | None = None
+    # Access: Decree art. 41(1) 1-5 as the subject chose them; None = all.
+    access_scope: list[str] | None = None
     # New people (encrypted here), or rows copied as they are from the request followed up.
     people: Sequence[PersonFacts] = ()
     copied_parties: Sequence[dict[str, Any]] = ()
@@ -171,6 +173,7 @@ def _request_row(rt: Runtime, facts: Facts, deadline: Deadline, now: datetime) -
         "version": 1,
         "access_code_hash": facts.access_code_hash,
         "items": list(facts.items),
+        "access_scope": facts.access_scope,
         "delivery": facts.delivery,
         "notify_by": facts.notify_by,
         "details_enc": facts.details_enc,

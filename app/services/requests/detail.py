@@ -112,6 +112,7 @@ def get_detail(
         deadline_unconfirmed=request.deadline_unconfirmed,
         period_days=request.period_days,
         items=request.items,
+        access_scope=request.access_scope,
         delivery=request.delivery,
         notify_by=request.notify_by,
         details=v.decrypt_opt(request.details_enc, field="request.details"),

@@ -1,7 +1,10 @@
-"""Tasks: an approved decision that changes, deletes or stops data fans out to every holder.
+"""Tasks: an approved decision that changes, deletes or stops data, or grants access, fans
+out to every holder.
 
 The request stays `executing` until each holder's task is done (with evidence) or waived by
-the officer; then it completes and the result notice goes out (app/services/decisions.py).
+the officer; then it completes and the result notice goes out (app/services/closing.py). An
+access grant asks each holder for an extract and, once every extract is in, waits for the
+package's release (app/services/access/): it completes only when the person can see the data.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def start_execution(
     session: Session, rt: Runtime, request: Request, d: Decision, *, actor: str
 ) -> bool:
     """Create one task per holder of the affected items and move to `executing`. False when
-    the decision asks nothing of any holder (access, refusals): the caller completes."""
+    the decision asks nothing of any holder (refusals): the caller completes."""
     acted, kept = affected_items(rt, request, d)
     if not acted and not kept:
         return False
@@ -98,6 +101,10 @@ def start_execution(
     for task, holder in created:
         if task.contact_email:
             queue_instruction(session, rt, request, task, holder, actor=actor)
+    if request.type == "access":
+        from app.services.access.package import access_granted
+
+        access_granted(session, rt, request, d, actor=actor)
     return True
 
 
@@ -127,12 +134,22 @@ class Completion:
     note: str | None
     performed_at: datetime | None
     by: str  # staff:<id> | holder:<code>
+    # An extract task is done by its file only (app/services/access/extracts.py sets this).
+    extract_file: bool = False
 
 
 def complete(session: Session, rt: Runtime, request: Request, task: Task, c: Completion) -> None:
     """Record what the holder did, then finish the request if this was the last task."""
     rules.check_task_move(task.status, TaskStatus.DONE)
-    rules.check_evidence([i["instruction"] for i in task.instructions], c.performed)
+    instructions = [i["instruction"] for i in task.instructions]
+    if rules.needs_extract(instructions) and not c.extract_file:
+        raise BusinessRuleViolation(
+            "extract_required",
+            "files",
+            "열람용 사본 작업은 추출 파일을 올려야 끝납니다"
+            f"(POST /v1/staff/requests/{request.reference}/access-package/files).",
+        )
+    rules.check_evidence(instructions, c.performed)
     now = rt.clock()
     performed_at = c.performed_at or now
     if performed_at > now or performed_at < task.created_at:
@@ -212,9 +229,13 @@ def update(
 
 
 def finish_if_settled(session: Session, rt: Runtime, request: Request, *, actor: str) -> bool:
-    """Every holder done or waived: the request completes and the result notice goes out."""
+    """Every holder done or waived: the request completes and the result notice goes out.
+    Access waits for the package's release (or access given in person) instead."""
     statuses = {t.status for t in tasks_of(session, request)}
     if request.status != Status.EXECUTING or not statuses <= rules.SETTLED:
+        return False
+    if request.type == "access":
+        note(session, rt, request, "access_extracts_complete", actor=actor)
         return False
     from app.services.closing import complete_request
 

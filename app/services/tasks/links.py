@@ -107,6 +107,8 @@ def queue_instruction(
         "service_name": service.name,
         "instructions": lines,
         "separate": any(e["instruction"] == Instruction.SEPARATE for e in task.instructions),
+        # Access (art. 35): an extract of the items, returned on the task page.
+        "extract": any(e["instruction"] == Instruction.EXTRACT for e in task.instructions),
         "identifiers": _identifiers(session, rt, request, holder),
         "due_text": date_text(task.due_on),
         "confirm_url": confirm_url(rt, task),
