@@ -399,7 +399,7 @@ def sms_only(client: TestClient, staff_headers: Headers, **body: Any) -> Desk:
 
 def partial_access(desk: Desk) -> None:
     """Form No. 9, partly: the access records withheld under art. 35(4)2 (another officer
-    approves)."""
+    approves), then the holders' extracts in and the package released, which sends it."""
     decision = {
         "outcome": "partially_granted",
         "grounds": ["35-4-2"],
@@ -411,6 +411,8 @@ def partial_access(desk: Desk) -> None:
     assert desk.staff_write("decision", decision, who=desk.officer).status_code == 200
     ok = desk.staff_write("approval", {"approve": True}, who=desk.officer2)
     assert ok.json()["outcome"] == "partially_granted", ok.text
+    released = deliver_access(desk.client, desk.ref, desk.handler)
+    assert released.status_code == 200, released.text
 
 
 def keep_payment_records(desk: Desk) -> None:

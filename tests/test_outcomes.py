@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from app.runtime import Runtime
 from tests.conftest import carry_out
-from tests.factories import ACCESS_TERMS, Desk, assert_problem, notice_text
+from tests.factories import ACCESS_TERMS, Desk, assert_problem, deliver_access, notice_text
 
 Headers = Callable[..., dict[str, str]]
 
@@ -84,7 +84,8 @@ def test_a_full_grant_grants_them_all(client: TestClient, staff_headers: Headers
     assert_problem(subset, 422, "items_unaccounted", "items_granted")
     assert len(subset.json()["errors"]) == 2
     done = desk.staff_write("decision", {"outcome": "granted", "access": ACCESS_TERMS})
-    assert done.json()["status"] == "completed", done.text
+    # Granted: the holders are asked for their extracts of all three items.
+    assert done.json()["status"] == "executing", done.text
     assert done.json()["decision"]["items_granted"] == THREE
 
 
@@ -97,6 +98,7 @@ def test_the_partial_notice_never_says_all(
         {**PARTIAL, "items_granted": ["manager_name"], "items_withheld": ["access_records"]},
     )
     desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    assert deliver_access(client, desk.ref, desk.handler).status_code == 200
     text = notice_text(db, runtime, "access_result")
     assert "일부" in text and "모두" not in text and "전부" not in text
 
@@ -205,7 +207,8 @@ def test_access_after_the_deadline_is_a_postponement_not_a_grant(
         "decision",
         {"outcome": "granted", "access": {**visit, "available_at": "2026-12-28T17:00:00+09:00"}},
     )
-    assert in_time.json()["status"] == "completed", in_time.text
+    assert in_time.status_code == 200, in_time.text
+    assert in_time.json()["decision"]["access"]["available_at"].startswith("2026-12-28T17:00")
 
 
 # --- the staff detail while the decision is carried out ------------------------------------------

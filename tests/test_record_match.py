@@ -82,7 +82,7 @@ def test_a_grant_after_the_code_alone_waits_for_the_record_match(
 
     done = req.post("decision", GRANT)
     assert done.status_code == 200, done.text
-    assert done.json()["status"] == "completed"
+    assert done.json()["status"] == "executing"  # the holders' extracts are asked for
     assert done.json()["identity"]["missing"] == []
 
 
@@ -194,4 +194,4 @@ class TestRecordMatchOff:
         assert identity["missing"] == [] and identity["record_match_required"] is False
         done = req.post("decision", GRANT)
         assert done.status_code == 200, done.text
-        assert done.json()["status"] == "completed"
+        assert done.json()["status"] == "executing"
