@@ -199,6 +199,26 @@ def test_refusals_have_no_tasks_and_access_asks_each_holder_for_an_extract(
     assert {i["instruction"] for t in tasks for i in t["instructions"]} == {"extract"}
 
 
+def test_a_holder_reads_how_to_return_its_extract_line_by_line(
+    client: TestClient, staff_headers: Headers, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    access = Case(client, staff_headers, type="access", items=["admin_phone"])
+    terms = {"method": "electronic", "place": "요청 조회 화면에서 내려받기", "fee_krw": 0}
+    access.write("decision", {"outcome": "granted", "access": terms})
+    while Outbox(runtime).run_once():
+        pass
+    [mail] = [m for m in smtp.handler.received if m.rcpt_tos == ["privacy@sweettracker.co.kr"]]
+    body = mail.message.get_body()
+    assert body is not None
+    text = body.get_content()
+    assert "자료 제출 요청" in mail.message["Subject"]
+    assert "관리자 전화번호: 열람용 사본(추출 파일) 제출" in text
+    # Each heading and sentence on its own line: what to send, then how to send it.
+    assert "\n■ 제출 방법\n- 위 항목에 대해" in text
+    assert re.search(r"\n■ 완료 확인\n아래 링크에서 추출 파일을 올려 주세요[^\n]*\nhttp", text)
+    assert "\n기한 안에 조치하기 어려우시면" in text and "삭제(파기)" not in text
+
+
 def test_an_overdue_task_reminds_its_owner_once(
     client: TestClient, staff_headers: Headers, runtime: Runtime, clock: Clock, db: Session
 ) -> None:
