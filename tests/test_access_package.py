@@ -179,7 +179,9 @@ def test_two_holders_upload_on_their_pages_and_the_subject_downloads_one_zip(
         assert got.headers["content-type"] == "application/zip"
         assert got.headers["cache-control"] == "no-store"
         assert got.headers["content-disposition"].startswith("attachment;")
-        assert "filename*=UTF-8''" in got.headers["content-disposition"]
+        disposition = got.headers["content-disposition"]
+        assert f'filename="{case.ref}-access-package.zip"' in disposition
+        assert "filename*=UTF-8''" in disposition and "%EC%97%B4%EB%9E%8C" in disposition
         archive = _zip(got.content)
         names = archive.namelist()
         assert "열람내역서.html" in names and "열람내역서.pdf" in names

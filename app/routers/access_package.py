@@ -149,7 +149,8 @@ def access_provided(body: ProvidedIn, w: CaseWrite) -> Manifest:
 
 def package_response(d: Download) -> StreamingResponse:
     """The ZIP as an attachment (RFC 6266 / 5987 name), never cached."""
-    ascii_name = d.filename.encode("ascii", "ignore").decode() or "access-package.zip"
+    # Old clients that read only `filename` get the reference and an English name.
+    ascii_name = f"{d.reference}-access-package.zip"
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(d.filename)}"
     return StreamingResponse(
         d.reader,

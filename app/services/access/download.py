@@ -32,6 +32,7 @@ class Download:
     reader: BlobReader
     size: int
     filename: str
+    reference: str
 
 
 def download(
@@ -70,7 +71,7 @@ def download(
     )
     note(session, rt, request, "access_package_downloaded", actor="requester", via=via)
     session.flush()
-    return Download(reader, attachment.size, f"{request.reference}-열람자료.zip")
+    return Download(reader, attachment.size, f"{request.reference}-열람자료.zip", request.reference)
 
 
 def offer(session: Session, rt: Runtime, request: Request) -> dict[str, object] | None:
