@@ -94,12 +94,13 @@ def queue_backlog(url: str, data_dir: Path, filings: int) -> None:
     """`filings` self filings through the intake service: two e-mail notices each."""
     from datetime import UTC, datetime
 
+    from intake_bench import body
+
     from app.db import transaction
     from app.models.request_api import RequestCreate
     from app.runtime import build_runtime
     from app.services.intake.filing import FilingContext, file_request
     from app.settings import Settings
-    from intake_bench import body
 
     rt = build_runtime(Settings(**service_settings(url, data_dir, smtp_port=1)))
     try:
@@ -227,8 +228,11 @@ def main() -> int:
                 result = run(kind, root, args.notices, Path(base), args.profile)
                 result["loadavg_before"] = load
                 results.append(result)
-                print(json.dumps({k: v for k, v in result.items() if k != "profile"}),
-                      file=sys.stderr, flush=True)
+                print(
+                    json.dumps({k: v for k, v in result.items() if k != "profile"}),
+                    file=sys.stderr,
+                    flush=True,
+                )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
