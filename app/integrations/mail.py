@@ -14,7 +14,7 @@ from email.charset import BASE64, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.nonmultipart import MIMENonMultipart
-from email.policy import Compat32
+from email.policy import Compat32, compat32
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
@@ -186,7 +186,7 @@ class _Lines(Compat32):
     `email.header.Header` of every header it writes and folds it, about half of the CPU an
     e-mail cost the worker. A short ASCII value on one line comes out of that unchanged, so
     it is written as it is; anything else (the Subject's Header, a long or non-ASCII value)
-    goes through compat32 as before."""
+    goes through compat32 as before (the From header's result is kept)."""
 
     def _fold(self, name: str, value: Any, sanitize: bool) -> str:
         if (
@@ -197,8 +197,16 @@ class _Lines(Compat32):
             and "\r" not in value
         ):
             return f"{name}: {value}{self.linesep}"
+        if name == "From" and isinstance(value, str):  # MAIL_FROM: the same in every message
+            return _folded_from(self.linesep, value, sanitize)
         folded: str = super()._fold(name, value, sanitize)  # type: ignore[misc]
         return folded
+
+
+@functools.lru_cache(maxsize=8)
+def _folded_from(linesep: str, value: str, sanitize: bool) -> str:
+    folded: str = compat32.clone(linesep=linesep)._fold("From", value, sanitize)  # type: ignore[attr-defined]
+    return folded
 
 
 # SMTP lines end in CRLF; smtplib sends bytes as they are. Files use the platform's "\n".
