@@ -60,9 +60,9 @@ def retry_delay(attempt: int, *, base: float, cap: float, rng: random.Random) ->
 def claim(rt: Runtime, transports: dict[str, Any], limit: int) -> list[Claimed]:
     """Lease up to `limit` due notices and record an attempt of each, in one transaction.
 
-    PostgreSQL: UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n), so
-    workers take different notices instead of queueing behind each other's locks. SQLite has
-    one writer: the same conditional UPDATE is the claim."""
+    PostgreSQL: UPDATE ... FROM (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED), so workers take
+    different notices instead of queueing behind each other's locks. SQLite has one writer:
+    UPDATE ... WHERE id IN (the same SELECT) is the claim. Both repeat the due conditions."""
     now = rt.clock()
     lease = now + timedelta(seconds=rt.settings.notice_lease_seconds)
     due = (
