@@ -195,3 +195,30 @@ def test_a_notice_whose_lease_ran_out_in_the_batch_is_not_sent_under_it(
     delivered = [e for e in db.exec(select(Event)).all() if e.kind == "notice_delivered"]
     assert len(delivered) == 4  # one per notice: the late outcome did not add a second
     assert verify(runtime)["intact"]
+
+
+class _Interrupted:
+    """The worker is interrupted (Ctrl-C) in the middle of a send."""
+
+    name = "interrupted"
+
+    def send(self, message: Outgoing) -> None:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_worker_gives_back_what_it_had_not_started(
+    client: TestClient, runtime: Runtime, clock: Clock, db: Session
+) -> None:
+    file_some(client, ["stop.three@example.com", "stop.four@example.com"])
+    interrupted = Outbox(runtime, {"email": _Interrupted(), "sms": _Interrupted()})
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run_once()
+    fresh = _Collecting()
+    other = Outbox(runtime, {"email": fresh, "sms": fresh}, rng=random.Random(1))
+    assert other.run_once() == 3  # the three it had not started go out at once
+    first = all_notices(db)[0]
+    # The one it was sending may have gone out: it waits for its lease, its attempt open.
+    assert first.status == "pending" and attempt_outcomes(db, first.id) == [None]
+    clock.advance(seconds=LEASE + 1)
+    assert other.run_once() == 1 and fresh.sent[-1] == first.id
+    assert attempt_outcomes(db, first.id) == [None, "delivered"]

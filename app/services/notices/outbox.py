@@ -102,18 +102,20 @@ class Outbox:
             seconds=min(settings.slowest_send_seconds, settings.notice_lease_seconds * 0.9)
         )
         outcomes: list[Outcome] = []
-        unsent: list[Claimed] = []
+        started = 0
         try:
-            for i, claimed in enumerate(batch):
+            for claimed in batch:
                 if self.rt.clock() + margin > claimed.lease_until:
-                    unsent = batch[i:]
                     break
+                started += 1
                 outcomes.append(self._send(claimed))
                 if go_on is not None and not go_on():
-                    unsent = batch[i + 1 :]
                     break
         finally:
-            finish(self.rt, outcomes, unsent, self.rng)
+            # The notices not started go back. One interrupted mid-send (an exception
+            # that is not a delivery error) may have gone out: it keeps its open attempt
+            # and lease, like after a crash.
+            finish(self.rt, outcomes, batch[started:], self.rng)
         return len(outcomes)
 
     def _send(self, claimed: Claimed) -> Outcome:
@@ -151,7 +153,8 @@ class BackgroundWorker:
         self._thread.join(timeout)
 
     def halt(self) -> None:
-        """Stop after the notice being sent now (callable from a signal handler)."""
+        """Stop after the notice being sent now; the rest of its batch is given back
+        (callable from a signal handler)."""
         self._stop.set()
 
     def run_pass(self) -> None:
