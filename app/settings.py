@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     # worker's notice can be taken over and sent twice.
     notice_lease_seconds: float = Field(default=600.0, gt=0)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
+    # Notices a worker claims in one transaction, sends, and records in one more: fewer
+    # commits per e-mail, and at most this many sent twice after a worker crash.
     worker_batch_size: int = Field(default=20, ge=1, le=500)
     # `rightsdesk worker` lowers its CPU priority by this much (Unix nice), so web processes
     # on the same host come first when the CPU is short; 0 leaves it as started.
