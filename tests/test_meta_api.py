@@ -20,6 +20,17 @@ def test_deadline_endpoint_explains_each_rolled_day(client: TestClient) -> None:
     assert body["target_date"] == "2026-12-24"  # 12-25 is 성탄절: one working day earlier
 
 
+def test_a_deadline_ending_on_labour_day_2026_moves_to_monday(client: TestClient) -> None:
+    resp = client.get(
+        "/v1/deadlines", params={"type": "access", "received_at": "2026-04-21T10:00:00+09:00"}
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["legal_deadline"] == "2026-05-04"
+    notes = {step["date"]: step["note"] for step in body["explain"]}
+    assert "노동절" in notes["2026-05-01"]
+
+
 def test_deadline_beyond_the_confirmed_calendar_is_flagged(client: TestClient) -> None:
     resp = client.get("/v1/deadlines", params={"received_at": "2027-12-28T10:00:00+09:00"})
     assert resp.json()["calendar_confirmed"] is False
