@@ -169,6 +169,8 @@ class RequestPublic(BaseModel):
     outcome: str | None
     received_at: datetime
     legal_deadline: date
+    # The deadline reached past the confirmed holiday calendar (law rule 5): it may move.
+    deadline_unconfirmed: bool = False
     next_action: str
     decision: dict[str, object] | None = None
     notices: list[NoticeSummary] = Field(default_factory=list)
@@ -190,6 +192,8 @@ class QueueItem(BaseModel):
     unassigned_too_long: bool = False
     # Executing: holders' tasks not yet done or waived (open or failed) — what it waits for.
     tasks_pending: int = 0
+    # The legal deadline reached past the confirmed holiday calendar (law rule 5).
+    deadline_unconfirmed: bool = False
 
 
 class QueuePage(BaseModel):
@@ -295,7 +299,6 @@ class StaffRequestDetail(QueueItem):
 
     outcome: str | None
     version: int
-    deadline_unconfirmed: bool
     period_days: int
     items: list[str]
     # Access: what the subject asked to see (Decree art. 41(1) 1-5); None = all five.
