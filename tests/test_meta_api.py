@@ -61,3 +61,23 @@ def test_api_docs_work_without_a_cdn(client: TestClient) -> None:
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/v1/requests" in spec["paths"] and "/v1/staff/requests" in spec["paths"]
+
+
+PUBLISHED_CHANNELS = ["웹 양식", "전화", "채널톡 채팅", "서면", "전자우편", "모사전송(FAX)"]
+
+
+def test_published_request_channels_include_every_way_data_was_collected(
+    client: TestClient,
+) -> None:
+    # Decree art. 41(2): the web form, phone and Channel Talk besides letter, e-mail and fax.
+    body = client.get("/v1/catalog").json()
+    assert body["request_channels"] == PUBLISHED_CHANNELS
+    sentence = body["request_channels_text"]
+    assert "시행령 제41조" in sentence
+    assert all(ch in sentence for ch in PUBLISHED_CHANNELS)
+
+    landing = client.get("/").text
+    how = landing[landing.index('id="how-h"') : landing.index('id="need-h"')]
+    for ch in PUBLISHED_CHANNELS:
+        assert ch in how
+    assert 'href="/form"' in how and "070-4895-0876" in how and "heegon.oh@carelabs.co.kr" in how
