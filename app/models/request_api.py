@@ -55,9 +55,12 @@ class _In(BaseModel):
 
 class SubjectIn(_In):
     name: Name
-    birth_date: date
+    # Required where the service collected a birth date (policy `collects_birth_date`).
+    birth_date: date | None = None
     email: Email | None = None
     phone: Phone | None = None
+    # "만 14세 미만입니까?": the answer taken where no birth date is held (art. 38(2)).
+    under_14: bool | None = None
 
 
 class RequesterIn(_In):
