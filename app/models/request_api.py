@@ -75,7 +75,8 @@ class DelegationIn(_In):
     """The fields of 위임장 (PIPC notice form No. 11)."""
 
     delegator_name: Name
-    delegator_birth_date: date
+    # Required where the service collected birth dates (law rule 20), like subject.birth_date.
+    delegator_birth_date: date | None = None
     delegator_phone: Phone | None = None
     delegator_address: ShortText | None = None
     delegate_name: Name

@@ -110,6 +110,11 @@ def _check_birth_date(payload: RequestCreate, collects_birth_date: bool) -> None
     """Law rule 20 (art. 38(4)): a birth date is asked only where the service collected one.
     Without it the under-14 rule (art. 38(2), rule 23) needs the answer to "만 14세 미만입니까?"."""
     subject = payload.subject
+    delegation = payload.delegation
+    if collects_birth_date and delegation is not None and delegation.delegator_birth_date is None:
+        raise _invalid(
+            "delegation.delegator_birth_date", "required", "위임하는 사람의 생년월일이 필요합니다."
+        )
     if subject.birth_date is not None:
         return
     if collects_birth_date:
@@ -154,7 +159,8 @@ def _check_authority(payload: RequestCreate, *, received_on: date) -> None:
     # Decree art. 45(2): the 위임장 must be the subject's own (the birth date compared where
     # the subject gave one).
     if normalize(delegation.delegator_name) != normalize(subject.name) or (
-        subject.birth_date is not None and delegation.delegator_birth_date != subject.birth_date
+        None not in (subject.birth_date, delegation.delegator_birth_date)
+        and delegation.delegator_birth_date != subject.birth_date
     ):
         raise BusinessRuleViolation(
             "delegation_subject_mismatch",
