@@ -127,6 +127,8 @@ def test_a_service_without_birth_dates_asks_under_14_instead(
     assert '<option value="webersoft" data-no-birth>' in page
     assert '<option value="uno">' in page  # 우노 collected birth dates: asked as before
     assert "만 14세 미만입니까?" in page
+    landing = client.get("/").text
+    assert "위버소프트, 브랜드 사이트(CARECRM) 서비스는 생년월일을 받지 않았으므로" in landing
 
     adult = form_fields(csrf_token(client), service="webersoft", subject_birth_date="")
     unanswered = post_form(client, adult)

@@ -140,7 +140,15 @@ def landing(request: Request, rt: RuntimeDep) -> HTMLResponse:
     catalog = build_catalog(rt.policy)
     intake = rt.policy.contact(rt.policy.rights.intake_contact)
     periods = {t["code"]: period_for(t["code"]) for t in catalog["request_types"]}
-    return page(request, "landing.html", catalog=catalog, intake=intake, periods=periods)
+    no_birth_names = [s.name for s in rt.policy.services if not s.collects_birth_date]
+    return page(
+        request,
+        "landing.html",
+        catalog=catalog,
+        intake=intake,
+        periods=periods,
+        no_birth_names=no_birth_names,
+    )
 
 
 # --- the request form -----------------------------------------------------------------------
