@@ -30,6 +30,7 @@ def build_catalog(policy: Policy) -> dict[str, Any]:
             for t in policy.rights.request_types
         ],
         "request_channels": list(policy.rights.channels),
+        "request_channels_text": channels_text(policy),
         "services": [
             {
                 "code": s.code,
@@ -109,3 +110,13 @@ def _rule(rule: RetentionRule) -> dict[str, Any]:
 
 def _contact(contact: Contact) -> dict[str, Any]:
     return contact.model_dump(exclude_none=True)
+
+
+def channels_text(policy: Policy) -> str:
+    """The policy's sentence on how rights are exercised (seed §7②), naming every published
+    channel: Decree art. 41(2) asks for ways at least as easy as those used to collect."""
+    listed = ", ".join(policy.rights.channels)
+    return (
+        "권리 행사는 「개인정보 보호법」 시행령 제41조에 따라 "
+        f"{listed} 등을 통하여 하실 수 있으며, 회사는 이에 대해 지체 없이 조치하겠습니다."
+    )

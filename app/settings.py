@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # Years whose public holidays are confirmed; a deadline beyond them is flagged.
     calendar_first_year: int = 2020
     calendar_last_year: int = 2027
+    # Start-up warns (log) once today is within this many days of CALENDAR_LAST_YEAR's end.
+    calendar_warn_days: int = Field(default=60, ge=0)
 
     # Where people reach the web form (e.g. https://privacy.carecrm.co.kr); notices then link
     # to its status page. Without it they name the page but carry no link.

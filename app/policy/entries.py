@@ -212,11 +212,19 @@ class Service(_Model):
     contexts: tuple[CollectionContext, ...] = ()
     items: tuple[DataItem, ...] = ()
     holders: tuple[Holder, ...] = ()  # where the items live; every item has at least one
+    # Whether the service collected a birth date (an item `birth_date`). Law rule 20 (art.
+    # 38(4)): a request may not ask for what collection did not, so a filing for a service
+    # that never collected one needs no birth date; it answers "under 14?" instead.
+    collects_birth_date: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> Service:
         if not self.items:
             raise ValueError(f"service {self.code!r} has no data items")
+        if not self.collects_birth_date and any(i.code == "birth_date" for i in self.items):
+            raise ValueError(
+                f"service {self.code!r} has a birth_date item but collects_birth_date = false"
+            )
         _check_unique(f"context (service {self.code!r})", (c.code for c in self.contexts))
         _check_unique(f"item (service {self.code!r})", (i.code for i in self.items))
         _check_unique(f"holder (service {self.code!r})", (h.code for h in self.holders))
