@@ -106,6 +106,9 @@ class RetentionRule(_Model):
     years: int | None = Field(default=None, gt=0)
     counted_from: Literal["collection", "record_creation"] | None = None
     statute: str | None = None
+    # The statute's provision that imposes the duty, e.g. 제6조제1항 (same law's decree named in
+    # it where the period is set there): a refusal to delete cites it (art. 21(1) proviso).
+    article: str | None = None
     # Another law obliges keeping the data: deletion meets art. 36(1) proviso and the data is
     # stored separately (art. 21(3)).
     statutory: bool
@@ -125,6 +128,8 @@ class RetentionRule(_Model):
             )
         if self.statutory and not self.statute:
             raise ValueError(f"retention rule {self.code!r} is statutory but names no statute")
+        if self.statutory and not self.article:
+            raise ValueError(f"retention rule {self.code!r} is statutory but names no article")
         _check_unique(f"exception (rule {self.code!r})", (e.code for e in self.exceptions))
         return self
 

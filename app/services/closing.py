@@ -23,6 +23,7 @@ from app.workflows.notice_extras import (
     ObjectionResultExtra,
 )
 from app.workflows.notices import NoticeKind
+from app.workflows.retention import statute_citation
 
 
 def _parent(session: Session, request: Request) -> Request | None:
@@ -128,7 +129,8 @@ def _result_notice(
         )
     kept = [p for p in d.retention or [] if p.action == "keep"]
     holds = "\n".join(f"{p.item_name}: {p.reason}" for p in kept)
-    statutes = sorted({p.statute for p in kept if p.statute})
+    # Art. 21(1) proviso: the statute that makes us keep the data, with its provision.
+    statutes = sorted({statute_citation(p.statute, p.article) for p in kept if p.statute})
     return NoticeKind.ACTION_RESULT, ActionResultExtra(
         outcome=d.outcome,
         action=_action_text(rt, request, d) if giving else None,

@@ -42,6 +42,7 @@ class ItemPlan:
     keep_until: date | None  # last day of the statutory period; None when deleted now
     rule: str | None  # retention rule that holds the item; None when deleted now
     statute: str | None  # as the policy names it, e.g. 전자상거래 등에서의 소비자 보호에 관한 법률
+    article: str | None  # the statute's provision imposing the duty (art. 21(1) proviso)
     record: str | None  # the kind of record, in the policy's words (the rule's name)
     reason_ko: str  # one sentence for the subject's notice (art. 36(4), 37(4))
 
@@ -148,7 +149,7 @@ def _plan_item(
             held = (until, rule)
     if held is None:
         # Arts. 36(3), 37(3): destroyed so that it cannot be restored or replayed.
-        return ItemPlan(item.code, item.name, "delete", None, None, None, None, REASON_DELETE)
+        return ItemPlan(item.code, item.name, "delete", None, None, None, None, None, REASON_DELETE)
     until, rule = held
     # Art. 21(1) proviso and 21(3): data kept under another statute is stored separately from
     # other personal data and used only for that statute's purpose, then destroyed.
@@ -159,16 +160,25 @@ def _plan_item(
         keep_until=until,
         rule=rule.code,
         statute=rule.statute,
+        article=rule.article,
         record=rule.name,
-        reason_ko=_keep_reason(rule.statute, until),
+        reason_ko=_keep_reason(rule.statute, rule.article, until),
     )
 
 
-def _keep_reason(statute: str | None, until: date) -> str:
+def statute_citation(statute: str | None, article: str | None) -> str:
+    """「법률명」 제N조…: the statute and its provision, as a notice cites them."""
     name = (statute or "관계 법령").strip("「」")
+    return f"「{name}」 {article}" if article else f"「{name}」"
+
+
+def _keep_reason(statute: str | None, article: str | None, until: date) -> str:
+    # Art. 21(1) proviso: another statute's duty to keep; art. 21(3): stored separately.
     return (
-        f"「{name}」에 따라 {until.year}년 {until.month}월 {until.day}일까지"
-        " 별도로 분리하여 보관한 뒤 파기합니다."
+        f"{statute_citation(statute, article)}에 따라 보존해야 하는 정보이므로"
+        " 「개인정보 보호법」 제21조제1항 단서에 따라 파기하지 않고,"
+        f" 같은 조 제3항에 따라 다른 개인정보와 분리하여 {until.year}년 {until.month}월"
+        f" {until.day}일까지 보관한 뒤 파기합니다."
     )
 
 

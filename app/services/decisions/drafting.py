@@ -230,5 +230,6 @@ def _plan_record(p: ItemPlan) -> RetentionEntry:
         keep_until=p.keep_until,
         rule=p.rule,
         statute=p.statute,
+        article=p.article,
         reason=p.reason_ko,
     )
