@@ -106,7 +106,9 @@ METHODS_FOR: dict[Action, frozenset[Method]] = {
     ),
     Action.SEPARATED: frozenset({Method.SEPARATE_STORAGE}),
     Action.CORRECTED: frozenset({Method.RECORD_UPDATED}),
-    Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED, Method.IRREVERSIBLE_DELETION}),
+    # Art. 37(2): a suspension stops processing and keeps the data untouched; what then becomes
+    # of it is the art. 37(5) follow-up, a step of its own, so deleting does not answer it.
+    Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED}),
     Action.EXTRACTED: frozenset({Method.FILE_UPLOADED}),
 }
 
