@@ -11,7 +11,7 @@ from app.policy import Contact, DataItem, Policy, RetentionRule
 from app.workflows.deadlines import period_for
 from app.workflows.grounds import GROUNDS
 from app.workflows.remedies import objection_method
-from app.workflows.retention import statute_citation
+from app.workflows.retention import BASIS_LABELS_KO, statute_citation
 
 _CATEGORY_KO = {"required": "필수항목", "optional": "선택항목", "auto": "자동수집"}
 
@@ -80,6 +80,10 @@ def _item(item: DataItem, rules: dict[str, RetentionRule]) -> dict[str, Any]:
         "category_label": _CATEGORY_KO[item.category],
         "context": item.context,
         "purposes": list(item.purposes),
+        # Art. 15(1): what the item rests on; a consent withdrawal reaches only "consent".
+        "basis": item.basis,
+        "basis_label": BASIS_LABELS_KO[item.basis],
+        "basis_article": item.basis_article,
         "retention": list(item.retention),
         "retention_text": "; ".join(_retention_text(rules[code]) for code in item.retention),
     }

@@ -194,3 +194,47 @@ def retention_summary(plans: Iterable[ItemPlan]) -> dict[str, Any]:
         "keep_until_latest": latest.isoformat() if latest else None,
         "kept_by_rule": dict(sorted(Counter(p.rule for p in kept if p.rule).items())),
     }
+
+
+# --- consent withdrawal (art. 37(1), (3)) --------------------------------------------------------
+
+BASIS_LABELS_KO = {
+    "consent": "동의를 받아 처리하는 정보",
+    "contract": "서비스 이용계약의 이행에 필요해 처리하는 정보",
+    "statute": "법령에 따라 만들고 보존해야 하는 정보",
+}
+
+# Art. 37(3) proviso: withdrawal is left unexecuted on an art. 37(2) ground. An item the
+# withdrawal does not reach is kept on the ground that fits its basis: a statutory duty
+# (37(2)1) or the contract the subject has not ended (37(2)4).
+WITHDRAWAL_HOLD_GROUND = {"statute": "37-2-1", "contract": "37-2-4"}
+STATUTORY_HOLD_GROUND = "37-2-1"
+
+
+def consent_items(service: Service) -> list[str]:
+    """What a withdrawal naming no items reaches: every consent-based item, never every item."""
+    return [i.code for i in service.items if i.basis == "consent"]
+
+
+def not_reached(items: Sequence[str], service: Service) -> list[DataItem]:
+    """The items among `items` that a consent withdrawal does not reach (art. 15(1)2, 4)."""
+    found = (service.item(code) for code in dict.fromkeys(items))
+    return [i for i in found if i is not None and i.basis != "consent"]
+
+
+def basis_reason(item: DataItem) -> str:
+    """Why a withdrawal leaves the item: its basis, with the provision."""
+    return f"{BASIS_LABELS_KO[item.basis]}로, 동의 철회의 대상이 아닙니다({item.basis_article})."
+
+
+def plan_withdrawal(
+    items: Sequence[str],
+    service: Service,
+    policy: Policy,
+    record_dates: Mapping[str, date | None],
+    today: date,
+) -> list[ItemPlan]:
+    """The retention plan of a withdrawal: the consent-based items among `items` planned as a
+    deletion is (destroyed, or kept and separated under a statute: art. 21(1) proviso, (3))."""
+    reached = [code for code in dict.fromkeys(items) if code in consent_items(service)]
+    return plan_deletion(reached, service, policy, record_dates, today)
