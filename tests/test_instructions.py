@@ -84,7 +84,7 @@ def test_a_correction_tells_each_holder_of_the_item_the_requested_value_and_noth
         for word in DELETION_WORDS:
             assert word not in text, word
     page = confirm_page(client, mails[0][1])
-    assert "정정함" in page and "기록을 요구대로 고침" in page
+    assert "<dd>정정함</dd>" in page and "기록을 요구대로 고침" in page
     assert "삭제함" not in page and "영구 삭제" not in page
 
 
@@ -103,7 +103,8 @@ def test_a_suspension_asks_to_stop_processing_and_never_to_delete(
         for word in DELETION_WORDS:
             assert word not in text, word
     page = confirm_page(client, mails[0][1])
-    assert "처리를 정지함" in page and "처리·이용을 차단함" in page
+    assert "<dd>처리를 정지함</dd>" in page and "처리·이용을 차단함" in page
+    assert "정보를 그대로 두는 것입니다" in page
     assert "영구 삭제" not in page  # art. 37(5)'s follow-up is a step of its own
 
 
