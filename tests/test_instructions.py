@@ -194,6 +194,20 @@ CHECKLIST: dict[str, tuple[str, dict[str, Any], list[str], tuple[str, ...]]] = {
         ["관리자 전화번호: 정정"],
         (CORRECT_PARAGRAPH, CORRECTION_VALUES),
     ),
+    "correction described in words": (
+        "정정",
+        {
+            "correct": True,
+            "correction": {
+                "items": "관리자 전화번호",
+                "current": "",
+                "requested": "",
+                "changes": f"관리자 전화번호를 {NEW_PHONE}로",
+            },
+        },
+        ["관리자 전화번호: 정정"],
+        (CORRECT_PARAGRAPH, f"- 정정할 내용: 관리자 전화번호를 {NEW_PHONE}로"),
+    ),
     "suspension": (
         "처리정지",
         {"suspend": True},

@@ -152,7 +152,7 @@ def _correction(session: Session, rt: Runtime, request: Request, task: Task) -> 
     fields = json.loads(v.decrypt_opt(request.correction_enc, field="request.correction") or "{}")
     mine = [e["item"] for e in task.instructions if e["instruction"] == Instruction.CORRECT]
     names = [item.name if (item := service.item(code)) else code for code in mine]
-    result = {"items": ", ".join(names)}
+    result = {"items": ", ".join(names), "current": "", "requested": "", "changes": ""}
     named = fields.get("item")
     # The subject's item is a catalog code this holder holds, or words the catalog cannot map
     # (then the staff named the items, and the values still say what to write).
