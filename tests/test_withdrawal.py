@@ -118,3 +118,22 @@ def test_the_catalog_shows_each_items_basis_and_each_statutory_rules_article(
     rules = {r["code"]: r for r in catalog["retention_rules"]}
     assert rules["ecommerce_contract"]["article"].startswith("제6조제1항")
     assert rules["until_withdrawal"]["article"] is None
+
+
+def test_a_withdrawal_can_be_refused_on_another_37_2_ground_and_its_notice_cites_37_3_proviso(
+    client: TestClient, staff_headers: Headers, db: Session, runtime: Runtime
+) -> None:
+    desk = Desk(client, staff_headers, type="consent_withdrawal")
+    body = {
+        "outcome": "refused",
+        "grounds": ["37-2-2"],
+        "reason": "다른 직원의 급여 정산에 이 번호가 필요합니다.",
+    }
+    drafted = desk.staff_write("decision", body)
+    assert drafted.status_code < 300, drafted.text
+    done = desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    assert done.json()["status"] == "completed", done.text
+    assert tasks_of(client, desk) == []  # nothing is destroyed or separated anywhere
+    text = notice_text(db, runtime, "action_result")
+    assert "개인정보 보호법 제37조제3항 단서" in text and "개인정보 보호법 제37조제2항제2호" in text
+    assert "■ 이의제기 방법" in text

@@ -248,16 +248,22 @@ def split_withdrawal(
     *,
     outcome: Outcome,
     grounds: Sequence[str],
+    withheld_by_staff: Sequence[str] = (),
 ) -> DeletionSplit:
     """A consent withdrawal (art. 37(3)) is decided by its retention plan over the consent-based
     items, plus the named items it does not reach (`unreached`: item code and basis). Whatever
     is left rests on art. 37(3) proviso with the art. 37(2) ground that fits: a statutory duty
-    (37(2)1) or the subject's contract (37(2)4)."""
-    granted = [p.item for p in plans if p.action == "delete"]
+    (37(2)1) or the subject's contract (37(2)4). Staff may withhold more of the destroyable
+    items on a ground they cite (e.g. 37(2)2); a refusal naming none withholds them all."""
+    destroyable = [p.item for p in plans if p.action == "delete"]
+    extra = [i for i in withheld_by_staff if i in destroyable]
+    if outcome is Outcome.REFUSED and not withheld_by_staff:
+        extra = destroyable
+    granted = [i for i in destroyable if i not in extra]
     kept = [p.item for p in plans if p.action == "keep"]
     needed = [STATUTORY_HOLD_GROUND] if kept else []
     needed += [WITHDRAWAL_HOLD_GROUND[basis] for _, basis in unreached]
-    withheld = kept + [code for code, _ in unreached]
+    withheld = kept + [code for code, _ in unreached] + extra
     return _split(granted, withheld, list(dict.fromkeys(needed)), outcome, grounds)
 
 

@@ -193,8 +193,16 @@ def _retention_split(
     items = request.items or consent_items(service)
     plans = _retention_plan(rt, request, body, items, withdrawal=True)
     unreached = [(i.code, i.basis) for i in not_reached(items, service)]
-    split = rules.split_withdrawal(plans, unreached, outcome=body.outcome, grounds=body.grounds)
-    return plans, split
+    split = rules.split_withdrawal(
+        plans,
+        unreached,
+        outcome=body.outcome,
+        grounds=body.grounds,
+        withheld_by_staff=body.items_withheld,
+    )
+    # Items staff withheld on a ground of their own are neither destroyed nor separated.
+    acted = set(split.granted)
+    return [p for p in plans if p.action == "keep" or p.item in acted], split
 
 
 def _retention_plan(
