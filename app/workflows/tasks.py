@@ -116,7 +116,8 @@ METHODS_FOR: dict[Action, frozenset[Method]] = {
 _GRANTED_INSTRUCTION = {
     "access": Instruction.EXTRACT,
     "deletion": Instruction.DELETE,
-    # The data processed on the withdrawn consent is destroyed (art. 37(3), (5)).
+    # The data processed on the withdrawn consent is destroyed (art. 37(3)); the decision's
+    # retention plan has already left out what rests on a contract or a statute.
     "consent_withdrawal": Instruction.DELETE,
     "correction": Instruction.CORRECT,
     "suspension": Instruction.SUSPEND,
