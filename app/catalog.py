@@ -11,6 +11,7 @@ from app.policy import Contact, DataItem, Policy, RetentionRule
 from app.workflows.deadlines import period_for
 from app.workflows.grounds import GROUNDS
 from app.workflows.remedies import objection_method
+from app.workflows.retention import BASIS_LABELS_KO, statute_citation
 
 _CATEGORY_KO = {"required": "필수항목", "optional": "선택항목", "auto": "자동수집"}
 
@@ -80,13 +81,17 @@ def _item(item: DataItem, rules: dict[str, RetentionRule]) -> dict[str, Any]:
         "category_label": _CATEGORY_KO[item.category],
         "context": item.context,
         "purposes": list(item.purposes),
+        # Art. 15(1): what the item rests on; a consent withdrawal reaches only "consent".
+        "basis": item.basis,
+        "basis_label": BASIS_LABELS_KO[item.basis],
+        "basis_article": item.basis_article,
         "retention": list(item.retention),
         "retention_text": "; ".join(_retention_text(rules[code]) for code in item.retention),
     }
 
 
 def _retention_text(rule: RetentionRule) -> str:
-    source = f"「{rule.statute}」에 따른 " if rule.statute else ""
+    source = f"{statute_citation(rule.statute, rule.article)}에 따른 " if rule.statute else ""
     text = f"{source}{rule.name}: {rule.period}"
     if rule.exceptions:
         text += f" (다만 {'; '.join(e.text for e in rule.exceptions)})"
@@ -102,6 +107,7 @@ def _rule(rule: RetentionRule) -> dict[str, Any]:
         "months": rule.duration_months,
         "counted_from": rule.counted_from,
         "statute": rule.statute,
+        "article": rule.article,
         "statutory": rule.statutory,
         "text": _retention_text(rule),
         "exceptions": [{"code": e.code, "text": e.text} for e in rule.exceptions],
