@@ -1,6 +1,6 @@
 """How a person objects to a result and where else they can turn (PIPA art. 38(5); the
-dispute mediation and reporting bodies of arts. 40 and 62): the text every result notice, the
-catalog and the requester's view give."""
+dispute mediation and reporting bodies of arts. 40 and 62, and the bodies that investigate):
+the text every result notice, the catalog and the requester's view give."""
 
 from __future__ import annotations
 
@@ -28,6 +28,34 @@ def objection_method(policy: Policy, *, include_remedies: bool = True, chat: boo
     )
     remedies = policy.controller.remedies
     if remedies and include_remedies:
-        bodies = ", ".join(f"{r.name}({r.phone})" for r in remedies)
-        text += f" 이와 별도로 {bodies} 등에 분쟁해결이나 상담을 신청하실 수 있습니다."
+        text += " 이와 별도로 " + ", ".join(_offer_sentence(policy)) + "을 하실 수 있습니다."
     return text
+
+
+# What each kind of outside body does for the subject, so no notice offers mediation where
+# there is none: art. 40 (the 분쟁조정위원회 mediates), art. 62 (the 침해신고센터 takes reports
+# and counsels), and the prosecution and police take criminal complaints (arts. 70-75).
+REMEDY_OFFERS: dict[str, str] = {
+    "mediation": "분쟁조정 신청",
+    "report": "개인정보 침해 신고·상담",
+    "investigation": "수사 의뢰(범죄 신고)",
+}
+
+
+def remedy_lines(policy: Policy) -> list[dict[str, str]]:
+    """The outside bodies as a notice lists them: name, phone, site and what each offers."""
+    return [
+        {"name": r.name, "phone": r.phone, "site": r.site, "offer": REMEDY_OFFERS[r.kind]}
+        for r in policy.controller.remedies
+    ]
+
+
+def _offer_sentence(policy: Policy) -> list[str]:
+    """One part per kind, in order: "개인정보 분쟁조정위원회(1833-6972)에 분쟁조정 신청"."""
+    parts: list[str] = []
+    for kind, offer in REMEDY_OFFERS.items():
+        bodies = [r for r in policy.controller.remedies if r.kind == kind]
+        if bodies:
+            names = ", ".join(f"{r.name}({r.phone})" for r in bodies)
+            parts.append(f"{names}에 {offer}")
+    return parts
