@@ -177,3 +177,26 @@ def test_the_web_form_takes_an_objection_to_a_postponement(
     resp = client.post("/status/objection", data={**form, "csrf_token": token})
     assert resp.status_code == 200, resp.text
     assert "이의제기" in resp.text
+
+
+def test_an_objection_by_e_mail_is_recorded_by_staff_as_the_linked_request(
+    client: TestClient, staff_headers: Headers, db: Session, runtime: Runtime
+) -> None:
+    """The notices also offer objecting by e-mail to the contact (a chat's notices only that)."""
+    ref, _, _ = postponed(client, staff_headers)
+    agent = staff_headers("agent")  # intake: an agent may record it
+    url = f"/v1/staff/requests/{ref}"
+    etag = client.get(url, headers=agent).headers["etag"]
+    body = {"reason": "전자우편으로 받은 이의: 연기 사유가 없습니다."}
+    resp = client.post(f"{url}/objections", json=body, headers={**agent, "If-Match": etag})
+    assert resp.status_code == 201, resp.text
+    oref = resp.json()["reference"]
+    detail = client.get(f"/v1/staff/requests/{oref}", headers=agent).json()
+    assert detail["type"] == "objection" and detail["parent_reference"] == ref
+    assert "이의제기" in notice_text(db, runtime, "objection_receipt")
+    # A full grant prints no objection route: staff cannot record one either.
+    done = Desk(client, staff_headers, type="deletion", items=["manager_name"])
+    done.staff_write("decision", {"outcome": "granted"})
+    done.staff_write("approval", {"approve": True}, who=done.officer)
+    carry_out(client, done.ref, done.handler)
+    assert_problem(done.staff_write("objections", body, who=agent), 409, "invalid_transition")
