@@ -25,6 +25,7 @@ import pytest
 from app.policy import DEFAULT_POLICY_FILE, Policy, load_policy
 from app.services.notices.render import render_notice
 from app.workflows.notices import NoticeFacts, NoticeKind, notice_context
+from app.workflows.remedies import objection_method
 
 WRITTEN_ON = date(2026, 12, 18)
 STATUTE = "「전자상거래 등에서의 소비자 보호에 관한 법률」 제6조(계약 등에 관한 기록: 5년)"
@@ -279,3 +280,14 @@ def test_the_checklist_covers_every_result_form_and_outcome() -> None:
     assert len(form_9) == 6  # 열람 (twice: electronic, mail), 일부열람, 연기, 거절, none held
     # Deletion and suspension by four outcomes; correction: granted, none held, unchanged.
     assert len(form_10) == 2 * 4 + 3
+
+
+def test_the_published_objection_method_offers_mediation_only_of_the_mediation_body(
+    policy: Policy,
+) -> None:
+    """The catalog, the landing page and the requester's view print this sentence."""
+    text = objection_method(policy)
+    assert "개인정보 분쟁조정위원회(1833-6972) 분쟁조정 신청" in text
+    assert text.count("분쟁조정") == 2  # the body's name and what it offers, nothing else
+    assert "개인정보침해신고센터(118) 개인정보 침해 신고·상담" in text
+    assert "대검찰청(1301)·경찰청(182) 수사 의뢰(범죄 신고)" in text

@@ -29,7 +29,8 @@ def objection_method(policy: Policy, *, include_remedies: bool = True, chat: boo
     )
     remedies = policy.controller.remedies
     if remedies and include_remedies:
-        text += " 이와 별도로 " + ", ".join(_offer_sentence(policy)) + "을 하실 수 있습니다."
+        offers = ", ".join(_offers(policy))
+        text += f" 이와 별도로 외부 기관의 도움을 받으실 수 있습니다: {offers}."
     return text
 
 
@@ -51,12 +52,12 @@ def remedy_lines(policy: Policy) -> list[dict[str, str]]:
     ]
 
 
-def _offer_sentence(policy: Policy) -> list[str]:
-    """One part per kind, in order: "개인정보 분쟁조정위원회(1833-6972)에 분쟁조정 신청"."""
+def _offers(policy: Policy) -> list[str]:
+    """One part per kind, in order: "개인정보 분쟁조정위원회(1833-6972) 분쟁조정 신청"."""
     parts: list[str] = []
     for kind, offer in REMEDY_OFFERS.items():
         bodies = [r for r in policy.controller.remedies if r.kind == kind]
         if bodies:
-            names = ", ".join(f"{r.name}({r.phone})" for r in bodies)
-            parts.append(f"{names}에 {offer}")
+            names = "·".join(f"{r.name}({r.phone})" for r in bodies)
+            parts.append(f"{names} {offer}")
     return parts
