@@ -86,11 +86,6 @@ class Controller(_Model):
     departments: tuple[Contact, ...] = ()
     remedies: tuple[Remedy, ...] = ()
 
-    @property
-    def display_name(self) -> str:
-        """The legal person with its unit, e.g. "(주)케어랩스 CRM사업부"."""
-        return f"{self.name} {self.unit}" if self.unit else self.name
-
 
 class Purpose(_Model):
     code: Code

@@ -21,8 +21,8 @@ def objection_method(policy: Policy, *, include_remedies: bool = True, chat: boo
     assert contact is not None  # Policy validation guarantees the reference
     web = "" if chat else "요청 조회 화면(접수번호와 확인코드로 조회)에서 이의제기를 신청하거나, "
     text = (
-        "열람등요구에 대한 일부 열람, 열람 연기·거절, 정정·삭제·처리정지의 일부 또는 전부 "
-        "거절, 정정하지 않음, 보유 개인정보 없음, 본인 확인 불가 등의 결과에 이의가 "
+        "열람등요구에 대한 일부 열람, 열람 연기·거절, 정정·삭제·처리정지의 거절이나 일부 "
+        "조치, 정정하지 않음, 보유 개인정보 없음, 본인 확인 불가 등의 결과에 이의가 "
         f"있으면 결과 통지를 받은 뒤 {web}{_reach(contact)}에 접수번호와 이의 사유를 적어 "
         "전자우편 등으로 제출하실 수 있습니다. 이의제기는 별도의 요청으로 접수되어 검토 후 그 "
         "결과를 알려 드립니다."
