@@ -23,6 +23,7 @@ def build_catalog(policy: Policy) -> dict[str, Any]:
     return {
         "controller": {
             "name": controller.name,
+            "unit": controller.unit,
             "public_institution": controller.public_institution,
         },
         "policy_effective_date": controller.policy_effective_date.isoformat(),

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # Personal data of requests closed longer than this is removed (`rightsdesk purge`); 3
     # years is the e-commerce act's period for complaint records. 0 turns the purge off.
     purge_after_days: int = Field(default=1095, ge=0)
+    # What proves how a request was handled (notice bodies, decision and postponement reasons,
+    # encrypted) outlives the purge this many years after closing: a claim for damages (art.
+    # 39, the burden of proof on the controller) lapses 10 years after the act (Civil Act art.
+    # 766(2)). 0 removes it with the rest at the purge.
+    proof_retention_years: int = Field(default=10, ge=0)
     # Public endpoints: calls per client address per minute.
     public_rate_limit_per_minute: int = Field(default=120, ge=0)
     # Wrong access codes (issue 16: guessing must not lock the holder of the right code out).

@@ -254,7 +254,13 @@ def test_purge_deletes_evidence_files(
     blob = db.exec(select(Attachment.blob_key)).one()
     assert runtime.evidence.exists(blob)
     clock.advance(days=runtime.settings.purge_after_days + 1)
-    assert purge(runtime) == {"requests": 1, "files": 1, "access_logs": 0, "dry_run": False}
+    assert purge(runtime) == {
+        "requests": 1,
+        "files": 1,
+        "proofs": 0,
+        "access_logs": 0,
+        "dry_run": False,
+    }
     assert not runtime.evidence.exists(blob)
     agent = staff_headers("agent")
     attachment_id = db.exec(select(Attachment.id)).one()

@@ -179,11 +179,13 @@ def test_each_notice_names_its_reference_and_ends_with_the_controller_contact(
 ) -> None:
     notice = render(policy, case)
     assert REF in notice.subject and "\n" not in notice.subject
-    assert notice.subject.startswith("[(주)케어랩스 CRM사업부]")
+    # The sender is the legal person; its CRM division is the unit (pipa-law.md §9).
+    assert notice.subject.startswith("[(주)케어랩스]")
     assert notice.body.strip() and not notice.body.startswith("\n")
-    footer = notice.body.rstrip().splitlines()[-4:]
+    footer = notice.body.rstrip().splitlines()[-5:]
     assert footer == [
-        "(주)케어랩스 CRM사업부",
+        "(주)케어랩스",
+        "담당: CRM사업부",
         "문의: 정보보안팀",
         f"전자우편: {OFFICE_EMAIL}",
         f"전화: {OFFICE_PHONE}",
@@ -359,7 +361,10 @@ def test_partial_access_names_withheld_items_ground_reason_and_objection(policy:
     assert (
         "■ 이의제기 방법" in withheld and f"정보보안팀({OFFICE_EMAIL}, {OFFICE_PHONE})" in withheld
     )
-    assert "개인정보침해신고센터: 118 (privacy.kisa.or.kr)" in withheld
+    # Each outside body is offered for what it does: only the 분쟁조정위원회 mediates.
+    assert "- 개인정보 분쟁조정위원회(1833-6972, www.kopico.go.kr): 분쟁조정 신청" in withheld
+    assert "- 개인정보침해신고센터(118, privacy.kisa.or.kr): 개인정보 침해 신고·상담" in withheld
+    assert "- 대검찰청(1301, www.spo.go.kr): 수사 의뢰(범죄 신고)" in withheld
     assert "시행령 제41조제5항·제42조제1항" in body
 
 

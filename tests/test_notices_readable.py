@@ -238,7 +238,7 @@ def test_the_status_page_shows_every_notice_whole_newest_first(
     assert "발송 대기" in section and "<script" not in html
 
 
-def test_the_purge_of_a_closed_request_takes_the_whole_texts_too(
+def test_the_purge_keeps_the_whole_texts_as_proof_until_the_proof_period_ends(
     client: TestClient, staff_headers: Headers, runtime: Runtime, clock: Clock
 ) -> None:
     desk = sms_only(client, staff_headers)
@@ -246,5 +246,11 @@ def test_the_purge_of_a_closed_request_takes_the_whole_texts_too(
     deliver_all(runtime, Recorder())
     clock.advance(days=runtime.settings.purge_after_days + 1)
     assert purge(runtime)["requests"] == 1
+    detail = client.get(f"/v1/staff/requests/{desk.ref}", headers=desk.agent).json()
+    # The address goes; form No. 9 as written stays (Civil Act art. 766(2)).
+    assert {n["recipient"] for n in detail["notices"]} == {""}
+    assert any("개인정보 열람거절 통지서" in n["full_text"] for n in detail["notices"])
+    clock.advance(days=366 * runtime.settings.proof_retention_years)
+    assert purge(runtime)["proofs"] == 1
     detail = client.get(f"/v1/staff/requests/{desk.ref}", headers=desk.agent).json()
     assert detail["notices"] and {n["full_text"] for n in detail["notices"]} == {""}

@@ -75,7 +75,7 @@ TERMINAL_COMPONENTS = {
 
 def test_shipped_policy_loads_with_the_controller_facts(policy: Policy) -> None:
     c = policy.controller
-    assert c.name == "(주)케어랩스 CRM사업부"
+    assert c.name == "(주)케어랩스" and c.unit == "CRM사업부"
     assert c.public_institution is False
     assert c.policy_effective_date == date(2024, 9, 13)
     assert (c.privacy_officer.role, c.privacy_officer.title) == ("개인정보보호책임자", "대표이사")
@@ -788,7 +788,11 @@ def test_catalog_for_carelabs(policy: Policy) -> None:
         "grounds",
         "objection_method",
     }
-    assert catalog["controller"] == {"name": "(주)케어랩스 CRM사업부", "public_institution": False}
+    assert catalog["controller"] == {
+        "name": "(주)케어랩스",
+        "unit": "CRM사업부",
+        "public_institution": False,
+    }
     assert catalog["policy_effective_date"] == "2024-09-13"
     assert [(t["code"], t["label"], t["period_days"]) for t in catalog["request_types"]] == [
         ("access", "열람", 10),

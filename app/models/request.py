@@ -98,6 +98,9 @@ class Request(SQLModel, table=True):
     # Personal data removed after RIGHTSDESK_PURGE_AFTER_DAYS (`rightsdesk purge`); the
     # anonymous facts (type, service, dates, outcome, timeline) stay for statistics.
     purged_at: datetime | None = utc_field(nullable=True)
+    # The proof kept past the purge (notice bodies, decision and postponement reasons) is
+    # removed after RIGHTSDESK_PROOF_RETENTION_YEARS (Civil Act art. 766(2)).
+    proof_purged_at: datetime | None = utc_field(nullable=True)
 
 
 class Party(SQLModel, table=True):

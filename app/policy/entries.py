@@ -65,15 +65,21 @@ class Contact(_Model):
 
 
 class Remedy(_Model):
-    """An outside body the subject can turn to (policy: 권익침해 구제방법)."""
+    """An outside body the subject can turn to (policy: 권익침해 구제방법). `kind` says what it
+    does, so a notice offers each only for that: `mediation` (개인정보 분쟁조정위원회, art. 40),
+    `report` (a report and counselling centre, art. 62) or `investigation` (prosecution and
+    police: a criminal complaint, no mediation)."""
 
     name: Text
     phone: Text
     site: Text
+    kind: Literal["mediation", "report", "investigation"]
 
 
 class Controller(_Model):
+    # The 개인정보처리자 is the legal person (art. 2(5)); `unit` is the division acting for it.
     name: Text
+    unit: Text | None = None
     public_institution: bool  # 공공기관: unlocks the public-only legal grounds
     policy_effective_date: date
     privacy_officer: Contact

@@ -7,12 +7,12 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from app.deps import CaseWrite, OfficerWrite
+from app.deps import CaseWrite, OfficerWrite, TriageWrite
 from app.models.bounds import Day, Instant
-from app.models.request_api import StaffRequestDetail
+from app.models.request_api import RequestCreated, StaffRequestDetail
 from app.routers.common import problem_responses
 from app.services.decisions import approval as decisions_approval
-from app.services.decisions import drafting
+from app.services.decisions import drafting, objections
 from app.services.decisions import postponement as decisions_postponement
 from app.textsafety import MultiLine, OneLine
 from app.workflows.lifecycle import Outcome
@@ -122,3 +122,20 @@ def end_postponement(body: PostponementEndIn, w: CaseWrite) -> StaffRequestDetai
         w.session, w.rt, w.req, ended_on=body.ended_on, actor=w.actor
     )
     return w.detail()
+
+
+class StaffObjectionIn(BaseModel):
+    reason: MultiLine = Field(min_length=1, max_length=4000)
+
+
+@router.post(
+    "/objections",
+    status_code=201,
+    response_model=RequestCreated,
+    summary="이의제기 접수 (received by e-mail, letter or in a chat)",
+)
+def file_objection(body: StaffObjectionIn, w: TriageWrite) -> RequestCreated:
+    """Art. 38(5): the notices also offer objecting by e-mail to the contact (and, in a chat,
+    only that), so staff record such an objection as the requester's linked request. The
+    access code goes back to staff, who pass it on as for a staff filing."""
+    return objections.file_objection(w.session, w.rt, w.req, body.reason, actor=w.actor)

@@ -340,8 +340,16 @@ OBJECTABLE: frozenset[Outcome] = frozenset(
     {Outcome.PARTIALLY_GRANTED, Outcome.REFUSED, Outcome.NO_DATA_HELD, Outcome.UNCHANGED}
 )
 
+# Art. 38(5) ("거절 등 조치"), Decree 42(2): a postponement of access and a rejection for
+# unproven identity or authority (Decree 46(1)) are measures against the request too, and
+# their notices (form No. 9's 열람연기; the identity notice) print the objection method.
+OBJECTABLE_STATUSES: frozenset[Status] = frozenset({Status.POSTPONED, Status.REJECTED})
+
 
 def objection_allowed(parent_status: Status, parent_outcome: Outcome | None) -> bool:
     """Art. 38(5): an objection lies against a partial grant, a refusal, `no_data_held` and
-    `unchanged` (rule 27)."""
+    `unchanged` (rule 27), a postponement and an identity rejection: every notice that
+    prints the objection method."""
+    if parent_status in OBJECTABLE_STATUSES:
+        return True
     return parent_status == Status.COMPLETED and parent_outcome in OBJECTABLE

@@ -185,6 +185,8 @@ class AccessResultExtra(_Extra):
     available_at: Instant | None = None
     place: Text | None = None
     fee_krw: Annotated[int, _whole(0)] | None = None
+    # Art. 38(3): postage, for a mailed copy only, is shown apart from the fee (form No. 9).
+    postage_krw: Annotated[int, _whole(0)] | None = None
     # Electronic access: the package (extracts and 열람내역서) is ready to download until then.
     package_expires_at: Instant | None = None
 

@@ -36,7 +36,7 @@ from app.workflows.notice_extras import (
     WithdrawalExtra,
     parse_extra,
 )
-from app.workflows.remedies import objection_method
+from app.workflows.remedies import objection_method, remedy_lines
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ class NoticeFacts:
     # and types one-time codes into the chat.
     chat: bool = False
     extra: NoticeExtra | Mapping[str, Any] = field(default_factory=dict)
+    # The day the notice is written (KST): the body carries it, as a signed letter does.
+    written_on: date | None = None
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None or self.received_at.utcoffset() is None:
@@ -83,6 +85,7 @@ __all__ = [
     "notice_context",
     "parse_extra",
     "pick_contact",
+    "postage_text",
 ]
 
 _WEEKDAYS_KO = "월화수목금토일"
@@ -152,6 +155,11 @@ def fee_text(fee_krw: int) -> str:
     return "수수료 없음" if fee_krw == 0 else f"{fee_krw:,}원"
 
 
+def postage_text(postage_krw: int) -> str:
+    # Art. 38(3): postage only where a mailed copy was asked for, shown apart from the fee.
+    return "우송료 없음" if postage_krw == 0 else f"{postage_krw:,}원"
+
+
 def notice_context(kind: NoticeKind, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
     """Everything the `kind` templates print, formatted in Korean (`extra` checked by
     app.workflows.notice_extras.parse_extra)."""
@@ -175,7 +183,10 @@ def _common(
     return {
         "kind": kind.value,
         "reference": facts.reference,
+        # The sender is the legal person (the 개인정보처리자); the unit acts for it.
         "controller_name": policy.controller.name,
+        "controller_unit": policy.controller.unit,
+        "written_on_text": date_text(facts.written_on) if facts.written_on else None,
         # Only the name, as "○○○ 님"; nothing else personal goes into a notice.
         "recipient": f"{facts.recipient_name.strip()} 님" if facts.recipient_name else "고객님",
         "type_code": facts.request_type,
@@ -195,9 +206,7 @@ def _common(
         "filed_by_staff": facts.filed_by_staff,
         "chat": facts.chat,
         "objection_method": objection_method(policy, include_remedies=False, chat=facts.chat),
-        "remedies": [
-            {"name": r.name, "phone": r.phone, "site": r.site} for r in policy.controller.remedies
-        ],
+        "remedies": remedy_lines(policy),
     }
 
 
@@ -300,6 +309,8 @@ def _access_result(x: AccessResultExtra, facts: NoticeFacts, policy: Policy) -> 
         "place": None,
         "fee_krw": 0,
         "fee_text": None,
+        "postage_krw": 0,
+        "postage_text": None,
         "package_expires_text": None,
     }
     if x.outcome in GRANTING:
@@ -311,6 +322,8 @@ def _access_result(x: AccessResultExtra, facts: NoticeFacts, policy: Policy) -> 
             place=x.place,
             fee_krw=x.fee_krw,
             fee_text=fee_text(x.fee_krw),
+            postage_krw=x.postage_krw or 0,
+            postage_text=postage_text(x.postage_krw or 0) if x.method.value == "mail" else None,
             package_expires_text=(
                 kst_datetime_text(x.package_expires_at) if x.package_expires_at else None
             ),

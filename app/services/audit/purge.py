@@ -6,12 +6,18 @@ for complaint records, the longest a dispute about the handling may need it) kee
 anonymous facts — type, service, channel, dates, status, outcome, the (personal-data-free)
 timeline with its seals — for statistics and the register's counts. Evidence files are
 deleted from the store. Access logs follow their own period (ACCESS_LOG_RETENTION_DAYS).
+
+The proof of how the request was handled stays, encrypted, for PROOF_RETENTION_YEARS (10 by
+default) after closing: the notice bodies as written (forms No. 9 and 10), the decision and
+postponement reasons (the grounds are codes and stay with the anonymous facts). The controller
+bears the burden of proof in a claim for damages (art. 39(1)), which lapses 10 years after the
+act (Civil Act art. 766(2)). After that the proof goes too (`proof_purged_at`).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -35,7 +41,13 @@ _BATCH = 200
 
 def purge(rt: Runtime, *, dry_run: bool = False) -> dict[str, Any]:
     """Purge every due request (in batches, one transaction each) and old access logs."""
-    result: dict[str, Any] = {"requests": 0, "files": 0, "access_logs": 0, "dry_run": dry_run}
+    result: dict[str, Any] = {
+        "requests": 0,
+        "files": 0,
+        "proofs": 0,
+        "access_logs": 0,
+        "dry_run": dry_run,
+    }
     if rt.settings.purge_after_days:
         cutoff = rt.clock() - timedelta(days=rt.settings.purge_after_days)
         while True:
@@ -58,8 +70,9 @@ def purge(rt: Runtime, *, dry_run: bool = False) -> dict[str, Any]:
             result["files"] += len(blobs)
             if len(due) < _BATCH:
                 break
+    result["proofs"] = _old_proofs(rt, dry_run=dry_run)
     result["access_logs"] = _old_access_logs(rt, dry_run=dry_run)
-    if result["requests"] or result["access_logs"]:
+    if result["requests"] or result["proofs"] or result["access_logs"]:
         log.info("purge: %s", result)
     return result
 
@@ -80,7 +93,6 @@ def purge_request(session: Session, rt: Runtime, request: Request) -> list[str]:
     """Remove one request's personal data; returns the evidence blobs to delete."""
     rid = request.id
     assert rid is not None
-    blank = rt.vault.encrypt("", field="notice.body")
     session.execute(
         update(Party)
         .where(col(Party.request_id) == rid)
@@ -96,18 +108,15 @@ def purge_request(session: Session, rt: Runtime, request: Request) -> list[str]:
     )
     for table in (Delegation, Verification, Reply, InternalNote, IdempotencyRecord, ChatMessage):
         session.execute(delete(table).where(col(table.request_id) == rid))
+    # The address goes; the notice as written stays as proof (module docstring).
     session.execute(
         update(Notice)
         .where(col(Notice.request_id) == rid)
-        .values(
-            recipient_enc=rt.vault.encrypt("", field="notice.recipient"),
-            subject_enc=rt.vault.encrypt("", field="notice.subject"),
-            body_enc=blank,
-            redacted_body_enc=None,
-            full_body_enc=None,
-        )
+        .values(recipient_enc=rt.vault.encrypt("", field="notice.recipient"))
     )
     _blank_columns(session, rt, rid)
+    if not _keeps_proof(rt):
+        purge_proof(session, rt, request)
     blobs = list(session.exec(select(Attachment.blob_key).where(Attachment.request_id == rid)))
     session.execute(
         update(Attachment).where(col(Attachment.request_id) == rid).values(filename_enc=None)
@@ -123,12 +132,7 @@ def _blank_columns(session: Session, rt: Runtime, rid: int) -> None:
     session.execute(
         update(Decision)
         .where(col(Decision.request_id) == rid)
-        .values(reason_enc=None, changes_enc=None, approval_note_enc=None)
-    )
-    session.execute(
-        update(Postponement)
-        .where(col(Postponement.request_id) == rid)
-        .values(reason_enc=rt.vault.encrypt("", field="postponement.reason"))
+        .values(changes_enc=None, approval_note_enc=None)
     )
     session.execute(
         update(IdentityCheck).where(col(IdentityCheck.request_id) == rid).values(note_enc=None)
@@ -150,6 +154,72 @@ def _blank_columns(session: Session, rt: Runtime, rid: int) -> None:
             text_enc=rt.vault.encrypt("", field="chat_candidate.text"),
         )
     )
+
+
+def _keeps_proof(rt: Runtime) -> bool:
+    return rt.settings.proof_retention_years > 0
+
+
+def _years_before(at: datetime, years: int) -> datetime:
+    try:
+        return at.replace(year=at.year - years)
+    except ValueError:  # 29 February
+        return at.replace(year=at.year - years, day=28)
+
+
+def purge_proof(session: Session, rt: Runtime, request: Request) -> None:
+    """Remove the proof kept past the purge: the notice texts, decision and postponement
+    reasons. The anonymous facts and the timeline stay."""
+    rid = request.id
+    assert rid is not None
+    session.execute(
+        update(Notice)
+        .where(col(Notice.request_id) == rid)
+        .values(
+            subject_enc=rt.vault.encrypt("", field="notice.subject"),
+            body_enc=rt.vault.encrypt("", field="notice.body"),
+            redacted_body_enc=None,
+            full_body_enc=None,
+        )
+    )
+    session.execute(update(Decision).where(col(Decision.request_id) == rid).values(reason_enc=None))
+    session.execute(
+        update(Postponement)
+        .where(col(Postponement.request_id) == rid)
+        .values(reason_enc=rt.vault.encrypt("", field="postponement.reason"))
+    )
+    request.proof_purged_at = rt.clock()
+    note(session, rt, request, "proof_purged", actor="retention")
+    session.flush()
+
+
+def _old_proofs(rt: Runtime, *, dry_run: bool) -> int:
+    """Requests purged before whose proof has outlived PROOF_RETENTION_YEARS after closing."""
+    if not _keeps_proof(rt):
+        return 0
+    cutoff = _years_before(rt.clock(), rt.settings.proof_retention_years)
+    due = (
+        col(Request.purged_at).is_not(None),
+        col(Request.proof_purged_at).is_(None),
+        col(Request.closed_at) < cutoff,
+    )
+    done = 0
+    while True:
+        with transaction(rt.engine) as session:
+            if dry_run:
+                from sqlalchemy import func
+
+                return int(
+                    session.exec(select(func.count()).select_from(Request).where(*due)).one()
+                )
+            batch = session.exec(
+                select(Request).where(*due).order_by(col(Request.id)).limit(_BATCH)
+            ).all()
+            for request in batch:
+                purge_proof(session, rt, request)
+        done += len(batch)
+        if len(batch) < _BATCH:
+            return done
 
 
 def _old_access_logs(rt: Runtime, *, dry_run: bool) -> int:

@@ -76,12 +76,16 @@ def can_object(status: str, outcome: str | None) -> bool:
     return rules.objection_allowed(Status(status), Outcome(outcome) if outcome else None)
 
 
-def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) -> RequestCreated:
-    """Art. 38(5): a linked request of type `objection`, with its own deadline and queue place."""
+def file_objection(
+    session: Session, rt: Runtime, parent: Request, reason: str, *, actor: str = "requester"
+) -> RequestCreated:
+    """Art. 38(5): a linked request of type `objection`, with its own deadline and queue place.
+    `actor`: the requester on the web or API; staff for an objection that came by e-mail,
+    letter or in a chat (the notices offer those routes too)."""
     if not can_object(parent.status, parent.outcome):
         raise InvalidTransition(
-            "이의제기는 일부 인용, 거절, 보유 개인정보 없음 또는 정정하지 않음 결정을 "
-            "받은 뒤에 할 수 있습니다."
+            "이의제기는 일부 인용, 거절, 보유 개인정보 없음, 정정하지 않음 결정이나 "
+            "열람 연기, 본인 확인 불가 통지를 받은 뒤에 할 수 있습니다."
         )
     code = new_access_code()
     objection, deadline = _follow_up(
@@ -91,7 +95,7 @@ def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) 
         type="objection",
         period_days=rt.settings.objection_period_days,
         access_code_hash=rt.vault.hash_secret(code),
-        actor="requester",
+        actor=actor,
         details_enc=rt.vault.encrypt(reason, field="request.details"),
         data={"objection_to": parent.reference},
     )
@@ -103,7 +107,7 @@ def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) 
             kind="objection_filed",
             from_status="",
             to_status="",
-            actor="requester",
+            actor=actor,
             at=objection.received_at,
             data={"objection": objection.reference},
         ),
@@ -113,7 +117,7 @@ def file_objection(session: Session, rt: Runtime, parent: Request, reason: str) 
         rt,
         parent,
         NoticeKind.OBJECTION_RECEIPT,
-        actor="requester",
+        actor=actor,
         dedupe=f"objection:{objection.reference}",
         extra=ObjectionReceiptExtra(
             objection_reference=objection.reference,
@@ -139,6 +143,13 @@ def reopen_after_objection(
     with a fresh legal period from today. The requester's original access code opens it."""
     original = session.get(Request, objection.parent_id)
     assert original is not None
+    if original.status == Status.POSTPONED:
+        # An upheld objection to a postponement ends it today: the access follows within the
+        # new period (표준지침 art. 31(1)) under the same request, not a second one.
+        from app.services.decisions.postponement import end_postponement
+
+        end_postponement(session, rt, original, ended_on=None, actor=actor)
+        return original
     reopened, _ = _follow_up(
         session,
         rt,

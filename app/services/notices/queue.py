@@ -18,6 +18,7 @@ from app.runtime import Runtime
 from app.services.audit.timeline import note_event, record_event
 from app.services.notices.render import render_notice
 from app.services.notices.view import readable_body
+from app.workflows.deadlines import kst_date
 from app.workflows.notices import (
     NoticeExtra,
     NoticeFacts,
@@ -120,6 +121,7 @@ def notice_values(
         filed_by_staff=request.channel not in ("web", "api", "channeltalk"),
         chat=chat,
         extra=values if chat else _with_status_link(rt, values),
+        written_on=kst_date(rt.clock()),
     )
     by_sms = to.channel == "sms"
     rendered = render_notice(kind, notice_context(kind, facts, rt.policy), sms=by_sms)
