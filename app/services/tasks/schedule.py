@@ -158,15 +158,16 @@ def followup_settled(session: Session, rt: Runtime, request: Request, *, actor: 
     )
     if not followups or any(t.status not in rules.SETTLED for t in followups):
         return False
-    service = rt.policy.service(request.service)
-    assert service is not None
 
-    def names(status: TaskStatus) -> list[str]:
-        codes = dict.fromkeys(
-            i["item"] for t in followups if t.status == status for i in t.instructions
+    def codes(status: TaskStatus) -> list[str]:
+        return list(
+            dict.fromkeys(
+                i["item"] for t in followups if t.status == status for i in t.instructions
+            )
         )
-        return [(it.name if (it := service.item(c)) else c) for c in codes]
 
+    # An item any holder did not destroy is reported as kept, with the officer's reason.
+    kept = codes(TaskStatus.WAIVED)
     reasons = [
         r
         for t in followups
@@ -174,8 +175,8 @@ def followup_settled(session: Session, rt: Runtime, request: Request, *, actor: 
         and (r := rt.vault.decrypt_opt(t.reason_enc, field="task.reason"))
     ]
     extra = SuspensionFollowupExtra(
-        destroyed=names(TaskStatus.DONE),
-        kept=[n for n in names(TaskStatus.WAIVED) if n not in names(TaskStatus.DONE)],
+        destroyed=[c for c in codes(TaskStatus.DONE) if c not in kept],
+        kept=kept,
         kept_reason=" ".join(dict.fromkeys(reasons)) or None,
     )
     queue_notice(
