@@ -52,7 +52,7 @@ def test_a_kept_item_is_destroyed_after_its_period_and_the_certificate_records_i
     case.decide_and_approve(
         outcome="partially_granted",
         reason="결제 기록은 법령에 따라 보존합니다.",
-        record_dates={"ecommerce_contract": "2021-12-20"},
+        record_dates={"ecommerce_contract": "2021-12-20", "ecommerce_advertising": None},
     )
     page = carry_out(client, case.ref, case.handler)
     # The decision is carried out: the request completes; the destruction is tracked on its own.
@@ -141,3 +141,32 @@ def test_a_suspension_is_followed_by_the_destruction_of_the_suspended_data_and_i
     assert "파기한 개인정보" not in shown["body"]
     cert = client.get(f"{case.url}/certificate", headers=case.agent).text
     assert "처리정지된 개인정보의 파기" in cert
+
+
+def test_advertising_and_communication_fact_records_hold_their_items() -> None:
+    """The two statutory rules that held no item: a deletion touching those records keeps them
+    (PIPA art. 21(1) 단서) and so schedules their destruction."""
+    from datetime import date
+
+    from app.policy import DEFAULT_POLICY_FILE, load_policy
+    from app.workflows.retention import plan_deletion
+
+    policy = load_policy(DEFAULT_POLICY_FILE)
+    uno = policy.service("uno")
+    assert uno is not None
+    today = date(2026, 12, 15)
+    dates: dict[str, date | None] = {
+        "comms_access_logs": date(2026, 3, 2),  # 3 months: over
+        "comms_fact_records": date(2026, 3, 2),  # 1 year: to 2027-03-02
+        "ecommerce_contract": None,
+        "ecommerce_advertising": date(2026, 11, 2),  # 6 months: to 2027-05-02
+    }
+    plans = plan_deletion(
+        ["access_datetime", "contract_payment_records", "ip_address"], uno, policy, dates, today
+    )
+    got = {p.item: (p.action, p.rule, p.keep_until) for p in plans}
+    assert got == {
+        "access_datetime": ("keep", "comms_fact_records", date(2027, 3, 2)),
+        "contract_payment_records": ("keep", "ecommerce_advertising", date(2027, 5, 2)),
+        "ip_address": ("delete", None, None),
+    }
