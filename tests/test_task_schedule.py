@@ -67,6 +67,10 @@ def test_a_kept_item_is_destroyed_after_its_period_and_the_certificate_records_i
         ]
     queue = client.get("/v1/staff/tasks?status=scheduled", headers=case.agent).json()["items"]
     assert {t["id"] for t in queue} == {t["id"] for t in scheduled}
+    detail = client.get(case.url, headers=case.agent).json()
+    assert detail["next_scheduled_on"] == "2026-12-21"
+    listed = client.get("/v1/staff/requests?status=completed", headers=case.agent).json()
+    assert [i["next_scheduled_on"] for i in listed["items"]] == ["2026-12-21"]
     cert = client.get(f"{case.url}/certificate", headers=case.agent).text
     assert "보존기간 종료 후 파기" in cert and "2026년 12월 21일(월)부터 파기" in cert
     assert "파기 완료" not in cert
@@ -78,6 +82,7 @@ def test_a_kept_item_is_destroyed_after_its_period_and_the_certificate_records_i
     assert open_due(runtime) == len(scheduled)
     assert open_due(runtime) == 0  # opened once
     assert {t["status"] for t in of_kind(case, "retention_end")} == {"open"}
+    assert client.get(case.url, headers=case.agent).json()["next_scheduled_on"] is None
     assert case.status() == "completed"
 
     # The holder is told to destroy, not to separate again; the owner hears the task opened.
