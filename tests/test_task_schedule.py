@@ -89,7 +89,7 @@ def test_a_kept_item_is_destroyed_after_its_period_and_the_certificate_records_i
     hecto_id = next(t["id"] for t in scheduled if t["holder_code"] == "hecto_financial")
     [hecto] = [
         n
-        for n in notices(db, "task_instruction")
+        for n in notices(db, "task_destruction")
         if n.dedupe_key.endswith(f":task:{hecto_id}:instruction")
     ]
     body = runtime.vault.decrypt(hecto.body_enc, field="notice.body")
@@ -128,6 +128,11 @@ def test_a_suspension_is_followed_by_the_destruction_of_the_suspended_data_and_i
         assert t["due_on"] == "2026-12-30"
         assert t["instructions"] == [{"item": "admin_phone", "instruction": "destroy_suspended"}]
     assert notices(db, "suspension_followup") == []
+    # The follow-up's instruction is its own mail, apart from the suspension's instruction.
+    mails = notices(db, "task_destruction")
+    assert len(mails) == 8
+    body = runtime.vault.decrypt(mails[0].body_enc, field="notice.body")
+    assert "제37조제5항" in body and "2026년 12월 30일(수)까지" in body
 
     *rest, last = followups
     for t in rest:

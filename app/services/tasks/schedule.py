@@ -270,7 +270,7 @@ def _announce(
             session,
             rt,
             request,
-            kind="task_instruction",
+            kind="task_destruction",
             to=task.contact_email,
             key=f"{request.reference}:task:{task.id}:instruction",
             subject=subject,
