@@ -102,8 +102,6 @@ def start_execution(
     for task, holder in created:
         if task.contact_email:
             queue_instruction(session, rt, request, task, holder, actor=actor)
-    # Art. 21(1): what is kept under a statute is destroyed when its period ends.
-    schedule.schedule_retention_ends(session, rt, request, d, actor=actor)
     if request.type == "access":
         from app.services.access.package import access_granted
 
@@ -255,9 +253,13 @@ def finish_if_settled(session: Session, rt: Runtime, request: Request, *, actor:
     from app.services.closing import complete_request, latest_decision
 
     complete_request(session, rt, request, actor=actor)
+    d = latest_decision(session, request)
+    if d is not None:
+        # Art. 21(1): what is kept under a statute is destroyed when its period ends (a request
+        # withdrawn before it was carried out schedules nothing).
+        schedule.schedule_retention_ends(session, rt, request, d, actor=actor)
     if request.type == "suspension":
         # Art. 37(5): the suspended data is then destroyed or otherwise dealt with.
-        d = latest_decision(session, request)
         done = {i["item"] for t in own if t.status == TaskStatus.DONE for i in t.instructions}
         if d is not None and done:
             schedule.open_suspension_followup(session, rt, request, d, sorted(done), actor=actor)

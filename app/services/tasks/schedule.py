@@ -67,8 +67,23 @@ def schedule_retention_ends(
         dated, holders, destroy_days=rt.settings.retention_destroy_days
     )
     by_code = {h.code: h for h in holders}
+    # A holder the officer waived for an item (it never held it) has nothing to destroy.
+    waived = {
+        (t.holder_code, i["item"])
+        for t in session.exec(
+            select(Task).where(
+                Task.request_id == request.id,
+                Task.kind == TaskKind.DECISION,
+                Task.status == TaskStatus.WAIVED,
+            )
+        )
+        for i in t.instructions
+    }
     created = []
     for plan in plans:
+        items = tuple(i for i in plan.items if (plan.holder_code, i) not in waived)
+        if not items:
+            continue
         task = _new_task(
             request,
             d,
@@ -77,7 +92,7 @@ def schedule_retention_ends(
             kind=TaskKind.RETENTION_END,
             status=TaskStatus.SCHEDULED,
             instructions=[
-                {"item": i, "instruction": Instruction.DESTROY_AT_END.value} for i in plan.items
+                {"item": i, "instruction": Instruction.DESTROY_AT_END.value} for i in items
             ],
             opens_on=plan.opens_on,
             due_on=plan.due_on,
@@ -85,6 +100,8 @@ def schedule_retention_ends(
         session.add(task)
         created.append(task)
     session.flush()
+    if not created:
+        return []
     note(
         session,
         rt,
