@@ -5,10 +5,12 @@ injected: time moves, nothing sleeps."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -23,6 +25,11 @@ Headers = Callable[..., dict[str, str]]
 DELETED = [{"action": "deleted", "method": "irreversible_deletion"}]
 # Who holds 우노's 계약·청약철회·대금결제·재화 등의 공급 기록 in the policy's data map.
 PAYMENT_HOLDERS = {"uno_service_db", "aws", "hecto_financial", "hyosung_cms", "signok"}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"public_base_url": "http://testserver"}
 
 
 def notices(db: Session, kind: str) -> list[Notice]:
@@ -104,12 +111,26 @@ def test_a_kept_item_is_destroyed_after_its_period_and_the_certificate_records_i
     assert "분리해 보관" not in body and "2026년 12월 26일(토)까지" in body
     assert len(notices(db, "task_opened")) == len(scheduled)
 
+    # The holder confirms by its signed link, as for any task.
+    link = re.search(r"http://testserver(/tasks/confirm\?token=\S+)", body)
+    assert link is not None
+    page = client.get(link.group(1))
+    assert page.status_code == 200 and case.ref in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert csrf and token
+    form = {"csrf_token": csrf.group(1), "token": token.group(1)}
+    done = client.post("/tasks/confirm", data={**form, "method_deleted": "irreversible_deletion"})
+    assert done.status_code == 200 and "조치 완료가 확인되었습니다" in done.text
+
     # Overdue after Sat 2026-12-26: the owner is reminded once, though the request completed.
     clock.now = datetime(2026, 12, 27, 1, 0, tzinfo=UTC)
-    assert remind_overdue(runtime) == len(scheduled)
+    assert remind_overdue(runtime) == len(scheduled) - 1  # Hecto Financial has confirmed
     assert remind_overdue(runtime) == 0
 
     for t in of_kind(case, "retention_end"):
+        if t["status"] == "done":
+            continue
         done = act_on(case, t, "complete", {"actions": DELETED})
         assert done.status_code == 200, done.text
     assert case.status() == "completed"
