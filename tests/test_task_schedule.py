@@ -208,3 +208,12 @@ def test_advertising_and_communication_fact_records_hold_their_items() -> None:
         "contract_payment_records": ("keep", "ecommerce_advertising", date(2027, 5, 2)),
         "ip_address": ("delete", None, None),
     }
+
+
+def test_the_worker_opens_scheduled_tasks_with_the_sla_sweep(runtime: Runtime) -> None:
+    from app.services.jobs import periodic_jobs
+
+    jobs = {job.name: job for job in periodic_jobs(runtime)}
+    assert "Scheduled tasks" in jobs
+    assert jobs["Scheduled tasks"].every_seconds == runtime.settings.sla_sweep_minutes * 60
+    assert jobs["Scheduled tasks"].run() == 0  # nothing scheduled
