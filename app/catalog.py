@@ -11,6 +11,7 @@ from app.policy import Contact, DataItem, Policy, RetentionRule
 from app.workflows.deadlines import period_for
 from app.workflows.grounds import GROUNDS
 from app.workflows.remedies import objection_method
+from app.workflows.retention import BASIS_LABELS_KO, statute_citation
 
 _CATEGORY_KO = {"required": "필수항목", "optional": "선택항목", "auto": "자동수집"}
 
@@ -30,6 +31,7 @@ def build_catalog(policy: Policy) -> dict[str, Any]:
             for t in policy.rights.request_types
         ],
         "request_channels": list(policy.rights.channels),
+        "request_channels_text": channels_text(policy),
         "services": [
             {
                 "code": s.code,
@@ -79,13 +81,17 @@ def _item(item: DataItem, rules: dict[str, RetentionRule]) -> dict[str, Any]:
         "category_label": _CATEGORY_KO[item.category],
         "context": item.context,
         "purposes": list(item.purposes),
+        # Art. 15(1): what the item rests on; a consent withdrawal reaches only "consent".
+        "basis": item.basis,
+        "basis_label": BASIS_LABELS_KO[item.basis],
+        "basis_article": item.basis_article,
         "retention": list(item.retention),
         "retention_text": "; ".join(_retention_text(rules[code]) for code in item.retention),
     }
 
 
 def _retention_text(rule: RetentionRule) -> str:
-    source = f"「{rule.statute}」에 따른 " if rule.statute else ""
+    source = f"{statute_citation(rule.statute, rule.article)}에 따른 " if rule.statute else ""
     text = f"{source}{rule.name}: {rule.period}"
     if rule.exceptions:
         text += f" (다만 {'; '.join(e.text for e in rule.exceptions)})"
@@ -101,6 +107,7 @@ def _rule(rule: RetentionRule) -> dict[str, Any]:
         "months": rule.duration_months,
         "counted_from": rule.counted_from,
         "statute": rule.statute,
+        "article": rule.article,
         "statutory": rule.statutory,
         "text": _retention_text(rule),
         "exceptions": [{"code": e.code, "text": e.text} for e in rule.exceptions],
@@ -109,3 +116,13 @@ def _rule(rule: RetentionRule) -> dict[str, Any]:
 
 def _contact(contact: Contact) -> dict[str, Any]:
     return contact.model_dump(exclude_none=True)
+
+
+def channels_text(policy: Policy) -> str:
+    """The policy's sentence on how rights are exercised (seed §7②), naming every published
+    channel: Decree art. 41(2) asks for ways at least as easy as those used to collect."""
+    listed = ", ".join(policy.rights.channels)
+    return (
+        "권리 행사는 「개인정보 보호법」 시행령 제41조에 따라 "
+        f"{listed} 등을 통하여 하실 수 있으며, 회사는 이에 대해 지체 없이 조치하겠습니다."
+    )

@@ -1,4 +1,5 @@
-"""`rightsdesk` command: serve, worker, migrate, staff add / revoke, sla sweep, channeltalk."""
+"""`rightsdesk` command: serve, worker, migrate, staff add / revoke, sla sweep, channeltalk,
+calendar recompute."""
 
 from __future__ import annotations
 
@@ -105,6 +106,22 @@ def _sla_sweep(_: argparse.Namespace) -> int:
     runtime = _runtime(settings)
     result = sweep(runtime)
     print(json.dumps(result.as_dict()))
+    return 0
+
+
+def _calendar_recompute(_: argparse.Namespace) -> int:
+    """Count every open request's deadline again with the calendar now configured."""
+    from app.services.requests.recompute import recompute_deadlines
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    result = recompute_deadlines(_runtime(settings))
+    print(json.dumps(result.as_dict()))
+    print(
+        f"{result.changed} deadline(s) changed of {result.examined} open request(s);"
+        f" {result.still_unconfirmed} still unconfirmed",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -257,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     sla_sub.add_parser(
         "sweep", help="queue due-soon, overdue and unassigned reminders (each once); for cron"
     ).set_defaults(func=_sla_sweep)
+
+    calendar = sub.add_parser("calendar", help="the holiday calendar of legal deadlines")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
+    calendar_sub.add_parser(
+        "recompute",
+        help="re-derive open requests' deadlines after the calendar was extended; print counts",
+    ).set_defaults(func=_calendar_recompute)
 
     channeltalk = sub.add_parser("channeltalk", help="Channel Talk integration")
     ct_sub = channeltalk.add_subparsers(dest="channeltalk_command", required=True)

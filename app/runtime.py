@@ -22,7 +22,7 @@ from app.policy import Policy, load_policy
 from app.private_files import private_dir
 from app.settings import Settings
 from app.workflows import rrn
-from app.workflows.deadlines import HolidayCalendar
+from app.workflows.deadlines import HolidayCalendar, calendar_days_left, kst_date
 
 
 @dataclass
@@ -83,6 +83,18 @@ def check_channeltalk_services(settings: Settings, policy: Policy) -> None:
         )
 
 
+def _warn_if_calendar_runs_out(settings: Settings, now: datetime) -> None:
+    left = calendar_days_left(kst_date(now), settings.calendar_last_year)
+    if left <= settings.calendar_warn_days:
+        logging.getLogger("rightsdesk").warning(
+            "the confirmed holiday calendar ends on %s-12-31 (%d day(s) left): check the next "
+            "year's 공휴일 in the holiday file, raise RIGHTSDESK_CALENDAR_LAST_YEAR and run "
+            "`rightsdesk calendar recompute`; deadlines past it are flagged unconfirmed",
+            settings.calendar_last_year,
+            left,
+        )
+
+
 def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
     """Load and validate everything once at start-up, so a bad policy or key fails fast."""
     if settings.notice_lease_seconds < settings.slowest_send_seconds * 1.1:
@@ -92,6 +104,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             settings.notice_lease_seconds,
             settings.slowest_send_seconds,
         )
+    _warn_if_calendar_runs_out(settings, clock())
     private_dir(settings.data_dir)  # the database, key, evidence and mail drop live here
     # Free text is scrubbed of resident registration numbers before it is sealed (art. 24-2).
     vault = Vault.from_text(data_key_text(settings), scrub=rrn.mask)

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # Years whose public holidays are confirmed; a deadline beyond them is flagged.
     calendar_first_year: int = 2020
     calendar_last_year: int = 2027
+    # Start-up warns (log) once today is within this many days of CALENDAR_LAST_YEAR's end.
+    calendar_warn_days: int = Field(default=60, ge=0)
 
     # Where people reach the web form (e.g. https://privacy.carecrm.co.kr); notices then link
     # to its status page. Without it they name the page but carry no link.
@@ -167,6 +169,8 @@ class Settings(BaseSettings):
     # worker's notice can be taken over and sent twice.
     notice_lease_seconds: float = Field(default=600.0, gt=0)
     worker_poll_seconds: float = Field(default=2.0, gt=0)
+    # Notices a worker claims in one transaction, sends, and records in one more: fewer
+    # commits per e-mail, and at most this many sent twice after a worker crash.
     worker_batch_size: int = Field(default=20, ge=1, le=500)
     # `rightsdesk worker` lowers its CPU priority by this much (Unix nice), so web processes
     # on the same host come first when the CPU is short; 0 leaves it as started.

@@ -23,6 +23,7 @@ from app.models.staff import AccessLog
 from app.models.task import Task
 from app.runtime import Runtime
 from app.services.tasks.links import link_token
+from app.workflows.access_package import ALL_SCOPES, build_statement
 from tests.conftest import Clock, request_body
 from tests.factories import (
     ELF,
@@ -483,3 +484,25 @@ def test_a_partial_grant_lists_the_withheld_items_with_their_ground(
     statement = _text(_zip(case.download().content).read("열람내역서.html").decode())
     assert "열람을 제한한 개인정보" in statement
     assert "접속기록" in statement and "제35조제4항제2호" in statement
+
+
+def test_the_consent_facts_follow_each_items_legal_basis(runtime: Runtime) -> None:
+    """Decree art. 41(1)5: only a consent-based item says it was agreed to and can be
+    withdrawn; a contract or statute item says it is processed without consent, and on what."""
+    statement = build_statement(
+        runtime.policy,
+        service_code="uno",
+        reference="DSR-2612-TEST0001",
+        scope=ALL_SCOPES,
+        granted=["birth_date", "manager_name", "contract_payment_records"],
+        withheld=[],
+        files_by_holder={},
+        holder_names={},
+    )
+    consent = {i.code: i.consent for i in statement.items}
+    assert "동의하신 경우에만" in consent["birth_date"] and "철회" in consent["birth_date"]
+    assert "제15조제1항제1호" in consent["birth_date"]
+    assert consent["manager_name"].startswith("동의가 아니라 서비스 이용계약")
+    assert "제15조제1항제4호" in consent["manager_name"]
+    assert consent["contract_payment_records"].startswith("동의가 아니라 법령에 따른")
+    assert "전자상거래" in consent["contract_payment_records"]

@@ -161,3 +161,21 @@ def test_demo_loads_synthetic_requests_but_never_in_production(tmp_path: Path) -
     assert len(overdue["items"]) == 1  # received 20 days ago, still in review
     production = rightsdesk(env | {"RIGHTSDESK_ENV": "production"}, "demo")
     assert production.returncode == 1 and "never loaded in production" in production.stderr
+
+
+def test_calendar_recompute_prints_its_counts(tmp_path: Path) -> None:
+    env = {
+        "RIGHTSDESK_ENV": "test",
+        "RIGHTSDESK_DATA_DIR": str(tmp_path),
+        "RIGHTSDESK_DATA_KEY": TEST_KEY,
+    }
+    assert rightsdesk(env, "migrate").returncode == 0
+    settings = Settings(env="test", data_dir=tmp_path, data_key=TEST_KEY)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/v1/requests", json=request_body()).status_code == 201
+    result = rightsdesk(env, "calendar", "recompute")
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout.strip())
+    # Filed with the calendar the command loads: examined, nothing to change.
+    assert counts == {"examined": 1, "changed": 0, "still_unconfirmed": 0}
+    assert "0 deadline(s) changed of 1 open request(s)" in result.stderr

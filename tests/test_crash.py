@@ -26,10 +26,11 @@ same reference) exactly when it had been stored, else a new one: the client can 
 the uncertainty without making a second request. The audit chains verify
 (`rightsdesk audit verify`).
 
-Notices, "sent once": SMTP cannot be exactly-once. The worker commits the claim and an
-attempt record before talking to SMTP and the outcome after; a process killed between the
-receiving server's "250" and that second commit leaves a notice that *was* delivered but is
-still pending in the database, with an attempt that never finished. Nobody can know whether
+Notices, "sent once": SMTP cannot be exactly-once. The worker commits the claim of a batch
+of notices (WORKER_BATCH_SIZE), with an attempt record each, before talking to SMTP, and the
+batch's outcomes after its last send; a process killed between the receiving server's "250"
+and that second commit leaves notices that *were* delivered but are still pending in the
+database, with attempts that never finished. Nobody can know whether
 the message got through, so after the lease (2 s here) the notice is sent again, under the
 same Message-ID `rightsdesk-notice-<id>`, which lets the receiving side drop the copy. So
 the honest claim, and what is asserted:
@@ -39,13 +40,15 @@ the honest claim, and what is asserted:
 * no Message-ID was received twice before the crash, nor twice after the restart: without
   a crash nothing is sent twice;
 * a Message-ID received both before and after the crash belongs to a notice whose attempt
-  was open at the kill (claimed, not finished). The embedded worker sends one notice at a
-  time in one thread, so at most ONE attempt is open at a kill, and at most one notice is
-  sent twice per crash (a bound tighter than the worker's batch size); the two copies carry
-  the same recipient, subject and body (for a one-time code: the same code);
+  was open at the kill (claimed, not finished). The embedded worker works one batch at a
+  time in one thread, so at most one batch of attempts (WORKER_BATCH_SIZE, 20) is open at a
+  kill, and at most that many notices are sent twice per crash: those of the batch sent
+  before the kill. The two copies carry the same recipient, subject and body (for a
+  one-time code: the same code);
 * at the crash point: every notice the database calls delivered had reached the SMTP
   server, and a notice that reached it without being marked delivered is the open one;
-* `mid_send`: exactly one duplicate, the held-back notice.
+* `mid_send`: the held-back notice is sent twice; any other duplicate was sent before it in
+  its batch.
 
 The kill moment comes from RIGHTSDESK_CRASH_SEED when set (to replay a failure), else from a
 fresh seed that is printed and named in every assertion message.
@@ -83,6 +86,7 @@ from tests.servers import ROOT, MailHandler, Received, ServerProcess, SmtpServer
 CLIENTS = 8
 FILINGS = 150
 LEASE_SECONDS = 2.0
+BATCH = 20  # WORKER_BATCH_SIZE's default
 KINDS = {"receipt", "verification_code"}
 
 
@@ -293,6 +297,7 @@ def test_sigkill_during_a_burst_loses_no_filing_and_sends_each_notice_once(
         RIGHTSDESK_PUBLIC_RATE_LIMIT_PER_MINUTE="0",
         RIGHTSDESK_EMBEDDED_WORKER="true",
         RIGHTSDESK_WORKER_POLL_SECONDS="0.05",
+        RIGHTSDESK_WORKER_BATCH_SIZE=str(BATCH),
         RIGHTSDESK_NOTICE_LEASE_SECONDS=str(LEASE_SECONDS),
         RIGHTSDESK_LOG_LEVEL="info",
     )
@@ -334,7 +339,7 @@ def test_sigkill_during_a_burst_loses_no_filing_and_sends_each_notice_once(
         sent_before = Counter(notice_id(m) for m in before)
         assert max(sent_before.values(), default=1) == 1, f"{ctx} sent twice without a crash"
         open_ids = {a.notice_id for a in crashed.open_attempts()}
-        assert len(crashed.open_attempts()) <= 1, f"{ctx} one worker, one send at a time"
+        assert len(crashed.open_attempts()) <= BATCH, f"{ctx} one worker, one batch at a time"
         delivered = {i for i, n in crashed.notices.items() if n.status == "delivered"}
         assert delivered <= set(sent_before), f"{ctx} marked delivered, never received"
         assert set(sent_before) - delivered <= open_ids, (
@@ -342,7 +347,7 @@ def test_sigkill_during_a_burst_loses_no_filing_and_sends_each_notice_once(
         )
         if kill_at == "mid_send":
             held = gate.caught_id
-            assert held is not None and open_ids == {held}, f"{ctx} {open_ids} vs {held}"
+            assert held is not None and held in open_ids, f"{ctx} {open_ids} vs {held}"
             assert crashed.notices[held].status == "pending", ctx
             assert held in sent_before, ctx
 
@@ -413,7 +418,7 @@ def test_sigkill_during_a_burst_loses_no_filing_and_sends_each_notice_once(
         duplicates = set(sent_before) & set(sent_after)
         assert duplicates <= open_ids, f"{ctx} duplicates {duplicates} not from the crash"
         if kill_at == "mid_send":
-            assert duplicates == {gate.caught_id}, f"{ctx} {duplicates}"
+            assert gate.caught_id in duplicates, f"{ctx} {duplicates}"
         for nid in duplicates:
             first = next(m for m in before if notice_id(m) == nid).message
             again = next(m for m in after if notice_id(m) == nid).message

@@ -280,14 +280,11 @@ def test_loader_takes_package_holidays_substitutes_and_sundays(cal: HolidayCalen
     assert cal.holiday_name(date(2026, 11, 28)) is None  # Saturdays are not 공휴일
 
 
-def test_shipped_overrides_drop_unverified_labour_day_2026(cal: HolidayCalendar) -> None:
-    package_only = load_calendar(2026, 2026, None)
-    assert package_only.holiday_name(date(2026, 5, 1)) == "노동절"
-    assert cal.holiday_name(date(2026, 5, 1)) is None
-    # Day 10 = Fri 2026-05-01: the conservative calendar does not roll it to Monday 05-04.
+def test_labour_day_2026_is_a_public_holiday(cal: HolidayCalendar) -> None:
+    # 노동절 is a 공휴일 from 2026 (law §9): day 10 = Fri 2026-05-01 rolls to Monday 05-04.
+    assert cal.holiday_name(date(2026, 5, 1)) == "노동절"
     received = kst(2026, 4, 21, 10, 0)
-    assert legal_deadline(received, 10, package_only).due_on == date(2026, 5, 4)
-    assert legal_deadline(received, 10, cal).due_on == date(2026, 5, 1)
+    assert legal_deadline(received, 10, cal).due_on == date(2026, 5, 4)
 
 
 def test_override_file_adds_and_removes_days(tmp_path: Path) -> None:

@@ -236,6 +236,42 @@ def test_minor_of_14_to_18_may_file_personally(client: TestClient) -> None:
     assert file(client, request_body(subject=teen)).status_code == 201
 
 
+# --- a birth date only where the service collected one (law rule 20) ---------------------------
+
+
+def test_a_service_that_never_collected_a_birth_date_files_without_one(
+    client: TestClient, staff_headers: Any
+) -> None:
+    doctor = {"name": "정의사", "email": "doctor.jung@example.com", "under_14": False}
+    resp = file(client, request_body(service="webersoft", subject=doctor))
+    assert resp.status_code == 201, resp.text
+    detail = client.get(
+        f"/v1/staff/requests/{resp.json()['reference']}", headers=staff_headers("agent")
+    ).json()
+    assert detail["subject"]["birth_date"] is None
+
+
+def test_without_a_birth_date_the_under_14_answer_is_needed_and_applied(
+    client: TestClient,
+) -> None:
+    no_answer = {"name": "정의사", "email": "doctor.jung@example.com"}
+    resp = file(client, request_body(service="webersoft", subject=no_answer))
+    assert_problem(resp, 422, "validation_error", "subject.under_14")
+    child = {**no_answer, "under_14": True}
+    resp = file(client, request_body(service="webersoft", subject=child))
+    assert_problem(resp, 422, "legal_representative_required", "requester.relationship")
+    parent = {"relationship": "legal_representative", "name": "정부모", "birth_date": "1985-07-07"}
+    resp = file(client, request_body(service="webersoft", subject=child, requester=parent))
+    assert resp.status_code == 201, resp.text
+
+
+def test_a_service_that_collected_birth_dates_still_requires_one(client: TestClient) -> None:
+    for service in ("uno", "smartcrm"):
+        answered = {"name": "김가상", "email": "a@example.com", "under_14": False}
+        resp = file(client, request_body(service=service, subject=answered))
+        assert_problem(resp, 422, "validation_error", "subject.birth_date")
+
+
 # --- delegates and 위임장 (Decree art. 45, form No. 11) ----------------------------------------
 
 

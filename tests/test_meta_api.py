@@ -20,6 +20,17 @@ def test_deadline_endpoint_explains_each_rolled_day(client: TestClient) -> None:
     assert body["target_date"] == "2026-12-24"  # 12-25 is 성탄절: one working day earlier
 
 
+def test_a_deadline_ending_on_labour_day_2026_moves_to_monday(client: TestClient) -> None:
+    resp = client.get(
+        "/v1/deadlines", params={"type": "access", "received_at": "2026-04-21T10:00:00+09:00"}
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["legal_deadline"] == "2026-05-04"
+    notes = {step["date"]: step["note"] for step in body["explain"]}
+    assert "노동절" in notes["2026-05-01"]
+
+
 def test_deadline_beyond_the_confirmed_calendar_is_flagged(client: TestClient) -> None:
     resp = client.get("/v1/deadlines", params={"received_at": "2027-12-28T10:00:00+09:00"})
     assert resp.json()["calendar_confirmed"] is False
@@ -50,3 +61,23 @@ def test_api_docs_work_without_a_cdn(client: TestClient) -> None:
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/v1/requests" in spec["paths"] and "/v1/staff/requests" in spec["paths"]
+
+
+PUBLISHED_CHANNELS = ["웹 양식", "전화", "채널톡 채팅", "서면", "전자우편", "모사전송(FAX)"]
+
+
+def test_published_request_channels_include_every_way_data_was_collected(
+    client: TestClient,
+) -> None:
+    # Decree art. 41(2): the web form, phone and Channel Talk besides letter, e-mail and fax.
+    body = client.get("/v1/catalog").json()
+    assert body["request_channels"] == PUBLISHED_CHANNELS
+    sentence = body["request_channels_text"]
+    assert "시행령 제41조" in sentence
+    assert all(ch in sentence for ch in PUBLISHED_CHANNELS)
+
+    landing = client.get("/").text
+    how = landing[landing.index('id="how-h"') : landing.index('id="need-h"')]
+    for ch in PUBLISHED_CHANNELS:
+        assert ch in how
+    assert 'href="/form"' in how and "070-4895-0876" in how and "heegon.oh@carelabs.co.kr" in how

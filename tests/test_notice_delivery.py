@@ -20,6 +20,7 @@ from app.integrations.delivery import Outgoing, TransientDeliveryError
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import Event, Request
 from app.runtime import Runtime
+from app.services.notices.batch import Outcome, claim, finish
 from app.services.notices.outbox import Outbox, retry_delay
 from app.services.notices.queue import queue_notice
 from app.settings import Settings
@@ -243,12 +244,11 @@ def test_a_worker_that_died_mid_send_is_taken_over_after_its_lease(
 ) -> None:
     file(client, request_body())
     [notice] = notices(db)
-    assert notice.id is not None
-    assert outbox._claim(notice.id) is not None  # claimed, then the process "died"
-    assert outbox.run_once() == 1  # only the code: the receipt is leased to the dead worker
-    assert mail(smtp) == []
+    assert len(claim(runtime, outbox.transports, 20)) == 2  # claimed, then the process "died"
+    assert outbox.run_once() == 0  # the receipt and the code are leased to the dead worker
+    assert smtp.received == []
     clock.advance(seconds=runtime.settings.notice_lease_seconds + 1)
-    assert outbox.run_once() == 1
+    assert outbox.run_once() == 2
     assert len(mail(smtp)) == 1
     # The retry carries the notice's stable Message-ID, so a downstream copy is recognisable.
     assert mail(smtp)[0].message["Message-ID"].startswith(f"<rightsdesk-notice-{notice.id}@")
@@ -481,15 +481,22 @@ def test_an_attempt_that_outlived_its_lease_does_not_overwrite_the_new_claim(
 ) -> None:
     file(client, request_body())
     first = Outbox(runtime, {"email": _Recorder(), "sms": _Recorder()})
-    claim = first._claim(notices(db)[0].id or 0)
-    assert claim is not None
+    claimed = claim(runtime, first.transports, 20)
+    assert len(claimed) == 2
     clock.advance(seconds=runtime.settings.notice_lease_seconds + 1)  # the first worker stalls
     second = Outbox(runtime, {"email": _Recorder(), "sms": _Recorder()})
-    second.run_once()
-    first._record(claim[0], claim[1], claim[2], "slow", TransientDeliveryError("late"))
+    assert second.run_once() == 2
+    late = [Outcome(c, TransientDeliveryError("late"), clock()) for c in claimed]
+    finish(runtime, late, [], random.Random(1))
     db.expire_all()
     notice = notices(db)[0]
     assert (notice.status, notice.attempts) == ("delivered", 2)
+    outcomes = db.exec(
+        select(NoticeAttempt.outcome)
+        .where(NoticeAttempt.notice_id == notice.id)
+        .order_by(NoticeAttempt.number)  # type: ignore[arg-type]
+    ).all()
+    assert outcomes == ["retry", "delivered"]
 
 
 class _Recorder:

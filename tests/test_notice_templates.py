@@ -422,7 +422,9 @@ def test_deletion_refused_under_36_1_proviso_states_the_statute(policy: Policy) 
     assert "결제 기록은 법령에 따라 5년간 보존해야 합니다." in body
     assert "개인정보 보호법 제36조제1항 단서" in body
     assert STATUTE in body  # 표준지침 32②
-    assert "제21조제3항" in body and "■ 이의제기 방법" in body
+    # Art. 21(1) proviso keeps the data; art. 21(3) stores it apart.
+    assert "「개인정보 보호법」 제21조제1항 단서" in body and "같은 조 제3항" in body
+    assert "■ 이의제기 방법" in body
 
 
 def test_suspension_and_consent_withdrawal_results_state_what_was_done(policy: Policy) -> None:

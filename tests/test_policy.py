@@ -661,6 +661,13 @@ BAD_FILES: dict[str, tuple[Callable[[str], str], list[str]]] = {
         _swap('identifiers = ["email"]', "identifiers = []"),
         ["services[portal].holders[portal_db].identifiers", "must list at least one entry"],
     ),
+    "birth_date_item_in_a_service_that_collects_none": (
+        _chain(
+            _after('name = "포털"', "\ncollects_birth_date = false"),
+            _swap('code = "email"\nname = "이메일"', 'code = "birth_date"\nname = "생년월일"'),
+        ),
+        ["services[portal]", "has a birth_date item but collects_birth_date = false"],
+    ),
     "holder_unknown_identifier": (
         _swap('identifiers = ["email"]', 'identifiers = ["ssn"]'),
         ["services[portal].holders[portal_db].identifiers[0]", "'ssn'"],
@@ -680,6 +687,12 @@ def test_bad_policy_files_raise_policy_error_naming_the_entry(tmp_path: Path, ca
         assert fragment in message
     # Only the real problem is reported, not follow-on noise.
     assert message.count("\n  ") <= 1
+
+
+def test_shipped_policy_says_which_services_collected_a_birth_date(policy: Policy) -> None:
+    # Law rule 20: the seed policy lists 생년월일 for 우노 and 스마트CRM only.
+    collects = {s.code: s.collects_birth_date for s in policy.services}
+    assert collects == {"uno": True, "smartcrm": True, "webersoft": False, "carecrm": False}
 
 
 def test_shipped_file_error_names_service_and_item(tmp_path: Path) -> None:

@@ -70,7 +70,10 @@ def test_payment_record_is_kept_under_the_ecommerce_act_and_the_inquiry_deleted(
     assert f"「{ECOMMERCE_ACT}」" in kept.reason_ko
     assert "2030년 11월 20일" in kept.reason_ko
     assert kept.reason_ko == (
-        f"「{ECOMMERCE_ACT}」에 따라 2030년 11월 20일까지 별도로 분리하여 보관한 뒤 파기합니다."
+        f"「{ECOMMERCE_ACT}」 제6조제1항, 같은 법 시행령 제6조제1항제2호·제3호에 따라"
+        " 보존해야 하는 정보이므로 「개인정보 보호법」 제21조제1항 단서에 따라 파기하지 않고,"
+        " 같은 조 제3항에 따라 다른 개인정보와 분리하여 2030년 11월 20일까지 보관한 뒤"
+        " 파기합니다."
     )
 
     # The inquiry (3 months from collection) is consent-based: the request ends it at once,
@@ -82,6 +85,7 @@ def test_payment_record_is_kept_under_the_ecommerce_act_and_the_inquiry_deleted(
         keep_until=None,
         rule=None,
         statute=None,
+        article=None,
         record=None,
         reason_ko="지체 없이 복구·재생할 수 없도록 파기합니다.",
     )
@@ -249,7 +253,8 @@ def test_access_logs_are_kept_three_months(policy: Policy) -> None:
         )
         assert plan.statute == "통신비밀보호법"
         assert plan.record == "컴퓨터통신, 인터넷 로그기록자료, 접속지 추적자료"
-        assert plan.reason_ko.startswith("「통신비밀보호법」에 따라 2027년 1월 1일까지")
+        assert plan.reason_ko.startswith("「통신비밀보호법」 제15조의2제2항")
+        assert "제21조제1항 단서" in plan.reason_ko and "2027년 1월 1일까지" in plan.reason_ko
     assert terminal.item_name == "단말기 정보"
     assert address.action == "delete"
 
@@ -292,6 +297,7 @@ def test_statutory_rule_without_a_fixed_period_cannot_be_planned(policy: Policy)
         period="사건 종료 시까지",
         until="contract_end",
         statute="어느 법률",
+        article="제1조",
         statutory=True,
     )
     other = policy.model_copy(update={"retention_rules": (*policy.retention_rules, odd)})

@@ -116,6 +116,34 @@ def test_a_child_filing_alone_is_told_how_to_file(page: Page, live_server: str) 
     shot(page, "06-child-guidance")
 
 
+def test_a_service_without_birth_dates_asks_under_14_on_the_form(
+    page: Page, live_server: str
+) -> None:
+    page.goto(live_server + "/form")
+    page.select_option("#type", "access")
+    page.select_option("#service", "uno")
+    # 우노 collected birth dates: the birth date is asked, the yes/no question is not.
+    assert page.is_visible("#subject_birth_date")
+    assert not page.is_visible("#subject_under_14")
+    page.select_option("#service", "webersoft")
+    # 위버소프트 never collected one (law rule 20): the question takes its place.
+    assert not page.is_visible("#subject_birth_date")
+    assert page.is_visible("#subject_under_14")
+    assert "만 14세 미만입니까?" in page.inner_text("#subject_under_14")
+    page.fill("#subject_name", "정의사")
+    page.fill("#subject_email", "doctor.jung@example.com")
+    page.check("#subject_under_14_yes")
+    shot(page, "06b-under-14-question")
+    page.click("button[type=submit]")
+    assert "법정대리인" in page.inner_text("#relationship-error")
+    assert page.is_checked("#subject_under_14_yes")  # the answer is kept
+    shot(page, "06c-under-14-guidance")
+    page.check("#subject_under_14_no")
+    page.click("button[type=submit]")
+    assert re.search(r"DSR-\d{4}-[0-9A-Z]{8}", page.inner_text("main"))
+    shot(page, "06d-filed-without-birth-date")
+
+
 def test_pages_fit_a_phone_screen(page: Page, live_server: str) -> None:
     """No horizontal scrolling at 360 px: the page is no wider than the viewport."""
     for path in ("/", "/form", "/status"):

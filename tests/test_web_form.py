@@ -120,6 +120,41 @@ def test_a_child_filing_as_self_gets_the_legal_representative_guidance(
     assert re.search(r'<input id="subject_birth_date"[^>]*value="2013-06-01"', html)
 
 
+def test_a_service_without_birth_dates_asks_under_14_instead(
+    client: TestClient, db: Session
+) -> None:
+    page = client.get("/form").text
+    assert '<option value="webersoft" data-no-birth>' in page
+    assert '<option value="uno">' in page  # 우노 collected birth dates: asked as before
+    assert "만 14세 미만입니까?" in page
+    landing = client.get("/").text
+    assert "위버소프트, 브랜드 사이트(CARECRM) 서비스는 생년월일을 받지 않았으므로" in landing
+
+    adult = form_fields(csrf_token(client), service="webersoft", subject_birth_date="")
+    unanswered = post_form(client, adult)
+    assert filed(db) == []
+    assert 'id="subject_under_14-error"' in unanswered.text
+    assert 'href="#subject_under_14"' in unanswered.text
+
+    child = post_form(client, {**adult, "subject_under_14": "yes"})
+    assert filed(db) == []
+    assert 'id="relationship-error"' in child.text and "가족관계증명서" in child.text
+    assert re.search(r'id="subject_under_14_yes"[^>]*value="yes" checked', child.text)
+
+    resp = post_form(client, {**adult, "subject_under_14": "no"})
+    assert resp.status_code == 200 and "접수번호" in resp.text
+    assert len(filed(db)) == 1
+
+
+def test_a_service_with_birth_dates_still_needs_one_on_the_form(
+    client: TestClient, db: Session
+) -> None:
+    fields = form_fields(csrf_token(client), subject_birth_date="", subject_under_14="no")
+    resp = post_form(client, fields)
+    assert filed(db) == []
+    assert 'id="subject_birth_date-error"' in resp.text
+
+
 def test_field_errors_are_tied_to_their_inputs(client: TestClient, db: Session) -> None:
     token = csrf_token(client)
     resp = post_form(client, form_fields(token, subject_birth_date="", subject_email="bad"))

@@ -41,6 +41,7 @@ class RetentionEntry(BaseModel):
     keep_until: date | None
     rule: str | None
     statute: str | None
+    article: str | None = None  # the statute's provision (stored plans before it have none)
     reason: str  # the sentence for the subject's notice
 
 

@@ -55,9 +55,12 @@ class _In(BaseModel):
 
 class SubjectIn(_In):
     name: Name
-    birth_date: date
+    # Required where the service collected a birth date (policy `collects_birth_date`).
+    birth_date: date | None = None
     email: Email | None = None
     phone: Phone | None = None
+    # "만 14세 미만입니까?": the answer taken where no birth date is held (art. 38(2)).
+    under_14: bool | None = None
 
 
 class RequesterIn(_In):
@@ -72,7 +75,8 @@ class DelegationIn(_In):
     """The fields of 위임장 (PIPC notice form No. 11)."""
 
     delegator_name: Name
-    delegator_birth_date: date
+    # Required where the service collected birth dates (law rule 20), like subject.birth_date.
+    delegator_birth_date: date | None = None
     delegator_phone: Phone | None = None
     delegator_address: ShortText | None = None
     delegate_name: Name
@@ -169,6 +173,8 @@ class RequestPublic(BaseModel):
     outcome: str | None
     received_at: datetime
     legal_deadline: date
+    # The deadline reached past the confirmed holiday calendar (law rule 5): it may move.
+    deadline_unconfirmed: bool = False
     next_action: str
     decision: dict[str, object] | None = None
     notices: list[NoticeSummary] = Field(default_factory=list)
@@ -193,6 +199,8 @@ class QueueItem(BaseModel):
     # After completion: the day the next scheduled destruction of an item kept under a statute
     # opens (art. 21(1)); None when nothing is scheduled.
     next_scheduled_on: date | None = None
+    # The legal deadline reached past the confirmed holiday calendar (law rule 5).
+    deadline_unconfirmed: bool = False
 
 
 class QueuePage(BaseModel):
@@ -298,7 +306,6 @@ class StaffRequestDetail(QueueItem):
 
     outcome: str | None
     version: int
-    deadline_unconfirmed: bool
     period_days: int
     items: list[str]
     # Access: what the subject asked to see (Decree art. 41(1) 1-5); None = all five.

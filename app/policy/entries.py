@@ -106,6 +106,9 @@ class RetentionRule(_Model):
     years: int | None = Field(default=None, gt=0)
     counted_from: Literal["collection", "record_creation"] | None = None
     statute: str | None = None
+    # The statute's provision that imposes the duty, e.g. 제6조제1항 (same law's decree named in
+    # it where the period is set there): a refusal to delete cites it (art. 21(1) proviso).
+    article: str | None = None
     # Another law obliges keeping the data: deletion meets art. 36(1) proviso and the data is
     # stored separately (art. 21(3)).
     statutory: bool
@@ -125,6 +128,8 @@ class RetentionRule(_Model):
             )
         if self.statutory and not self.statute:
             raise ValueError(f"retention rule {self.code!r} is statutory but names no statute")
+        if self.statutory and not self.article:
+            raise ValueError(f"retention rule {self.code!r} is statutory but names no article")
         _check_unique(f"exception (rule {self.code!r})", (e.code for e in self.exceptions))
         return self
 
@@ -143,16 +148,54 @@ class CollectionContext(_Model):
     name: Text
 
 
+Basis = Literal["consent", "contract", "statute"]
+
+# PIPA art. 15(1): the legal basis of processing, read from the policy's 필수/선택/자동수집
+# columns where the file does not state it (docs/decisions.md "Legal basis per item"):
+# a required item is needed for the service contract (15(1)4), an optional one is given on
+# consent (15(1)1), an automatically collected one is made by running the contracted service
+# (15(1)4). An item kept because a statute makes the company create and keep it says so.
+BASIS_FROM_CATEGORY: dict[str, Basis] = {
+    "required": "contract",
+    "optional": "consent",
+    "auto": "contract",
+}
+BASIS_ARTICLE: dict[str, str] = {
+    "consent": "개인정보 보호법 제15조제1항제1호",
+    "contract": "개인정보 보호법 제15조제1항제4호",
+}
+
+
 class DataItem(_Model):
     code: Code
     name: Text
     category: Literal["required", "optional", "auto"]  # 필수항목 / 선택항목 / 자동수집
+    # Art. 15(1): consent (1호), contract (4호) or a statutory duty (2호). A consent
+    # withdrawal (art. 37(1), (3)) reaches only consent-based items.
+    # Both are filled from `category` before validation when the file leaves them out (the
+    # defaults only keep a bad category from being reported three times).
+    basis: Basis = "consent"
+    basis_article: str = ""  # the provision, e.g. 개인정보 보호법 제15조제1항제4호
     context: Code | None = None  # None: collected automatically, no collection step
     components: tuple[Text, ...] = ()  # listed details, e.g. 단말기 정보(IP, user-agent)
     purposes: tuple[Code, ...]
     retention: tuple[Code, ...]
 
     _non_empty = field_validator("purposes", "retention")(_require_entries)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_basis(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("basis") is None and data.get("category") in BASIS_FROM_CATEGORY:
+            data["basis"] = BASIS_FROM_CATEGORY[data["category"]]
+        if data.get("basis_article") is None and data.get("basis") in BASIS_ARTICLE:
+            data["basis_article"] = BASIS_ARTICLE[data["basis"]]
+        if data.get("basis") == "statute" and not data.get("basis_article"):
+            raise ValueError(f"item {data.get('code')!r} rests on a statute but names no article")
+        return data
 
 
 Identifier = Literal["name", "email", "phone", "birth_date", "member_id"]
@@ -212,11 +255,19 @@ class Service(_Model):
     contexts: tuple[CollectionContext, ...] = ()
     items: tuple[DataItem, ...] = ()
     holders: tuple[Holder, ...] = ()  # where the items live; every item has at least one
+    # Whether the service collected a birth date (an item `birth_date`). Law rule 20 (art.
+    # 38(4)): a request may not ask for what collection did not, so a filing for a service
+    # that never collected one needs no birth date; it answers "under 14?" instead.
+    collects_birth_date: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> Service:
         if not self.items:
             raise ValueError(f"service {self.code!r} has no data items")
+        if not self.collects_birth_date and any(i.code == "birth_date" for i in self.items):
+            raise ValueError(
+                f"service {self.code!r} has a birth_date item but collects_birth_date = false"
+            )
         _check_unique(f"context (service {self.code!r})", (c.code for c in self.contexts))
         _check_unique(f"item (service {self.code!r})", (i.code for i in self.items))
         _check_unique(f"holder (service {self.code!r})", (h.code for h in self.holders))

@@ -140,7 +140,15 @@ def landing(request: Request, rt: RuntimeDep) -> HTMLResponse:
     catalog = build_catalog(rt.policy)
     intake = rt.policy.contact(rt.policy.rights.intake_contact)
     periods = {t["code"]: period_for(t["code"]) for t in catalog["request_types"]}
-    return page(request, "landing.html", catalog=catalog, intake=intake, periods=periods)
+    no_birth_names = [s.name for s in rt.policy.services if not s.collects_birth_date]
+    return page(
+        request,
+        "landing.html",
+        catalog=catalog,
+        intake=intake,
+        periods=periods,
+        no_birth_names=no_birth_names,
+    )
 
 
 # --- the request form -----------------------------------------------------------------------
@@ -149,12 +157,17 @@ def landing(request: Request, rt: RuntimeDep) -> HTMLResponse:
 def _form_context(rt: Runtime, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     catalog = build_catalog(rt.policy)
     chosen = {str(v).split(":", 1)[0] for v in (values or {}).get("items") or []}
+    no_birth = [s for s in rt.policy.services if not s.collects_birth_date]
     return {
         "catalog": catalog,
         "services": catalog["services"],
         "type_options": [(t["code"], t["label"]) for t in catalog["request_types"]],
         "service_options": [(s["code"], s["name"]) for s in catalog["services"]],
         "open_services": chosen,
+        # Services that never collected a birth date (law rule 20): the form asks
+        # "만 14세 미만입니까?" for them instead.
+        "no_birth_attrs": {s.code: "data-no-birth" for s in no_birth},
+        "no_birth_names": [s.name for s in no_birth],
     }
 
 
@@ -202,7 +215,8 @@ async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLR
     values = forms.values_of(posted.fields)
     try:
         with stored.discard_on_error(rt):
-            payload = forms.build_payload(values)
+            no_birth = frozenset(s.code for s in rt.policy.services if not s.collects_birth_date)
+            payload = forms.build_payload(values, no_birth)
             kinds = _kinds(posted, stored)
             ctx = FilingContext(
                 channel="web",

@@ -23,6 +23,7 @@ from app.workflows.notice_extras import (
     ObjectionResultExtra,
 )
 from app.workflows.notices import NoticeKind
+from app.workflows.retention import BASIS_LABELS_KO, basis_reason, not_reached, statute_citation
 
 
 def _parent(session: Session, request: Request) -> Request | None:
@@ -127,8 +128,11 @@ def _result_notice(
             package_expires_at=package_expires_at if giving else None,
         )
     kept = [p for p in d.retention or [] if p.action == "keep"]
-    holds = "\n".join(f"{p.item_name}: {p.reason}" for p in kept)
-    statutes = sorted({p.statute for p in kept if p.statute})
+    holds = "\n".join(
+        [f"{p.item_name}: {p.reason}" for p in kept] + _unreached_named(rt, request, d)
+    )
+    # Art. 21(1) proviso: the statute that makes us keep the data, with its provision.
+    statutes = sorted({statute_citation(p.statute, p.article) for p in kept if p.statute})
     return NoticeKind.ACTION_RESULT, ActionResultExtra(
         outcome=d.outcome,
         action=_action_text(rt, request, d) if giving else None,
@@ -173,8 +177,29 @@ def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
             "corrected_items": corrected,
             "partial": partial,
             "done_items": done,
+            "kept_by_basis": _kept_by_basis(rt, request),
         },
     )
+
+
+def _unreached_named(rt: Runtime, request: Request, d: Decision) -> list[str]:
+    """Art. 37(3), (4): the named items a withdrawal left, each with why (its legal basis)."""
+    service = rt.policy.service(request.service)
+    if request.type != "consent_withdrawal" or service is None:
+        return []
+    return [f"{i.name}: {basis_reason(i)}" for i in not_reached(d.items_withheld, service)]
+
+
+def _kept_by_basis(rt: Runtime, request: Request) -> list[tuple[str, str, list[str]]]:
+    """A withdrawal naming no items reached every consent-based item: the notice lists what it
+    left, grouped by legal basis with the provision (label, article, item names)."""
+    service = rt.policy.service(request.service)
+    if request.type != "consent_withdrawal" or request.items or service is None:
+        return []
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in not_reached([i.code for i in service.items], service):
+        groups.setdefault((item.basis, item.basis_article), []).append(item.name)
+    return [(BASIS_LABELS_KO[b], article, names) for (b, article), names in groups.items()]
 
 
 def _item_name(rt: Runtime, request: Request, code: str) -> str:

@@ -38,14 +38,15 @@ def scope_of(stored: Sequence[str] | None) -> tuple[AccessScope, ...]:
     return tuple(s for s in ALL_SCOPES if s.value in wanted)
 
 
-# How consent shows from the policy's item categories (법 15(1)1, 22(1)): the required and
-# optional items of a collection step were agreed to there; automatically collected items
-# were disclosed in the privacy policy (§3) and collected as the service was used.
-_CONSENT_BY_CATEGORY = {
-    "required": "{context} 때 필수항목으로 수집·이용에 동의하셨습니다.",
-    "optional": "{context} 때 선택항목으로 수집·이용에 동의하신 경우에만 처리합니다.",
-    "auto": "서비스 이용 과정에서 자동으로 생성·수집되는 정보로, 별도의 동의 절차 없이 "
-    "개인정보 처리방침(제3조)으로 알려 드리고 처리합니다.",
+# Decree art. 41(1)5, the consent facts, told by each item's legal basis (art. 15(1); the
+# policy's reading, docs/decisions.md "Legal basis per item"): only consent-based items were
+# agreed to, and only they end with a withdrawal; contract and statute items say why they are
+# processed without consent, so the statement promises nothing a withdrawal would not do.
+_CONSENT_BY_BASIS = {
+    "consent": "{context} 때 선택항목으로 수집·이용에 동의하신 경우에만 처리합니다({article}). "
+    "동의는 언제든지 철회하실 수 있습니다.",
+    "contract": "동의가 아니라 서비스 이용계약의 체결·이행을 위해 처리합니다({article}).",
+    "statute": "동의가 아니라 법령에 따른 의무로 보존합니다({article}).",
 }
 
 
@@ -168,7 +169,7 @@ def _third_party_text(policy: Policy) -> str:
 
 def _consent(service: Service, item: DataItem) -> str:
     context = next((c.name for c in service.contexts if c.code == item.context), "수집")
-    return _CONSENT_BY_CATEGORY[item.category].format(context=context)
+    return _CONSENT_BY_BASIS[item.basis].format(context=context, article=item.basis_article)
 
 
 # --- the package's life ------------------------------------------------------------------------

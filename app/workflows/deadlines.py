@@ -187,6 +187,12 @@ def _closed_label(calendar: HolidayCalendar, d: date, reason: str | None) -> str
     return f"공휴일({reason})"
 
 
+def calendar_days_left(today: date, last_year: int) -> int:
+    """Days from `today` to the last confirmed day (31 December of `last_year`); negative once
+    past it. Law rule 5: deadlines beyond the confirmed years are only provisional."""
+    return (date(last_year, 12, 31) - today).days
+
+
 def target_date(legal_due_on: date, days_before: int, calendar: HolidayCalendar) -> date:
     """The team's internal target: `days_before` calendar days before the legal deadline,
     moved back to the previous working day so that the team is never aimed at a day off."""

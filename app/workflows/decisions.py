@@ -15,7 +15,7 @@ from app.errors import BusinessRuleViolation, FieldError, InvalidTransition, Val
 from app.models.vocab import DecisionState
 from app.workflows.grounds import GROUNDS
 from app.workflows.lifecycle import Outcome, Status
-from app.workflows.retention import ItemPlan
+from app.workflows.retention import STATUTORY_HOLD_GROUND, WITHDRAWAL_HOLD_GROUND, ItemPlan
 
 
 @dataclass(frozen=True)
@@ -239,6 +239,41 @@ def split_deletion(
     rest on the art. 36(1) proviso (added when the staff did not name it)."""
     granted = [p.item for p in plans if p.action == "delete"]
     withheld = [p.item for p in plans if p.action == "keep"]
+    return _split(granted, withheld, [DELETION_HOLD_GROUND] if withheld else [], outcome, grounds)
+
+
+def split_withdrawal(
+    plans: Sequence[ItemPlan],
+    unreached: Sequence[tuple[str, str]],
+    *,
+    outcome: Outcome,
+    grounds: Sequence[str],
+    withheld_by_staff: Sequence[str] = (),
+) -> DeletionSplit:
+    """A consent withdrawal (art. 37(3)) is decided by its retention plan over the consent-based
+    items, plus the named items it does not reach (`unreached`: item code and basis). Whatever
+    is left rests on art. 37(3) proviso with the art. 37(2) ground that fits: a statutory duty
+    (37(2)1) or the subject's contract (37(2)4). Staff may withhold more of the destroyable
+    items on a ground they cite (e.g. 37(2)2); a refusal naming none withholds them all."""
+    destroyable = [p.item for p in plans if p.action == "delete"]
+    extra = [i for i in withheld_by_staff if i in destroyable]
+    if outcome is Outcome.REFUSED and not withheld_by_staff:
+        extra = destroyable
+    granted = [i for i in destroyable if i not in extra]
+    kept = [p.item for p in plans if p.action == "keep"]
+    needed = [STATUTORY_HOLD_GROUND] if kept else []
+    needed += [WITHDRAWAL_HOLD_GROUND[basis] for _, basis in unreached]
+    withheld = kept + [code for code, _ in unreached] + extra
+    return _split(granted, withheld, list(dict.fromkeys(needed)), outcome, grounds)
+
+
+def _split(
+    granted: list[str],
+    withheld: list[str],
+    needed: list[str],
+    outcome: Outcome,
+    grounds: Sequence[str],
+) -> DeletionSplit:
     expected = (
         Outcome.GRANTED
         if not withheld
@@ -250,12 +285,11 @@ def split_deletion(
         raise BusinessRuleViolation(
             "retention_conflict",
             "outcome",
-            f"보존 기간 확인 결과로는 '{expected.value}' 결정이어야 합니다"
-            f"(지금 파기 {len(granted)}개, 법령에 따른 보관 {len(withheld)}개).",
+            f"보존 기간과 처리 근거를 확인한 결과로는 '{expected.value}' 결정이어야 합니다"
+            f"(지금 파기 {len(granted)}개, 보관 {len(withheld)}개).",
         )
     cited = list(grounds)
-    if withheld and DELETION_HOLD_GROUND not in cited:
-        cited.append(DELETION_HOLD_GROUND)
+    cited += [g for g in needed if g not in cited]
     return DeletionSplit(granted, withheld, expected, cited)
 
 

@@ -40,13 +40,16 @@ def check_intake(
     received_on: date,
     item_codes: frozenset[str] | None,
     limits: IntakeLimits,
+    collects_birth_date: bool = True,
 ) -> None:
-    """Raise the first rule the request breaks; `item_codes` is None for an unknown service."""
+    """Raise the first rule the request breaks; `item_codes` is None for an unknown service.
+    `collects_birth_date`: whether the service collected birth dates (policy)."""
     _check_payload(payload, received_on=received_on, limits=limits)
     if item_codes is None:
         raise BusinessRuleViolation(
             "unknown_service", "service", "개인정보 처리방침에 없는 서비스입니다."
         )
+    _check_birth_date(payload, collects_birth_date)
     for i, item in enumerate(payload.items):
         if item not in item_codes:
             raise BusinessRuleViolation(
@@ -74,7 +77,8 @@ def check_receipt_time(received_at: datetime, *, now: datetime) -> None:
 
 
 def _check_payload(payload: RequestCreate, *, received_on: date, limits: IntakeLimits) -> None:
-    if payload.subject.birth_date > received_on:
+    birth = payload.subject.birth_date
+    if birth is not None and birth > received_on:
         raise _invalid("subject.birth_date", "future_date", "생년월일이 접수일보다 늦습니다.")
     if payload.details and len(payload.details) > limits.max_text_chars:
         raise _invalid(
@@ -102,6 +106,31 @@ def _check_payload(payload: RequestCreate, *, received_on: date, limits: IntakeL
             )
 
 
+def _check_birth_date(payload: RequestCreate, collects_birth_date: bool) -> None:
+    """Law rule 20 (art. 38(4)): a birth date is asked only where the service collected one.
+    Without it the under-14 rule (art. 38(2), rule 23) needs the answer to "만 14세 미만입니까?"."""
+    subject = payload.subject
+    delegation = payload.delegation
+    if collects_birth_date and delegation is not None and delegation.delegator_birth_date is None:
+        raise _invalid(
+            "delegation.delegator_birth_date", "required", "위임하는 사람의 생년월일이 필요합니다."
+        )
+    if subject.birth_date is not None:
+        return
+    if collects_birth_date:
+        raise _invalid("subject.birth_date", "required", "정보주체의 생년월일이 필요합니다.")
+    if subject.under_14 is None:
+        raise _invalid("subject.under_14", "required", "정보주체가 만 14세 미만인지 알려 주세요.")
+
+
+def is_child(payload: RequestCreate, received_on: date) -> bool:
+    """Under 14 on the day of receipt (KST): by the birth date, else by the answer given."""
+    birth = payload.subject.birth_date
+    if birth is not None:
+        return age_on(birth, received_on) < CHILD_AGE_LIMIT
+    return bool(payload.subject.under_14)
+
+
 def relationship_of(payload: RequestCreate) -> Relationship:
     return payload.requester.relationship if payload.requester else Relationship.SELF
 
@@ -110,9 +139,7 @@ def _check_authority(payload: RequestCreate, *, received_on: date) -> None:
     rel = relationship_of(payload)
     subject = payload.subject
     # Art. 38(2); policy §7①※: the age that counts is the one on the day of receipt (KST).
-    if age_on(subject.birth_date, received_on) < CHILD_AGE_LIMIT and (
-        rel is not Relationship.LEGAL_REPRESENTATIVE
-    ):
+    if is_child(payload, received_on) and rel is not Relationship.LEGAL_REPRESENTATIVE:
         raise BusinessRuleViolation(
             "legal_representative_required",
             "requester.relationship",
@@ -129,10 +156,11 @@ def _check_authority(payload: RequestCreate, *, received_on: date) -> None:
     delegation = payload.delegation
     if delegation is None:
         return
-    # Decree art. 45(2): the 위임장 must be the subject's own.
-    if (
-        normalize(delegation.delegator_name) != normalize(subject.name)
-        or delegation.delegator_birth_date != subject.birth_date
+    # Decree art. 45(2): the 위임장 must be the subject's own (the birth date compared where
+    # the subject gave one).
+    if normalize(delegation.delegator_name) != normalize(subject.name) or (
+        None not in (subject.birth_date, delegation.delegator_birth_date)
+        and delegation.delegator_birth_date != subject.birth_date
     ):
         raise BusinessRuleViolation(
             "delegation_subject_mismatch",

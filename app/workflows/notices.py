@@ -56,6 +56,9 @@ class NoticeFacts:
     received_at: datetime  # tz-aware
     legal_due_on: date
     recipient_name: str | None = None
+    # The deadline reached past the confirmed holiday calendar (law rule 5): the notice says
+    # the date may still move when the government designates holidays for that year.
+    deadline_unconfirmed: bool = False
     # Filed by staff from a letter, call or fax: the access code reached the requester through
     # staff, not on a screen, and the notice must say so.
     filed_by_staff: bool = False
@@ -185,6 +188,7 @@ def _common(
         "received_at_midnight": (local.hour, local.minute, local.second, local.microsecond)
         == (0, 0, 0, 0),
         "legal_due_text": date_text(facts.legal_due_on),
+        "deadline_unconfirmed": facts.deadline_unconfirmed,
         "period_days": period_for(facts.request_type),
         "deadline_basis": _DEADLINE_BASIS.get(facts.request_type),
         "contact": contact,

@@ -42,6 +42,7 @@ class ItemPlan:
     keep_until: date | None  # last day of the statutory period; None when deleted now
     rule: str | None  # retention rule that holds the item; None when deleted now
     statute: str | None  # as the policy names it, e.g. 전자상거래 등에서의 소비자 보호에 관한 법률
+    article: str | None  # the statute's provision imposing the duty (art. 21(1) proviso)
     record: str | None  # the kind of record, in the policy's words (the rule's name)
     reason_ko: str  # one sentence for the subject's notice (art. 36(4), 37(4))
 
@@ -148,7 +149,7 @@ def _plan_item(
             held = (until, rule)
     if held is None:
         # Arts. 36(3), 37(3): destroyed so that it cannot be restored or replayed.
-        return ItemPlan(item.code, item.name, "delete", None, None, None, None, REASON_DELETE)
+        return ItemPlan(item.code, item.name, "delete", None, None, None, None, None, REASON_DELETE)
     until, rule = held
     # Art. 21(1) proviso and 21(3): data kept under another statute is stored separately from
     # other personal data and used only for that statute's purpose, then destroyed.
@@ -159,16 +160,25 @@ def _plan_item(
         keep_until=until,
         rule=rule.code,
         statute=rule.statute,
+        article=rule.article,
         record=rule.name,
-        reason_ko=_keep_reason(rule.statute, until),
+        reason_ko=_keep_reason(rule.statute, rule.article, until),
     )
 
 
-def _keep_reason(statute: str | None, until: date) -> str:
+def statute_citation(statute: str | None, article: str | None) -> str:
+    """「법률명」 제N조…: the statute and its provision, as a notice cites them."""
     name = (statute or "관계 법령").strip("「」")
+    return f"「{name}」 {article}" if article else f"「{name}」"
+
+
+def _keep_reason(statute: str | None, article: str | None, until: date) -> str:
+    # Art. 21(1) proviso: another statute's duty to keep; art. 21(3): stored separately.
     return (
-        f"「{name}」에 따라 {until.year}년 {until.month}월 {until.day}일까지"
-        " 별도로 분리하여 보관한 뒤 파기합니다."
+        f"{statute_citation(statute, article)}에 따라 보존해야 하는 정보이므로"
+        " 「개인정보 보호법」 제21조제1항 단서에 따라 파기하지 않고,"
+        f" 같은 조 제3항에 따라 다른 개인정보와 분리하여 {until.year}년 {until.month}월"
+        f" {until.day}일까지 보관한 뒤 파기합니다."
     )
 
 
@@ -184,3 +194,47 @@ def retention_summary(plans: Iterable[ItemPlan]) -> dict[str, Any]:
         "keep_until_latest": latest.isoformat() if latest else None,
         "kept_by_rule": dict(sorted(Counter(p.rule for p in kept if p.rule).items())),
     }
+
+
+# --- consent withdrawal (art. 37(1), (3)) --------------------------------------------------------
+
+BASIS_LABELS_KO = {
+    "consent": "동의를 받아 처리하는 정보",
+    "contract": "서비스 이용계약의 이행에 필요해 처리하는 정보",
+    "statute": "법령에 따라 만들고 보존해야 하는 정보",
+}
+
+# Art. 37(3) proviso: withdrawal is left unexecuted on an art. 37(2) ground. An item the
+# withdrawal does not reach is kept on the ground that fits its basis: a statutory duty
+# (37(2)1) or the contract the subject has not ended (37(2)4).
+WITHDRAWAL_HOLD_GROUND = {"statute": "37-2-1", "contract": "37-2-4"}
+STATUTORY_HOLD_GROUND = "37-2-1"
+
+
+def consent_items(service: Service) -> list[str]:
+    """What a withdrawal naming no items reaches: every consent-based item, never every item."""
+    return [i.code for i in service.items if i.basis == "consent"]
+
+
+def not_reached(items: Sequence[str], service: Service) -> list[DataItem]:
+    """The items among `items` that a consent withdrawal does not reach (art. 15(1)2, 4)."""
+    found = (service.item(code) for code in dict.fromkeys(items))
+    return [i for i in found if i is not None and i.basis != "consent"]
+
+
+def basis_reason(item: DataItem) -> str:
+    """Why a withdrawal leaves the item: its basis, with the provision."""
+    return f"{BASIS_LABELS_KO[item.basis]}로, 동의 철회의 대상이 아닙니다({item.basis_article})."
+
+
+def plan_withdrawal(
+    items: Sequence[str],
+    service: Service,
+    policy: Policy,
+    record_dates: Mapping[str, date | None],
+    today: date,
+) -> list[ItemPlan]:
+    """The retention plan of a withdrawal: the consent-based items among `items` planned as a
+    deletion is (destroyed, or kept and separated under a statute: art. 21(1) proviso, (3))."""
+    reached = [code for code in dict.fromkeys(items) if code in consent_items(service)]
+    return plan_deletion(reached, service, policy, record_dates, today)

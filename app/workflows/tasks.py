@@ -119,7 +119,9 @@ METHODS_FOR: dict[Action, frozenset[Method]] = {
     ),
     Action.SEPARATED: frozenset({Method.SEPARATE_STORAGE}),
     Action.CORRECTED: frozenset({Method.RECORD_UPDATED}),
-    Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED, Method.IRREVERSIBLE_DELETION}),
+    # Art. 37(2): a suspension stops processing and keeps the data untouched; what then becomes
+    # of it is the art. 37(5) follow-up, a step of its own, so deleting does not answer it.
+    Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED}),
     Action.EXTRACTED: frozenset({Method.FILE_UPLOADED}),
 }
 
@@ -127,7 +129,8 @@ METHODS_FOR: dict[Action, frozenset[Method]] = {
 _GRANTED_INSTRUCTION = {
     "access": Instruction.EXTRACT,
     "deletion": Instruction.DELETE,
-    # The data processed on the withdrawn consent is destroyed (art. 37(3), (5)).
+    # The data processed on the withdrawn consent is destroyed (art. 37(3)); the decision's
+    # retention plan has already left out what rests on a contract or a statute.
     "consent_withdrawal": Instruction.DELETE,
     "correction": Instruction.CORRECT,
     "suspension": Instruction.SUSPEND,

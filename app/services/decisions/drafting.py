@@ -28,7 +28,15 @@ from app.workflows import decisions as rules
 from app.workflows import identity as identity_rules
 from app.workflows.deadlines import kst_date
 from app.workflows.lifecycle import Outcome, Status
-from app.workflows.retention import ItemPlan, RecordDateMissing, plan_deletion, retention_summary
+from app.workflows.retention import (
+    ItemPlan,
+    RecordDateMissing,
+    consent_items,
+    not_reached,
+    plan_deletion,
+    plan_withdrawal,
+    retention_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -120,9 +128,8 @@ def _checked(
         list(body.grounds),
     )
     plans: list[ItemPlan] | None = None
-    if request.type == "deletion" and body.outcome is not Outcome.NO_DATA_HELD:
-        plans = _retention_plan(rt, request, body)
-        split = rules.split_deletion(plans, outcome=body.outcome, grounds=grounds)
+    if request.type in _PLANNED and body.outcome is not Outcome.NO_DATA_HELD:
+        plans, split = _retention_split(rt, request, body)
         granted, withheld, grounds = split.granted, split.withheld, split.grounds
     draft_rules = rules.DraftDecision(
         request_type=ground_type,
@@ -154,6 +161,8 @@ def _requested(rt: Runtime, request: Request) -> list[str]:
     """The items a decision must account for (named, the correction's, or all the service's)."""
     service = rt.policy.service(request.service)
     assert service is not None
+    if request.type == "consent_withdrawal" and not request.items:
+        return consent_items(service)
     correction_item = None
     if request.type == "correction" and request.correction_enc:
         fields = json.loads(rt.vault.decrypt(request.correction_enc, field="request.correction"))
@@ -166,12 +175,49 @@ def _requested(rt: Runtime, request: Request) -> list[str]:
     )
 
 
-def _retention_plan(rt: Runtime, request: Request, body: DecisionInput) -> list[ItemPlan]:
+# A deletion and a consent withdrawal destroy data: the retention plan decides them (arts.
+# 21(1) proviso, 36(1) proviso, 37(3) proviso).
+_PLANNED = frozenset({"deletion", "consent_withdrawal"})
+
+
+def _retention_split(
+    rt: Runtime, request: Request, body: DecisionInput
+) -> tuple[list[ItemPlan], rules.DeletionSplit]:
     service = rt.policy.service(request.service)
     assert service is not None
-    items = request.items or [i.code for i in service.items]
+    if request.type == "deletion":
+        plans = _retention_plan(rt, request, body, request.items or [i.code for i in service.items])
+        return plans, rules.split_deletion(plans, outcome=body.outcome, grounds=body.grounds)
+    # Art. 37(3): a withdrawal reaches only consent-based items; one naming no items means
+    # every consent-based item, never every item.
+    items = request.items or consent_items(service)
+    plans = _retention_plan(rt, request, body, items, withdrawal=True)
+    unreached = [(i.code, i.basis) for i in not_reached(items, service)]
+    split = rules.split_withdrawal(
+        plans,
+        unreached,
+        outcome=body.outcome,
+        grounds=body.grounds,
+        withheld_by_staff=body.items_withheld,
+    )
+    # Items staff withheld on a ground of their own are neither destroyed nor separated.
+    acted = set(split.granted)
+    return [p for p in plans if p.action == "keep" or p.item in acted], split
+
+
+def _retention_plan(
+    rt: Runtime,
+    request: Request,
+    body: DecisionInput,
+    items: list[str],
+    *,
+    withdrawal: bool = False,
+) -> list[ItemPlan]:
+    service = rt.policy.service(request.service)
+    assert service is not None
+    plan = plan_withdrawal if withdrawal else plan_deletion
     try:
-        return plan_deletion(items, service, rt.policy, body.record_dates, kst_date(rt.clock()))
+        return plan(items, service, rt.policy, body.record_dates, kst_date(rt.clock()))
     except RecordDateMissing as exc:
         msg = (
             f"'{exc.item}' 항목은 법령상 보존 의무('{exc.rule}')가 있을 수 있습니다. "
@@ -230,5 +276,6 @@ def _plan_record(p: ItemPlan) -> RetentionEntry:
         keep_until=p.keep_until,
         rule=p.rule,
         statute=p.statute,
+        article=p.article,
         reason=p.reason_ko,
     )

@@ -71,6 +71,7 @@ def file_request(
         payload,
         received_on=received_on,
         item_codes=rt.policy.item_codes(payload.service) if service else None,
+        collects_birth_date=service.collects_birth_date if service else True,
         limits=intake.IntakeLimits(
             max_text_chars=rt.settings.max_text_chars,
             max_items=rt.settings.max_items_per_request,

@@ -32,6 +32,8 @@ class NewFiling:
     notify_by: str
     received_at: datetime
     legal_due_on: date
+    # The deadline reached past the confirmed holiday calendar (law rule 5).
+    deadline_unconfirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def plan_request(rt: Runtime, facts: Facts) -> FilingPlan:
         notify_by=facts.notify_by,
         received_at=facts.received_at,
         legal_due_on=deadline.due_on,
+        deadline_unconfirmed=deadline.beyond_calendar,
     )
     queued = {"next_attempt_at": now, "created_at": now}
     notices = [

@@ -47,6 +47,8 @@ class NoticeRequest(Protocol):
     def received_at(self) -> datetime: ...
     @property
     def legal_due_on(self) -> date: ...
+    @property
+    def deadline_unconfirmed(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def notice_values(
         service_code=request.service,
         received_at=request.received_at,
         legal_due_on=request.legal_due_on,
+        deadline_unconfirmed=request.deadline_unconfirmed,
         # Nothing personal is written into a chat, not even the name.
         recipient_name=None if to.channel == CHAT else to.name,
         filed_by_staff=request.channel not in ("web", "api", "channeltalk"),

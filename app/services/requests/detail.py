@@ -110,7 +110,6 @@ def get_detail(
         **base.model_dump(),
         outcome=request.outcome,
         version=request.version,
-        deadline_unconfirmed=request.deadline_unconfirmed,
         period_days=request.period_days,
         items=request.items,
         access_scope=request.access_scope,

@@ -241,6 +241,7 @@ def _queue_item(r: Request, today: date, due_soon_days: int, cutoff: datetime) -
         received_at=r.received_at,
         legal_deadline=r.legal_due_on,
         target_date=r.target_due_on,
+        deadline_unconfirmed=r.deadline_unconfirmed,
         sla=sla_state(
             status=r.status,
             legal_due_on=r.legal_due_on,

@@ -71,6 +71,7 @@ def get_for_requester(
         outcome=request.outcome,
         received_at=request.received_at,
         legal_deadline=request.legal_due_on,
+        deadline_unconfirmed=request.deadline_unconfirmed,
         next_action=identity_checks.next_action(session, request),
         decision=decisions_view.decision_summary(session, rt, request),
         notices=summaries(session, rt, request.id),

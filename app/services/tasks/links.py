@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, or_, select
 
 from app.models.channeltalk import ChatLink
+from app.models.decision import Decision
 from app.models.request import Party, Request
 from app.models.staff import Staff
 from app.models.task import Task
@@ -90,6 +92,9 @@ def confirm_url(rt: Runtime, task: Task) -> str | None:
 def queue_instruction(
     session: Session, rt: Runtime, request: Request, task: Task, holder: Holder, *, actor: str
 ) -> None:
+    """The holder's instruction says only what is asked of it: a correction carries the item
+    and its current and requested values, a suspension only the stop, and never a deletion
+    paragraph where nothing is to be deleted (api.md "Instructions per action")."""
     assert task.contact_email is not None
     service = rt.policy.service(request.service)
     assert service is not None
@@ -98,6 +103,7 @@ def queue_instruction(
         item = service.item(entry["item"])
         label = INSTRUCTION_LABELS_KO[Instruction(entry["instruction"])]
         lines.append(f"{item.name if item else entry['item']}: {label}")
+    kinds = {Instruction(e["instruction"]) for e in task.instructions}
     context = {
         "controller_name": rt.policy.controller.name,
         "holder_name": task.holder_name,
@@ -106,11 +112,18 @@ def queue_instruction(
         "type_label": TYPE_LABELS_KO.get(request.type, request.type),
         "service_name": service.name,
         "instructions": lines,
-        "separate": any(e["instruction"] == Instruction.SEPARATE for e in task.instructions),
+        "delete": Instruction.DELETE in kinds,
+        "separate": Instruction.SEPARATE in kinds,
+        "correct": Instruction.CORRECT in kinds,
+        "suspend": Instruction.SUSPEND in kinds,
         # Access (art. 35): an extract of the items, returned on the task page.
-        "extract": any(e["instruction"] == Instruction.EXTRACT for e in task.instructions),
+        "extract": Instruction.EXTRACT in kinds,
+        "correction": _correction(session, rt, request, task)
+        if Instruction.CORRECT in kinds
+        else None,
         "identifiers": _identifiers(session, rt, request, holder),
         "due_text": date_text(task.due_on),
+        "done_words": "·".join(INSTRUCTION_LABELS_KO[k] for k in Instruction if k in kinds),
         "confirm_url": confirm_url(rt, task),
         "reply_to": rt.settings.team_email or _team_email(rt),
     }
@@ -127,6 +140,30 @@ def queue_instruction(
         audience="holder",
     )
     note(session, rt, request, "task_instruction_queued", actor=actor, task_id=task.id)
+
+
+def _correction(session: Session, rt: Runtime, request: Request, task: Task) -> dict[str, str]:
+    """What to correct (art. 36(2)): the item with its current and requested values as the
+    subject gave them; for a correction described in words, what the decision says was decided.
+    Only the items this holder holds are named."""
+    service = rt.policy.service(request.service)
+    assert service is not None
+    v = rt.vault
+    fields = json.loads(v.decrypt_opt(request.correction_enc, field="request.correction") or "{}")
+    mine = [e["item"] for e in task.instructions if e["instruction"] == Instruction.CORRECT]
+    names = [item.name if (item := service.item(code)) else code for code in mine]
+    result = {"items": ", ".join(names), "current": "", "requested": "", "changes": ""}
+    named = fields.get("item")
+    # The subject's item is a catalog code this holder holds, or words the catalog cannot map
+    # (then the staff named the items, and the values still say what to write).
+    if fields.get("requested_value") and (named in mine or service.item(named or "") is None):
+        result["current"] = fields.get("current_value") or ""
+        result["requested"] = fields["requested_value"]
+        return result
+    decision = session.get(Decision, task.decision_id)
+    changes = v.decrypt_opt(decision.changes_enc, field="decision.changes") if decision else None
+    result["changes"] = changes or ""
+    return result
 
 
 def _identifiers(
