@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     task_days_before_deadline: int = Field(default=2, ge=0, le=9)
     # The signed link a holder confirms a task with stays valid this long.
     task_link_days: int = Field(default=30, ge=1, le=365)
+    # An item kept under a statute is destroyed within this many days after its period ends
+    # (표준 개인정보 보호지침 art. 10(1): 5 days); its scheduled task is due then.
+    retention_destroy_days: int = Field(default=5, ge=0, le=30)
 
     # The access package (PIPA art. 35, Decree art. 41): a holder's extract may be this large
     # (checked while it streams); the released ZIP can be downloaded this many days.

@@ -423,7 +423,7 @@ def keep_payment_records(desk: Desk) -> None:
         {
             "outcome": "partially_granted",
             "reason": "결제 기록은 법령에 따라 보관합니다.",
-            "record_dates": {"ecommerce_contract": "2025-11-20"},
+            "record_dates": {"ecommerce_contract": "2025-11-20", "ecommerce_advertising": None},
         },
     )
     assert drafted.status_code == 200, drafted.text

@@ -377,7 +377,13 @@ def test_identity_confirmed_and_the_result_are_posted_without_personal_data(
     write("identity", {"result": "verified", "method": "account_record_match"}, handler)
     # No statute's records exist for this customer: everything is destroyed.
     records = dict.fromkeys(
-        ("comms_access_logs", "comms_fact_records", "ecommerce_contract", "ecommerce_complaint")
+        (
+            "comms_access_logs",
+            "comms_fact_records",
+            "ecommerce_contract",
+            "ecommerce_advertising",
+            "ecommerce_complaint",
+        )
     )
     write("decision", {"outcome": "granted", "record_dates": records}, handler)
     write("approval", {"approve": True}, officer)

@@ -203,7 +203,11 @@ def test_deletion_keeps_payment_records_until_their_five_year_date(
     )
     assert_problem(missing, 422, "validation_error", "record_dates.ecommerce_contract")
     wrong = desk.staff_write(
-        "decision", {"outcome": "granted", "record_dates": {"ecommerce_contract": "2025-11-20"}}
+        "decision",
+        {
+            "outcome": "granted",
+            "record_dates": {"ecommerce_contract": "2025-11-20", "ecommerce_advertising": None},
+        },
     )
     assert_problem(wrong, 422, "retention_conflict", "outcome")
     drafted = desk.staff_write(
@@ -211,7 +215,7 @@ def test_deletion_keeps_payment_records_until_their_five_year_date(
         {
             "outcome": "partially_granted",
             "reason": "결제 기록은 법령에 따라 보관합니다.",
-            "record_dates": {"ecommerce_contract": "2025-11-20"},
+            "record_dates": {"ecommerce_contract": "2025-11-20", "ecommerce_advertising": None},
         },
     )
     assert drafted.json()["status"] == "awaiting_approval", drafted.text

@@ -38,6 +38,7 @@ MINIMAL: dict[NoticeKind, dict[str, Any]] = {
         "objected_reference": "DSR-20261215-7KQ2M9",
     },
     NoticeKind.STATUS_UPDATE: {"message": "본인 확인이 완료되었습니다."},
+    NoticeKind.SUSPENSION_FOLLOWUP: {"destroyed": ["manager_name"]},
 }
 
 

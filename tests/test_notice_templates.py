@@ -107,6 +107,15 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         "correction",
         {"outcome": "unchanged", "reason": "제출하신 서류의 이름과 현재 정보가 같습니다."},
     ),
+    "suspension_followup": (
+        NoticeKind.SUSPENSION_FOLLOWUP,
+        "suspension",
+        {
+            "destroyed": ["staff_mobile_phone"],
+            "kept": ["manager_email"],
+            "kept_reason": "요금 정산 분쟁이 진행 중이어서 정산이 끝날 때까지 보관합니다.",
+        },
+    ),
     "status_update": (
         NoticeKind.STATUS_UPDATE,
         "deletion",

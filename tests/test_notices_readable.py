@@ -186,7 +186,13 @@ def test_holder_instructions_are_not_the_requesters(
 ) -> None:
     desk = Desk(client, staff_headers, type="deletion")
     records = dict.fromkeys(
-        ("comms_access_logs", "comms_fact_records", "ecommerce_contract", "ecommerce_complaint")
+        (
+            "comms_access_logs",
+            "comms_fact_records",
+            "ecommerce_contract",
+            "ecommerce_advertising",
+            "ecommerce_complaint",
+        )
     )
     desk.staff_write("decision", {"outcome": "granted", "record_dates": records})
     desk.staff_write("approval", {"approve": True}, who=desk.officer)

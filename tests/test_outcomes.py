@@ -229,7 +229,7 @@ def test_the_detail_shows_the_decision_and_pending_tasks_while_executing(
         {
             "outcome": "partially_granted",
             "reason": "결제 기록은 법령에 따라 보관합니다.",
-            "record_dates": {"ecommerce_contract": "2025-11-20"},
+            "record_dates": {"ecommerce_contract": "2025-11-20", "ecommerce_advertising": None},
         },
     )
     executing = desk.staff_write("approval", {"approve": True}, who=desk.officer).json()

@@ -39,9 +39,12 @@ BILLING_RECORDS = [
     "소비자 불만 또는 분쟁처리에 관한 기록",
 ]
 RECORD_RULES = {
-    "contract_payment_records": "ecommerce_contract",
-    "complaint_records": "ecommerce_complaint",
+    # The display and advertising a customer contracted on is kept with the contract's record.
+    "contract_payment_records": ("ecommerce_contract", "ecommerce_advertising"),
+    "complaint_records": ("ecommerce_complaint",),
 }
+# 통신사실확인자료 (통신비밀보호법 시행령 제41조제2항제1호: 전기통신일시, 사용도수): 1 year.
+COMMS_FACT_ITEMS = {"access_datetime", "service_usage_records"}
 
 EXPECTED_ITEMS = {
     "uno": {
@@ -147,10 +150,12 @@ def test_item_purposes_and_retention_follow_the_collection_context(policy: Polic
         for item in service.items:
             if item.code in RECORD_RULES:
                 assert item.purposes == ("service_provision",)
-                assert item.retention == ("until_withdrawal", RECORD_RULES[item.code])
+                assert item.retention == ("until_withdrawal", *RECORD_RULES[item.code])
             elif item.category == "auto":
                 assert item.purposes == ("service_provision",)
                 assert "comms_access_logs" in item.retention
+                fact = "comms_fact_records" in item.retention
+                assert fact == (item.code in COMMS_FACT_ITEMS), item.code
             elif item.context == "inquiry":
                 assert (item.purposes, item.retention) == (("inquiry",), ("inquiry_period",))
             else:

@@ -55,7 +55,7 @@ def test_payment_record_is_kept_under_the_ecommerce_act_and_the_inquiry_deleted(
         ["contract_payment_records", "inquiry_contact"],
         service(policy, "smartcrm"),
         policy,
-        {"ecommerce_contract": date(2025, 11, 20)},
+        {"ecommerce_contract": date(2025, 11, 20), "ecommerce_advertising": None},
         TODAY,
     )
     assert [p.item for p in plans] == ["contract_payment_records", "inquiry_contact"]
@@ -96,7 +96,11 @@ def test_payment_record_is_kept_under_the_ecommerce_act_and_the_inquiry_deleted(
 
 
 def test_record_older_than_its_period_is_deleted(policy: Policy) -> None:
-    plan = one(policy, "contract_payment_records", {"ecommerce_contract": date(2020, 1, 10)})
+    plan = one(
+        policy,
+        "contract_payment_records",
+        {"ecommerce_contract": date(2020, 1, 10), "ecommerce_advertising": None},
+    )
     assert (plan.action, plan.keep_until, plan.rule) == ("delete", None, None)
     assert plan.reason_ko == REASON_DELETE
 
@@ -173,7 +177,10 @@ def test_civil_act_month_counting(made_on: date, months: int, last_day: date) ->
 
 
 def test_item_is_kept_through_the_last_day_and_deleted_the_day_after(policy: Policy) -> None:
-    dates: dict[str, date | None] = {"ecommerce_contract": date(2021, 12, 15)}
+    dates: dict[str, date | None] = {
+        "ecommerce_contract": date(2021, 12, 15),
+        "ecommerce_advertising": None,
+    }
     on_last_day = one(policy, "contract_payment_records", dates, today=date(2026, 12, 15))
     assert (on_last_day.action, on_last_day.keep_until) == ("keep", date(2026, 12, 15))
     day_after = one(policy, "contract_payment_records", dates, today=date(2026, 12, 16))
@@ -216,7 +223,12 @@ def test_two_statutory_rules_the_later_date_wins(policy: Policy) -> None:
 def test_until_withdrawal_never_holds_a_record_item(policy: Policy) -> None:
     item = service(policy, "uno").item("contract_payment_records")
     assert item is not None and "until_withdrawal" in item.retention
-    plan = one(policy, "contract_payment_records", {"ecommerce_contract": None}, service_code="uno")
+    plan = one(
+        policy,
+        "contract_payment_records",
+        {"ecommerce_contract": None, "ecommerce_advertising": None},
+        service_code="uno",
+    )
     assert plan.action == "delete"
 
 
@@ -311,6 +323,7 @@ def test_summary_counts_and_latest_date(policy: Policy) -> None:
         policy,
         {
             "ecommerce_contract": date(2025, 11, 20),
+            "ecommerce_advertising": None,
             "ecommerce_complaint": date(2026, 2, 3),
             "comms_access_logs": date(2026, 12, 1),
         },

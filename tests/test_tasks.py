@@ -164,7 +164,7 @@ def test_a_deletion_with_a_statutory_hold_asks_holders_to_separate_those_records
     case.decide_and_approve(
         outcome="partially_granted",
         reason="결제 기록은 법령에 따라 보존합니다.",
-        record_dates={"ecommerce_contract": "2025-11-20"},
+        record_dates={"ecommerce_contract": "2025-11-20", "ecommerce_advertising": None},
     )
     hecto = case.task("hecto_financial")
     assert hecto["instructions"] == [

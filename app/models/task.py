@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from app.models.base import enum_field, utc_field
-from app.models.vocab import TaskStatus
+from app.models.vocab import TaskKind, TaskStatus
 
 
 class Task(SQLModel, table=True):
@@ -25,6 +25,9 @@ class Task(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="request.id", index=True)
     decision_id: int = Field(foreign_key="decision.id")
+    # decision | retention_end | suspension_followup: only `decision` tasks hold the request
+    # in `executing`; the others are tracked on their own after it completes.
+    kind: TaskKind = enum_field(TaskKind, length=24, default=TaskKind.DECISION)
     holder_code: str = Field(max_length=64)
     holder_kind: str = Field(max_length=16)  # system | processor
     holder_name: str = Field(max_length=200)
@@ -35,6 +38,8 @@ class Task(SQLModel, table=True):
     )
     status: TaskStatus = enum_field(TaskStatus, length=16, default=TaskStatus.OPEN)
     due_on: date
+    # A scheduled task opens on this day (KST): the day after the item's keep_until.
+    opens_on: date | None = None
     assignee_id: int | None = Field(default=None, foreign_key="staff.id")
     # Evidence: [{"action": ..., "method": ...}], who, when it was done and when recorded.
     performed: list[dict[str, Any]] | None = Field(

@@ -129,6 +129,19 @@ class TaskStatus(StrEnum):
     DONE = "done"
     WAIVED = "waived"  # the officer decided this holder need not act (with a reason)
     FAILED = "failed"  # the holder could not act; reopened or waived, never left as is
+    # A later step of a carried-out decision, not yet due: the worker opens it on `opens_on`
+    # (the day after a statutory retention period ends: art. 21(1)).
+    SCHEDULED = "scheduled"
+
+
+class TaskKind(StrEnum):
+    """Why a task exists (app/workflows/tasks.py)."""
+
+    DECISION = "decision"  # carrying the decision out: the request waits for it
+    # Destroying an item kept under a statute once its period ends (arts. 21(1), 21(3)).
+    RETENTION_END = "retention_end"
+    # Art. 37(5): destroying (or otherwise dealing with) the data whose processing stopped.
+    SUSPENSION_FOLLOWUP = "suspension_followup"
 
 
 class NoticeStatus(StrEnum):

@@ -48,7 +48,9 @@ class TaskOut(BaseModel):
     holder_name: str
     contact_email: str | None
     instructions: list[dict[str, str]]
+    kind: str  # decision | retention_end | suspension_followup
     status: str
+    opens_on: date | None  # a scheduled task opens on this day
     due_on: date
     overdue: bool
     assignee_id: int | None
@@ -255,7 +257,9 @@ def task_queue(
     staff: CaseHandler,
     session: SessionDep,
     rt: RuntimeDep,
-    status: Annotated[list[Literal["open", "done", "waived", "failed"]] | None, Query()] = None,
+    status: Annotated[
+        list[Literal["open", "done", "waived", "failed", "scheduled"]] | None, Query()
+    ] = None,
     overdue: bool = False,
     holder: Annotated[str | None, Query(max_length=64)] = None,
     assignee: Annotated[str | None, Query(pattern=r"^(me|none|[1-9]\d{0,8})$")] = None,

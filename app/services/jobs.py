@@ -14,6 +14,7 @@ def periodic_jobs(rt: Runtime) -> list[Periodic]:
     from app.services.identity import evidence_sweep
     from app.services.sla import reminders as sla_reminders
     from app.services.tasks import links as task_notices
+    from app.services.tasks import schedule as task_schedule
 
     s = rt.settings
     jobs: list[Periodic] = []
@@ -24,6 +25,12 @@ def periodic_jobs(rt: Runtime) -> list[Periodic]:
         jobs.append(
             Periodic(
                 "Task reminders", s.sla_sweep_minutes * 60, lambda: task_notices.remind_overdue(rt)
+            )
+        )
+        # Retention ends open on their day (art. 21(1)); the owner is reminded then.
+        jobs.append(
+            Periodic(
+                "Scheduled tasks", s.sla_sweep_minutes * 60, lambda: task_schedule.open_due(rt)
             )
         )
     # The global audit chain grows by one anchor over the chains that grew (every 5 minutes).

@@ -54,6 +54,7 @@ NOTICE_KO: dict[str, str] = {
     "identity_rejected": "본인 확인 불가 안내",
     "objection_result": "이의제기 결과 통지",
     "status_update": "진행 안내",
+    "suspension_followup": "처리정지 후속 조치 결과 통지",
 }
 
 # How a notice on the status page went out, and where its delivery stands.

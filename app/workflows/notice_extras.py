@@ -47,6 +47,8 @@ class NoticeKind(StrEnum):
     # A step of the request the requester should hear about where no formal notice exists
     # (identity confirmed, a code typed into the chat was wrong): sent for chat requests.
     STATUS_UPDATE = "status_update"
+    # Art. 37(5), 표준지침 33②: what became of the data whose processing was stopped.
+    SUSPENSION_FOLLOWUP = "suspension_followup"
 
 
 class ExtraError(ValueError):
@@ -271,6 +273,24 @@ class StatusUpdateExtra(_Extra):
     message: Text  # what happened and what to do next, in Korean
 
 
+class SuspensionFollowupExtra(_Extra):
+    """Suspension only: the items destroyed after the stop (art. 37(5)) and the items dealt with
+    otherwise, with why (the officer's reason for not destroying them)."""
+
+    kind: Literal[NoticeKind.SUSPENSION_FOLLOWUP] = NoticeKind.SUSPENSION_FOLLOWUP
+    destroyed: Codes = Field(default_factory=list)
+    kept: Codes = Field(default_factory=list)
+    kept_reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _accounted(self) -> Self:
+        if not self.kept:  # nothing kept: something was destroyed
+            _required(self.destroyed, "destroyed")
+        if self.kept:
+            _required(self.kept_reason, "kept_reason")
+        return self
+
+
 class IdentityRejectedExtra(_Extra):
     kind: Literal[NoticeKind.IDENTITY_REJECTED] = NoticeKind.IDENTITY_REJECTED
     reason: Text  # why identity or authority was not established
@@ -315,6 +335,7 @@ NoticeExtra = Annotated[
     | ActionResultExtra
     | WithdrawalExtra
     | StatusUpdateExtra
+    | SuspensionFollowupExtra
     | IdentityRejectedExtra
     | ObjectionResultExtra
     | ObjectionReceiptExtra,

@@ -32,6 +32,7 @@ from app.workflows.notice_extras import (
     PostponementExtra,
     ReceiptExtra,
     StatusUpdateExtra,
+    SuspensionFollowupExtra,
     VerificationCodeExtra,
     WithdrawalExtra,
     parse_extra,
@@ -375,6 +376,18 @@ def _objection_result(x: ObjectionResultExtra, facts: NoticeFacts) -> dict[str, 
     }
 
 
+def _suspension_followup(
+    x: SuspensionFollowupExtra, facts: NoticeFacts, policy: Policy
+) -> dict[str, Any]:
+    # Art. 37(5): only a suspension has this follow-up.
+    _require_type(NoticeKind.SUSPENSION_FOLLOWUP, facts, frozenset({"suspension"}))
+    return {
+        "destroyed": _items(policy, facts.service_code, x.destroyed, "destroyed"),
+        "kept": _items(policy, facts.service_code, x.kept, "kept"),
+        "kept_reason": x.kept_reason,
+    }
+
+
 def _objection_receipt(x: ObjectionReceiptExtra) -> dict[str, Any]:
     return {
         "objection_reference": x.objection_reference,
@@ -402,6 +415,8 @@ def _by_kind(x: NoticeExtra, facts: NoticeFacts, policy: Policy) -> dict[str, An
             return {"withdrawn_at_text": kst_datetime_text(x.withdrawn_at)}
         case StatusUpdateExtra():
             return {"message": x.message}
+        case SuspensionFollowupExtra():
+            return _suspension_followup(x, facts, policy)
         case IdentityRejectedExtra():
             return {"reason": x.reason}
         case ObjectionResultExtra():

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from app.errors import BusinessRuleViolation, InvalidTransition
+from app.models.vocab import TaskKind as TaskKind
 from app.models.vocab import TaskStatus as TaskStatus
 
 TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
@@ -22,6 +23,8 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.FAILED: frozenset({TaskStatus.OPEN, TaskStatus.WAIVED}),
     TaskStatus.DONE: frozenset(),
     TaskStatus.WAIVED: frozenset(),
+    # A scheduled task opens when its day comes; the officer may waive it before (with why).
+    TaskStatus.SCHEDULED: frozenset({TaskStatus.OPEN, TaskStatus.WAIVED}),
 }
 # A request leaves `executing` only when every task is in one of these.
 SETTLED = frozenset({TaskStatus.DONE, TaskStatus.WAIVED})
@@ -35,6 +38,12 @@ class Instruction(StrEnum):
     # Art. 35(1), (3) and art. 4(3): access includes a copy, so each holder sends an extract
     # of the granted items, and the request waits for every extract before release.
     EXTRACT = "extract"
+    # Art. 21(1): an item kept under a statute is destroyed once the statute's period ends
+    # (표준 개인정보 보호지침 art. 10(1): within 5 days of the end).
+    DESTROY_AT_END = "destroy_at_end"
+    # Art. 37(5): the data whose processing was stopped is destroyed, or otherwise dealt with
+    # (then the officer waives the task and says how), without delay.
+    DESTROY_SUSPENDED = "destroy_suspended"
 
 
 INSTRUCTION_LABELS_KO = {
@@ -43,6 +52,8 @@ INSTRUCTION_LABELS_KO = {
     Instruction.CORRECT: "정정",
     Instruction.SUSPEND: "처리정지",
     Instruction.EXTRACT: "열람용 사본(추출 파일) 제출",
+    Instruction.DESTROY_AT_END: "보존기간 종료 후 파기",
+    Instruction.DESTROY_SUSPENDED: "처리정지된 개인정보의 파기",
 }
 
 
@@ -68,6 +79,8 @@ ACTION_FOR: dict[Instruction, Action] = {
     Instruction.CORRECT: Action.CORRECTED,
     Instruction.SUSPEND: Action.SUSPENDED,
     Instruction.EXTRACT: Action.EXTRACTED,
+    Instruction.DESTROY_AT_END: Action.DELETED,
+    Instruction.DESTROY_SUSPENDED: Action.DELETED,
 }
 
 
@@ -158,6 +171,43 @@ def plan_tasks(
         if mine:
             plans.append(TaskPlan(holder_code=holder.code, instructions=mine))
     return plans
+
+
+@dataclass(frozen=True)
+class ScheduledPlan:
+    holder_code: str
+    items: tuple[str, ...]
+    opens_on: date  # the first day after the last day of the statutory period
+    due_on: date
+
+
+def plan_retention_ends(
+    kept: Iterable[tuple[str, date]], holders: Iterable[HolderLike], *, destroy_days: int
+) -> list[ScheduledPlan]:
+    """One scheduled destruction per holder and end date of the items kept under a statute.
+
+    `kept`: (item, keep_until) of the decision's retention plan. Art. 21(1) and 민법 제159조:
+    the item is kept through `keep_until` and destroyed from the next day; 표준 개인정보
+    보호지침 art. 10(1): within `destroy_days` (5) days of the end of the period."""
+    by_item: dict[str, date] = dict(kept)
+    plans = []
+    for holder in holders:
+        ends: dict[date, list[str]] = {}
+        for item in holder.items:
+            if item in by_item:
+                ends.setdefault(by_item[item], []).append(item)
+        for until in sorted(ends):
+            opens = until + timedelta(days=1)
+            plans.append(
+                ScheduledPlan(
+                    holder.code, tuple(ends[until]), opens, opens + timedelta(days=destroy_days)
+                )
+            )
+    return plans
+
+
+# Kinds of task that hold a request in `executing` (the others are tracked after it ends).
+HOLDS_REQUEST = frozenset({TaskKind.DECISION})
 
 
 def task_due_on(target: date, today: date) -> date:

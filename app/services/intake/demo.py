@@ -153,8 +153,9 @@ def _first_item(rt: Runtime, service: str) -> str:
 
 def _grant(items: list[str], *, access: bool = False, record_dates: bool = False) -> Any:
     terms = drafting.AccessTerms(method="electronic", place="데모 화면") if access else None
-    dates = dict.fromkeys(("comms_access_logs", "comms_fact_records", "ecommerce_contract",
-                           "ecommerce_complaint")) if record_dates else {}  # fmt: skip
+    rules = ("comms_access_logs", "comms_fact_records", "ecommerce_contract",
+             "ecommerce_advertising", "ecommerce_complaint")  # fmt: skip
+    dates = dict.fromkeys(rules) if record_dates else {}
     return drafting.DecisionInput(
         outcome=Outcome.GRANTED,
         grounds=[],

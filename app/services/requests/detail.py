@@ -33,7 +33,7 @@ from app.services.identity import checks as identity_checks
 from app.services.identity import info_requests
 from app.services.notices.queue import notice_out
 from app.services.notices.view import requester_notices
-from app.services.requests.queue import _pending_tasks, _queue_item
+from app.services.requests.queue import _pending_tasks, _queue_item, scheduled_tasks
 from app.workflows.deadlines import kst_date
 
 
@@ -104,6 +104,7 @@ def get_detail(
     base = _queue_item(request, kst_date(now), rt.settings.due_soon_days, cutoff)
     # Shown in every status: what an executing request still waits for, and 0 after.
     base.tasks_pending = _pending_tasks(session, [request.id]).get(request.id, 0)
+    base.next_scheduled_on = scheduled_tasks(session, [request.id]).get(request.id or 0)
     correction = v.decrypt_opt(request.correction_enc, field="request.correction")
     return StaffRequestDetail(
         **base.model_dump(),

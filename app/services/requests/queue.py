@@ -23,7 +23,7 @@ from app.models.request_api import (
 )
 from app.models.staff import Staff
 from app.models.task import Task
-from app.models.vocab import RequestType
+from app.models.vocab import RequestType, TaskStatus
 from app.runtime import Runtime
 from app.workflows.deadlines import kst_date
 from app.workflows.lifecycle import CLOSED, Status
@@ -123,9 +123,13 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     rows = rows[: f.limit]
     cutoff = rt.clock() - timedelta(hours=rt.settings.unassigned_flag_hours)
     pending = _pending_tasks(session, [r.id for r in rows if r.status == Status.EXECUTING])
+    scheduled = scheduled_tasks(session, [r.id for r in rows if r.status == Status.COMPLETED])
     items = [
         _queue_item(r, today, due_soon, cutoff).model_copy(
-            update={"tasks_pending": pending.get(r.id or 0, 0)}
+            update={
+                "tasks_pending": pending.get(r.id or 0, 0),
+                "next_scheduled_on": scheduled.get(r.id or 0),
+            }
         )
         for r in rows
     ]
@@ -134,6 +138,18 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
 
 
 _PENDING = ("open", "failed")
+
+
+def scheduled_tasks(session: Session, request_ids: list[int | None]) -> dict[int, date]:
+    """Request -> the earliest day one of its scheduled tasks opens."""
+    if not request_ids:
+        return {}
+    rows = session.exec(
+        select(Task.request_id, func.min(Task.opens_on))
+        .where(col(Task.request_id).in_(request_ids), Task.status == TaskStatus.SCHEDULED)
+        .group_by(col(Task.request_id))
+    ).all()
+    return {rid: day for rid, day in rows if day is not None}
 
 
 def _pending_tasks(session: Session, request_ids: list[int | None]) -> dict[int, int]:

@@ -70,7 +70,13 @@ HTML_HEADERS = {
 }
 
 _KIND_LABELS = {"system": "자체 시스템", "processor": "수탁자"}
-_STATUS_LABELS = {"done": "완료", "waived": "면제", "open": "미완료", "failed": "실패"}
+_STATUS_LABELS = {
+    "done": "완료",
+    "waived": "면제",
+    "open": "미완료",
+    "failed": "실패",
+    "scheduled": "예정",
+}
 _UNFINISHED = frozenset({"open", "failed"})
 
 
@@ -96,6 +102,7 @@ class CertificateTask:
     waived_reason: str | None  # set when the task was waived
     waived_by: str | None
     evidence: tuple[EvidenceFile, ...]
+    opens_on: date | None = None  # a scheduled destruction not yet open: the day it opens
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,7 @@ class KeptItem:
     item_name: str
     statute: str
     until: date
+    destroyed_at: datetime | None = None  # when its destruction after `until` was done
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,8 @@ def _result(t: CertificateTask) -> tuple[str, ...]:
     lines = [_STATUS_LABELS[t.status]]
     if t.status == TaskStatus.WAIVED:
         lines += [f"사유: {t.waived_reason or '—'}", f"면제 결정: {t.waived_by or '—'}"]
+    elif t.opens_on is not None:
+        lines.append(f"{format_date(t.opens_on)}부터 파기")
     elif t.action:
         lines.append(t.action)
     if t.note:
@@ -206,6 +216,14 @@ def _row(t: CertificateTask) -> _Row:
         performer=performer,
         evidence=tuple(_evidence(f) for f in t.evidence),
     )
+
+
+def _kept_until(k: KeptItem) -> str:
+    """The last day kept and, once done, when it was destroyed (art. 21(1))."""
+    until = format_date(k.until)
+    if k.destroyed_at is None:
+        return until
+    return f"{until} (파기 완료: {format_datetime(k.destroyed_at)})"
 
 
 def _summary(c: Certificate) -> tuple[tuple[str, str, bool], ...]:
@@ -233,7 +251,7 @@ def _view(c: Certificate) -> _View:
         incomplete=incomplete,
         summary=_summary(c),
         rows=tuple(_row(t) for t in c.tasks),
-        kept=tuple((k.item_name, k.statute, format_date(k.until)) for k in c.kept),
+        kept=tuple((k.item_name, k.statute, _kept_until(k)) for k in c.kept),
         closing=closing,
         issue=(
             ("발급 일시", format_datetime(c.issued_at)),

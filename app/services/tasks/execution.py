@@ -21,9 +21,10 @@ from app.models.decision import Decision
 from app.models.request import Request
 from app.models.staff import Role, Staff
 from app.models.task import Task
-from app.models.vocab import GRANTING
+from app.models.vocab import GRANTING, TaskKind
 from app.runtime import Runtime
 from app.services.audit.timeline import move, note
+from app.services.tasks import schedule
 from app.services.tasks.links import queue_instruction
 from app.workflows import tasks as rules
 from app.workflows.deadlines import kst_date, target_date
@@ -164,7 +165,7 @@ def complete(session: Session, rt: Runtime, request: Request, task: Task, c: Com
     task.completed_by, task.performed_at, task.completed_at = c.by, performed_at, now
     task.updated_at = now
     _record(session, rt, request, task, "task_done", actor=c.by, performed=task.performed)
-    finish_if_settled(session, rt, request, actor=c.by)
+    _after_settled(session, rt, request, task, actor=c.by)
 
 
 def fail(
@@ -195,7 +196,16 @@ def waive(
     task.waived_by = officer.id
     actor = f"staff:{officer.id}"
     _record(session, rt, request, task, "task_waived", actor=actor)
-    finish_if_settled(session, rt, request, actor=actor)
+    _after_settled(session, rt, request, task, actor=actor)
+
+
+def _after_settled(
+    session: Session, rt: Runtime, request: Request, task: Task, *, actor: str
+) -> None:
+    if task.kind == TaskKind.SUSPENSION_FOLLOWUP:
+        schedule.followup_settled(session, rt, request, actor=actor)
+    elif task.kind in rules.HOLDS_REQUEST:
+        finish_if_settled(session, rt, request, actor=actor)
 
 
 def update(
@@ -214,7 +224,9 @@ def update(
             raise BusinessRuleViolation(
                 "due_on_required", "due_on", "작업 기한을 비울 수 없습니다. 날짜를 적어 주세요."
             )
-        if due > request.legal_due_on or due < kst_date(rt.clock()):
+        # A retention end or a 37(5) follow-up runs after the request's deadline.
+        latest = request.legal_due_on if task.kind in rules.HOLDS_REQUEST else date.max
+        if due > latest or due < kst_date(rt.clock()):
             raise BusinessRuleViolation(
                 "due_on_out_of_range",
                 "due_on",
@@ -231,15 +243,26 @@ def update(
 def finish_if_settled(session: Session, rt: Runtime, request: Request, *, actor: str) -> bool:
     """Every holder done or waived: the request completes and the result notice goes out.
     Access waits for the package's release (or access given in person) instead."""
-    statuses = {t.status for t in tasks_of(session, request)}
+    own = [t for t in tasks_of(session, request) if t.kind in rules.HOLDS_REQUEST]
+    statuses = {t.status for t in own}
     if request.status != Status.EXECUTING or not statuses <= rules.SETTLED:
         return False
     if request.type == "access":
         note(session, rt, request, "access_extracts_complete", actor=actor)
         return False
-    from app.services.closing import complete_request
+    from app.services.closing import complete_request, latest_decision
 
     complete_request(session, rt, request, actor=actor)
+    d = latest_decision(session, request)
+    if d is not None:
+        # Art. 21(1): what is kept under a statute is destroyed when its period ends (a request
+        # withdrawn before it was carried out schedules nothing).
+        schedule.schedule_retention_ends(session, rt, request, d, actor=actor)
+    if request.type == "suspension":
+        # Art. 37(5): the suspended data is then destroyed or otherwise dealt with.
+        done = {i["item"] for t in own if t.status == TaskStatus.DONE for i in t.instructions}
+        if d is not None and done:
+            schedule.open_suspension_followup(session, rt, request, d, sorted(done), actor=actor)
     return True
 
 

@@ -13,14 +13,14 @@ import hmac
 import json
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from app.models.channeltalk import ChatLink
 from app.models.decision import Decision
 from app.models.request import Party, Request
 from app.models.staff import Staff
 from app.models.task import Task
-from app.models.vocab import TYPE_LABELS_KO, Status, TaskStatus
+from app.models.vocab import TYPE_LABELS_KO, Status, TaskKind, TaskStatus
 from app.policy import Holder
 from app.runtime import Runtime
 from app.services.audit.timeline import note
@@ -188,6 +188,17 @@ def _identifiers(
     ]
 
 
+def identifiers_for(
+    session: Session, rt: Runtime, request: Request, holder: Holder
+) -> list[tuple[str, str]]:
+    return _identifiers(session, rt, request, holder)
+
+
+def team_address(rt: Runtime) -> str | None:
+    """Where the team is reached: TEAM_EMAIL, else the policy's intake contact."""
+    return rt.settings.team_email or _team_email(rt)
+
+
 def _team_email(rt: Runtime) -> str | None:
     contact = rt.policy.contact(rt.policy.rights.intake_contact)
     return contact.email if contact else None
@@ -208,7 +219,8 @@ def remind_overdue(rt: Runtime) -> int:
             select(Task)
             .join(Request, col(Request.id) == col(Task.request_id))
             .where(
-                Request.status == Status.EXECUTING,
+                # Retention ends and 37(5) follow-ups are owed after the request completed.
+                or_(Request.status == Status.EXECUTING, Task.kind != TaskKind.DECISION),
                 col(Task.status).in_((TaskStatus.OPEN, TaskStatus.FAILED)),
                 col(Task.due_on) < today,
                 col(Task.reminded_at).is_(None),
@@ -244,7 +256,10 @@ def _queue_reminder(
         "reference": request.reference,
         "holder_name": task.holder_name,
         "due_text": date_text(task.due_on),
-        "legal_due_text": date_text(request.legal_due_on),
+        # A retention end or a 37(5) follow-up runs after the request's own deadline.
+        "legal_due_text": date_text(request.legal_due_on)
+        if task.kind == TaskKind.DECISION
+        else None,
         "days_over": days_over,
         "confirm_url": confirm_url(rt, task) if task.contact_email == to else None,
         "link": f"작업 목록: GET /v1/staff/requests/{request.reference}/tasks",

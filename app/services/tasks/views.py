@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from app.errors import Conflict
 from app.evidence.multipart import UploadedFile
@@ -13,7 +13,7 @@ from app.models.identity import Attachment
 from app.models.request import Request
 from app.models.staff import Staff
 from app.models.task import Task
-from app.models.vocab import TYPE_LABELS_KO, Status, TaskStatus
+from app.models.vocab import TYPE_LABELS_KO, Status, TaskKind, TaskStatus
 from app.runtime import Runtime
 from app.services.closing import latest_decision
 from app.services.identity import evidence as identity_evidence
@@ -73,7 +73,9 @@ def task_view(
         "holder_name": t.holder_name,
         "contact_email": t.contact_email,
         "instructions": t.instructions,
+        "kind": t.kind,
         "status": t.status,
+        "opens_on": t.opens_on,
         "due_on": t.due_on,
         "overdue": t.status in (TaskStatus.OPEN, TaskStatus.FAILED)
         and t.due_on < kst_date(rt.clock()),
@@ -113,9 +115,10 @@ def queue(
         .join(Request, col(Request.id) == col(Task.request_id))
         .where(col(Task.status).in_(list(statuses)))
     )
-    if set(statuses) <= {"open", "failed"}:
-        # What is owed: a withdrawn request's remaining tasks are moot.
-        query = query.where(Request.status == Status.EXECUTING)
+    if set(statuses) <= {"open", "failed", "scheduled"}:
+        # What is owed: a withdrawn request's remaining tasks are moot; a retention end or a
+        # 37(5) follow-up is owed after its request completed.
+        query = query.where(or_(Request.status == Status.EXECUTING, Task.kind != TaskKind.DECISION))
     if overdue:
         query = query.where(col(Task.due_on) < kst_date(rt.clock()))
     if holder:
@@ -169,11 +172,13 @@ def certificate_of(
     service = rt.policy.service(request.service)
     assert service is not None
     staff_names = _staff_names(session, tasks)
+    destroyed = _destroyed_at(tasks)
     kept = tuple(
         KeptItem(
             item_name=p.item_name,
             statute=p.statute or "",
             until=p.keep_until,
+            destroyed_at=destroyed.get(p.item),
         )
         for p in decision.retention or []
         if p.action == "keep" and p.keep_until
@@ -197,6 +202,20 @@ def certificate_of(
     )
 
 
+def _destroyed_at(tasks: Sequence[Task]) -> dict[str, Any]:
+    """Item -> when its retention end was carried out, once every holder's task is done."""
+    ends: dict[str, list[Task]] = {}
+    for t in tasks:
+        if t.kind == TaskKind.RETENTION_END:
+            for i in t.instructions:
+                ends.setdefault(i["item"], []).append(t)
+    return {
+        item: max(t.performed_at for t in ts if t.performed_at)
+        for item, ts in ends.items()
+        if all(t.status == TaskStatus.DONE and t.performed_at for t in ts)
+    }
+
+
 def _cert_task(
     session: Session, rt: Runtime, t: Task, item_of: Any, staff_names: dict[int, str]
 ) -> CertificateTask:
@@ -216,6 +235,7 @@ def _cert_task(
         items=items,
         instruction=", ".join(INSTRUCTION_LABELS_KO[k] for k in kinds),
         status=t.status,
+        opens_on=t.opens_on if t.status == TaskStatus.SCHEDULED else None,
         action=", ".join(ACTION_LABELS_KO[Action(p["action"])] for p in performed) or None,
         method=", ".join(METHOD_LABELS_KO[Method(p["method"])] for p in performed) or None,
         performed_by=_who(t.completed_by, staff_names, t.holder_name),
