@@ -6,7 +6,7 @@
 - task.opens_on: the day a scheduled task opens (the day after the item's keep_until).
 
 Revision ID: caba93b0cca2
-Revises: 8cf084d322ed
+Revises: 3b7d2e9a6c41
 Create Date: 2026-12-08 00:48:26.169446
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = 'caba93b0cca2'
-down_revision: str | None = '8cf084d322ed'
+down_revision: str | None = '3b7d2e9a6c41'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
