@@ -217,6 +217,8 @@ def test_a_holder_reads_how_to_return_its_extract_line_by_line(
     assert "\n■ 제출 방법\n- 위 항목에 대해" in text
     assert re.search(r"\n■ 완료 확인\n아래 링크에서 추출 파일을 올려 주세요[^\n]*\nhttp", text)
     assert "\n기한 안에 조치하기 어려우시면" in text and "삭제(파기)" not in text
+    # Signed by the legal person with the unit that acts for it.
+    assert "(주)케어랩스 CRM사업부 정보보안팀" in text
 
 
 def test_an_overdue_task_reminds_its_owner_once(

@@ -86,6 +86,11 @@ class Controller(_Model):
     departments: tuple[Contact, ...] = ()
     remedies: tuple[Remedy, ...] = ()
 
+    @property
+    def signed_as(self) -> str:
+        """The legal person with the unit acting for it: how documents are signed."""
+        return f"{self.name} {self.unit}" if self.unit else self.name
+
 
 class Purpose(_Model):
     code: Code

@@ -83,7 +83,7 @@ def _show(
         max_mb=rt.settings.access_extract_max_bytes // (1024 * 1024),
         token=token,
         error=error,
-        controller_name=rt.policy.controller.name,
+        controller_name=rt.policy.controller.signed_as,
     )
 
 

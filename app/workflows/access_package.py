@@ -116,7 +116,7 @@ def build_statement(
             )
         )
     return Statement(
-        controller=policy.controller.name,
+        controller=policy.controller.signed_as,
         service=service.name,
         reference=reference,
         scope=tuple(scope),

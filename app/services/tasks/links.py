@@ -105,7 +105,7 @@ def queue_instruction(
         lines.append(f"{item.name if item else entry['item']}: {label}")
     kinds = {Instruction(e["instruction"]) for e in task.instructions}
     context = {
-        "controller_name": rt.policy.controller.name,
+        "controller_name": rt.policy.controller.signed_as,
         "holder_name": task.holder_name,
         "processor": task.holder_kind == "processor",
         "reference": request.reference,

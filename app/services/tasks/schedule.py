@@ -268,7 +268,7 @@ def _announce(
         lines.append(f"{item.name if item else entry['item']}: {label}")
     followup = task.kind == TaskKind.SUSPENSION_FOLLOWUP
     context = {
-        "controller_name": rt.policy.controller.name,
+        "controller_name": rt.policy.controller.signed_as,
         "holder_name": task.holder_name,
         "processor": task.holder_kind == "processor",
         "reference": request.reference,

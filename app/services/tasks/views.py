@@ -185,7 +185,7 @@ def certificate_of(
     )
     officer = rt.policy.controller.privacy_officer
     return Certificate(
-        controller_name=rt.policy.controller.name,
+        controller_name=rt.policy.controller.signed_as,
         reference=request.reference,
         request_type_label=TYPE_LABELS_KO.get(request.type, request.type),
         service_name=service.name,
