@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -125,14 +126,31 @@ def queue_instruction(
         "due_text": date_text(task.due_on),
         "done_words": "·".join(INSTRUCTION_LABELS_KO[k] for k in Instruction if k in kinds),
         "confirm_url": confirm_url(rt, task),
-        "reply_to": rt.settings.team_email or _team_email(rt),
+        "reply_to": team_address(rt),
     }
-    subject, body = render_internal("task_instruction", context)
+    send_to_holder(session, rt, request, task, "task_instruction", context, actor=actor)
+
+
+def send_to_holder(
+    session: Session,
+    rt: Runtime,
+    request: Request,
+    task: Task,
+    template: str,
+    context: dict[str, Any],
+    *,
+    actor: str,
+    kind: str = "task_instruction",
+) -> None:
+    """One instruction e-mail to the holder's contact, once per task (its dedupe key), noted
+    on the timeline."""
+    assert task.contact_email is not None
+    subject, body = render_internal(template, context)
     queue_internal(
         session,
         rt,
         request,
-        kind="task_instruction",
+        kind=kind,
         to=task.contact_email,
         key=f"{request.reference}:task:{task.id}:instruction",
         subject=subject,

@@ -27,7 +27,7 @@ from app.runtime import Runtime
 from app.services.audit.timeline import note
 from app.services.notices.queue import queue_internal, queue_notice
 from app.services.notices.render import render_internal
-from app.services.tasks.links import confirm_url, identifiers_for, team_address
+from app.services.tasks.links import confirm_url, identifiers_for, send_to_holder, team_address
 from app.workflows import tasks as rules
 from app.workflows.deadlines import deadline_from_date, kst_date
 from app.workflows.notice_extras import SuspensionFollowupExtra
@@ -282,19 +282,16 @@ def _announce(
         "reply_to": team_address(rt),
     }
     if task.contact_email:
-        subject, body = render_internal("task_scheduled_instruction", context)
-        queue_internal(
+        send_to_holder(
             session,
             rt,
             request,
+            task,
+            "task_scheduled_instruction",
+            context,
+            actor=actor,
             kind="task_destruction",
-            to=task.contact_email,
-            key=f"{request.reference}:task:{task.id}:instruction",
-            subject=subject,
-            body=body,
-            audience="holder",
         )
-        note(session, rt, request, "task_instruction_queued", actor=actor, task_id=task.id)
     owner = _staff_owner(session, rt, task)
     if owner is not None and owner != task.contact_email:
         subject, body = render_internal("task_opened", context)
