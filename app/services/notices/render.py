@@ -59,10 +59,11 @@ def _environment() -> Environment:
 
 
 def render_notice(
-    kind: NoticeKind, context: Mapping[str, Any], *, sms: bool = True
+    kind: NoticeKind, context: Mapping[str, Any], *, sms: bool = True, lms: bool = False
 ) -> RenderedNotice:
     """Render `<kind>.txt.j2` (its `subject` block and body) and, unless `sms` is False (then
-    `.sms` is empty), `<kind>.sms.j2`.
+    `.sms` is empty), `<kind>.sms.j2`: the text that fits one SMS, or with `lms` (setting
+    SMS_ALLOW_LMS) the longer one sent as an LMS.
 
     Raises jinja2.UndefinedError when a template needs a value the context lacks.
     """
@@ -70,7 +71,7 @@ def render_notice(
     if context.get("kind", kind.value) != kind.value:
         raise ValueError(f"context was built for {context['kind']!r}, not {kind.value!r}")
     env = _environment()
-    values = dict(context)
+    values = {**context, "lms": lms}
     module = env.get_template(f"{kind.value}.txt.j2").make_module(values)
     subject = getattr(module, "subject", None)
     if subject is None:
