@@ -573,7 +573,14 @@ def test_a_context_is_rendered_only_by_its_own_kind(policy: Policy) -> None:
         ("정보보안팀", "이/가", "정보보안팀이"),
         ("정보보안팀", "으로/로", "정보보안팀으로"),
         ("서울", "으로/로", "서울로"),
-        ("스마트CRM", "을/를", "스마트CRM을(를)"),
+        ("스마트CRM", "을/를", "스마트CRM을"),  # 엠
+        ("DSR-2612-0ZYSHKG2", "으로/로", "DSR-2612-0ZYSHKG2로"),  # 이
+        ("DSR-2612-0ZYSHKG1", "으로/로", "DSR-2612-0ZYSHKG1로"),  # 일: ㄹ takes 로
+        ("DSR-2612-0ZYSHKG3", "으로/로", "DSR-2612-0ZYSHKG3으로"),  # 삼
+        ("scan.pdf", "은/는", "scan.pdf는"),  # 에프
+        ("URL", "이/가", "URL이"),  # 엘
+        ("(주)케어랩스", "이/가", "(주)케어랩스가"),
+        ("…", "을/를", "…을(를)"),  # nothing read aloud: both
     ],
 )
 def test_josa_follows_the_last_syllable(word: str, pair: str, expected: str) -> None:

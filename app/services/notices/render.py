@@ -15,9 +15,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError
 
+from app.core.korean import josa
 from app.workflows.notices import NoticeKind
 
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
+
+
+__all__ = ["RenderedNotice", "josa", "render_internal", "render_notice", "render_text"]
 
 
 @dataclass(frozen=True)
@@ -25,22 +29,6 @@ class RenderedNotice:
     subject: str
     body: str
     sms: str
-
-
-def josa(word: str, pair: str) -> str:
-    """`word` followed by the Korean particle that fits its last syllable.
-
-    `pair` is "after a final consonant/after a vowel", e.g. "이/가", "을/를", "은/는", "과/와",
-    "으로/로" (ㄹ takes 로). Words not ending in a Hangul syllable get both: "CRM을(를)".
-    """
-    after_consonant, after_vowel = pair.split("/")
-    last = word.rstrip()[-1:]
-    if not ("가" <= last <= "힣"):
-        return f"{word}{after_consonant}({after_vowel})"
-    final = (ord(last) - ord("가")) % 28
-    if final == 0 or (after_vowel == "로" and final == 8):  # 8 = ㄹ
-        return word + after_vowel
-    return word + after_consonant
 
 
 @lru_cache(maxsize=1)
