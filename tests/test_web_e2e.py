@@ -11,14 +11,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page
+from sqlmodel import Session, col, select
 
+from app.models.task import Task
 from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
+from app.services.tasks.links import link_token
 from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
 from tests.conftest import mailed_code
 from tests.factories import (
     DELETION_WITH_RECORDS,
     WITHHELD_REASON,
+    Case,
     Desk,
     keep_payment_records,
     partial_access,
@@ -392,3 +396,22 @@ def test_no_page_has_a_serious_accessibility_violation(
     page.evaluate("document.querySelectorAll('.hp input').forEach(i => i.value = 'x')")
     page.click("button[type=submit]")
     axe_scan(page, "honeypot")
+
+
+def test_the_processors_confirmation_pages_pass_the_scan_too(
+    scanned: Page,
+    live_server: str,
+    client: TestClient,
+    staff_headers: Headers,
+    runtime: Runtime,
+    db: Session,
+) -> None:
+    case = Case(client, staff_headers, type="deletion", items=["admin_phone"])
+    case.decide_and_approve()
+    [task, *_] = db.exec(select(Task).order_by(col(Task.id))).all()
+    token = link_token(runtime, task, now=runtime.clock())
+    scanned.goto(f"{live_server}/tasks/confirm?token={token}")
+    assert case.ref in scanned.inner_text("main")
+    axe_scan(scanned, "task-confirm")
+    scanned.goto(live_server + "/tasks/confirm?token=not-a-token")
+    axe_scan(scanned, "task-confirm-unusable")
