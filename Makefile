@@ -13,7 +13,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The browser tests' accessibility scan injects axe-core (pinned in package-lock.json) into
+# every page. Installed with npm when npm is there (.ci/run installs it); node_modules/ is not
+# committed.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --silent && touch $(NODE_STAMP); \
+	else echo "npm not found: the browser tests' axe-core scan will fail (apt-get install npm)" >&2; fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/rightsdesk migrate
@@ -22,7 +31,7 @@ run: migrate
 	$(BIN)/rightsdesk serve
 
 # pytest exits 5 when it collected no tests; make treats that as a failure too.
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 # The inner loop: the suite without the browser, PostgreSQL and fuzz tests (`make test` runs all).

@@ -166,6 +166,10 @@ class Settings(BaseSettings):
     sms_url: str | None = None  # HTTP gateway taking a JSON POST
     sms_token: str | None = None  # sent as Authorization: Bearer, when the gateway wants one
     sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Off, every SMS fits one SMS (90 bytes in EUC-KR) and a longer text is refused, not sent
+    # as an LMS by accident; on, the "notice ready" texts carry the link and the contact and
+    # go as LMS (the gateway is told which type each message is).
+    sms_allow_lms: bool = False
     notice_max_attempts: int = Field(default=8, ge=1, le=50)
     notice_backoff_base_seconds: float = Field(default=30.0, gt=0)
     notice_backoff_cap_seconds: float = Field(default=3600.0, gt=0)

@@ -79,7 +79,7 @@ def test_every_next_action_has_its_own_sentences(policy: Policy, chat: bool, act
             ["마케팅 수신 동의 기록"],
             "동의 철회에 따라 마케팅 수신 동의 기록을 복구·재생할 수 없도록 파기했습니다.",
         ),
-        ("deletion", "", ["CRM"], "CRM을(를) 복구·재생할 수 없도록 파기했습니다."),
+        ("deletion", "", ["CRM"], "CRM을 복구·재생할 수 없도록 파기했습니다."),
     ],
 )
 def test_the_action_taken_is_one_sentence_with_the_right_particle(

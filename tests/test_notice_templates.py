@@ -165,10 +165,10 @@ def facts(request_type: str = "access", **extra: Any) -> NoticeFacts:
     )
 
 
-def render(policy: Policy, case: str, **changes: Any) -> RenderedNotice:
+def render(policy: Policy, case: str, *, lms: bool = False, **changes: Any) -> RenderedNotice:
     kind, request_type, extra = EXTRA[case]
     context = notice_context(kind, facts(request_type, **{**extra, **changes}), policy)
-    return render_notice(kind, context)
+    return render_notice(kind, context, lms=lms)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_no_data_held_and_unchanged_say_why_and_how_to_object(
     assert says in notice.body and "이의제기 방법" in notice.body
     assert "모두" not in notice.body and "요구하신 대로" not in notice.body
     # The SMS only points to the whole text, which carries the objection method.
-    assert "요청 조회 화면" in notice.sms and says not in notice.sms
+    assert "요청 조회" in notice.sms and says not in notice.sms
 
 
 def test_unchanged_is_a_correction_outcome_only(policy: Policy) -> None:
@@ -240,7 +240,8 @@ STATUS_URL = "https://rights.example.com/status"
 
 @pytest.mark.parametrize("case", sorted(set(EXTRA) - {"verification_code"}))
 def test_an_sms_only_says_a_notice_is_ready_and_where_to_read_it(policy: Policy, case: str) -> None:
-    notice = render(policy, case, status_url=STATUS_URL)
+    # With SMS_ALLOW_LMS: the longer text, with the link and the contact, sent as an LMS.
+    notice = render(policy, case, lms=True, status_url=STATUS_URL)
     sms = notice.sms
     assert REF in sms and STATUS_URL in sms and "안내문이 준비되었습니다" in sms
     assert "요청 조회 화면" in sms and "확인코드" in sms
@@ -260,9 +261,9 @@ def test_an_sms_only_says_a_notice_is_ready_and_where_to_read_it(policy: Policy,
 def test_an_sms_for_a_request_filed_by_staff_names_the_code_staff_gave(policy: Policy) -> None:
     kind, request_type, extra = EXTRA["access_refused"]
     staff_filed = replace(facts(request_type, **extra), filed_by_staff=True)
-    sms = render_notice(kind, notice_context(kind, staff_filed, policy)).sms
+    sms = render_notice(kind, notice_context(kind, staff_filed, policy), lms=True).sms
     assert "담당자가 알려 드린 확인코드" in sms
-    assert "접수 때 표시된 확인코드" in render(policy, "access_refused").sms
+    assert "접수 때 표시된 확인코드" in render(policy, "access_refused", lms=True).sms
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,7 +573,14 @@ def test_a_context_is_rendered_only_by_its_own_kind(policy: Policy) -> None:
         ("정보보안팀", "이/가", "정보보안팀이"),
         ("정보보안팀", "으로/로", "정보보안팀으로"),
         ("서울", "으로/로", "서울로"),
-        ("스마트CRM", "을/를", "스마트CRM을(를)"),
+        ("스마트CRM", "을/를", "스마트CRM을"),  # 엠
+        ("DSR-2612-0ZYSHKG2", "으로/로", "DSR-2612-0ZYSHKG2로"),  # 이
+        ("DSR-2612-0ZYSHKG1", "으로/로", "DSR-2612-0ZYSHKG1로"),  # 일: ㄹ takes 로
+        ("DSR-2612-0ZYSHKG3", "으로/로", "DSR-2612-0ZYSHKG3으로"),  # 삼
+        ("scan.pdf", "은/는", "scan.pdf는"),  # 에프
+        ("URL", "이/가", "URL이"),  # 엘
+        ("(주)케어랩스", "이/가", "(주)케어랩스가"),
+        ("…", "을/를", "…을(를)"),  # nothing read aloud: both
     ],
 )
 def test_josa_follows_the_last_syllable(word: str, pair: str, expected: str) -> None:

@@ -95,7 +95,8 @@ def test_an_sms_requester_reads_the_whole_partial_access_notice_in_the_api(
 
     # What the phone received: only that a notice is ready, and where to read it.
     [sms] = [m for m in gateway.sent if m.kind == "access_result"]
-    assert sms.to == PHONE and desk.ref in sms.body and "요청 조회 화면" in sms.body
+    assert sms.to == PHONE and desk.ref in sms.body and "요청 조회" in sms.body
+    assert len(sms.body.encode("euc-kr")) <= 90  # one SMS, not an LMS
     for outcome_text in ("일부", "열람", "제한", "접속기록", "김가상", WITHHELD_REASON, "제35조"):
         assert outcome_text not in sms.body, outcome_text
     assert len(sms.body) < len(body) // 4

@@ -11,14 +11,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page
+from sqlmodel import Session, col, select
 
+from app.models.task import Task
 from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
+from app.services.tasks.links import link_token
 from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
 from tests.conftest import mailed_code
 from tests.factories import (
     DELETION_WITH_RECORDS,
     WITHHELD_REASON,
+    Case,
     Desk,
     keep_payment_records,
     partial_access,
@@ -221,3 +225,193 @@ def test_an_sms_requester_reads_forms_9_and_10_whole_on_a_phone(
     assert "2030년 11월 20일" in body and "전자상거래 등에서의 소비자 보호에 관한 법률" in body
     assert "■ 이의제기 방법" in body
     screenshot(phone, "notices-form10-phone")
+
+
+# --- accessibility: focus visible, errors reachable, an axe-core scan of every page -------------
+
+AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ")),
+  }));
+}"""
+
+
+@pytest.fixture(params=sorted(WIDTHS))
+def scanned(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:  # noqa: F811
+    """A page whose context lets the test inject axe-core past the app's CSP (the app
+    itself runs no script)."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `make install` (npm ci; .ci/run installs npm)")
+    width = WIDTHS[request.param]
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, locale="ko-KR", bypass_csp=True
+    )
+    p = context.new_page()
+    p.set_default_timeout(10_000)
+    p.width_name = request.param  # type: ignore[attr-defined]
+    yield p
+    context.close()
+
+
+def axe_scan(page: Page, name: str) -> None:
+    """No serious or critical violation on the page as it stands; a screenshot of it."""
+    shot(page, f"axe-{name}")
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(AXE_RUN)
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{name}: {bad}"
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS rgb()/rgba() colours."""
+
+    def luminance(css: str) -> float:
+        r, g, b_ = (int(x) / 255 for x in re.findall(r"\d+(?:\.\d+)?", css)[:3])
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b_)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+FOCUS_RING = """sel => {
+  const el = document.querySelector(sel);
+  el.focus();
+  const s = getComputedStyle(el);
+  return {style: s.outlineStyle, width: parseFloat(s.outlineWidth), color: s.outlineColor};
+}"""
+
+
+def test_focus_is_visible_at_3_to_1(scanned: Page, live_server: str) -> None:
+    page = scanned
+    page.goto(live_server + "/form")
+    for selector in ("a[href='/status']", "#type", "#subject_name", "button[type=submit]"):
+        ring = page.evaluate(FOCUS_RING, selector)
+        assert ring["style"] == "solid" and ring["width"] >= 2, (selector, ring)
+        # The ring sits 2 px outside the control, on the page's white and on tinted boxes.
+        for background in ("rgb(255, 255, 255)", "rgb(238, 244, 252)", "rgb(255, 244, 229)"):
+            assert contrast(ring["color"], background) >= 3, (selector, ring, background)
+    page.focus("a[href='/status']")
+    shot(page, "focus-ring")
+
+
+def active_is_summary(page: Page) -> bool:
+    """The browser moves focus to an autofocus element when it next renders: wait for it."""
+    page.wait_for_function("document.activeElement.classList.contains('summary')")
+    return True
+
+
+def test_a_failed_submit_moves_focus_to_the_error_summary(scanned: Page, live_server: str) -> None:
+    page = scanned
+    page.goto(live_server + "/form")
+    fill_subject(page, birth="2013-06-01")
+    page.click("button[type=submit]")
+    assert active_is_summary(page)
+    # Every error names its field: the input points at its message.
+    for error in page.locator("p.error").all():
+        field_id = (error.get_attribute("id") or "").removesuffix("-error")
+        described = page.get_attribute(f"#{field_id}", "aria-describedby") or ""
+        assert f"{field_id}-error" in described.split(), field_id
+    # The summary's links lead to the fields.
+    for href in page.locator(".summary a").evaluate_all("els => els.map(a => a.hash)"):
+        assert page.locator(href).count() == 1, href
+    shot(page, "error-summary-focused")
+
+    page.goto(live_server + "/status")
+    page.fill("#reference", "DSR-2612-ZZZZZZZZ")
+    page.fill("#access_code", "AAAA-AAAA-AAAA")
+    page.click("button[type=submit]")
+    assert active_is_summary(page)
+    assert "access_code-error" in (page.get_attribute("#access_code", "aria-describedby") or "")
+
+
+def look_up(page: Page, live_server: str, reference: str, access_code: str) -> None:
+    page.goto(live_server + "/status")
+    page.fill("#reference", reference)
+    page.fill("#access_code", access_code)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#timeline-h")
+
+
+def test_no_page_has_a_serious_accessibility_violation(
+    scanned: Page,
+    live_server: str,
+    client: TestClient,
+    staff_headers: Headers,
+    runtime: Runtime,
+) -> None:
+    page = scanned
+    page.goto(live_server + "/")
+    axe_scan(page, "landing")
+    page.goto(live_server + "/form")
+    axe_scan(page, "form")
+    fill_subject(page, birth="2013-06-01")
+    page.click("button[type=submit]")
+    axe_scan(page, "form-errors")
+    page.select_option("#relationship", "self")
+    page.fill("#subject_birth_date", "1990-05-01")
+    page.click("button[type=submit]")
+    reference = re.search(r"DSR-\d{4}-[0-9A-Z]{8}", page.inner_text("main"))
+    assert reference
+    access_code = page.inner_text("#access-code").strip()
+    axe_scan(page, "confirmation")
+
+    page.goto(live_server + "/status")
+    axe_scan(page, "status-lookup")
+    page.fill("#reference", reference.group(0))
+    page.fill("#access_code", "AAAA-AAAA-AAAA")
+    page.click("button[type=submit]")
+    axe_scan(page, "status-lookup-error")
+    look_up(page, live_server, reference.group(0), access_code)
+    axe_scan(page, "status")
+    page.fill("#code", "000000")
+    page.click("#verify-h ~ form button[type=submit] >> nth=0")
+    axe_scan(page, "status-code-error")
+    page.check("#withdraw")
+    page.click("#withdraw-h ~ form button[type=submit] >> nth=0")
+    axe_scan(page, "withdrawn")
+
+    # A decided request: the notices in full, the package and the objection form.
+    access = sms_only(client, staff_headers, items=["manager_name", "access_records"])
+    partial_access(access)
+    outbox = Outbox(runtime)
+    while outbox.run_once():
+        pass
+    look_up(page, live_server, access.ref, access.code)
+    axe_scan(page, "status-decided")
+
+    # The refusals: a post without its form token, and a filled honeypot.
+    page.goto(live_server + "/status")
+    page.evaluate("document.querySelector('input[name=csrf_token]').remove()")
+    page.fill("#reference", access.ref)
+    page.fill("#access_code", access.code)
+    page.click("button[type=submit]")
+    assert "다시 열어" in page.inner_text("main")
+    axe_scan(page, "forbidden")
+    page.goto(live_server + "/form")
+    fill_subject(page, birth="1990-05-01")
+    page.evaluate("document.querySelectorAll('.hp input').forEach(i => i.value = 'x')")
+    page.click("button[type=submit]")
+    axe_scan(page, "honeypot")
+
+
+def test_the_processors_confirmation_pages_pass_the_scan_too(
+    scanned: Page,
+    live_server: str,
+    client: TestClient,
+    staff_headers: Headers,
+    runtime: Runtime,
+    db: Session,
+) -> None:
+    case = Case(client, staff_headers, type="deletion", items=["admin_phone"])
+    case.decide_and_approve()
+    [task, *_] = db.exec(select(Task).order_by(col(Task.id))).all()
+    token = link_token(runtime, task, now=runtime.clock())
+    scanned.goto(f"{live_server}/tasks/confirm?token={token}")
+    assert case.ref in scanned.inner_text("main")
+    axe_scan(scanned, "task-confirm")
+    scanned.goto(live_server + "/tasks/confirm?token=not-a-token")
+    axe_scan(scanned, "task-confirm-unusable")

@@ -32,6 +32,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
+from app.core.korean import josa
 from app.errors import (
     DomainError,
     FieldError,
@@ -264,9 +265,10 @@ class _Reader:
     def _write_file(self, part: _Part, writer: BlobWriter, view: memoryview) -> None:
         if writer.size + len(view) > self.limits.max_file_bytes:
             limit = _size_text(self.limits.max_file_bytes)
-            message = f"파일 하나는 {limit}를 넘을 수 없습니다."
+            message = f"파일 하나는 {josa(limit, '을/를')} 넘을 수 없습니다."
+            named = josa(self._label(part), "이/가")
             raise PayloadTooLarge(
-                f"'{part.name}' 항목의 파일 {self._label(part)}이(가) {limit}를 넘습니다.",
+                f"'{part.name}' 항목의 파일 {named} {josa(limit, '을/를')} 넘습니다.",
                 errors=[
                     FieldError(f"{self.limits.files_field}.{part.index}", "file_too_large", message)
                 ],
@@ -284,7 +286,8 @@ class _Reader:
         seen = describe(head)
         label = self.limits.accepted_label
         message = f"{label} 파일만 올릴 수 있습니다."
-        detail = f"'{part.name}' 항목의 파일 {self._label(part)}은(는) {label} 파일이 아닙니다"
+        named = josa(self._label(part), "은/는")
+        detail = f"'{part.name}' 항목의 파일 {named} {label} 파일이 아닙니다"
         detail += f" (내용으로 판별한 형식: {seen})." if seen else "."
         raise UnsupportedMediaType(
             detail,

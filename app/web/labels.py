@@ -20,13 +20,31 @@ STATUS_KO: dict[str, str] = {
     "withdrawn": "취소됨",
 }
 
+# The notices' own words (일부열람 통지, "일부만 하였습니다"), not the court's "일부 인용".
 OUTCOME_KO: dict[str, str] = {
     "granted": "요구대로 처리",
-    "partially_granted": "일부 인용",
+    "partially_granted": "일부 조치",
     "refused": "거절",
     "no_data_held": "보유한 개인정보 없음",
     "unchanged": "확인 결과 정확하여 정정하지 않음",
 }
+
+# An access request's outcomes in the words of the access notices (forms No. 9 and 10).
+ACCESS_OUTCOME_KO: dict[str, str] = {
+    "granted": "열람 허용",
+    "partially_granted": "일부 열람",
+    "refused": "열람 거절",
+}
+
+
+def outcome_ko(outcome: str | None, request_type: str) -> str:
+    """The outcome as the notice for this kind of request words it."""
+    if outcome is None:
+        return ""
+    if request_type == "access" and outcome in ACCESS_OUTCOME_KO:
+        return ACCESS_OUTCOME_KO[outcome]
+    return OUTCOME_KO.get(outcome, outcome)
+
 
 NEXT_ACTION_KO: dict[str, str] = {
     "verify_contact": "입력하신 연락처로 보내 드린 인증번호를 아래에 입력해 주세요.",

@@ -59,7 +59,10 @@ def transports_for(settings: Settings) -> dict[str, Transport]:
     )
     sms: Transport = (
         HttpSmsTransport(
-            settings.sms_url, timeout=settings.sms_timeout_seconds, token=settings.sms_token
+            settings.sms_url,
+            timeout=settings.sms_timeout_seconds,
+            token=settings.sms_token,
+            allow_lms=settings.sms_allow_lms,
         )
         if settings.sms_url
         else files

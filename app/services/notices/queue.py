@@ -124,7 +124,8 @@ def notice_values(
         written_on=kst_date(rt.clock()),
     )
     by_sms = to.channel == "sms"
-    rendered = render_notice(kind, notice_context(kind, facts, rt.policy), sms=by_sms)
+    context = notice_context(kind, facts, rt.policy)
+    rendered = render_notice(kind, context, sms=by_sms, lms=rt.settings.sms_allow_lms)
     body = rendered.sms if by_sms else rendered.body
     v = rt.vault
 

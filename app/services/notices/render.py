@@ -15,9 +15,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError
 
+from app.core.korean import josa
 from app.workflows.notices import NoticeKind
 
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
+
+
+__all__ = ["RenderedNotice", "josa", "render_internal", "render_notice", "render_text"]
 
 
 @dataclass(frozen=True)
@@ -25,22 +29,6 @@ class RenderedNotice:
     subject: str
     body: str
     sms: str
-
-
-def josa(word: str, pair: str) -> str:
-    """`word` followed by the Korean particle that fits its last syllable.
-
-    `pair` is "after a final consonant/after a vowel", e.g. "이/가", "을/를", "은/는", "과/와",
-    "으로/로" (ㄹ takes 로). Words not ending in a Hangul syllable get both: "CRM을(를)".
-    """
-    after_consonant, after_vowel = pair.split("/")
-    last = word.rstrip()[-1:]
-    if not ("가" <= last <= "힣"):
-        return f"{word}{after_consonant}({after_vowel})"
-    final = (ord(last) - ord("가")) % 28
-    if final == 0 or (after_vowel == "로" and final == 8):  # 8 = ㄹ
-        return word + after_vowel
-    return word + after_consonant
 
 
 @lru_cache(maxsize=1)
@@ -59,10 +47,11 @@ def _environment() -> Environment:
 
 
 def render_notice(
-    kind: NoticeKind, context: Mapping[str, Any], *, sms: bool = True
+    kind: NoticeKind, context: Mapping[str, Any], *, sms: bool = True, lms: bool = False
 ) -> RenderedNotice:
     """Render `<kind>.txt.j2` (its `subject` block and body) and, unless `sms` is False (then
-    `.sms` is empty), `<kind>.sms.j2`.
+    `.sms` is empty), `<kind>.sms.j2`: the text that fits one SMS, or with `lms` (setting
+    SMS_ALLOW_LMS) the longer one sent as an LMS.
 
     Raises jinja2.UndefinedError when a template needs a value the context lacks.
     """
@@ -70,7 +59,7 @@ def render_notice(
     if context.get("kind", kind.value) != kind.value:
         raise ValueError(f"context was built for {context['kind']!r}, not {kind.value!r}")
     env = _environment()
-    values = dict(context)
+    values = {**context, "lms": lms}
     module = env.get_template(f"{kind.value}.txt.j2").make_module(values)
     subject = getattr(module, "subject", None)
     if subject is None:
