@@ -62,13 +62,19 @@ def code_from_mail(runtime: Runtime, reference: str) -> str:
     return mailed_code(eml)
 
 
+def choose(page: Page, rtype: str = "access", service: str = "uno", who: str = "self") -> None:
+    """The first step: the right, the service and who files, then "다음"."""
+    page.check(f"#type_{rtype}")
+    page.check(f"#service_{service}")
+    page.check(f"#relationship_{who}")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#chosen-h")
+
+
 def fill_subject(page: Page, *, birth: str) -> None:
-    page.select_option("#type", "access")
-    page.select_option("#service", "uno")
     page.fill("#subject_name", "김가상")
     page.fill("#subject_birth_date", birth)
     page.fill("#subject_email", "kim.gasang@example.com")
-    page.select_option("#relationship", "self")
 
 
 def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtime: Runtime) -> None:
@@ -77,6 +83,8 @@ def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtim
     shot(page, "01-landing")
     page.click("a[href='/form']")
     assert page.url.endswith("/form")
+    shot(page, "02a-form-choose")
+    choose(page)
     fill_subject(page, birth="1990-05-01")
     shot(page, "02-form")
     page.click("button[type=submit]")
@@ -107,25 +115,35 @@ def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtim
 
 def test_a_child_filing_alone_is_told_how_to_file(page: Page, live_server: str) -> None:
     page.goto(live_server + "/form")
+    choose(page)
     fill_subject(page, birth="2013-06-01")
     page.click("button[type=submit]")
     error = page.locator("#relationship-error")
-    assert "법정대리인" in error.inner_text()
+    # The guidance names the control on this very page, and it is right there.
+    assert "'누가 신청하나요?'" in error.inner_text()
     assert page.get_attribute("#relationship", "aria-invalid") == "true"
     assert page.input_value("#subject_name") == "김가상"  # nothing typed is lost
     shot(page, "06-child-guidance")
+    page.select_option("#relationship", "legal_representative")
+    page.click("button[type=submit]")
+    # Now filed by a parent: the parent's fields appear, the child's are still filled.
+    assert page.is_visible("#requester_name")
+    assert page.input_value("#subject_birth_date") == "2013-06-01"
+    assert not page.is_visible("#signed_on")  # no 위임장 for a parent
 
 
 def test_a_service_without_birth_dates_asks_under_14_on_the_form(
     page: Page, live_server: str
 ) -> None:
     page.goto(live_server + "/form")
-    page.select_option("#type", "access")
-    page.select_option("#service", "uno")
+    choose(page)
     # 우노 collected birth dates: the birth date is asked, the yes/no question is not.
     assert page.is_visible("#subject_birth_date")
     assert not page.is_visible("#subject_under_14")
-    page.select_option("#service", "webersoft")
+    page.click("text=선택한 내용 바꾸기")
+    assert page.is_checked("#type_access") and page.is_checked("#relationship_self")
+    page.check("#service_webersoft")
+    page.click("button[type=submit]")
     # 위버소프트 never collected one (law rule 20): the question takes its place.
     assert not page.is_visible("#subject_birth_date")
     assert page.is_visible("#subject_under_14")
@@ -146,7 +164,12 @@ def test_a_service_without_birth_dates_asks_under_14_on_the_form(
 
 def test_pages_fit_a_phone_screen(page: Page, live_server: str) -> None:
     """No horizontal scrolling at 360 px: the page is no wider than the viewport."""
-    for path in ("/", "/form", "/status"):
+    for path in (
+        "/",
+        "/form",
+        "/form?type=correction&service=uno&relationship=delegate",
+        "/status",
+    ):
         page.goto(live_server + path)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
