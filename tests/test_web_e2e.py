@@ -177,6 +177,60 @@ def test_pages_fit_a_phone_screen(page: Page, live_server: str) -> None:
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
 
 
+def page_height(page: Page) -> int:
+    return int(page.evaluate("document.documentElement.scrollHeight"))
+
+
+def test_a_self_filers_access_request_is_short_on_a_phone(page: Page, live_server: str) -> None:
+    """Issue 20: at 360 px no step of a self-filer's access request is taller than 2,000 px."""
+    page.goto(live_server + "/form")
+    heights = {"choose": page_height(page)}
+    choose(page)
+    heights["details"] = page_height(page)
+    shot(page, "07-self-access-step2")
+    text = page.inner_text("main")
+    for other in ("위임장", "정정할 항목", "신청인 성명"):
+        assert other not in text, other
+    if page.width_name == "phone":  # type: ignore[attr-defined]
+        assert max(heights.values()) <= 2000, heights
+
+
+def test_each_case_shows_only_its_sections(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/form")
+    choose(page, "deletion", "uno", "self")
+    # A deletion: no access scope, no way of receiving an access result, no 위임장.
+    for absent in ("#access_scope", "#delivery", "#signed_on", "#requester_name"):
+        assert page.locator(absent).count() == 0, absent
+    # Only the chosen service's items, and what ticking none means, said on the page.
+    values = page.locator("input[name=items]").evaluate_all("els => els.map(e => e.value)")
+    assert values and all(v.startswith("uno:") for v in values)
+    assert "모든 항목" in page.inner_text("#items-hint")
+    shot(page, "08-self-deletion")
+
+    page.goto(live_server + "/form")
+    choose(page, "correction", "uno", "delegate")
+    text = page.inner_text("main")
+    assert text.count("정보주체와의 관계") == 1
+    assert page.is_visible("#signed_on") and page.is_visible("#requester_name")
+    assert page.is_visible("#correction_item") and page.locator("#delivery").count() == 0
+    # The item to correct is one of the chosen service's.
+    options = page.locator("#correction_item option").evaluate_all(
+        "els => els.map(e => e.textContent)"
+    )
+    assert "담당자 이름" in options and len(options) == len(values) + 1
+    shot(page, "09-delegate-correction")
+
+
+def test_the_first_step_says_what_is_missing(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/form?type=objection")
+    page.check("#type_deletion")
+    page.click("button[type=submit]")
+    summary = page.inner_text(".summary")
+    assert "서비스" in summary and "누가 신청" in summary
+    assert page.is_checked("#type_deletion")  # what was chosen stays chosen
+    shot(page, "10-choose-missing")
+
+
 # --- every notice readable: an SMS-only requester reads forms No. 9 and 10 on a phone ----------
 
 

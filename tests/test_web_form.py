@@ -454,3 +454,36 @@ def test_files_come_last_so_a_refused_file_loses_no_typed_field(client: TestClie
         assert html.index(f'name="{name}"') < first_file, name
     html = client.get(FORM_STEP).text
     assert html.index('name="delivery"') < html.index('type="file"')
+
+
+def test_an_item_of_another_service_is_refused_never_dropped(
+    client: TestClient, db: Session
+) -> None:
+    """Dropping it would turn a deletion of one item into one of every item of the service."""
+    page = client.get("/form?type=deletion&service=uno&relationship=self").text
+    ticks = re.findall(r'name="items" value="([^"]+)"', page)
+    assert ticks and all(v.startswith("uno:") for v in ticks)  # only the chosen service's
+    assert "모든 항목</strong>의 삭제" in page  # what ticking none means, said on the page
+    fields: dict[str, Any] = form_fields(csrf_token(client), type="deletion")
+    fields["items"] = ["webersoft:name"]
+    resp = post_form(client, fields)
+    assert filed(db) == []
+    assert 'id="items-error"' in resp.text and 'href="#items"' in resp.text
+    assert re.search(r'<input id="subject_name"[^>]*value="김가상"', resp.text)
+
+
+def test_the_confirmation_echoes_the_items_and_details_received(
+    client: TestClient, db: Session
+) -> None:
+    fields: dict[str, Any] = form_fields(
+        csrf_token(client), type="deletion", details="광고 문자를 그만 받고 싶습니다."
+    )
+    fields["items"] = ["uno:manager_name"]
+    resp = post_form(client, fields)
+    assert resp.status_code == 200, resp.text
+    assert dd_after(resp.text, "대상 항목") == "담당자 이름"
+    assert "광고 문자를 그만 받고 싶습니다." in resp.text
+    [row] = filed(db)
+    assert row.items == ["manager_name"]
+    everything = post_form(client, form_fields(csrf_token(client), type="deletion"))
+    assert dd_after(everything.text, "대상 항목") == "우노의 모든 항목"
