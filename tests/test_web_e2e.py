@@ -96,6 +96,7 @@ def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtim
     access_code = page.inner_text("#access-code").strip()
     assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", access_code)
     assert "2026년 12월 28일" in text and "한 번만" in text
+    assert "우노의 모든 항목" in text  # what was received, echoed back
     assert access_code not in page.url
     shot(page, "03-confirmation")
 
