@@ -613,7 +613,7 @@ def web_form_delegate(desk: Desk) -> str:
     """C: a delegate's correction through the HTML form with a 위임장 scan, then the ID through
     the status page; staff verify."""
     http = desk.http
-    token = desk.csrf("/form")
+    token = desk.csrf("/form?type=correction&service=uno&relationship=delegate")
     fields: dict[str, Any] = {
         "csrf_token": token,
         "type": "correction",

@@ -277,7 +277,11 @@ def browser_multipart(
     return out, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
-def csrf_token(client: TestClient, path: str = "/form") -> str:
+# The form's second step (the case chosen): the first step is a GET form with no token.
+FORM_STEP = "/form?type=access&service=uno&relationship=self"
+
+
+def csrf_token(client: TestClient, path: str = FORM_STEP) -> str:
     page = client.get(path)
     assert page.status_code == 200
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

@@ -383,7 +383,7 @@ def test_an_unknown_scope_is_422_naming_the_allowed_values(client: TestClient) -
 def test_the_web_form_takes_the_scope_for_an_access_request(
     client: TestClient, db: Session
 ) -> None:
-    page = client.get("/form")
+    page = client.get("/form?type=access&service=uno&relationship=self")
     for value in ("items", "purposes", "retention", "third_party", "consent"):
         assert f'name="access_scope" value="{value}" checked' in page.text
     token = csrf_token(client)

@@ -233,7 +233,9 @@ MULTIPART = {"Content-Type": "multipart/form-data; boundary=zz"}
 EMPTY_PARTS = [("attachment_1", "", b"")] * 20_000
 
 
-def csrf_of(client: TestClient, path: str = "/form") -> str:
+def csrf_of(
+    client: TestClient, path: str = "/form?type=access&service=uno&relationship=self"
+) -> str:
     page = client.get(path)
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert match, page.text[:500]

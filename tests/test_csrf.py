@@ -36,7 +36,7 @@ def test_a_token_the_server_did_not_sign_is_refused(client: TestClient, db: Sess
     resp = post(client, chosen)
     assert resp.status_code == 403 and filed(db) == []
     # The form then hands out a token of its own, not the planted one.
-    page = client.get("/form")
+    page = client.get("/form?type=access&service=uno&relationship=self")
     field = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert field is not None and field.group(1) != chosen
 

@@ -66,13 +66,19 @@ def code_from_mail(runtime: Runtime, reference: str) -> str:
     return mailed_code(eml)
 
 
+def choose(page: Page, rtype: str = "access", service: str = "uno", who: str = "self") -> None:
+    """The first step: the right, the service and who files, then "다음"."""
+    page.check(f"#type_{rtype}")
+    page.check(f"#service_{service}")
+    page.check(f"#relationship_{who}")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#chosen-h")
+
+
 def fill_subject(page: Page, *, birth: str) -> None:
-    page.select_option("#type", "access")
-    page.select_option("#service", "uno")
     page.fill("#subject_name", "김가상")
     page.fill("#subject_birth_date", birth)
     page.fill("#subject_email", "kim.gasang@example.com")
-    page.select_option("#relationship", "self")
 
 
 def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtime: Runtime) -> None:
@@ -81,6 +87,8 @@ def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtim
     shot(page, "01-landing")
     page.click("a[href='/form']")
     assert page.url.endswith("/form")
+    shot(page, "02a-form-choose")
+    choose(page)
     fill_subject(page, birth="1990-05-01")
     shot(page, "02-form")
     page.click("button[type=submit]")
@@ -92,6 +100,7 @@ def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtim
     access_code = page.inner_text("#access-code").strip()
     assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", access_code)
     assert "2026년 12월 28일" in text and "한 번만" in text
+    assert "우노의 모든 항목" in text  # what was received, echoed back
     assert access_code not in page.url
     shot(page, "03-confirmation")
 
@@ -111,25 +120,35 @@ def test_subject_files_verifies_and_follows(page: Page, live_server: str, runtim
 
 def test_a_child_filing_alone_is_told_how_to_file(page: Page, live_server: str) -> None:
     page.goto(live_server + "/form")
+    choose(page)
     fill_subject(page, birth="2013-06-01")
     page.click("button[type=submit]")
     error = page.locator("#relationship-error")
-    assert "법정대리인" in error.inner_text()
+    # The guidance names the control on this very page, and it is right there.
+    assert "'누가 신청하나요?'" in error.inner_text()
     assert page.get_attribute("#relationship", "aria-invalid") == "true"
     assert page.input_value("#subject_name") == "김가상"  # nothing typed is lost
     shot(page, "06-child-guidance")
+    page.select_option("#relationship", "legal_representative")
+    page.click("button[type=submit]")
+    # Now filed by a parent: the parent's fields appear, the child's are still filled.
+    assert page.is_visible("#requester_name")
+    assert page.input_value("#subject_birth_date") == "2013-06-01"
+    assert not page.is_visible("#signed_on")  # no 위임장 for a parent
 
 
 def test_a_service_without_birth_dates_asks_under_14_on_the_form(
     page: Page, live_server: str
 ) -> None:
     page.goto(live_server + "/form")
-    page.select_option("#type", "access")
-    page.select_option("#service", "uno")
+    choose(page)
     # 우노 collected birth dates: the birth date is asked, the yes/no question is not.
     assert page.is_visible("#subject_birth_date")
     assert not page.is_visible("#subject_under_14")
-    page.select_option("#service", "webersoft")
+    page.click("text=선택한 내용 바꾸기")
+    assert page.is_checked("#type_access") and page.is_checked("#relationship_self")
+    page.check("#service_webersoft")
+    page.click("button[type=submit]")
     # 위버소프트 never collected one (law rule 20): the question takes its place.
     assert not page.is_visible("#subject_birth_date")
     assert page.is_visible("#subject_under_14")
@@ -150,12 +169,71 @@ def test_a_service_without_birth_dates_asks_under_14_on_the_form(
 
 def test_pages_fit_a_phone_screen(page: Page, live_server: str) -> None:
     """No horizontal scrolling at 360 px: the page is no wider than the viewport."""
-    for path in ("/", "/form", "/status"):
+    for path in (
+        "/",
+        "/form",
+        "/form?type=correction&service=uno&relationship=delegate",
+        "/status",
+    ):
         page.goto(live_server + path)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+
+
+def page_height(page: Page) -> int:
+    return int(page.evaluate("document.documentElement.scrollHeight"))
+
+
+def test_a_self_filers_access_request_is_short_on_a_phone(page: Page, live_server: str) -> None:
+    """Issue 20: at 360 px no step of a self-filer's access request is taller than 2,000 px."""
+    page.goto(live_server + "/form")
+    heights = {"choose": page_height(page)}
+    choose(page)
+    heights["details"] = page_height(page)
+    shot(page, "07-self-access-step2")
+    text = page.inner_text("main")
+    for other in ("위임장", "정정할 항목", "신청인 성명"):
+        assert other not in text, other
+    if page.width_name == "phone":  # type: ignore[attr-defined]
+        assert max(heights.values()) <= 2000, heights
+
+
+def test_each_case_shows_only_its_sections(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/form")
+    choose(page, "deletion", "uno", "self")
+    # A deletion: no access scope, no way of receiving an access result, no 위임장.
+    for absent in ("#access_scope", "#delivery", "#signed_on", "#requester_name"):
+        assert page.locator(absent).count() == 0, absent
+    # Only the chosen service's items, and what ticking none means, said on the page.
+    values = page.locator("input[name=items]").evaluate_all("els => els.map(e => e.value)")
+    assert values and all(v.startswith("uno:") for v in values)
+    assert "모든 항목" in page.inner_text("#items-hint")
+    shot(page, "08-self-deletion")
+
+    page.goto(live_server + "/form")
+    choose(page, "correction", "uno", "delegate")
+    text = page.inner_text("main")
+    assert text.count("정보주체와의 관계") == 1
+    assert page.is_visible("#signed_on") and page.is_visible("#requester_name")
+    assert page.is_visible("#correction_item") and page.locator("#delivery").count() == 0
+    # The item to correct is one of the chosen service's.
+    options = page.locator("#correction_item option").evaluate_all(
+        "els => els.map(e => e.textContent)"
+    )
+    assert "담당자 이름" in options and len(options) == len(values) + 1
+    shot(page, "09-delegate-correction")
+
+
+def test_the_first_step_says_what_is_missing(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/form?type=objection")
+    page.check("#type_deletion")
+    page.click("button[type=submit]")
+    summary = page.inner_text(".summary")
+    assert "서비스" in summary and "누가 신청" in summary
+    assert page.is_checked("#type_deletion")  # what was chosen stays chosen
+    shot(page, "10-choose-missing")
 
 
 # --- every notice readable: an SMS-only requester reads forms No. 9 and 10 on a phone ----------

@@ -16,6 +16,7 @@ from app.models.request import Request
 from app.runtime import Runtime
 from tests.factories import (
     ELF,
+    FORM_STEP,
     Desk,
     browser_multipart,
     csrf_token,
@@ -93,7 +94,7 @@ def test_a_filled_honeypot_files_nothing(client: TestClient, db: Session) -> Non
     assert "접수를 마치지 못했습니다" in resp.text
     assert "접수번호" not in resp.text
     assert filed(db) == []
-    page = client.get("/form").text
+    page = client.get(FORM_STEP).text
     assert re.search(r'<input id="website"[^>]*tabindex="-1"[^>]*autocomplete="off"', page)
 
 
@@ -123,10 +124,10 @@ def test_a_child_filing_as_self_gets_the_legal_representative_guidance(
 def test_a_service_without_birth_dates_asks_under_14_instead(
     client: TestClient, db: Session
 ) -> None:
-    page = client.get("/form").text
-    assert '<option value="webersoft" data-no-birth>' in page
-    assert '<option value="uno">' in page  # 우노 collected birth dates: asked as before
-    assert "만 14세 미만입니까?" in page
+    page = client.get("/form?type=access&service=webersoft&relationship=self").text
+    assert "만 14세 미만입니까?" in page and 'id="subject_birth_date"' not in page
+    uno = client.get(FORM_STEP).text  # 우노 collected birth dates: asked as before
+    assert 'id="subject_birth_date"' in uno and "만 14세 미만입니까?" not in uno
     landing = client.get("/").text
     assert "위버소프트, 브랜드 사이트(CARECRM) 서비스는 생년월일을 받지 않았으므로" in landing
 
@@ -167,8 +168,12 @@ def test_field_errors_are_tied_to_their_inputs(client: TestClient, db: Session) 
     assert re.search(r'<input id="subject_name"[^>]*value="김가상"', html)
 
 
+# The second step of the case with the most sections: a delegate asking for a correction.
+DELEGATE_CORRECTION = "/form?type=correction&service=uno&relationship=delegate"
+
+
 def test_every_input_has_a_label(client: TestClient) -> None:
-    html = client.get("/form").text
+    html = client.get(DELEGATE_CORRECTION).text
     ids = re.findall(r'<(?:input|select|textarea) id="([^"]+)"', html)
     assert len(ids) > 20
     for input_id in ids:
@@ -443,7 +448,42 @@ def test_a_refused_file_keeps_what_was_typed(
 def test_files_come_last_so_a_refused_file_loses_no_typed_field(client: TestClient) -> None:
     """A browser sends fields in page order and an upload is refused mid-stream: every typed
     field must come before the first file input."""
-    html = client.get("/form").text
+    html = client.get(DELEGATE_CORRECTION).text
     first_file = html.index('type="file"')
-    for name in ("notify_by", "delivery", "subject_name", "correction_requested", "signed_on"):
+    for name in ("notify_by", "subject_name", "correction_requested", "signed_on"):
         assert html.index(f'name="{name}"') < first_file, name
+    html = client.get(FORM_STEP).text
+    assert html.index('name="delivery"') < html.index('type="file"')
+
+
+def test_an_item_of_another_service_is_refused_never_dropped(
+    client: TestClient, db: Session
+) -> None:
+    """Dropping it would turn a deletion of one item into one of every item of the service."""
+    page = client.get("/form?type=deletion&service=uno&relationship=self").text
+    ticks = re.findall(r'name="items" value="([^"]+)"', page)
+    assert ticks and all(v.startswith("uno:") for v in ticks)  # only the chosen service's
+    assert "모든 항목</strong>의 삭제" in page  # what ticking none means, said on the page
+    fields: dict[str, Any] = form_fields(csrf_token(client), type="deletion")
+    fields["items"] = ["webersoft:name"]
+    resp = post_form(client, fields)
+    assert filed(db) == []
+    assert 'id="items-error"' in resp.text and 'href="#items"' in resp.text
+    assert re.search(r'<input id="subject_name"[^>]*value="김가상"', resp.text)
+
+
+def test_the_confirmation_echoes_the_items_and_details_received(
+    client: TestClient, db: Session
+) -> None:
+    fields: dict[str, Any] = form_fields(
+        csrf_token(client), type="deletion", details="광고 문자를 그만 받고 싶습니다."
+    )
+    fields["items"] = ["uno:manager_name"]
+    resp = post_form(client, fields)
+    assert resp.status_code == 200, resp.text
+    assert dd_after(resp.text, "대상 항목") == "담당자 이름"
+    assert "광고 문자를 그만 받고 싶습니다." in resp.text
+    [row] = filed(db)
+    assert row.items == ["manager_name"]
+    everything = post_form(client, form_fields(csrf_token(client), type="deletion"))
+    assert dd_after(everything.text, "대상 항목") == "우노의 모든 항목"

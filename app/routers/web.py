@@ -156,14 +156,18 @@ def landing(request: Request, rt: RuntimeDep) -> HTMLResponse:
 
 def _form_context(rt: Runtime, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     catalog = build_catalog(rt.policy)
-    chosen = {str(v).split(":", 1)[0] for v in (values or {}).get("items") or []}
+    values = values or {}
     no_birth = [s for s in rt.policy.services if not s.collects_birth_date]
+    choice = forms.choice_of(values, catalog)
     return {
         "catalog": catalog,
         "services": catalog["services"],
         "type_options": [(t["code"], t["label"]) for t in catalog["request_types"]],
         "service_options": [(s["code"], s["name"]) for s in catalog["services"]],
-        "open_services": chosen,
+        "relationship_options": list(labels.RELATIONSHIP_KO.items()),
+        # The case chosen on the first step (None until type, service and filer are known):
+        # the second step shows only the sections that case needs.
+        "choice": choice,
         # Services that never collected a birth date (law rule 20): the form asks
         # "만 14세 미만입니까?" for them instead.
         "no_birth_attrs": {s.code: "data-no-birth" for s in no_birth},
@@ -173,9 +177,18 @@ def _form_context(rt: Runtime, values: Mapping[str, Any] | None = None) -> dict[
 
 @router.get("/form", response_class=HTMLResponse)
 def form(request: Request, rt: RuntimeDep) -> HTMLResponse:
+    """Step 1 (choose the right, the service and who files) until all three are chosen,
+    then step 2: only the sections that case needs. Both are plain GET forms (no JS)."""
     values = forms.values_of({})
-    values["type"] = request.query_params.get("type", "")
-    return page(request, "form.html", values=values, errors=forms.FormErrors(), **_form_context(rt))
+    for name in forms.CHOICE_FIELDS:
+        values[name] = request.query_params.get(name, "")
+    context = _form_context(rt, values)
+    if context["choice"] is None or request.query_params.get("change"):
+        errors = forms.FormErrors()
+        if request.query_params.get("step") == "choose":
+            errors = forms.choice_errors(values, context["catalog"])
+        return page(request, "form_choose.html", values=values, errors=errors, **context)
+    return page(request, "form.html", values=values, errors=forms.FormErrors(), **context)
 
 
 def _kinds(posted: _Posted, stored: StoredFiles) -> list[str]:
@@ -202,7 +215,7 @@ async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLR
             values=values,
             errors=errors,
             files_lost=True,
-            **_form_context(rt),
+            **_form_context(rt, values),
         )
     stored = posted.stored
     if not csrf.valid(request, posted.first(csrf.FIELD)):
@@ -241,11 +254,16 @@ async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLR
             **_form_context(rt, values),
         )
     service = rt.policy.service(payload.service)
+    item_names = {i.code: i.name for i in service.items} if service else {}
     return page(
         request,
         "confirmation.html",
         created=created,
         service_name=service.name if service else payload.service,
+        # What was received, echoed back: the items named (none = all of the service's).
+        received_items=[item_names.get(code, code) for code in payload.items or []],
+        received_details=payload.details,
+        received_access_scope=payload.access_scope,
     )
 
 

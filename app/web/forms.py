@@ -39,6 +39,9 @@ TEXT_FIELDS = (
     "notify_by",
 )
 LIST_FIELDS = ("scope", "items", "access_scope")
+# What the first step asks: the right, the service, and who files.
+CHOICE_FIELDS = ("type", "service", "relationship")
+RELATIONSHIPS = ("self", "legal_representative", "delegate")
 FILE_SLOTS = (1, 2, 3)
 
 # API field paths -> the form input that shows the message.
@@ -91,7 +94,7 @@ INPUT_LABEL: dict[str, str] = {
     "subject_under_14": "만 14세 미만 여부",
     "subject_email": "정보주체 이메일",
     "subject_phone": "정보주체 휴대전화",
-    "relationship": "신청하는 사람(관계)",
+    "relationship": "신청하는 사람",
     "requester_name": "신청인 성명",
     "requester_birth_date": "신청인 생년월일",
     "requester_email": "신청인 이메일",
@@ -117,8 +120,9 @@ INPUT_LABEL: dict[str, str] = {
 
 LEGAL_REP_GUIDANCE = (
     "만 14세 미만 아동의 개인정보는 법정대리인(부모 등)이 직접 요구해야 합니다. "
-    "'신청하는 사람'에서 '법정대리인'을 고르고 법정대리인의 성명·생년월일·연락처를 적은 뒤, "
-    "첨부 파일에 법정대리인임을 확인할 수 있는 가족관계증명서를 '법정대리인 확인 서류'로 "
+    "이 화면의 '누가 신청하나요?'에서 '법정대리인'을 고르고 '요구서 제출하기'를 누르면 "
+    "법정대리인의 성명·생년월일·연락처를 적는 칸이 나옵니다(적으신 내용은 그대로 남습니다). "
+    "법정대리인임을 확인할 수 있는 가족관계증명서는 '첨부 서류'에서 '법정대리인 확인 서류'로 "
     "첨부해 주세요."
 )
 
@@ -144,6 +148,50 @@ class FormErrors:
 
     def __bool__(self) -> bool:
         return bool(self.summary)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The case chosen on the first step: it decides which sections the second step shows."""
+
+    type: str
+    type_label: str
+    relationship: str
+    service: dict[str, Any]  # the catalog entry, with its items
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.service["items"])
+
+    @property
+    def item_options(self) -> list[tuple[str, str]]:
+        return [(i["code"], i["name"]) for i in self.items]
+
+    @property
+    def query(self) -> str:
+        return f"type={self.type}&service={self.service['code']}&relationship={self.relationship}"
+
+
+def choice_of(values: Mapping[str, Any], catalog: Mapping[str, Any]) -> Choice | None:
+    """The chosen case when the type, the service and who files are all known, else None."""
+    types = {t["code"]: t["label"] for t in catalog["request_types"]}
+    services = {s["code"]: s for s in catalog["services"]}
+    rtype, service, rel = (str(values.get(n) or "") for n in CHOICE_FIELDS)
+    if rtype not in types or service not in services or rel not in RELATIONSHIPS:
+        return None
+    return Choice(rtype, types[rtype], rel, services[service])
+
+
+def choice_errors(values: Mapping[str, Any], catalog: Mapping[str, Any]) -> FormErrors:
+    """What is missing on the first step, when "다음" was pressed without it."""
+    out = FormErrors()
+    if not any(t["code"] == values.get("type") for t in catalog["request_types"]):
+        out.add("type", "무엇을 요구하시는지 골라 주세요.")
+    if not any(s["code"] == values.get("service") for s in catalog["services"]):
+        out.add("service", "서비스를 골라 주세요.")
+    if values.get("relationship") not in RELATIONSHIPS:
+        out.add("relationship", "누가 신청하는지 골라 주세요.")
+    return out
 
 
 def from_domain(errors: Sequence[FieldError], detail: str, code: str) -> FormErrors:
@@ -194,6 +242,27 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 _UNDER_14 = {"yes": True, "no": False}
+
+
+def _items_of(service: str | None, ticked: Iterable[str]) -> list[str]:
+    """The item codes ticked for the chosen service ("service:item" or a bare code). An item
+    ticked under another service is refused, never dropped: dropping it would turn a
+    deletion of that item into one of every item of the service (the web never widens)."""
+    codes: list[str] = []
+    for value in ticked:
+        owner, sep, code = value.partition(":")
+        if not sep:
+            owner, code = service or "", value
+        if owner != service:
+            raise ValidationFailed(
+                "선택한 서비스의 항목이 아닙니다.",
+                errors=[FieldError("items", "item_of_other_service", _OTHER_SERVICE)],
+            )
+        codes.append(code)
+    return codes
+
+
+_OTHER_SERVICE = "고른 서비스의 항목이 아닌 것이 있습니다. 서비스의 항목만 골라 주세요."
 
 
 def build_payload(
@@ -249,9 +318,7 @@ def build_payload(
                 "requested_value": _opt(values, "correction_requested"),
             }
         )
-    prefix = f"{service}:" if service else None
-    items: Iterable[str] = values.get("items") or []
-    body["items"] = [i.split(":", 1)[1] for i in items if prefix and i.startswith(prefix)]
+    body["items"] = _items_of(service, values.get("items") or [])
     if rtype == "access" and values.get("access_scope"):
         # Decree art. 41(1) 1-5: none ticked is the same as all (the default).
         body["access_scope"] = list(values["access_scope"])
