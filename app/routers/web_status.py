@@ -21,6 +21,7 @@ from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed, check_text
 from app.models.request import Request as DbRequest
 from app.models.request_api import RequestPublic
+from app.routers import web_access_code
 from app.routers.access_package import package_response
 from app.routers.common import client_ip
 from app.routers.web import (
@@ -307,3 +308,7 @@ async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep
         view = await _view(session, rt, reference, code, client_ip(request))
         return _status_page(request, rt, view, code, errors={"objection": exc.detail})
     return page(request, "confirmation.html", created=created, service_name="", objection=True)
+
+
+# "확인코드를 잃어버렸어요": its own module, served with the status page.
+router.include_router(web_access_code.router)
