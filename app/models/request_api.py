@@ -162,6 +162,11 @@ class NoticeOut(BaseModel):
     resend_of: int | None
 
 
+class InfoRequestOpen(BaseModel):
+    message: str
+    respond_by: date | None = None
+
+
 class RequestPublic(BaseModel):
     """What the requester sees with the access code: the request's state and the notices sent
     to them, whole (which address the recipient by name); no other personal data."""
@@ -179,6 +184,8 @@ class RequestPublic(BaseModel):
     decision: dict[str, object] | None = None
     notices: list[NoticeSummary] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    # While a 보완 요청 is open: what was asked and the date to answer by.
+    info_request: InfoRequestOpen | None = None
 
 
 class QueueItem(BaseModel):

@@ -39,7 +39,7 @@ from app.services.access import download as access_download
 from app.services.access.download import Download
 from app.services.decisions import objections
 from app.services.identity import evidence as identity_evidence
-from app.services.identity import otp
+from app.services.identity import info_requests, otp
 from app.services.requests.detail import request_by_reference
 from app.services.requests.requester import authorize_requester, get_for_requester
 from app.web import csrf
@@ -66,6 +66,7 @@ def _status_page(
     errors: Mapping[str, str] | None = None,
     status: int = 200,
     package_offer: Mapping[str, object] | None = None,
+    reply: str = "",
 ) -> HTMLResponse:
     service = rt.policy.service(view.service)
     return page(
@@ -82,6 +83,7 @@ def _status_page(
         can_upload=identity_evidence.accepts_supplement(view.status),
         can_object=objections.can_object(view.status, view.outcome),
         package_offer=package_offer,
+        reply=reply,
     )
 
 
@@ -266,6 +268,35 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
     return await _act(
         request, session, rt, reference, code, run, "documents", "서류를 제출했습니다."
     )
+
+
+@router.post("/status/reply", response_class=HTMLResponse)
+async def status_reply(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    """보완 요청 answered in words (files go through /status/documents)."""
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    posted, reference, code = auth
+    message = posted.first("message").strip()
+
+    def run() -> None:
+        if not message or len(message) > 4000:
+            msg = "답변을 4000자 이내로 적어 주세요."
+            raise ValidationFailed(msg, errors=[FieldError("message", "required", msg)])
+        check_text(message, field="message", multiline=True)
+        req = _locked(session, rt, request, reference, code)
+        info_requests.reply(session, rt, req, message)
+
+    try:
+        await run_in_threadpool(run)
+    except DomainError as exc:
+        await run_in_threadpool(settle, session, exc)
+        view = await _view(session, rt, reference, code, client_ip(request))
+        return _status_page(
+            request, rt, view, code, errors={"reply": exc.detail}, status=exc.status, reply=message
+        )
+    view = await _view(session, rt, reference, code, client_ip(request))
+    return _status_page(request, rt, view, code, message="답변을 보냈습니다.")
 
 
 @router.post("/status/withdraw", response_class=HTMLResponse)

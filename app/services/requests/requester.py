@@ -11,11 +11,13 @@ from app.core.crypto import constant_time_equal
 from app.errors import NotFound, RateLimited
 from app.models.request import Request
 from app.models.request_api import (
+    InfoRequestOpen,
     RequestPublic,
 )
 from app.runtime import Runtime
 from app.services.decisions import view as decisions_view
 from app.services.identity import checks as identity_checks
+from app.services.identity import info_requests
 from app.services.notices.view import summaries
 
 # Compared against when the reference is unknown, so both failures cost the same.
@@ -63,6 +65,7 @@ def get_for_requester(
 ) -> RequestPublic:
     request = authorize_requester(session, rt, reference, code, client=client)
     assert request.id is not None
+    question = info_requests.open_question(session, rt, request)
     return RequestPublic(
         reference=request.reference,
         type=request.type,
@@ -75,4 +78,5 @@ def get_for_requester(
         next_action=identity_checks.next_action(session, request),
         decision=decisions_view.decision_summary(session, rt, request),
         notices=summaries(session, rt, request.id),
+        info_request=InfoRequestOpen.model_validate(question) if question else None,
     )

@@ -1,0 +1,65 @@
+"""보완 요청 answered on the web: the requester's view carries the open question and its date,
+and the status page takes a text answer (api.md, "보완 요청 answered on the web")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from app.runtime import Runtime
+from tests.conftest import request_body
+from tests.factories import CHILD, PARENT, csrf_token, file
+
+Headers = Callable[..., dict[str, str]]
+QUESTION = "가족관계증명서를 보내 주세요."
+
+
+def asked(client: TestClient, staff_headers: Headers) -> dict[str, Any]:
+    created: dict[str, Any] = file(client, request_body(subject=CHILD, requester=PARENT)).json()
+    staff, ref = staff_headers(), created["reference"]
+    etag = client.get(f"/v1/staff/requests/{ref}", headers=staff).headers["etag"]
+    resp = client.post(
+        f"/v1/staff/requests/{ref}/info-requests",
+        json={"message": QUESTION, "respond_by": "2026-12-20"},
+        headers={**staff, "If-Match": etag},
+    )
+    assert resp.status_code == 200, resp.text
+    return created
+
+
+def test_the_view_carries_the_open_question_until_it_is_answered(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    created = asked(client, staff_headers)
+    url, h = f"/v1/requests/{created['reference']}", {"X-Access-Code": created["access_code"]}
+    mine = client.get(url, headers=h).json()
+    assert mine["info_request"] == {"message": QUESTION, "respond_by": "2026-12-20"}
+    assert client.post(f"{url}/replies", json={"message": "보냈습니다."}, headers=h).is_success
+    assert client.get(url, headers=h).json()["info_request"] is None
+
+
+def status_form(client: TestClient, created: dict[str, Any], **extra: str) -> dict[str, str]:
+    token = csrf_token(client, "/status")
+    ref, code = created["reference"], created["access_code"]
+    return {"csrf_token": token, "reference": ref, "access_code": code, **extra}
+
+
+def test_the_status_page_shows_the_question_and_takes_a_text_answer(
+    client: TestClient, staff_headers: Headers, runtime: Runtime
+) -> None:
+    created = asked(client, staff_headers)
+    page = client.post("/status", data=status_form(client, created)).text
+    assert QUESTION in page and "2026년 12월 20일" in page and 'action="/status/reply"' in page
+    # An empty answer is said beside the field; nothing is sent.
+    empty = client.post("/status/reply", data=status_form(client, created, message="  "))
+    assert empty.status_code == 422 and 'id="reply-error"' in empty.text and QUESTION in empty.text
+    answered = client.post(
+        "/status/reply", data=status_form(client, created, message="어머니가 보냅니다.")
+    )
+    assert answered.status_code == 200 and "답변을 보냈습니다" in answered.text
+    assert 'action="/status/reply"' not in answered.text
+    staff = staff_headers()
+    detail = client.get(f"/v1/staff/requests/{created['reference']}", headers=staff).json()
+    assert detail["replies"][0]["message"] == "어머니가 보냅니다."
