@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.runtime import Runtime
 from tests.conftest import request_body
-from tests.factories import CHILD, PARENT, csrf_token, file
+from tests.factories import CHILD, PARENT, browser_multipart, csrf_token, file
 
 Headers = Callable[..., dict[str, str]]
 QUESTION = "가족관계증명서를 보내 주세요."
@@ -63,3 +63,23 @@ def test_the_status_page_shows_the_question_and_takes_a_text_answer(
     staff = staff_headers()
     detail = client.get(f"/v1/staff/requests/{created['reference']}", headers=staff).json()
     assert detail["replies"][0]["message"] == "어머니가 보냅니다."
+
+
+def test_a_wrong_file_type_keeps_the_person_on_the_status_page(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    created = asked(client, staff_headers)
+    body, headers = browser_multipart(
+        status_form(client, created, kind_1="other", kind_2="other"),
+        [
+            ("attachment_1", "", "application/octet-stream", b""),
+            ("attachment_2", "memo.txt", "text/plain", b"just some words, not a document"),
+        ],
+    )
+    resp = client.post("/status/documents", content=body, headers=headers)
+    assert resp.status_code == 415
+    # Still the status page, with the question and the forms, the code still in them.
+    assert QUESTION in resp.text and created["access_code"] in resp.text
+    assert 'id="attachment_2-error"' in resp.text and "파일 2: PDF" in resp.text
+    assert 'aria-invalid="true"' in resp.text and "attachment_2 " not in resp.text
+    assert "'attachment_" not in resp.text

@@ -265,12 +265,14 @@ class _Reader:
         if writer.size + len(view) > self.limits.max_file_bytes:
             limit = _size_text(self.limits.max_file_bytes)
             message = f"파일 하나는 {limit}를 넘을 수 없습니다."
-            raise PayloadTooLarge(
+            too_large = PayloadTooLarge(
                 f"'{part.name}' 항목의 파일 {self._label(part)}이(가) {limit}를 넘습니다.",
                 errors=[
                     FieldError(f"{self.limits.files_field}.{part.index}", "file_too_large", message)
                 ],
             )
+            too_large.file_input = part.name
+            raise too_large
         writer.write(view)
 
     def _decide(self, part: _Part, writer: BlobWriter) -> None:
@@ -286,7 +288,7 @@ class _Reader:
         message = f"{label} 파일만 올릴 수 있습니다."
         detail = f"'{part.name}' 항목의 파일 {self._label(part)}은(는) {label} 파일이 아닙니다"
         detail += f" (내용으로 판별한 형식: {seen})." if seen else "."
-        raise UnsupportedMediaType(
+        refused = UnsupportedMediaType(
             detail,
             errors=[
                 FieldError(
@@ -294,6 +296,8 @@ class _Reader:
                 )
             ],
         )
+        refused.file_input = part.name
+        raise refused
 
     @staticmethod
     def _label(part: _Part) -> str:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.core.limits import accepts_files
 from app.deps import AccessCode, IdempotencyKey, RuntimeDep, SessionDep
+from app.errors import DomainError
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
@@ -40,7 +41,19 @@ async def create_request(
 ) -> RequestCreated:
     """JSON, or `multipart/form-data` with a JSON part `request`, files `attachments` and a
     parallel field `attachment_kinds` (the n-th kind is the n-th file's)."""
-    rt.check_intake_rate(client_ip(request))  # before reading any of the body
+    counted = rt.check_intake_rate(client_ip(request))  # before reading any of the body
+    try:
+        created, replayed = await _file(request, session, rt, idempotency_key)
+    except DomainError as exc:
+        rt.forgive_intake(client_ip(request), counted, exc)
+        raise
+    created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
+    return created
+
+
+async def _file(
+    request: Request, session: SessionDep, rt: RuntimeDep, idempotency_key: str | None
+) -> tuple[RequestCreated, bool]:
     body = await read_filing_body(request, rt, RequestCreate)
     ctx = FilingContext(
         channel="api",
@@ -57,8 +70,7 @@ async def create_request(
         )
         if replayed:
             body.discard(rt)  # the first POST's files are the ones on record
-    created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
-    return created
+    return created, replayed
 
 
 @router.get(

@@ -230,19 +230,26 @@ async def _act(
 @accepts_files
 async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     check_csrf = csrf_gate(request)
+    checked: list[tuple[str, str]] = []
 
     def authorized(fields: dict[str, list[str]]) -> None:
         # Before the first file byte: the CSRF token, then the reference and the access code.
         check_csrf(fields)
         ref, code = _first(fields, "reference").strip(), _first(fields, "access_code").strip()
         authorize_requester(session, rt, ref, code, client=client_ip(request))
+        checked.append((ref, code))
 
     try:
         posted = await read_form(request, rt, files=authorized)
     except CsrfRefused:
         return forbidden(request)
     except DomainError as exc:
-        return _lookup_again(request, exc, "", again=True)
+        if not checked:
+            return _lookup_again(request, exc, "", again=True)
+        # A refused file (type, size): the person stays on the page, the error beside it.
+        ref, code = checked[0]
+        view = await _view(session, rt, ref, code, client_ip(request))
+        return _status_page(request, rt, view, code, errors=_file_errors(exc), status=exc.status)
     stored = posted.stored
     if not csrf.valid(request, posted.first(csrf.FIELD)):
         stored.discard(rt)
@@ -297,6 +304,16 @@ async def status_reply(request: Request, session: SessionDep, rt: RuntimeDep) ->
         )
     view = await _view(session, rt, reference, code, client_ip(request))
     return _status_page(request, rt, view, code, message="답변을 보냈습니다.")
+
+
+def _file_errors(exc: DomainError) -> dict[str, str]:
+    """A refused upload's error keyed by the file input it concerns, in the words of the
+    page ("파일 2: ..."), never the input's internal name."""
+    message = exc.errors[0].message if exc.errors else exc.detail
+    slot = (exc.file_input or "").removeprefix("attachment_")
+    if exc.file_input and slot.isdigit():
+        return {exc.file_input: f"파일 {slot}: {message}"}
+    return {"documents": message}
 
 
 @router.post("/status/withdraw", response_class=HTMLResponse)
