@@ -10,7 +10,15 @@ from fastapi.testclient import TestClient
 
 from app.runtime import Runtime
 from tests.conftest import request_body
-from tests.factories import CHILD, PARENT, browser_multipart, csrf_token, file
+from tests.factories import (
+    CHILD,
+    PARENT,
+    browser_multipart,
+    csrf_token,
+    file,
+    multipart,
+    pdf_bytes,
+)
 
 Headers = Callable[..., dict[str, str]]
 QUESTION = "가족관계증명서를 보내 주세요."
@@ -83,3 +91,22 @@ def test_a_wrong_file_type_keeps_the_person_on_the_status_page(
     assert 'id="attachment_2-error"' in resp.text and "파일 2: PDF" in resp.text
     assert 'aria-invalid="true"' in resp.text and "attachment_2 " not in resp.text
     assert "'attachment_" not in resp.text
+
+
+def test_the_status_page_lists_the_items_and_the_documents_sent(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    body = request_body(subject=CHILD, requester=PARENT, items=["manager_name"])
+    created: dict[str, Any] = file(client, body).json()
+    url, h = f"/v1/requests/{created['reference']}", {"X-Access-Code": created["access_code"]}
+    up = multipart(
+        client, f"{url}/attachments", [("proof_of_representation", "f.pdf", pdf_bytes())], headers=h
+    )
+    assert up.status_code == 201, up.text
+    mine = up.json()
+    assert mine["items"] == ["manager_name"]
+    assert [d["kind"] for d in mine["documents"]] == ["proof_of_representation"]
+    assert "f.pdf" not in up.text  # a file's name can be personal: never in the view
+    page = client.post("/status", data=status_form(client, created)).text
+    assert "요청한 항목" in page and "담당자" in page
+    assert "보내신 서류" in page and "법정대리인" in page

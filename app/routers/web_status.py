@@ -76,6 +76,7 @@ def _status_page(
         view=view,
         access_code=access_code,
         service_name=service.name if service else view.service,
+        item_names={i.code: i.name for i in service.items} if service else {},
         message=message,
         errors=dict(errors or {}),
         is_open=view.status not in CLOSED,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.codes import canonical_code, canonical_reference
 from app.core.crypto import constant_time_equal
 from app.errors import NotFound, RateLimited
+from app.models.access import PACKAGE_KIND
+from app.models.identity import Attachment
 from app.models.request import Request
 from app.models.request_api import (
+    DocumentSent,
     InfoRequestOpen,
     RequestPublic,
 )
@@ -79,4 +82,23 @@ def get_for_requester(
         decision=decisions_view.decision_summary(session, rt, request),
         notices=summaries(session, rt, request.id),
         info_request=InfoRequestOpen.model_validate(question) if question else None,
+        items=list(request.items or []),
+        documents=_documents_sent(session, request),
     )
+
+
+def _documents_sent(session: Session, request: Request) -> list[DocumentSent]:
+    """The files sent for the request (at filing or later, or by letter through staff), not
+    the holders' extracts nor the access package."""
+    rows = session.exec(
+        select(Attachment)
+        .where(Attachment.request_id == request.id, col(Attachment.task_id).is_(None))
+        .where(Attachment.kind != PACKAGE_KIND)
+        .order_by(col(Attachment.id))
+    ).all()
+    return [
+        DocumentSent(
+            kind=a.kind, content_type=a.content_type, size=a.size, uploaded_at=a.uploaded_at
+        )
+        for a in rows
+    ]
