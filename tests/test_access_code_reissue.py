@@ -72,6 +72,9 @@ def test_a_phone_the_request_was_filed_with_gets_an_sms(
     n = db.exec(select(Notice).where(Notice.kind == "access_code")).one()
     assert n.channel == "sms"
     assert runtime.vault.decrypt(n.recipient_enc, field="notice.recipient").endswith("5678")
+    # The new code fits one SMS (90 bytes in EUC-KR), not an LMS.
+    text = runtime.vault.decrypt(n.body_enc, field="notice.body")
+    assert created["reference"] in text and len(text.encode("euc-kr")) <= 90
 
 
 def test_sends_are_throttled_like_codes(
