@@ -40,6 +40,9 @@ class DomainError(Exception):
     # For an upload refused mid-stream: the text fields read before the refusal, so a web
     # form can come back with what the person typed.
     partial_fields: dict[str, list[str]] | None = None
+    # For a file refused mid-stream: the form input it came from, so a web page can put the
+    # error beside that input (the API names it by position, `attachments.N`).
+    file_input: str | None = None
     # A refusal whose work must still be kept (a wrong one-time code counts as an attempt):
     # the request's session commits, instead of rolling back, before it becomes the response.
     commit: bool = False

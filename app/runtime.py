@@ -47,17 +47,29 @@ class Runtime:
         """Warnings a stranger can cause (a bad webhook token): one per LOG_REPEAT_SECONDS."""
         return RepeatedLogs(self.settings.log_repeat_seconds, now=lambda: self.clock().timestamp())
 
-    def check_intake_rate(self, client: str | None) -> None:
-        """Raise RateLimited when this address filed too often (RIGHTSDESK_INTAKE_RATE_*)."""
+    def check_intake_rate(self, client: str | None) -> float | None:
+        """Raise RateLimited when this address filed too often (RIGHTSDESK_INTAKE_RATE_*).
+        Returns the moment recorded, for `forgive_intake` (None when no limit is set)."""
         if self.intake_limiter is None:
-            return
+            return None
         key = self.vault.hash_secret(f"intake-address:{client or 'unknown'}")
-        wait = self.intake_limiter.hit(key, self.clock().timestamp())
+        now = self.clock().timestamp()
+        wait = self.intake_limiter.hit(key, now)
         if wait is not None:
             raise RateLimited(
                 "접수가 너무 잦습니다. 잠시 후 다시 시도해 주세요.",
                 retry_after=timedelta(seconds=wait),
             )
+        return now
+
+    def forgive_intake(self, client: str | None, at: float | None, exc: BaseException) -> None:
+        """A filing refused as invalid (413, 415, 422) does not count against the limit."""
+        if self.intake_limiter is None or at is None:
+            return
+        if getattr(exc, "status", None) not in (413, 415, 422):
+            return
+        key = self.vault.hash_secret(f"intake-address:{client or 'unknown'}")
+        self.intake_limiter.forget(key, at)
 
 
 def data_key_text(settings: Settings) -> str:

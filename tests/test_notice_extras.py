@@ -16,6 +16,7 @@ from app.workflows.notice_extras import NoticeKind, parse_extra
 MINIMAL: dict[NoticeKind, dict[str, Any]] = {
     NoticeKind.RECEIPT: {"next_action": "wait"},
     NoticeKind.VERIFICATION_CODE: {"code": "482913", "valid_minutes": 10},
+    NoticeKind.ACCESS_CODE: {"new_code": "7K3Q-X9AB-M2PD"},
     NoticeKind.INFO_REQUEST: {"message": "정정하실 전화번호를 알려 주세요."},
     NoticeKind.POSTPONEMENT: {"reason": "시스템 이전 작업"},
     NoticeKind.ACCESS_RESULT: {

@@ -37,6 +37,7 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         "access",
         {"code": "482913", "valid_minutes": 10},
     ),
+    "access_code": (NoticeKind.ACCESS_CODE, "access", {"new_code": "7K3Q-X9AB-M2PD"}),
     "info_request": (
         NoticeKind.INFO_REQUEST,
         "correction",
@@ -238,7 +239,8 @@ def test_unchanged_is_a_correction_outcome_only(policy: Policy) -> None:
 STATUS_URL = "https://rights.example.com/status"
 
 
-@pytest.mark.parametrize("case", sorted(set(EXTRA) - {"verification_code"}))
+# A code message carries the code itself, not a pointer.
+@pytest.mark.parametrize("case", sorted(set(EXTRA) - {"verification_code", "access_code"}))
 def test_an_sms_only_says_a_notice_is_ready_and_where_to_read_it(policy: Policy, case: str) -> None:
     # With SMS_ALLOW_LMS: the longer text, with the link and the contact, sent as an LMS.
     notice = render(policy, case, lms=True, status_url=STATUS_URL)

@@ -493,3 +493,109 @@ def test_the_processors_confirmation_pages_pass_the_scan_too(
     axe_scan(scanned, "task-confirm")
     scanned.goto(live_server + "/tasks/confirm?token=not-a-token")
     axe_scan(scanned, "task-confirm-unusable")
+
+
+# --- nothing lost, a lost code, 보완 요청 on the web ----------------------------------------------
+
+
+def test_the_confirmation_goes_on_to_the_code_and_a_lost_code_comes_back(
+    page: Page, live_server: str, runtime: Runtime
+) -> None:
+    page.goto(live_server + "/form")
+    fill_subject(page, birth="1990-05-01")
+    page.click("button[type=submit]")
+    reference = page.inner_text("main .receipt dd.code >> nth=0").strip()
+    page.click("#go-verify button")
+    # Straight on to the one-time code, without typing the reference and the code again.
+    page.wait_for_selector("#code")
+    assert "인증번호 입력" in page.inner_text("main")
+    shot(page, "b1-status-from-confirmation")
+
+    page.goto(live_server + "/status")
+    assert page.get_attribute("#access_code", "type") == "text"  # shows what is typed
+    page.click("text=확인코드를 잃어버렸어요")
+    page.fill("#reference", reference.lower().replace("-", ""))
+    page.fill("#contact", "KIM.GASANG@example.com")
+    shot(page, "b2-lost-code-form")
+    page.click("main button[type=submit]")
+    assert "새 확인코드를 보내 드렸습니다" in page.inner_text("main")
+    shot(page, "b3-lost-code-sent")
+    Outbox(runtime).run_once()
+    [eml] = runtime.settings.mail_dir.glob(f"{reference}-access_code-*.eml")
+    new_code = mailed_code(eml)
+    assert new_code not in page.content()
+    page.click("text=새 확인코드로 조회하기")
+    page.fill("#reference", reference)
+    page.fill("#access_code", new_code.lower())
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#timeline-h")
+    assert "새 확인코드" in page.inner_text("section.notices")
+
+
+def test_a_second_filing_too_soon_keeps_every_field(
+    page: Page, live_server: str, runtime: Runtime
+) -> None:
+    from app.core.limits import IntakeRateLimiter
+
+    runtime.intake_limiter = IntakeRateLimiter(1, 600)
+    page.goto(live_server + "/form")
+    fill_subject(page, birth="1990-05-01")
+    page.click("button[type=submit]")
+    assert "접수되었습니다" in page.inner_text("main")
+    page.goto(live_server + "/form")
+    fill_subject(page, birth="1990-05-01")
+    page.fill("#subject_name", "박가상")
+    page.click("button[type=submit]")
+    text = page.inner_text("main")
+    assert "10분 뒤에 다시 제출해 주세요" in text
+    assert page.input_value("#subject_name") == "박가상"
+    assert page.input_value("#subject_email") == "kim.gasang@example.com"
+    shot(page, "b4-form-too-soon")
+
+
+def test_an_information_request_is_answered_on_the_status_page(
+    page: Page, live_server: str, client: TestClient, staff_headers: Headers, tmp_path: Path
+) -> None:
+    body = {
+        "type": "access",
+        "service": "uno",
+        "subject": {"name": "김어린", "birth_date": "2015-03-01"},
+        "requester": {
+            "name": "김부모",
+            "birth_date": "1985-01-01",
+            "email": "kim.bumo@example.com",
+            "relationship": "legal_representative",
+        },
+    }
+    created = client.post("/v1/requests", json=body).json()
+    ref, staff = created["reference"], staff_headers()
+    etag = client.get(f"/v1/staff/requests/{ref}", headers=staff).headers["etag"]
+    asked = client.post(
+        f"/v1/staff/requests/{ref}/info-requests",
+        json={"message": "가족관계증명서를 보내 주세요.", "respond_by": "2026-12-20"},
+        headers={**staff, "If-Match": etag},
+    )
+    assert asked.status_code == 200, asked.text
+    page.goto(live_server + "/status")
+    page.fill("#reference", ref)
+    page.fill("#access_code", created["access_code"])
+    page.click("main button[type=submit]")
+    question = page.inner_text("#question")
+    assert "가족관계증명서를 보내 주세요." in question and "2026년 12월 20일" in question
+    shot(page, "b5-status-question")
+
+    # A wrong file: the same page, the error beside the file, nothing to type again.
+    memo = tmp_path / "memo.txt"
+    memo.write_text("not a document", encoding="utf-8")
+    page.set_input_files("#attachment_1", str(memo))
+    page.click("#documents button[type=submit]")
+    error = page.inner_text("#attachment_1-error")
+    assert "파일 1" in error and "PDF" in error and "attachment" not in page.inner_text("main")
+    assert page.get_attribute("#attachment_1", "aria-invalid") == "true"
+    shot(page, "b6-status-wrong-file")
+
+    page.fill("#reply", "서류는 우편으로 보냈습니다.")
+    page.click("#question button[type=submit]")
+    assert "답변을 보냈습니다" in page.inner_text("main")
+    assert page.locator("#question").count() == 0
+    shot(page, "b7-status-answered")

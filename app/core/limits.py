@@ -173,6 +173,14 @@ class IntakeRateLimiter:
                     del self._hits[k]
             return None
 
+    def forget(self, key: str, at: float) -> None:
+        """Take back the filing recorded at `at`: one the caller refused as invalid does not
+        count against the limit (the person fixes the form and sends it again)."""
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits and at in hits:
+                hits.remove(at)
+
 
 class FailureLock:
     """Wrong tries at a secret (an access code), counted per key: with `crowd`, the key is one

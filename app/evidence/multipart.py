@@ -267,12 +267,14 @@ class _Reader:
             limit = _size_text(self.limits.max_file_bytes)
             message = f"파일 하나는 {josa(limit, '을/를')} 넘을 수 없습니다."
             named = josa(self._label(part), "이/가")
-            raise PayloadTooLarge(
+            too_large = PayloadTooLarge(
                 f"'{part.name}' 항목의 파일 {named} {josa(limit, '을/를')} 넘습니다.",
                 errors=[
                     FieldError(f"{self.limits.files_field}.{part.index}", "file_too_large", message)
                 ],
             )
+            too_large.file_input = part.name
+            raise too_large
         writer.write(view)
 
     def _decide(self, part: _Part, writer: BlobWriter) -> None:
@@ -289,7 +291,7 @@ class _Reader:
         named = josa(self._label(part), "은/는")
         detail = f"'{part.name}' 항목의 파일 {named} {label} 파일이 아닙니다"
         detail += f" (내용으로 판별한 형식: {seen})." if seen else "."
-        raise UnsupportedMediaType(
+        refused = UnsupportedMediaType(
             detail,
             errors=[
                 FieldError(
@@ -297,6 +299,8 @@ class _Reader:
                 )
             ],
         )
+        refused.file_input = part.name
+        raise refused
 
     @staticmethod
     def _label(part: _Part) -> str:

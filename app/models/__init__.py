@@ -10,7 +10,7 @@ from app.models.channeltalk import (
     IntegrationState,
 )
 from app.models.decision import Decision, Postponement
-from app.models.identity import Attachment, IdentityCheck, Reply, Verification
+from app.models.identity import Attachment, IdentityCheck, InfoRequest, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import AuditAnchor, Delegation, Event, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, ApiToken, ExportLog, InternalNote, Role, Staff
@@ -33,6 +33,7 @@ __all__ = [
     "IdempotencyRecord",
     "IdentityCheck",
     "InboundEvent",
+    "InfoRequest",
     "IntegrationState",
     "InternalNote",
     "Notice",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
@@ -68,4 +68,17 @@ class Reply(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="request.id", index=True)
     body_enc: str
+    created_at: datetime = utc_field()
+
+
+class InfoRequest(SQLModel, table=True):
+    """보완 요청: what staff asked the requester for and by when, encrypted, so the status page
+    can show the question while it is open (the notice is the letter; this is the question)."""
+
+    __tablename__ = "info_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    message_enc: str
+    respond_by: date | None = None
     created_at: datetime = utc_field()

@@ -162,6 +162,20 @@ class NoticeOut(BaseModel):
     resend_of: int | None
 
 
+class DocumentSent(BaseModel):
+    """A file the requester sent: what kind, when; never its name (it can be personal)."""
+
+    kind: str
+    content_type: str
+    size: int
+    uploaded_at: datetime
+
+
+class InfoRequestOpen(BaseModel):
+    message: str
+    respond_by: date | None = None
+
+
 class RequestPublic(BaseModel):
     """What the requester sees with the access code: the request's state and the notices sent
     to them, whole (which address the recipient by name); no other personal data."""
@@ -179,6 +193,12 @@ class RequestPublic(BaseModel):
     decision: dict[str, object] | None = None
     notices: list[NoticeSummary] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    # While a 보완 요청 is open: what was asked and the date to answer by.
+    info_request: InfoRequestOpen | None = None
+    # The items the request names (codes of the service's catalog; empty: every item) and
+    # the documents the requester has sent so far.
+    items: list[str] = Field(default_factory=list)
+    documents: list[DocumentSent] = Field(default_factory=list)
 
 
 class QueueItem(BaseModel):

@@ -9,11 +9,12 @@ from pydantic import BaseModel, Field
 
 from app.core.limits import accepts_files
 from app.deps import AccessCode, IdempotencyKey, RuntimeDep, SessionDep
+from app.errors import DomainError
 from app.models.request_api import RequestCreate, RequestCreated, RequestPublic
 from app.routers.common import client_ip, created_headers, problem_responses
 from app.routers.filing_body import FILING_BODY_DOCS, read_filing_body, read_supplement
 from app.services.decisions import objections
-from app.services.identity import evidence, info_requests, otp
+from app.services.identity import access_code, evidence, info_requests, otp
 from app.services.intake import FilingContext, file_request
 from app.services.requests.requester import authorize_requester, get_for_requester
 from app.textsafety import MultiLine, OneLine
@@ -40,7 +41,19 @@ async def create_request(
 ) -> RequestCreated:
     """JSON, or `multipart/form-data` with a JSON part `request`, files `attachments` and a
     parallel field `attachment_kinds` (the n-th kind is the n-th file's)."""
-    rt.check_intake_rate(client_ip(request))  # before reading any of the body
+    counted = rt.check_intake_rate(client_ip(request))  # before reading any of the body
+    try:
+        created, replayed = await _file(request, session, rt, idempotency_key)
+    except DomainError as exc:
+        rt.forgive_intake(client_ip(request), counted, exc)
+        raise
+    created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
+    return created
+
+
+async def _file(
+    request: Request, session: SessionDep, rt: RuntimeDep, idempotency_key: str | None
+) -> tuple[RequestCreated, bool]:
     body = await read_filing_body(request, rt, RequestCreate)
     ctx = FilingContext(
         channel="api",
@@ -57,8 +70,7 @@ async def create_request(
         )
         if replayed:
             body.discard(rt)  # the first POST's files are the ones on record
-    created_headers(response, f"/v1/requests/{created.reference}", replayed=replayed)
-    return created
+    return created, replayed
 
 
 @router.get(
@@ -175,6 +187,36 @@ def reply(
     if rrn.contains(body.message):
         view.warnings.append(rrn.MASKED_NOTICE)
     return view
+
+
+class ReissueIn(BaseModel):
+    contact: OneLine = Field(min_length=1, max_length=254)
+
+
+class ReissueAccepted(BaseModel):
+    message: str
+
+
+REISSUE_ACCEPTED = (
+    "입력하신 연락처가 접수할 때 적은 연락처와 같으면 그 연락처로 새 확인코드를 보내 드립니다. "
+    "새 확인코드를 받으면 이전 확인코드는 더 쓸 수 없습니다."
+)
+
+
+@router.post(
+    "/{reference}/access-code/reissue",
+    status_code=202,
+    response_model=ReissueAccepted,
+    responses=problem_responses(422, 429),
+    summary="확인코드 다시 받기 (a lost access code)",
+)
+def reissue_access_code(
+    reference: str, body: ReissueIn, session: SessionDep, rt: RuntimeDep
+) -> ReissueAccepted:
+    """The same 202 whatever matched: a new code goes only to a contact the request was filed
+    with, never in the response."""
+    access_code.reissue(session, rt, reference, body.contact)
+    return ReissueAccepted(message=REISSUE_ACCEPTED)
 
 
 class ObjectionIn(BaseModel):

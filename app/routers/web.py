@@ -6,6 +6,7 @@ the access code only in POST bodies: never in a URL.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from app.catalog import build_catalog
 from app.core.limits import accepts_files
 from app.deps import RuntimeDep, SessionDep
-from app.errors import DomainError, ValidationFailed
+from app.errors import DomainError, RateLimited, ValidationFailed
 from app.evidence.multipart import BeforeFiles, read_upload
 from app.proxies import client_address
 from app.routers.filing_body import StoredFiles, upload_limits
@@ -197,15 +198,54 @@ def _kinds(posted: _Posted, stored: StoredFiles) -> list[str]:
     return attachment_kinds(raw, len(stored.files))
 
 
-@router.post("/form", response_class=HTMLResponse)
-@accepts_files
-async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+async def _too_soon(request: Request, rt: Runtime, limited: RateLimited) -> HTMLResponse:
+    """The intake limit: every field typed comes back (files cannot: the browser does not
+    resend them), with when to try again in minutes, as Retry-After says."""
     try:
-        rt.check_intake_rate(client_address(request.scope))
         posted = await read_form(request, rt, files=csrf_gate(request))
     except CsrfRefused:
         return forbidden(request)
     except DomainError as exc:
+        fields, had_files = exc.partial_fields or {}, True
+    else:
+        posted.stored.discard(rt)
+        if not csrf.valid(request, posted.first(csrf.FIELD)):
+            return forbidden(request)
+        fields, had_files = posted.fields, bool(posted.stored.files)
+    seconds = int(limited.headers.get("Retry-After", "60"))
+    minutes = max(1, math.ceil(seconds / 60))
+    errors = forms.FormErrors()
+    errors.add_general(
+        f"접수가 너무 잦아 지금은 받을 수 없습니다. 입력하신 내용은 그대로 두었으니 "
+        f"{minutes}분 뒤에 다시 제출해 주세요."
+    )
+    response = page(
+        request,
+        "form.html",
+        status=429,
+        values=forms.values_of(fields),
+        errors=errors,
+        files_lost=had_files,
+        **_form_context(rt, forms.values_of(fields)),
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+@router.post("/form", response_class=HTMLResponse)
+@accepts_files
+async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    client = client_address(request.scope)
+    try:
+        counted = rt.check_intake_rate(client)
+    except RateLimited as limited:
+        return await _too_soon(request, rt, limited)
+    try:
+        posted = await read_form(request, rt, files=csrf_gate(request))
+    except CsrfRefused:
+        return forbidden(request)
+    except DomainError as exc:
+        rt.forgive_intake(client, counted, exc)
         errors = forms.from_domain(exc.errors, exc.detail, exc.code)
         values = forms.values_of(exc.partial_fields or {})
         return page(
@@ -243,6 +283,7 @@ async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLR
             )
     except DomainError as exc:
         await run_in_threadpool(session.rollback)
+        rt.forgive_intake(client, counted, exc)
         errors = forms.from_domain(exc.errors, exc.detail, exc.code)
         return page(
             request,

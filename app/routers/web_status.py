@@ -21,6 +21,7 @@ from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, FieldError, ValidationFailed, check_text
 from app.models.request import Request as DbRequest
 from app.models.request_api import RequestPublic
+from app.routers import web_access_code
 from app.routers.access_package import package_response
 from app.routers.common import client_ip
 from app.routers.web import (
@@ -38,7 +39,7 @@ from app.services.access import download as access_download
 from app.services.access.download import Download
 from app.services.decisions import objections
 from app.services.identity import evidence as identity_evidence
-from app.services.identity import otp
+from app.services.identity import info_requests, otp
 from app.services.requests.detail import request_by_reference
 from app.services.requests.requester import authorize_requester, get_for_requester
 from app.web import csrf
@@ -65,6 +66,7 @@ def _status_page(
     errors: Mapping[str, str] | None = None,
     status: int = 200,
     package_offer: Mapping[str, object] | None = None,
+    reply: str = "",
 ) -> HTMLResponse:
     service = rt.policy.service(view.service)
     return page(
@@ -74,6 +76,7 @@ def _status_page(
         view=view,
         access_code=access_code,
         service_name=service.name if service else view.service,
+        item_names={i.code: i.name for i in service.items} if service else {},
         message=message,
         errors=dict(errors or {}),
         is_open=view.status not in CLOSED,
@@ -81,6 +84,7 @@ def _status_page(
         can_upload=identity_evidence.accepts_supplement(view.status),
         can_object=objections.can_object(view.status, view.outcome),
         package_offer=package_offer,
+        reply=reply,
     )
 
 
@@ -227,19 +231,26 @@ async def _act(
 @accepts_files
 async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     check_csrf = csrf_gate(request)
+    checked: list[tuple[str, str]] = []
 
     def authorized(fields: dict[str, list[str]]) -> None:
         # Before the first file byte: the CSRF token, then the reference and the access code.
         check_csrf(fields)
         ref, code = _first(fields, "reference").strip(), _first(fields, "access_code").strip()
         authorize_requester(session, rt, ref, code, client=client_ip(request))
+        checked.append((ref, code))
 
     try:
         posted = await read_form(request, rt, files=authorized)
     except CsrfRefused:
         return forbidden(request)
     except DomainError as exc:
-        return _lookup_again(request, exc, "", again=True)
+        if not checked:
+            return _lookup_again(request, exc, "", again=True)
+        # A refused file (type, size): the person stays on the page, the error beside it.
+        ref, code = checked[0]
+        view = await _view(session, rt, ref, code, client_ip(request))
+        return _status_page(request, rt, view, code, errors=_file_errors(exc), status=exc.status)
     stored = posted.stored
     if not csrf.valid(request, posted.first(csrf.FIELD)):
         stored.discard(rt)
@@ -265,6 +276,45 @@ async def status_documents(request: Request, session: SessionDep, rt: RuntimeDep
     return await _act(
         request, session, rt, reference, code, run, "documents", "서류를 제출했습니다."
     )
+
+
+@router.post("/status/reply", response_class=HTMLResponse)
+async def status_reply(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    """보완 요청 answered in words (files go through /status/documents)."""
+    auth = await _authorized(request, session, rt)
+    if isinstance(auth, HTMLResponse):
+        return auth
+    posted, reference, code = auth
+    message = posted.first("message").strip()
+
+    def run() -> None:
+        if not message or len(message) > 4000:
+            msg = "답변을 4000자 이내로 적어 주세요."
+            raise ValidationFailed(msg, errors=[FieldError("message", "required", msg)])
+        check_text(message, field="message", multiline=True)
+        req = _locked(session, rt, request, reference, code)
+        info_requests.reply(session, rt, req, message)
+
+    try:
+        await run_in_threadpool(run)
+    except DomainError as exc:
+        await run_in_threadpool(settle, session, exc)
+        view = await _view(session, rt, reference, code, client_ip(request))
+        return _status_page(
+            request, rt, view, code, errors={"reply": exc.detail}, status=exc.status, reply=message
+        )
+    view = await _view(session, rt, reference, code, client_ip(request))
+    return _status_page(request, rt, view, code, message="답변을 보냈습니다.")
+
+
+def _file_errors(exc: DomainError) -> dict[str, str]:
+    """A refused upload's error keyed by the file input it concerns, in the words of the
+    page ("파일 2: ..."), never the input's internal name."""
+    message = exc.errors[0].message if exc.errors else exc.detail
+    slot = (exc.file_input or "").removeprefix("attachment_")
+    if exc.file_input and slot.isdigit():
+        return {exc.file_input: f"파일 {slot}: {message}"}
+    return {"documents": message}
 
 
 @router.post("/status/withdraw", response_class=HTMLResponse)
@@ -307,3 +357,7 @@ async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep
         view = await _view(session, rt, reference, code, client_ip(request))
         return _status_page(request, rt, view, code, errors={"objection": exc.detail})
     return page(request, "confirmation.html", created=created, service_name="", objection=True)
+
+
+# "확인코드를 잃어버렸어요": its own module, served with the status page.
+router.include_router(web_access_code.router)

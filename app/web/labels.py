@@ -63,6 +63,7 @@ NEXT_ACTION_KO: dict[str, str] = {
 NOTICE_KO: dict[str, str] = {
     "receipt": "접수 안내",
     "verification_code": "본인 확인 인증번호",
+    "access_code": "새 확인코드",
     "info_request": "보완 요청",
     "postponement": "열람 연기 통지",
     "access_result": "열람 결과 통지",

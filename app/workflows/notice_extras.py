@@ -49,6 +49,9 @@ class NoticeKind(StrEnum):
     STATUS_UPDATE = "status_update"
     # Art. 37(5), 표준지침 33②: what became of the data whose processing was stopped.
     SUSPENSION_FOLLOWUP = "suspension_followup"
+    # A new access code, asked for with the reference and a contact the request was filed
+    # with; sent only to that contact (Decree art. 46(1): the contact proves the person).
+    ACCESS_CODE = "access_code"
 
 
 class ExtraError(ValueError):
@@ -154,6 +157,11 @@ class VerificationCodeExtra(_Extra):
     kind: Literal[NoticeKind.VERIFICATION_CODE] = NoticeKind.VERIFICATION_CODE
     code: Text
     valid_minutes: Annotated[int, _whole(1)]
+
+
+class AccessCodeExtra(_Extra):
+    kind: Literal[NoticeKind.ACCESS_CODE] = NoticeKind.ACCESS_CODE
+    new_code: Text  # masked in the stored body once delivered, as a one-time code is
 
 
 class InfoRequestExtra(_Extra):
@@ -329,6 +337,7 @@ class ObjectionReceiptExtra(_Extra):
 NoticeExtra = Annotated[
     ReceiptExtra
     | VerificationCodeExtra
+    | AccessCodeExtra
     | InfoRequestExtra
     | PostponementExtra
     | AccessResultExtra

@@ -21,6 +21,7 @@ from app.workflows.deadlines import KST, period_for
 from app.workflows.grounds import GROUNDS
 from app.workflows.lifecycle import Outcome
 from app.workflows.notice_extras import (
+    AccessCodeExtra,
     AccessResultExtra,
     ActionResultExtra,
     IdentityRejectedExtra,
@@ -403,6 +404,8 @@ def _by_kind(x: NoticeExtra, facts: NoticeFacts, policy: Policy) -> dict[str, An
             return _receipt(x, facts, policy)
         case VerificationCodeExtra():
             return {"code": x.code, "valid_minutes": x.valid_minutes}
+        case AccessCodeExtra():
+            return {"new_code": x.new_code}
         case InfoRequestExtra():
             return _info_request(x)
         case PostponementExtra():

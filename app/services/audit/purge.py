@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from app.db import transaction
 from app.models.channeltalk import ChatCandidate, ChatLink, ChatMessage
 from app.models.decision import Decision, Postponement
-from app.models.identity import Attachment, IdentityCheck, Reply, Verification
+from app.models.identity import Attachment, IdentityCheck, InfoRequest, Reply, Verification
 from app.models.notice import Notice
 from app.models.request import Delegation, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, InternalNote
@@ -106,7 +106,15 @@ def purge_request(session: Session, rt: Runtime, request: Request) -> list[str]:
             phone_bidx=None,
         )
     )
-    for table in (Delegation, Verification, Reply, InternalNote, IdempotencyRecord, ChatMessage):
+    for table in (
+        Delegation,
+        Verification,
+        InfoRequest,
+        Reply,
+        InternalNote,
+        IdempotencyRecord,
+        ChatMessage,
+    ):
         session.execute(delete(table).where(col(table.request_id) == rid))
     # The address goes; the notice as written stays as proof (module docstring).
     session.execute(

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from app.errors import (
     InvalidTransition,
 )
-from app.models.identity import Reply
+from app.models.identity import InfoRequest, Reply
 from app.models.request import Request
 from app.runtime import Runtime
 from app.services.audit.timeline import move, note
@@ -30,6 +30,15 @@ def request_information(
 ) -> None:
     """보완 요청: the legal deadline keeps running (no provision pauses it)."""
     move(session, rt, request, Status.AWAITING_REQUESTER, actor=actor)
+    assert request.id is not None
+    session.add(
+        InfoRequest(
+            request_id=request.id,
+            message_enc=rt.vault.encrypt(message, field="info_request.message"),
+            respond_by=respond_by,
+            created_at=rt.clock(),
+        )
+    )
     queue_notice(
         session,
         rt,
@@ -69,3 +78,18 @@ def replies_of(session: Session, rt: Runtime, request: Request) -> list[dict[str
         {"at": r.created_at, "message": rt.vault.decrypt(r.body_enc, field="reply.body")}
         for r in rows
     ]
+
+
+def open_question(session: Session, rt: Runtime, request: Request) -> dict[str, object] | None:
+    """The latest 보완 요청 {message, respond_by} while the request waits for the answer."""
+    if request.status != Status.AWAITING_REQUESTER:
+        return None
+    row = session.exec(
+        select(InfoRequest)
+        .where(InfoRequest.request_id == request.id)
+        .order_by(col(InfoRequest.id).desc())
+    ).first()
+    if row is None:
+        return None
+    message = rt.vault.decrypt(row.message_enc, field="info_request.message")
+    return {"message": message, "respond_by": row.respond_by}

@@ -69,8 +69,10 @@ def queue_notice(
     dedupe: str | None = None,
     actor: str = "system",
     secret: str | None = None,
+    to: Recipient | None = None,
 ) -> Notice:
-    """Queue one notice for the request's recipient; the same `dedupe` key queues it once.
+    """Queue one notice for the request's recipient (or `to`, a contact the request was filed
+    with); the same `dedupe` key queues it once.
     `extra` is the kind's model (a mapping is validated into it here, a wrong or missing
     value a ValueError naming the key).
 
@@ -82,7 +84,7 @@ def queue_notice(
     if existing is not None:
         return existing
     now = rt.clock()
-    to = _recipient(session, rt, request, kind)
+    to = to or _recipient(session, rt, request, kind)
     values = notice_values(rt, request, kind, to, key=key, extra=extra, secret=secret)
     notice = Notice(request_id=request.id, **values, next_attempt_at=now, created_at=now)
     session.add(notice)

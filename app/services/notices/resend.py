@@ -34,6 +34,13 @@ def resend(
     queued = [c for c in copies if c.status == NoticeStatus.PENDING]
     if queued:
         return queued[-1]
+    if original.kind == NoticeKind.ACCESS_CODE.value:
+        # Its code is masked once delivered; the requester asks for a new one instead.
+        raise Conflict(
+            "확인코드 안내는 다시 보낼 수 없습니다. "
+            "요청 조회 화면에서 새 확인코드를 받을 수 있습니다.",
+            code="notice_not_resendable",
+        )
     now = rt.clock()
     if original.kind == NoticeKind.VERIFICATION_CODE.value:
         notice = reissue_code(session, rt, request, actor=actor)

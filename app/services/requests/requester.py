@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.codes import canonical_code, canonical_reference
 from app.core.crypto import constant_time_equal
 from app.errors import NotFound, RateLimited
+from app.models.access import PACKAGE_KIND
+from app.models.identity import Attachment
 from app.models.request import Request
 from app.models.request_api import (
+    DocumentSent,
+    InfoRequestOpen,
     RequestPublic,
 )
 from app.runtime import Runtime
 from app.services.decisions import view as decisions_view
 from app.services.identity import checks as identity_checks
+from app.services.identity import info_requests
 from app.services.notices.view import summaries
 
 # Compared against when the reference is unknown, so both failures cost the same.
@@ -63,6 +68,7 @@ def get_for_requester(
 ) -> RequestPublic:
     request = authorize_requester(session, rt, reference, code, client=client)
     assert request.id is not None
+    question = info_requests.open_question(session, rt, request)
     return RequestPublic(
         reference=request.reference,
         type=request.type,
@@ -75,4 +81,24 @@ def get_for_requester(
         next_action=identity_checks.next_action(session, request),
         decision=decisions_view.decision_summary(session, rt, request),
         notices=summaries(session, rt, request.id),
+        info_request=InfoRequestOpen.model_validate(question) if question else None,
+        items=list(request.items or []),
+        documents=_documents_sent(session, request),
     )
+
+
+def _documents_sent(session: Session, request: Request) -> list[DocumentSent]:
+    """The files sent for the request (at filing or later, or by letter through staff), not
+    the holders' extracts nor the access package."""
+    rows = session.exec(
+        select(Attachment)
+        .where(Attachment.request_id == request.id, col(Attachment.task_id).is_(None))
+        .where(Attachment.kind != PACKAGE_KIND)
+        .order_by(col(Attachment.id))
+    ).all()
+    return [
+        DocumentSent(
+            kind=a.kind, content_type=a.content_type, size=a.size, uploaded_at=a.uploaded_at
+        )
+        for a in rows
+    ]
