@@ -18,9 +18,10 @@ from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
 from app.services.tasks.links import link_token
 from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
-from tests.conftest import mailed_code
+from tests.conftest import mailed_code, request_body
 from tests.factories import (
     DELETION_WITH_RECORDS,
+    FORM_STEP,
     WITHHELD_REASON,
     Case,
     Desk,
@@ -365,8 +366,11 @@ FOCUS_RING = """sel => {
 
 def test_focus_is_visible_at_3_to_1(scanned: Page, live_server: str) -> None:
     page = scanned
-    page.goto(live_server + "/form")
-    for selector in ("a[href='/status']", "#type", "#subject_name", "button[type=submit]"):
+    page.goto(live_server + "/form")  # step 1: the right, the service, who files
+    ring = page.evaluate(FOCUS_RING, "input[name=type]")
+    assert ring["style"] == "solid" and ring["width"] >= 2, ("step 1", ring)
+    page.goto(live_server + FORM_STEP)
+    for selector in ("a[href='/status']", "#subject_name", "button[type=submit]"):
         ring = page.evaluate(FOCUS_RING, selector)
         assert ring["style"] == "solid" and ring["width"] >= 2, (selector, ring)
         # The ring sits 2 px outside the control, on the page's white and on tinted boxes.
@@ -384,7 +388,7 @@ def active_is_summary(page: Page) -> bool:
 
 def test_a_failed_submit_moves_focus_to_the_error_summary(scanned: Page, live_server: str) -> None:
     page = scanned
-    page.goto(live_server + "/form")
+    page.goto(live_server + FORM_STEP)
     fill_subject(page, birth="2013-06-01")
     page.click("button[type=submit]")
     assert active_is_summary(page)
@@ -425,6 +429,10 @@ def test_no_page_has_a_serious_accessibility_violation(
     page.goto(live_server + "/")
     axe_scan(page, "landing")
     page.goto(live_server + "/form")
+    axe_scan(page, "form-step-1")
+    page.click("button[type=submit]")  # nothing chosen: the step says what is missing
+    axe_scan(page, "form-step-1-errors")
+    page.goto(live_server + FORM_STEP)
     axe_scan(page, "form")
     fill_subject(page, birth="2013-06-01")
     page.click("button[type=submit]")
@@ -469,7 +477,7 @@ def test_no_page_has_a_serious_accessibility_violation(
     page.click("button[type=submit]")
     assert "다시 열어" in page.inner_text("main")
     axe_scan(page, "forbidden")
-    page.goto(live_server + "/form")
+    page.goto(live_server + FORM_STEP)
     fill_subject(page, birth="1990-05-01")
     page.evaluate("document.querySelectorAll('.hp input').forEach(i => i.value = 'x')")
     page.click("button[type=submit]")
@@ -501,7 +509,7 @@ def test_the_processors_confirmation_pages_pass_the_scan_too(
 def test_the_confirmation_goes_on_to_the_code_and_a_lost_code_comes_back(
     page: Page, live_server: str, runtime: Runtime
 ) -> None:
-    page.goto(live_server + "/form")
+    page.goto(live_server + FORM_STEP)
     fill_subject(page, birth="1990-05-01")
     page.click("button[type=submit]")
     reference = page.inner_text("main .receipt dd.code >> nth=0").strip()
@@ -538,11 +546,11 @@ def test_a_second_filing_too_soon_keeps_every_field(
     from app.core.limits import IntakeRateLimiter
 
     runtime.intake_limiter = IntakeRateLimiter(1, 600)
-    page.goto(live_server + "/form")
+    page.goto(live_server + FORM_STEP)
     fill_subject(page, birth="1990-05-01")
     page.click("button[type=submit]")
     assert "접수되었습니다" in page.inner_text("main")
-    page.goto(live_server + "/form")
+    page.goto(live_server + FORM_STEP)
     fill_subject(page, birth="1990-05-01")
     page.fill("#subject_name", "박가상")
     page.click("button[type=submit]")
@@ -599,3 +607,30 @@ def test_an_information_request_is_answered_on_the_status_page(
     assert "답변을 보냈습니다" in page.inner_text("main")
     assert page.locator("#question").count() == 0
     shot(page, "b7-status-answered")
+
+
+def test_the_lost_code_and_information_request_pages_pass_the_scan(
+    scanned: Page, live_server: str, client: TestClient, staff_headers: Headers
+) -> None:
+    page = scanned
+    page.goto(live_server + "/status/access-code")
+    axe_scan(page, "access-code-lost")
+    page.fill("#reference", "DSR-2612-ZZZZZZZZ")
+    page.fill("#contact", "nobody@example.com")
+    page.click("main button[type=submit]")
+    axe_scan(page, "access-code-sent")
+
+    body = request_body()
+    body["subject"] = {**body["subject"], "birth_date": "1990-05-01"}
+    created = client.post("/v1/requests", json=body).json()
+    ref, staff = created["reference"], staff_headers()
+    etag = client.get(f"/v1/staff/requests/{ref}", headers=staff).headers["etag"]
+    asked = client.post(
+        f"/v1/staff/requests/{ref}/info-requests",
+        json={"message": "재직증명서를 보내 주세요.", "respond_by": "2026-12-20"},
+        headers={**staff, "If-Match": etag},
+    )
+    assert asked.status_code == 200, asked.text
+    look_up(page, live_server, ref, created["access_code"])
+    assert page.locator("#question").count() == 1
+    axe_scan(page, "status-question")
