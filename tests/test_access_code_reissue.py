@@ -124,7 +124,7 @@ def test_the_web_recovery_sends_a_code_it_never_shows(client: TestClient, runtim
 
 
 def test_the_confirmation_goes_straight_on_to_the_code(client: TestClient) -> None:
-    token = csrf_token(client, "/form")
+    token = csrf_token(client)  # the form's second step, which carries the token
     resp = post_form(client, form_fields(token))
     assert resp.status_code == 200
     assert 'action="/status"' in resp.text and "인증번호 입력하러 가기" in resp.text
