@@ -200,3 +200,18 @@ def test_an_objection_by_e_mail_is_recorded_by_staff_as_the_linked_request(
     done.staff_write("approval", {"approve": True}, who=done.officer)
     carry_out(client, done.ref, done.handler)
     assert_problem(done.staff_write("objections", body, who=agent), 409, "invalid_transition")
+
+
+def test_a_refused_objection_on_the_web_keeps_what_was_typed(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    ref, code, _ = postponed(client, staff_headers)
+    token = csrf_token(client, "/status")
+    reason = "연기 사유가 없습니다.\u202e"  # an invisible direction control: refused
+    form = {"reference": ref, "access_code": code, "reason": reason, "csrf_token": token}
+    resp = client.post("/status/objection", data=form)
+    assert resp.status_code == 422 and 'id="objection-error"' in resp.text
+    # The person corrects the text instead of writing it again.
+    assert (
+        "연기 사유가 없습니다." in resp.text.split('id="objection"', 1)[1].split("</textarea>")[0]
+    )

@@ -66,7 +66,7 @@ def _status_page(
     errors: Mapping[str, str] | None = None,
     status: int = 200,
     package_offer: Mapping[str, object] | None = None,
-    reply: str = "",
+    typed: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     service = rt.policy.service(view.service)
     return page(
@@ -84,7 +84,7 @@ def _status_page(
         can_upload=identity_evidence.accepts_supplement(view.status),
         can_object=objections.can_object(view.status, view.outcome),
         package_offer=package_offer,
-        reply=reply,
+        typed=dict(typed or {}),
     )
 
 
@@ -216,13 +216,24 @@ async def _act(
     run: Any,
     error_field: str,
     done: str,
+    typed: str = "",
 ) -> HTMLResponse:
+    """Run one action on the request; a refusal comes back beside its field with what was
+    typed there (`typed`), so nothing has to be written again."""
     try:
         await run_in_threadpool(run)
     except DomainError as exc:
         await run_in_threadpool(settle, session, exc)
         view = await _view(session, rt, reference, code, client_ip(request))
-        return _status_page(request, rt, view, code, errors={error_field: exc.detail})
+        return _status_page(
+            request,
+            rt,
+            view,
+            code,
+            errors={error_field: exc.detail},
+            status=exc.status,
+            typed={error_field: typed},
+        )
     view = await _view(session, rt, reference, code, client_ip(request))
     return _status_page(request, rt, view, code, message=done)
 
@@ -295,16 +306,9 @@ async def status_reply(request: Request, session: SessionDep, rt: RuntimeDep) ->
         req = _locked(session, rt, request, reference, code)
         info_requests.reply(session, rt, req, message)
 
-    try:
-        await run_in_threadpool(run)
-    except DomainError as exc:
-        await run_in_threadpool(settle, session, exc)
-        view = await _view(session, rt, reference, code, client_ip(request))
-        return _status_page(
-            request, rt, view, code, errors={"reply": exc.detail}, status=exc.status, reply=message
-        )
-    view = await _view(session, rt, reference, code, client_ip(request))
-    return _status_page(request, rt, view, code, message="답변을 보냈습니다.")
+    return await _act(
+        request, session, rt, reference, code, run, "reply", "답변을 보냈습니다.", message
+    )
 
 
 def _file_errors(exc: DomainError) -> dict[str, str]:
@@ -355,7 +359,15 @@ async def status_objection(request: Request, session: SessionDep, rt: RuntimeDep
     except DomainError as exc:
         await run_in_threadpool(settle, session, exc)
         view = await _view(session, rt, reference, code, client_ip(request))
-        return _status_page(request, rt, view, code, errors={"objection": exc.detail})
+        return _status_page(
+            request,
+            rt,
+            view,
+            code,
+            errors={"objection": exc.detail},
+            status=exc.status,
+            typed={"objection": reason},
+        )
     return page(request, "confirmation.html", created=created, service_name="", objection=True)
 
 
