@@ -97,22 +97,9 @@ def queue_instruction(
     and its current and requested values, a suspension only the stop, and never a deletion
     paragraph where nothing is to be deleted (api.md "Instructions per action")."""
     assert task.contact_email is not None
-    service = rt.policy.service(request.service)
-    assert service is not None
-    lines = []
-    for entry in task.instructions:
-        item = service.item(entry["item"])
-        label = INSTRUCTION_LABELS_KO[Instruction(entry["instruction"])]
-        lines.append(f"{item.name if item else entry['item']}: {label}")
     kinds = {Instruction(e["instruction"]) for e in task.instructions}
     context = {
-        "controller_name": rt.policy.controller.signed_as,
-        "holder_name": task.holder_name,
-        "processor": task.holder_kind == "processor",
-        "reference": request.reference,
-        "type_label": TYPE_LABELS_KO.get(request.type, request.type),
-        "service_name": service.name,
-        "instructions": lines,
+        **holder_context(rt, request, task),
         "delete": Instruction.DELETE in kinds,
         "separate": Instruction.SEPARATE in kinds,
         "correct": Instruction.CORRECT in kinds,
@@ -123,12 +110,33 @@ def queue_instruction(
         if Instruction.CORRECT in kinds
         else None,
         "identifiers": _identifiers(session, rt, request, holder),
-        "due_text": date_text(task.due_on),
         "done_words": "·".join(INSTRUCTION_LABELS_KO[k] for k in Instruction if k in kinds),
+    }
+    send_to_holder(session, rt, request, task, "task_instruction", context, actor=actor)
+
+
+def holder_context(rt: Runtime, request: Request, task: Task) -> dict[str, Any]:
+    """What every e-mail to a holder about its task says: who asks, which request, each item
+    with what is asked of it, by when, and where to confirm."""
+    service = rt.policy.service(request.service)
+    assert service is not None
+    lines = []
+    for entry in task.instructions:
+        item = service.item(entry["item"])
+        label = INSTRUCTION_LABELS_KO[Instruction(entry["instruction"])]
+        lines.append(f"{item.name if item else entry['item']}: {label}")
+    return {
+        "controller_name": rt.policy.controller.signed_as,
+        "holder_name": task.holder_name,
+        "processor": task.holder_kind == "processor",
+        "reference": request.reference,
+        "type_label": TYPE_LABELS_KO.get(request.type, request.type),
+        "service_name": service.name,
+        "instructions": lines,
+        "due_text": date_text(task.due_on),
         "confirm_url": confirm_url(rt, task),
         "reply_to": team_address(rt),
     }
-    send_to_holder(session, rt, request, task, "task_instruction", context, actor=actor)
 
 
 def send_to_holder(

@@ -21,18 +21,23 @@ from app.models.decision import Decision
 from app.models.request import Request
 from app.models.staff import Staff
 from app.models.task import Task
-from app.models.vocab import TYPE_LABELS_KO, TaskKind, TaskStatus
+from app.models.vocab import TaskKind, TaskStatus
 from app.policy import Holder
 from app.runtime import Runtime
 from app.services.audit.timeline import note
 from app.services.notices.queue import queue_internal, queue_notice
 from app.services.notices.render import render_internal
-from app.services.tasks.links import confirm_url, identifiers_for, send_to_holder, team_address
+from app.services.tasks.links import (
+    holder_context,
+    identifiers_for,
+    send_to_holder,
+    team_address,
+)
 from app.workflows import tasks as rules
 from app.workflows.deadlines import deadline_from_date, kst_date
 from app.workflows.notice_extras import SuspensionFollowupExtra
-from app.workflows.notices import NoticeKind, date_text
-from app.workflows.tasks import INSTRUCTION_LABELS_KO, Instruction
+from app.workflows.notices import NoticeKind
+from app.workflows.tasks import Instruction
 
 # 표준 개인정보 보호지침 art. 33(2): the follow-up's result is notified within 10 days.
 FOLLOWUP_DAYS = 10
@@ -259,27 +264,10 @@ def _announce(
     actor: str,
 ) -> None:
     """The holder's instruction (when it has an address) and the owner's reminder."""
-    service = rt.policy.service(request.service)
-    assert service is not None
-    lines = []
-    for entry in task.instructions:
-        item = service.item(entry["item"])
-        label = INSTRUCTION_LABELS_KO[Instruction(entry["instruction"])]
-        lines.append(f"{item.name if item else entry['item']}: {label}")
-    followup = task.kind == TaskKind.SUSPENSION_FOLLOWUP
     context = {
-        "controller_name": rt.policy.controller.signed_as,
-        "holder_name": task.holder_name,
-        "processor": task.holder_kind == "processor",
-        "reference": request.reference,
-        "type_label": TYPE_LABELS_KO.get(request.type, request.type),
-        "service_name": service.name,
-        "instructions": lines,
-        "followup": followup,
+        **holder_context(rt, request, task),
+        "followup": task.kind == TaskKind.SUSPENSION_FOLLOWUP,
         "identifiers": identifiers_for(session, rt, request, holder) if holder else [],
-        "due_text": date_text(task.due_on),
-        "confirm_url": confirm_url(rt, task),
-        "reply_to": team_address(rt),
     }
     if task.contact_email:
         send_to_holder(
