@@ -210,6 +210,12 @@ def plan_retention_ends(
 HOLDS_REQUEST = frozenset({TaskKind.DECISION})
 
 
+# Art. 37(5) follow-up of a suspension; 표준 개인정보 보호지침 art. 33(2): its result is
+# notified within 10 days (counted the Civil-Act way from the day processing stopped: our
+# reading, docs/decisions.md).
+FOLLOWUP_DAYS = 10
+
+
 def task_due_on(target: date, today: date) -> date:
     """A task's own due date: the team's target inside the legal deadline, never in the past."""
     return max(target, today)

@@ -37,10 +37,7 @@ from app.workflows import tasks as rules
 from app.workflows.deadlines import deadline_from_date, kst_date
 from app.workflows.notice_extras import SuspensionFollowupExtra
 from app.workflows.notices import NoticeKind
-from app.workflows.tasks import Instruction
-
-# 표준 개인정보 보호지침 art. 33(2): the follow-up's result is notified within 10 days.
-FOLLOWUP_DAYS = 10
+from app.workflows.tasks import FOLLOWUP_DAYS, Instruction
 
 
 def _new_task(request: Request, d: Decision, holder: Holder, rt: Runtime, **fields: object) -> Task:
