@@ -29,12 +29,21 @@ from app.services.tasks.links import queue_instruction
 from app.workflows import tasks as rules
 from app.workflows.deadlines import kst_date, target_date
 from app.workflows.lifecycle import Status
+from app.workflows.pseudonymized import in_scope
 from app.workflows.tasks import Performed, TaskStatus
 
 
 def affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str], list[str]]:
     """(items acted on, items kept under a statute and so separated). Empty unless the
-    decision grants something (a refusal, `no_data_held` and `unchanged` change nothing)."""
+    decision grants something (a refusal, `no_data_held` and `unchanged` change nothing).
+    Art. 28-7: a pseudonymized item is never acted on."""
+    service = rt.policy.service(request.service)
+    assert service is not None
+    acted, kept = _affected_items(rt, request, d)
+    return in_scope(acted, service), in_scope(kept, service)
+
+
+def _affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str], list[str]]:
     if d.outcome not in GRANTING:
         return [], []
     if d.retention is not None:  # deletion: the retention plan says item by item
