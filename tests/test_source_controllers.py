@@ -88,6 +88,12 @@ def source_tasks(case: Case) -> list[dict[str, Any]]:
     return [t for t in case.tasks()["items"] if t["kind"] == "notify_source"]
 
 
+HOLDER_ACTIONS = {
+    "delete": {"action": "deleted", "method": "irreversible_deletion"},
+    "separate": {"action": "separated", "method": "separate_storage"},
+}
+
+
 def carry_out_holders(case: Case) -> None:
     """Every holder's task done, as each holder would; the sources' tasks left open."""
     for task in case.tasks()["items"]:
@@ -97,12 +103,6 @@ def carry_out_holders(case: Case) -> None:
             assert (
                 case.act(task["holder_code"], "complete", {"actions": actions}).status_code == 200
             )
-
-
-HOLDER_ACTIONS = {
-    "delete": {"action": "deleted", "method": "irreversible_deletion"},
-    "separate": {"action": "separated", "method": "separate_storage"},
-}
 
 
 def events(case: Case) -> list[dict[str, Any]]:
@@ -192,7 +192,7 @@ def test_a_correction_tells_the_source_the_new_value_and_not_the_old_one(
     [task] = source_tasks(case)
     assert task["holder_code"] == "partner_registry"
     [mail] = mails_to(runtime, smtp, "privacy@partner-registry.example")
-    assert "생년월일: 정정" in mail and "1990-05-02" in mail
+    assert "생년월일: 정정" in mail and "생년월일: 1990-05-02 (정정 후 값)" in mail
     assert "1990-05-01" not in mail
 
 

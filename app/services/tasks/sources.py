@@ -112,7 +112,10 @@ def _correction(
     v = rt.vault
     fields = json.loads(v.decrypt_opt(request.correction_enc, field="request.correction") or "{}")
     if fields.get("requested_value") and fields.get("item") in codes:
-        return str(fields["requested_value"])
+        service = rt.policy.service(request.service)
+        item = service.item(fields["item"]) if service else None
+        name = item.name if item else fields["item"]
+        return f"{name}: {fields['requested_value']} (정정 후 값)"
     decision = session.get(Decision, task.decision_id)
     return v.decrypt_opt(decision.changes_enc, field="decision.changes") if decision else None
 
