@@ -222,3 +222,22 @@ def test_the_shipped_policy_names_no_source_and_a_bad_reference_does_not_load(
     unreachable = SOURCES.replace('email = "privacy@partner-registry.example"\n', "")
     with pytest.raises(PolicyError, match="neither email nor phone"):
         load_policy(sourced_policy(tmp_path, extra=unreachable))
+
+
+def test_a_source_that_cannot_be_reached_is_waived_by_the_officer_with_the_reason_on_record(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    case = Case(client, staff_headers, type="deletion", items=["staff_mobile_phone"])
+    case.decide_and_approve()
+    carry_out_holders(case)
+    assert case.status() == "executing"
+    reason = "제공한 기관이 폐업하여 통지할 곳이 없음"
+    handler = case.act("phone_only_source", "waive", {"reason": reason}, who=case.handler)
+    assert handler.status_code == 403  # only the privacy officer waives
+    waived = case.act("phone_only_source", "waive", {"reason": reason}, who=case.officer)
+    assert waived.status_code == 200, waived.text
+    assert case.status() == "completed"
+    [result] = [e for e in events(case) if e["kind"] == "source_notice_result"]
+    assert result["data"]["status"] == "waived"
+    cert = client.get(f"{case.url}/certificate", headers=case.agent)
+    assert "예시데이터센터" in cert.text and reason in cert.text
