@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from app.policy import DEFAULT_POLICY_FILE, PolicyError, load_policy
 from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
+from app.workflows.tasks import plan_source_notices
 from tests.conftest import carry_out
 from tests.factories import Case
 from tests.servers import SmtpServer, free_port
@@ -241,3 +242,24 @@ def test_a_source_that_cannot_be_reached_is_waived_by_the_officer_with_the_reaso
     assert result["data"]["status"] == "waived"
     cert = client.get(f"{case.url}/certificate", headers=case.agent)
     assert "예시데이터센터" in cert.text and reason in cert.text
+
+
+def test_the_rule_one_task_per_source_of_the_items_corrected_or_deleted(tmp_path: Path) -> None:
+    policy = load_policy(
+        sourced_policy(
+            tmp_path, birth_date="partner_registry", staff_mobile_phone="phone_only_source",
+            manager_email="partner_registry",
+        )
+    )  # fmt: skip
+    service = policy.service("uno")
+    assert service is not None
+    acted = ["manager_name", "manager_email", "birth_date", "staff_mobile_phone"]
+    plans = plan_source_notices("deletion", acted_on=acted, items=service.items)
+    assert [(p.source_code, [i for i, _ in p.instructions]) for p in plans] == [
+        ("partner_registry", ["manager_email", "birth_date"]),
+        ("phone_only_source", ["staff_mobile_phone"]),
+    ]
+    # Kept items are not in `acted_on`; suspension, withdrawal and access reach no source.
+    assert plan_source_notices("deletion", acted_on=["manager_name"], items=service.items) == []
+    for other in ("suspension", "consent_withdrawal", "access"):
+        assert plan_source_notices(other, acted_on=acted, items=service.items) == []
