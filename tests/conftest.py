@@ -196,6 +196,8 @@ _CARRY_OUT = {
     "separate": ("separated", "separate_storage"),
     "correct": ("corrected", "record_updated"),
     "suspend": ("suspended", "processing_blocked"),
+    # Decree art. 43(2): the source of received items answered (e-mail, letter or phone).
+    "notify_source": ("source_informed", "source_replied"),
 }
 
 

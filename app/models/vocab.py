@@ -142,6 +142,8 @@ class TaskKind(StrEnum):
     RETENTION_END = "retention_end"
     # Art. 37(5): destroying (or otherwise dealing with) the data whose processing stopped.
     SUSPENSION_FOLLOWUP = "suspension_followup"
+    # Decree art. 43(2): telling the controller the corrected or deleted items came from.
+    NOTIFY_SOURCE = "notify_source"
 
 
 class NoticeStatus(StrEnum):

@@ -22,6 +22,7 @@ from app.policy.entries import (
     RetentionRule,
     Rights,
     Service,
+    SourceController,
     ThirdPartyProvision,
 )
 from app.policy.policy import Policy, load_policy
@@ -45,6 +46,7 @@ __all__ = [
     "RetentionRule",
     "Rights",
     "Service",
+    "SourceController",
     "ThirdPartyProvision",
     "load_policy",
 ]

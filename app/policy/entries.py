@@ -191,6 +191,12 @@ class DataItem(_Model):
     components: tuple[Text, ...] = ()  # listed details, e.g. 단말기 정보(IP, user-agent)
     purposes: tuple[Code, ...]
     retention: tuple[Code, ...]
+    # Decree art. 43(2): the item was received from another controller (a [[source_controllers]]
+    # code); a correction or deletion of it is notified to that source.
+    source: Code | None = None
+    # Art. 28-7: kept as 가명정보 (pseudonymized under arts. 28-2, 28-3); arts. 35 to 37 do not
+    # apply, so no access, correction, deletion or suspension plan or task reaches it.
+    pseudonymized: bool = False
 
     _non_empty = field_validator("purposes", "retention")(_require_entries)
 
@@ -232,6 +238,8 @@ class Holder(_Model):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     api_url: str | None = Field(default=None, pattern=r"^https://\S+$")  # takes deletion requests
     identifiers: tuple[Identifier, ...]  # how this holder finds the subject's records
+    # Art. 28-7: this holder keeps the items only as 가명정보, so no task ever goes to it.
+    pseudonymized: bool = False
 
     _non_empty = field_validator("items", "identifiers")(_require_entries)
 
@@ -321,6 +329,28 @@ class Service(_Model):
             return h.model_copy(update=update) if update else h
 
         return self.model_copy(update={"holders": tuple(map(resolve, self.holders))})
+
+
+class SourceController(_Model):
+    """Another 개인정보처리자 the controller received items from (Decree art. 43(2)): told when
+    a correction or deletion of those items is granted, and asked to confirm."""
+
+    code: Code
+    name: Text
+    received_how: Text  # how the data came, in the policy's words (e.g. 제휴 계약에 따른 제공)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = None
+    # What the source needs to find the subject's records (data minimisation, art. 3(1)).
+    identifiers: tuple[Identifier, ...]
+
+    _non_empty = field_validator("identifiers")(_require_entries)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> SourceController:
+        if not (self.email or self.phone):
+            raise ValueError(f"source controller {self.code!r} has neither email nor phone")
+        _check_unique(f"identifier (source {self.code!r})", self.identifiers)
+        return self
 
 
 class Processor(_Model):

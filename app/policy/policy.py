@@ -24,6 +24,7 @@ from app.policy.entries import (
     RetentionRule,
     Rights,
     Service,
+    SourceController,
     ThirdPartyProvision,
     _check_unique,
     _Model,
@@ -37,6 +38,8 @@ class Policy(_Model):
     retention_rules: tuple[RetentionRule, ...]
     services: tuple[Service, ...]
     processors: tuple[Processor, ...] = ()
+    # Decree art. 43(2): the controllers some items were received from.
+    source_controllers: tuple[SourceController, ...] = ()
     third_party_provision: ThirdPartyProvision
     rights: Rights
 
@@ -72,6 +75,15 @@ class Policy(_Model):
                     raise ValueError(
                         f"holder {holder.code!r} of service {service.code!r} refers to unknown"
                         f" processor {holder.processor!r}"
+                    )
+        _check_unique("source controller", (c.code for c in self.source_controllers))
+        sources = {c.code for c in self.source_controllers}
+        for service in self.services:
+            for item in service.items:
+                if item.source is not None and item.source not in sources:
+                    raise ValueError(
+                        f"item {item.code!r} of service {service.code!r} refers to unknown"
+                        f" source controller {item.source!r}"
                     )
         contact_codes = {c.code for c in self.contacts()}
         for field in ("intake_contact", "objection_contact"):
@@ -119,8 +131,12 @@ class Policy(_Model):
         service = self.service(service_code)
         return service.holders if service else ()
 
+    def source_controller(self, code: str) -> SourceController | None:
+        return next((c for c in self.source_controllers if c.code == code), None)
+
     def holders_of(self, service_code: str, items: Iterable[str]) -> list[Holder]:
-        """The holders of a service that hold at least one of `items`, in file order.
+        """The holders of a service that hold at least one of `items`, in file order: the ones
+        a decision's tasks go to, so a holder of 가명정보 only is never one (art. 28-7).
 
         Empty `items` means every item of the service (so every holder). Codes the service does
         not have match no holder.
@@ -128,7 +144,7 @@ class Policy(_Model):
         if isinstance(items, str):
             raise TypeError("items must be a collection of item codes, not one string")
         wanted = set(items)
-        holders = self.holders(service_code)
+        holders = tuple(h for h in self.holders(service_code) if not h.pseudonymized)
         if not wanted:
             return list(holders)
         return [h for h in holders if any(h.holds(code) for code in wanted)]

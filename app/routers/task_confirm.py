@@ -20,6 +20,7 @@ from app.evidence.multipart import read_upload
 from app.evidence.sniff import EXTRACT_LABEL
 from app.models.request import Request as DbRequest
 from app.models.task import Task
+from app.models.vocab import TYPE_LABELS_KO
 from app.routers.filing_body import StoredFiles
 from app.routers.web import CsrfRefused, forbidden, page
 from app.runtime import Runtime
@@ -27,6 +28,7 @@ from app.services.access import extracts
 from app.services.requests.detail import request_by_reference
 from app.services.tasks import execution as tasks
 from app.services.tasks.links import task_for_token
+from app.services.tasks.sources import SOURCE_KIND
 from app.web import csrf
 from app.workflows.tasks import (
     ACTION_FOR,
@@ -84,6 +86,9 @@ def _show(
         token=token,
         error=error,
         controller_name=rt.policy.controller.signed_as,
+        # Decree art. 43(2): the controller the items came from confirms the notification.
+        source=task.holder_kind == SOURCE_KIND,
+        type_label=TYPE_LABELS_KO.get(req.type, req.type),
     )
 
 
@@ -115,6 +120,7 @@ async def confirm(request: Request, session: SessionDep, rt: RuntimeDep) -> HTML
         done=True,
         reference=found[1].reference,
         holder_name=found[0].holder_name,
+        source=found[0].holder_kind == SOURCE_KIND,
     )
 
 

@@ -4,6 +4,7 @@ Both decisions and tasks end here, so neither imports the other to close a reque
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -23,6 +24,7 @@ from app.workflows.notice_extras import (
     ObjectionResultExtra,
 )
 from app.workflows.notices import NoticeKind
+from app.workflows.pseudonymized import excluded_holders, excluded_items
 from app.workflows.retention import BASIS_LABELS_KO, basis_reason, not_reached, statute_citation
 
 
@@ -127,6 +129,7 @@ def _result_notice(
             reason=reason if d.outcome != Outcome.GRANTED else None,
             items_withheld=d.items_withheld if limiting else [],
             package_expires_at=package_expires_at if giving else None,
+            **_pseudonymized(rt, request),
         )
     kept = [p for p in d.retention or [] if p.action == "keep"]
     holds = "\n".join(
@@ -146,7 +149,24 @@ def _result_notice(
             else None
         ),
         statute=", ".join(statutes) if limiting and statutes else None,
+        **_pseudonymized(rt, request),
     )
+
+
+def _pseudonymized(rt: Runtime, request: Request) -> dict[str, list[str]]:
+    """Art. 28-7: the pseudonymized items and holders of what was asked, which the notice
+    names as left out (a correction naming no item asks about the item it corrects)."""
+    service = rt.policy.service(request.service)
+    if service is None:
+        return {"pseudonymized": [], "pseudonymized_holders": []}
+    named = list(request.items)
+    if not named and request.type == "correction" and request.correction_enc:
+        fields = json.loads(rt.vault.decrypt(request.correction_enc, field="request.correction"))
+        named = [fields["item"]] if service.item(fields.get("item") or "") else []
+    return {
+        "pseudonymized": excluded_items(request.type, named, service),
+        "pseudonymized_holders": excluded_holders(request.type, named, service),
+    }
 
 
 def _action_text(rt: Runtime, request: Request, d: Decision) -> str:

@@ -101,9 +101,10 @@ def build_statement(
     items = []
     for code in granted:
         item = service.item(code)
-        if item is None:
+        # Art. 28-7: 가명정보 is not subject to access, so it is never listed as disclosed.
+        if item is None or item.pseudonymized:
             continue
-        holders = [h.code for h in service.holders if h.holds(code)]
+        holders = [h.code for h in service.holders if h.holds(code) and not h.pseudonymized]
         items.append(
             StatementItem(
                 code=code,

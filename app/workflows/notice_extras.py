@@ -199,6 +199,10 @@ class AccessResultExtra(_Extra):
     postage_krw: Annotated[int, _whole(0)] | None = None
     # Electronic access: the package (extracts and 열람내역서) is ready to download until then.
     package_expires_at: Instant | None = None
+    # Art. 28-7: the items asked about that are kept only as 가명정보, and the holders that keep
+    # only 가명정보: left out, and the notice says why.
+    pseudonymized: Codes = Field(default_factory=list)
+    pseudonymized_holders: Codes = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _by_outcome(self) -> Self:
@@ -252,6 +256,9 @@ class ActionResultExtra(_Extra):
     grounds: Codes = Field(default_factory=list)
     reason: Text | None = None
     statute: Text | None = None
+    # Art. 28-7, as for access: pseudonymized items and holders left out.
+    pseudonymized: Codes = Field(default_factory=list)
+    pseudonymized_holders: Codes = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _by_outcome(self) -> Self:

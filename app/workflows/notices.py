@@ -338,7 +338,26 @@ def _access_result(x: AccessResultExtra, facts: NoticeFacts, policy: Policy) -> 
         )
     if x.outcome is Outcome.NO_DATA_HELD:
         context["reason"] = x.reason
+    context.update(_pseudonymized(x, facts, policy))
     return context
+
+
+def _pseudonymized(
+    x: AccessResultExtra | ActionResultExtra, facts: NoticeFacts, policy: Policy
+) -> dict[str, list[str]]:
+    """Art. 28-7: the names of the pseudonymized items and holders the request was not applied
+    to (the template says why)."""
+    service = _service(policy, facts.service_code)
+    holders = []
+    for code in x.pseudonymized_holders:
+        holder = service.holder(code)
+        if holder is None:
+            raise ValueError(f"extra['pseudonymized_holders']: unknown holder {code!r}")
+        holders.append(holder.name)
+    return {
+        "pseudonymized": _items(policy, facts.service_code, x.pseudonymized, "pseudonymized"),
+        "pseudonymized_holders": holders,
+    }
 
 
 def _action_result(x: ActionResultExtra, facts: NoticeFacts, policy: Policy) -> dict[str, Any]:
@@ -364,6 +383,7 @@ def _action_result(x: ActionResultExtra, facts: NoticeFacts, policy: Policy) -> 
             statute=x.statute,
             proviso_36_1="36-1-proviso" in x.grounds,
         )
+    context.update(_pseudonymized(x, facts, policy))
     return context
 
 

@@ -44,6 +44,8 @@ class Instruction(StrEnum):
     # Art. 37(5): the data whose processing was stopped is destroyed, or otherwise dealt with
     # (then the officer waives the task and says how), without delay.
     DESTROY_SUSPENDED = "destroy_suspended"
+    # Decree art. 43(2): the controller the item came from is told what was corrected or deleted.
+    NOTIFY_SOURCE = "notify_source"
 
 
 INSTRUCTION_LABELS_KO = {
@@ -54,6 +56,7 @@ INSTRUCTION_LABELS_KO = {
     Instruction.EXTRACT: "열람용 사본(추출 파일) 제출",
     Instruction.DESTROY_AT_END: "보존기간 종료 후 파기",
     Instruction.DESTROY_SUSPENDED: "처리정지된 개인정보의 파기",
+    Instruction.NOTIFY_SOURCE: "정정·삭제 사실 통지(개인정보를 제공한 곳)",
 }
 
 
@@ -63,6 +66,7 @@ class Action(StrEnum):
     CORRECTED = "corrected"
     SUSPENDED = "suspended"
     EXTRACTED = "extracted"
+    SOURCE_INFORMED = "source_informed"
 
 
 ACTION_LABELS_KO = {
@@ -71,6 +75,7 @@ ACTION_LABELS_KO = {
     Action.CORRECTED: "정정함",
     Action.SUSPENDED: "처리를 정지함",
     Action.EXTRACTED: "열람용 사본을 제출함",
+    Action.SOURCE_INFORMED: "개인정보를 제공한 곳이 통지를 받음",
 }
 
 ACTION_FOR: dict[Instruction, Action] = {
@@ -81,6 +86,7 @@ ACTION_FOR: dict[Instruction, Action] = {
     Instruction.EXTRACT: Action.EXTRACTED,
     Instruction.DESTROY_AT_END: Action.DELETED,
     Instruction.DESTROY_SUSPENDED: Action.DELETED,
+    Instruction.NOTIFY_SOURCE: Action.SOURCE_INFORMED,
 }
 
 
@@ -95,6 +101,9 @@ class Method(StrEnum):
     RECORD_UPDATED = "record_updated"
     PROCESSING_BLOCKED = "processing_blocked"
     FILE_UPLOADED = "file_uploaded"  # an extract: the file itself is the evidence
+    # Decree art. 43(2): the source confirmed on its signed page, or answered otherwise.
+    SOURCE_CONFIRMED = "source_confirmed"
+    SOURCE_REPLIED = "source_replied"
 
 
 METHOD_LABELS_KO = {
@@ -106,6 +115,8 @@ METHOD_LABELS_KO = {
     Method.RECORD_UPDATED: "기록을 요구대로 고침",
     Method.PROCESSING_BLOCKED: "처리·이용을 차단함",
     Method.FILE_UPLOADED: "추출 파일을 올림",
+    Method.SOURCE_CONFIRMED: "제공한 곳이 확인 링크에서 받았음을 확인함",
+    Method.SOURCE_REPLIED: "제공한 곳이 전자우편·공문·전화로 회신함",
 }
 
 METHODS_FOR: dict[Action, frozenset[Method]] = {
@@ -123,6 +134,7 @@ METHODS_FOR: dict[Action, frozenset[Method]] = {
     # of it is the art. 37(5) follow-up, a step of its own, so deleting does not answer it.
     Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED}),
     Action.EXTRACTED: frozenset({Method.FILE_UPLOADED}),
+    Action.SOURCE_INFORMED: frozenset({Method.SOURCE_CONFIRMED, Method.SOURCE_REPLIED}),
 }
 
 # What granting each type asks the holders to do.
@@ -207,7 +219,48 @@ def plan_retention_ends(
 
 
 # Kinds of task that hold a request in `executing` (the others are tracked after it ends).
-HOLDS_REQUEST = frozenset({TaskKind.DECISION})
+# Decree art. 43(2): the source is told "without delay" and its result is acted on, so the
+# request closes only once the source has been reached (or the officer waived it, saying why).
+HOLDS_REQUEST = frozenset({TaskKind.DECISION, TaskKind.NOTIFY_SOURCE})
+
+
+# --- Decree art. 43(2): data received from another controller ---------------------------------
+
+# Only a correction or a deletion reaches the source; a withdrawal or a suspension does not.
+SOURCE_NOTIFIED_TYPES = frozenset({"correction", "deletion"})
+
+
+class SourcedItem(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def source(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    source_code: str
+    instructions: tuple[tuple[str, Instruction], ...]  # (item code, NOTIFY_SOURCE)
+
+
+def plan_source_notices(
+    request_type: str, *, acted_on: Sequence[str], items: Iterable[SourcedItem]
+) -> list[SourcePlan]:
+    """Decree art. 43(2): a controller that received the data from another controller corrects
+    or deletes it and tells the source without delay, then acts on the source's result. One
+    task per source of the items actually corrected or deleted (items kept under a statute are
+    not deleted, so nothing is owed to the source for them); sources in order of first item."""
+    if request_type not in SOURCE_NOTIFIED_TYPES:
+        return []
+    acted = set(acted_on)
+    by_source: dict[str, list[str]] = {}
+    for item in items:
+        if item.code in acted and item.source is not None:
+            by_source.setdefault(item.source, []).append(item.code)
+    return [
+        SourcePlan(code, tuple((i, Instruction.NOTIFY_SOURCE) for i in codes))
+        for code, codes in by_source.items()
+    ]
 
 
 # Art. 37(5) follow-up of a suspension; 표준 개인정보 보호지침 art. 33(2): its result is

@@ -19,6 +19,7 @@ from app.models.decision import Decision, DecisionAccess, RetentionEntry
 from app.models.request import Request
 from app.models.staff import Staff
 from app.models.vocab import GRANTING, DecisionState, Delivery
+from app.policy import Service
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.closing import _parent
@@ -28,6 +29,7 @@ from app.workflows import decisions as rules
 from app.workflows import identity as identity_rules
 from app.workflows.deadlines import kst_date
 from app.workflows.lifecycle import Outcome, Status
+from app.workflows.pseudonymized import in_scope
 from app.workflows.retention import (
     ItemPlan,
     RecordDateMissing,
@@ -158,9 +160,14 @@ _REASON_REQUIRED = frozenset({Outcome.PARTIALLY_GRANTED, Outcome.REFUSED, Outcom
 
 
 def _requested(rt: Runtime, request: Request) -> list[str]:
-    """The items a decision must account for (named, the correction's, or all the service's)."""
+    """The items a decision must account for (named, the correction's, or all the service's),
+    less the pseudonymized ones (art. 28-7: arts. 35-37 do not apply to them)."""
     service = rt.policy.service(request.service)
     assert service is not None
+    return in_scope(_asked(rt, request, service), service)
+
+
+def _asked(rt: Runtime, request: Request, service: Service) -> list[str]:
     if request.type == "consent_withdrawal" and not request.items:
         return consent_items(service)
     correction_item = None
@@ -186,11 +193,12 @@ def _retention_split(
     service = rt.policy.service(request.service)
     assert service is not None
     if request.type == "deletion":
-        plans = _retention_plan(rt, request, body, request.items or [i.code for i in service.items])
+        asked = in_scope(request.items or [i.code for i in service.items], service)  # art. 28-7
+        plans = _retention_plan(rt, request, body, asked)
         return plans, rules.split_deletion(plans, outcome=body.outcome, grounds=body.grounds)
     # Art. 37(3): a withdrawal reaches only consent-based items; one naming no items means
     # every consent-based item, never every item.
-    items = request.items or consent_items(service)
+    items = in_scope(request.items or consent_items(service), service)  # art. 28-7
     plans = _retention_plan(rt, request, body, items, withdrawal=True)
     unreached = [(i.code, i.basis) for i in not_reached(items, service)]
     split = rules.split_withdrawal(

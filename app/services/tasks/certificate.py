@@ -69,7 +69,9 @@ HTML_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-_KIND_LABELS = {"system": "자체 시스템", "processor": "수탁자"}
+# "source": the controller the items came from, told of the correction or deletion (Decree
+# art. 43(2)); its row is the notification and the source's answer.
+_KIND_LABELS = {"system": "자체 시스템", "processor": "수탁자", "source": "제공받은 곳(출처)"}
 _STATUS_LABELS = {
     "done": "완료",
     "waived": "면제",
@@ -90,7 +92,7 @@ class EvidenceFile:
 @dataclass(frozen=True)
 class CertificateTask:
     holder_name: str
-    holder_kind: str  # "system" | "processor"
+    holder_kind: str  # "system" | "processor" | "source"
     items: tuple[str, ...]
     instruction: str  # what was asked: "삭제", "분리 보관", "정정", "처리정지"
     status: TaskStatus

@@ -26,15 +26,25 @@ from app.runtime import Runtime
 from app.services.audit.timeline import move, note
 from app.services.tasks import schedule
 from app.services.tasks.links import queue_instruction
+from app.services.tasks.sources import open_source_notices, source_answered
 from app.workflows import tasks as rules
 from app.workflows.deadlines import kst_date, target_date
 from app.workflows.lifecycle import Status
+from app.workflows.pseudonymized import in_scope
 from app.workflows.tasks import Performed, TaskStatus
 
 
 def affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str], list[str]]:
     """(items acted on, items kept under a statute and so separated). Empty unless the
-    decision grants something (a refusal, `no_data_held` and `unchanged` change nothing)."""
+    decision grants something (a refusal, `no_data_held` and `unchanged` change nothing).
+    Art. 28-7: a pseudonymized item is never acted on."""
+    service = rt.policy.service(request.service)
+    assert service is not None
+    acted, kept = _affected_items(rt, request, d)
+    return in_scope(acted, service), in_scope(kept, service)
+
+
+def _affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str], list[str]]:
     if d.outcome not in GRANTING:
         return [], []
     if d.retention is not None:  # deletion: the retention plan says item by item
@@ -102,6 +112,8 @@ def start_execution(
     for task, holder in created:
         if task.contact_email:
             queue_instruction(session, rt, request, task, holder, actor=actor)
+    # Decree art. 43(2): the sources of the corrected or deleted items are told.
+    open_source_notices(session, rt, request, d, acted, due_on=due, actor=actor)
     if request.type == "access":
         from app.services.access.package import access_granted
 
@@ -204,7 +216,10 @@ def _after_settled(
 ) -> None:
     if task.kind == TaskKind.SUSPENSION_FOLLOWUP:
         schedule.followup_settled(session, rt, request, actor=actor)
-    elif task.kind in rules.HOLDS_REQUEST:
+        return
+    if task.kind == TaskKind.NOTIFY_SOURCE:
+        source_answered(session, rt, request, task, actor=actor)
+    if task.kind in rules.HOLDS_REQUEST:
         finish_if_settled(session, rt, request, actor=actor)
 
 

@@ -21,15 +21,15 @@ from app.models.decision import Decision
 from app.models.request import Party, Request
 from app.models.staff import Staff
 from app.models.task import Task
-from app.models.vocab import TYPE_LABELS_KO, Status, TaskKind, TaskStatus
-from app.policy import Holder
+from app.models.vocab import TYPE_LABELS_KO, Status, TaskStatus
+from app.policy import Holder, SourceController
 from app.runtime import Runtime
 from app.services.audit.timeline import note
 from app.services.notices.queue import queue_internal
 from app.services.notices.render import render_internal
 from app.workflows.deadlines import kst_date
 from app.workflows.notices import date_text
-from app.workflows.tasks import INSTRUCTION_LABELS_KO, Instruction
+from app.workflows.tasks import HOLDS_REQUEST, INSTRUCTION_LABELS_KO, Instruction
 
 _IDENTIFIER_LABELS = {
     "name": "이름",
@@ -193,7 +193,7 @@ def _correction(session: Session, rt: Runtime, request: Request, task: Task) -> 
 
 
 def _identifiers(
-    session: Session, rt: Runtime, request: Request, holder: Holder
+    session: Session, rt: Runtime, request: Request, holder: Holder | SourceController
 ) -> list[tuple[str, str]]:
     """Only what this holder needs to find the records (data minimisation, art. 3(1))."""
     v = rt.vault
@@ -215,7 +215,7 @@ def _identifiers(
 
 
 def identifiers_for(
-    session: Session, rt: Runtime, request: Request, holder: Holder
+    session: Session, rt: Runtime, request: Request, holder: Holder | SourceController
 ) -> list[tuple[str, str]]:
     return _identifiers(session, rt, request, holder)
 
@@ -246,7 +246,7 @@ def remind_overdue(rt: Runtime) -> int:
             .join(Request, col(Request.id) == col(Task.request_id))
             .where(
                 # Retention ends and 37(5) follow-ups are owed after the request completed.
-                or_(Request.status == Status.EXECUTING, Task.kind != TaskKind.DECISION),
+                or_(Request.status == Status.EXECUTING, col(Task.kind).notin_(HOLDS_REQUEST)),
                 col(Task.status).in_((TaskStatus.OPEN, TaskStatus.FAILED)),
                 col(Task.due_on) < today,
                 col(Task.reminded_at).is_(None),
@@ -283,9 +283,7 @@ def _queue_reminder(
         "holder_name": task.holder_name,
         "due_text": date_text(task.due_on),
         # A retention end or a 37(5) follow-up runs after the request's own deadline.
-        "legal_due_text": date_text(request.legal_due_on)
-        if task.kind == TaskKind.DECISION
-        else None,
+        "legal_due_text": date_text(request.legal_due_on) if task.kind in HOLDS_REQUEST else None,
         "days_over": days_over,
         "confirm_url": confirm_url(rt, task) if task.contact_email == to else None,
         "link": f"작업 목록: GET /v1/staff/requests/{request.reference}/tasks",

@@ -22,6 +22,7 @@ from app.services.tasks.certificate import Certificate, CertificateTask, Evidenc
 from app.workflows.deadlines import kst_date
 from app.workflows.tasks import (
     ACTION_LABELS_KO,
+    HOLDS_REQUEST,
     INSTRUCTION_LABELS_KO,
     METHOD_LABELS_KO,
     Action,
@@ -118,7 +119,9 @@ def queue(
     if set(statuses) <= {"open", "failed", "scheduled"}:
         # What is owed: a withdrawn request's remaining tasks are moot; a retention end or a
         # 37(5) follow-up is owed after its request completed.
-        query = query.where(or_(Request.status == Status.EXECUTING, Task.kind != TaskKind.DECISION))
+        query = query.where(
+            or_(Request.status == Status.EXECUTING, col(Task.kind).notin_(HOLDS_REQUEST))
+        )
     if overdue:
         query = query.where(col(Task.due_on) < kst_date(rt.clock()))
     if holder:
