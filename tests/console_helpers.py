@@ -40,9 +40,7 @@ def secret_of(html: str) -> str:
     return found.group(1)
 
 
-def enrol(
-    client: TestClient, runtime: Runtime, name: str, role: str = "security"
-) -> pyotp.TOTP:
+def enrol(client: TestClient, runtime: Runtime, name: str, role: str = "security") -> pyotp.TOTP:
     """Enrols through the page like a person: opens the link, reads the secret, answers with
     a password and the app's first code. Returns the person's authenticator."""
     token = new_link(runtime, name, role)
