@@ -86,6 +86,7 @@ def queue(request: Request, staff: ConsoleReader, session: SessionDep, rt: Runti
         statuses=[s.value for s in Status],
         types=list(TYPE_LABELS_KO.items()),
         services=[(s.code, s.name) for s in rt.policy.services],
+        service_names={s.code: s.name for s in rt.policy.services},
         sla_states=_SLA,
         workers=case_workers(session),
         next_url=f"/staff?{urlencode([*base, ('cursor', next_cursor)])}" if next_cursor else None,
