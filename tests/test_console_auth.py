@@ -420,3 +420,16 @@ def test_sign_ins_failures_and_sign_outs_are_in_the_officers_access_log(
         headers=staff_headers("officer"),
     )
     assert "접속" in csv.text and "sign_in_failed" in csv.text
+
+
+def test_one_address_trying_many_accounts_is_slowed_by_the_public_rate_limit(
+    settings: Settings, clock: Clock
+) -> None:
+    limited = settings.model_copy(update={"public_rate_limit_per_minute": 5})
+    with TestClient(create_app(limited, clock=clock), client=("192.0.2.7", 5000)) as client:
+        answers = [
+            client.post("/staff/login", data={"name": f"직원{i}", "password": "guess"}).status_code
+            for i in range(6)
+        ]
+    assert answers[:5] == [403] * 5  # no form token: refused, but counted
+    assert answers[5] == 429
