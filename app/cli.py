@@ -1,4 +1,4 @@
-"""`rightsdesk` command: serve, worker, migrate, staff add / revoke, sla sweep, channeltalk,
+"""`rightsdesk` command: serve, worker, migrate, staff add / revoke / enrol, sla sweep, channeltalk,
 calendar recompute."""
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from app.models.staff import Role
 from app.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from app.runtime import Runtime
 
 
@@ -137,11 +139,12 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _staff_add(args: argparse.Namespace) -> int:
+    from app.services.console.credentials import enrolment_link_for_name, enrolment_url
     from app.services.staff.accounts import add_staff
 
     settings = get_settings()
-    engine = make_engine(settings)
-    with transaction(engine) as session:
+    rt = _runtime(settings)
+    with transaction(rt.engine) as session:
         created = add_staff(
             session,
             name=args.name,
@@ -150,11 +153,45 @@ def _staff_add(args: argparse.Namespace) -> int:
             email=args.email,
             token_ttl_days=settings.token_ttl_days,
         )
+        link = enrolment_link_for_name(session, rt, args.name)
+    url = enrolment_url(rt, link.token)
     if args.json:
-        print(json.dumps({"staff_id": created.staff_id, "token": created.token}))
+        print(
+            json.dumps(
+                {
+                    "staff_id": created.staff_id,
+                    "token": created.token,
+                    "enrolment_url": url,
+                    "enrolment_expires_at": link.expires_at.isoformat(),
+                }
+            )
+        )
     else:
         print(f"staff #{created.staff_id} '{args.name}' ({args.role}) added.")
         print(f"token (shown once, keep it safe): {created.token}")
+        _print_enrolment(url, link.expires_at)
+    return 0
+
+
+def _print_enrolment(url: str, expires_at: datetime) -> None:
+    print("console enrolment link (single use; sets the password and the authenticator app):")
+    print(f"  {url}")
+    print(f"  valid until {expires_at.isoformat(timespec='minutes')}; send it to the person only.")
+
+
+def _staff_enrol(args: argparse.Namespace) -> int:
+    """A new enrolment link (first sign-in of an existing account, a lost phone or password):
+    earlier links stop working, and the account's sessions end when it is used."""
+    from app.services.console.credentials import enrolment_link_for_name, enrolment_url
+
+    rt = _runtime(get_settings())
+    with transaction(rt.engine) as session:
+        link = enrolment_link_for_name(session, rt, args.name)
+    url = enrolment_url(rt, link.token)
+    if args.json:
+        print(json.dumps({"enrolment_url": url, "expires_at": link.expires_at.isoformat()}))
+    else:
+        _print_enrolment(url, link.expires_at)
     return 0
 
 
@@ -331,6 +368,12 @@ def _add_staff_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     token.add_argument("--name", required=True)
     token.add_argument("--json", action="store_true", help="print one JSON line")
     token.set_defaults(func=_staff_token)
+    enrol = staff_sub.add_parser(
+        "enrol", help="print a new one-time staff console enrolment link (password and TOTP)"
+    )
+    enrol.add_argument("--name", required=True)
+    enrol.add_argument("--json", action="store_true", help="print one JSON line")
+    enrol.set_defaults(func=_staff_enrol)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

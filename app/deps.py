@@ -13,12 +13,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.db import session_scope
-from app.errors import Forbidden, PreconditionRequired, UnsupportedMediaType, VersionMismatch
+from app.errors import (
+    DomainError,
+    Forbidden,
+    PreconditionRequired,
+    UnsupportedMediaType,
+    VersionMismatch,
+)
 from app.models.request import Request as DbRequest
 from app.models.request_api import StaffRequestDetail
 from app.models.staff import Role, Staff
 from app.proxies import client_address
 from app.runtime import Runtime
+from app.services.console import sessions as console_sessions
 from app.services.requests.detail import check_version, get_detail, request_by_reference
 from app.services.requests.queue import QueueQuery
 from app.services.staff.accounts import authenticate
@@ -278,3 +285,56 @@ def officer_write(
 CaseWrite = Annotated[StaffWrite, Depends(case_write)]
 TriageWrite = Annotated[StaffWrite, Depends(triage_write)]
 OfficerWrite = Annotated[StaffWrite, Depends(officer_write)]
+
+
+# --- the staff console (/staff): cookie sessions with a second factor ------------------------
+
+
+class ConsoleSignInRequired(DomainError):
+    """No signed-in console session: the console answers with the sign-in page (303)."""
+
+    status, code, title = 401, "unauthenticated", "로그인이 필요합니다."
+    # An idle or expired session found on the way is ended, and that is kept.
+    commit = True
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__()
+        self.next_path = next_path
+
+
+class ConsoleForbidden(DomainError):
+    """Signed in, but the role may not open this page: the console's 403 page."""
+
+    status, code, title = 403, "forbidden", "이 화면을 볼 권한이 없습니다."
+    commit = True
+
+
+def console_staff(http: Request, session: SessionDep, rt: RuntimeDep) -> Staff:
+    current = console_sessions.find(session, rt, http.cookies.get(console_sessions.COOKIE))
+    if current is None:
+        query = f"?{http.url.query}" if http.url.query else ""
+        raise ConsoleSignInRequired(http.url.path + query if http.method == "GET" else "")
+    return current.staff
+
+
+ConsoleStaff = Annotated[Staff, Depends(console_staff)]
+
+
+def console_capability(capability: Capability) -> Callable[[Staff], Staff]:
+    """The console's check of the same PERMISSIONS as the API's bearer routes."""
+    roles = PERMISSIONS[capability]
+
+    def check(staff: ConsoleStaff) -> Staff:
+        if staff.role not in roles:
+            raise ConsoleForbidden()
+        return staff
+
+    return check
+
+
+def may_triage(staff: Staff) -> bool:
+    return staff.role in PERMISSIONS[Capability.TRIAGE]
+
+
+# Any signed-in staff member (sign-out); the queue and the requests: READ.
+ConsoleReader = Annotated[Staff, Depends(console_capability(Capability.READ))]

@@ -2,8 +2,8 @@
 
 Everything under these paths can carry personal data or a secret (an access code, a signed
 task link): the staff API, the requester's API and the filing's 201, the web form's result and
-status pages, and the holders' confirmation page. None of it may stay in a browser's history
-cache or a shared proxy, whatever the route, its status code or who added it.
+status pages, the holders' confirmation page, and the staff console. None of it may stay in a
+browser's history cache or a shared proxy, whatever the route, its status code or who added it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-NO_STORE_PREFIXES = ("/v1/staff", "/v1/requests", "/status", "/tasks", "/form")
+NO_STORE_PREFIXES = ("/v1/staff", "/v1/requests", "/status", "/tasks", "/form", "/staff")
 
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:

@@ -35,6 +35,7 @@ from app.routers import (
     web,
     web_status,
 )
+from app.routers.console import install_console
 from app.routers.integrations import WEBHOOK_PATH
 from app.routers.metrics import router as metrics_router
 from app.routers.staff_gate import StaffTokenGate
@@ -104,6 +105,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(metrics_router)
     web.install_web(app)  # the data subject's web form (HTML) and /static
+    install_console(app)  # the staff console (HTML, signed-in sessions) under /staff
     register_schema(app, RequestCreate)
     # Included routers keep their routes (full paths) on the router itself.
     for router in (*(m.router for m in modules), web.router, web_status.router):

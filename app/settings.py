@@ -226,6 +226,23 @@ class Settings(BaseSettings):
     # longer than any upload the body limits allow takes, so one in flight is never hit.
     evidence_orphan_grace_minutes: int = Field(default=360, ge=10)
 
+    # The staff console (/staff): sign-in with a password and a TOTP code, then a session
+    # cookie. Secure off only for plain-HTTP development and tests (docs/deployment.md).
+    console_cookie_secure: bool = True
+    # A session ends after this long without a page, and this long after sign-in regardless.
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    # Wrong passwords or codes in a row before the account is locked, and for how long.
+    console_max_failures: int = Field(default=5, ge=1, le=100)
+    console_lock_minutes: int = Field(default=30, ge=1)
+    # The link `rightsdesk staff add` prints sets the password once, within this many hours.
+    console_enrolment_hours: int = Field(default=72, ge=1, le=24 * 30)
+    console_password_min_length: int = Field(default=12, ge=8, le=128)
+    # Between the password and the TOTP code: how long the half-signed-in state lasts.
+    console_second_factor_minutes: int = Field(default=5, ge=1, le=60)
+    # Rows per page of the queue.
+    console_page_size: int = Field(default=25, ge=5, le=200)
+
     @property
     def slowest_send_seconds(self) -> float:
         """The longest one delivery can take, retries inside the transport included."""

@@ -171,6 +171,13 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "API docs",
     ("MOUNT", "/docs-assets"): "Swagger UI files",
     ("MOUNT", "/static"): "the web form's CSS",
+    # The staff console's sign-in and enrolment pages come before any session.
+    ("GET", "/staff/login"): "console sign-in (password)",
+    ("POST", "/staff/login"): "console sign-in (password)",
+    ("GET", "/staff/login/code"): "console sign-in (TOTP), after the password",
+    ("POST", "/staff/login/code"): "console sign-in (TOTP), after the password",
+    ("GET", "/staff/enrol"): "console enrolment, its one-time link",
+    ("POST", "/staff/enrol"): "console enrolment, its one-time link",
 }
 
 # Path parameters: the one real request of the module, and ids that exist nowhere.
@@ -370,7 +377,7 @@ def test_the_route_table_is_not_empty() -> None:
 
 @pytest.mark.parametrize("info", ROUTE_TABLE, ids=lambda info: info.label)
 def test_every_route_is_classified(info: RouteInfo) -> None:
-    in_matrix = info.key in RULES_BY_ROUTE
+    in_matrix = info.key in RULES_BY_ROUTE or info.key in CONSOLE_RULES
     in_public = info.key in PUBLIC_ROUTES
     if not in_matrix and not in_public:
         pytest.fail(
@@ -388,6 +395,7 @@ def test_every_route_is_classified(info: RouteInfo) -> None:
 def test_no_matrix_line_names_a_route_that_does_not_exist() -> None:
     served = {info.key for info in ROUTE_TABLE}
     stale = [f"{m} {p}" for m, p in RULES_BY_ROUTE if (m, p) not in served]
+    stale += [f"{m} {p}" for m, p in CONSOLE_RULES if (m, p) not in served]
     stale += [f"{m} {p}" for m, p in PUBLIC_ROUTES if (m, p) not in served]
     assert not stale, f"no such route (removed or renamed?): {stale}"
 
@@ -413,6 +421,83 @@ def test_authorization(desk: Desk, info: RouteInfo, rule: Rule | None, who: str)
         assert (resp.status_code, _problem_code(resp)) == (403, "forbidden"), (
             f"{rule.label} as {who} (allowed: {sorted(rule.allowed)}): expected 403 "
             f"'forbidden', {got}: {resp.text[:300]}"
+        )
+
+
+# --- the staff console (/staff): browser sessions with a second factor, not bearer tokens --
+
+# Who may open each console page (deps.console_capability: the same PERMISSIONS).
+CONSOLE_MATRIX: tuple[Rule, ...] = (
+    Rule("GET", "/staff", HANDLERS, "the queue, as GET /v1/staff/requests; admin has none"),
+    Rule("POST", "/staff/logout", EVERYONE, "signing out: any signed-in staff member"),
+)
+CONSOLE_RULES = {rule.route: rule for rule in CONSOLE_MATRIX}
+# Refused like no session at all: the API's bearer token, a cookie this server did not sign,
+# a session that was ended, and one only past the password (no second factor yet).
+CONSOLE_UNAUTHENTICATED = ("no_session", "bearer_only", "forged", "ended", "password_only")
+
+
+def _console_cookie(desk: Desk, who: str) -> str | None:
+    from app.services.console import sessions
+    from tests.console_helpers import session_cookie
+
+    runtime: Runtime = desk.client.app.state.runtime  # type: ignore[attr-defined]
+    if who in ROLES:
+        return session_cookie(runtime, f"console-{who}", who)
+    if who == "forged":
+        return "not-a-session.AAAA"
+    if who == "ended":
+        value = session_cookie(runtime, "console-ended", "officer")
+        with transaction(runtime.engine) as session:
+            sessions.end(session, runtime, value)
+        return value
+    if who == "password_only":
+        from sqlmodel import select
+
+        from app.models.staff import Staff
+
+        session_cookie(runtime, "console-half", "officer")
+        with transaction(runtime.engine) as session:
+            staff = session.exec(select(Staff).where(Staff.name == "console-half")).one()
+            return sessions.start(session, runtime, staff, second_factor=False)
+    return None
+
+
+@pytest.mark.parametrize("who", CONSOLE_UNAUTHENTICATED + ROLES)
+@pytest.mark.parametrize("rule", CONSOLE_MATRIX, ids=lambda rule: rule.label)
+def test_console_authorization(desk: Desk, rule: Rule, who: str) -> None:
+    """No signed-in session: 303 to the sign-in page (nothing done); a role not allowed: the
+    403 page; an allowed role: the page, or the sign-out done."""
+    from tests.console_helpers import csrf_of
+
+    cookie = _console_cookie(desk, who)
+    headers = desk.headers["officer"] if who == "bearer_only" else {}
+    # HTTPS, as the console's cookies are Secure by default.
+    with TestClient(desk.client.app, base_url="https://testserver") as browser:
+        if cookie is not None:
+            browser.cookies.set("rd_staff", cookie, path="/staff")
+        form = {"csrf_token": csrf_of(browser.get("/staff/login").text)}
+        resp = browser.request(
+            rule.method,
+            rule.path,
+            headers=headers,
+            data=form if rule.method == "POST" else None,
+            follow_redirects=False,
+        )
+    location = resp.headers.get("location", "")
+    signed_out = location == "/staff/login?notice=signed_out"
+    if who in CONSOLE_UNAUTHENTICATED:
+        assert resp.status_code == 303 and location.startswith("/staff/login"), (
+            f"{rule.label} with {who}: expected 303 to sign-in, got {resp.status_code} {location}"
+        )
+        assert not signed_out
+    elif who in rule.allowed:
+        assert resp.status_code in (200, 303) and (resp.status_code == 200 or signed_out), (
+            f"{rule.label} as {who}: expected to be let through, got {resp.status_code}"
+        )
+    else:
+        assert resp.status_code == 403 and "권한이 없습니다" in resp.text, (
+            f"{rule.label} as {who} (allowed: {sorted(rule.allowed)}): got {resp.status_code}"
         )
 
 

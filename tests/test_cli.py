@@ -1,4 +1,4 @@
-"""The `rightsdesk` command as an operator runs it: migrate, staff add, staff revoke."""
+"""The `rightsdesk` command as an operator runs it: migrate, staff add, enrol, revoke."""
 
 from __future__ import annotations
 
@@ -31,12 +31,20 @@ def test_operator_sets_up_staff_from_the_command_line(tmp_path: Path) -> None:
     )
     assert added.returncode == 0, added.stderr
     line = json.loads(added.stdout.strip())
-    assert set(line) == {"staff_id", "token"}
+    assert set(line) == {"staff_id", "token", "enrolment_url", "enrolment_expires_at"}
+    # The console enrolment link (relative without PUBLIC_BASE_URL); a new one replaces it.
+    assert line["enrolment_url"].startswith("/staff/enrol?token=")
+    again = rightsdesk(env, "staff", "enrol", "--name", "정보보안 담당", "--json")
+    assert again.returncode == 0, again.stderr
+    new_url = json.loads(again.stdout.strip())["enrolment_url"]
 
     settings = Settings(env="test", data_dir=tmp_path, data_key=TEST_KEY)
     headers = {"Authorization": f"Bearer {line['token']}"}
     with TestClient(create_app(settings)) as client:
         assert client.get("/v1/staff/me", headers=headers).json()["role"] == "security"
+        assert client.get(line["enrolment_url"]).status_code == 404
+        enrol_page = client.get(new_url)
+        assert enrol_page.status_code == 200 and "정보보안 담당" in enrol_page.text
 
     dup = rightsdesk(env, "staff", "add", "--name", "정보보안 담당", "--role", "agent")
     assert dup.returncode != 0 and "already exists" in dup.stderr

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page
@@ -18,7 +19,8 @@ from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
 from app.services.tasks.links import link_token
 from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
-from tests.conftest import mailed_code, request_body
+from tests.conftest import Clock, mailed_code, request_body
+from tests.console_helpers import PASSWORD, new_link
 from tests.factories import (
     DELETION_WITH_RECORDS,
     FORM_STEP,
@@ -634,3 +636,94 @@ def test_the_lost_code_and_information_request_pages_pass_the_scan(
     look_up(page, live_server, ref, created["access_code"])
     assert page.locator("#question").count() == 1
     axe_scan(page, "status-question")
+
+
+# --- the staff console: enrolment, sign-in, the queue (1280 and 768 px) ---------------------
+
+CONSOLE_WIDTHS = {"console-desktop": 1280, "console-tablet": 768}
+
+
+@pytest.fixture(params=sorted(CONSOLE_WIDTHS))
+def console(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:  # noqa: F811
+    """A staff member's browser at a desk or tablet width; axe-core may be injected."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `make install` (npm ci; .ci/run installs npm)")
+    context = browser.new_context(
+        viewport={"width": CONSOLE_WIDTHS[request.param], "height": 900},
+        locale="ko-KR",
+        bypass_csp=True,
+    )
+    p = context.new_page()
+    p.set_default_timeout(10_000)
+    p.width_name = request.param  # type: ignore[attr-defined]
+    yield p
+    context.close()
+
+
+def test_staff_enrol_sign_in_with_a_code_and_work_the_queue(
+    console: Page,
+    live_server: str,
+    client: TestClient,
+    staff_headers: Headers,
+    runtime: Runtime,
+    clock: Clock,
+) -> None:
+    page = console
+    waiting = client.post("/v1/requests", json=request_body()).json()["reference"]
+    deletion = client.post("/v1/requests", json=request_body(type="deletion")).json()
+    token = new_link(runtime, "보안 가상", "security")
+
+    # Enrolment: the QR code and the key, a password, the app's first code.
+    page.goto(f"{live_server}/staff/enrol?token={token}")
+    assert page.locator(".qr svg").count() == 1
+    axe_scan(page, "console-enrol")
+    totp = pyotp.TOTP(page.inner_text("#secret").strip())
+    page.fill("#password", "short")
+    page.fill("#password_confirm", "short")
+    page.fill("#code", totp.at(clock()))
+    page.evaluate("document.querySelector('#password').removeAttribute('minlength')")
+    page.click("main button[type=submit]")
+    assert "12자 이상" in page.inner_text(".summary")
+    axe_scan(page, "console-enrol-errors")
+    page.fill("#password", PASSWORD)
+    page.fill("#password_confirm", PASSWORD)
+    page.fill("#code", totp.at(clock()))
+    page.click("main button[type=submit]")
+    assert "등록을 마쳤습니다" in page.inner_text("main")
+    axe_scan(page, "console-login")
+
+    # Sign-in: a wrong password first, then the right one and a fresh code.
+    page.fill("#name", "보안 가상")
+    page.fill("#password", "not the password")
+    page.click("main button[type=submit]")
+    assert "맞지 않습니다" in page.inner_text(".summary")
+    axe_scan(page, "console-login-error")
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#code")
+    axe_scan(page, "console-code")
+    clock.advance(seconds=30)
+    page.fill("#code", totp.at(clock()))
+    page.click("main button[type=submit]")
+
+    # The queue: what needs me (nothing assigned yet, so what nobody has picked up).
+    page.wait_for_selector("table.queue")
+    assert page.url == f"{live_server}/staff"
+    text = page.inner_text("main")
+    assert waiting in text and deletion["reference"] in text and "담당자 지정" in text
+    cookie = next(c for c in page.context.cookies() if c["name"] == "rd_staff")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    axe_scan(page, "console-queue")
+    page.click("text=전체")
+    page.click("summary")
+    page.select_option("#type", "deletion")
+    page.click("form.filters button[type=submit]")
+    assert page.locator("table.queue tbody tr").count() == 1
+    axe_scan(page, "console-queue-filtered")
+    page.goto(f"{live_server}/staff?view=all&due_before=2026-99-01")
+    axe_scan(page, "console-queue-error")
+
+    page.click("header button[type=submit]")  # 로그아웃
+    assert "로그아웃했습니다" in page.inner_text("main")
+    page.goto(f"{live_server}/staff")
+    assert page.url.startswith(f"{live_server}/staff/login")

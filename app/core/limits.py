@@ -249,8 +249,19 @@ class FailureLock:
         return fails
 
 
-# Public paths, and the part of each that names a request (for the per-reference limit).
-_PUBLIC_PREFIXES = ("/v1/requests", "/v1/catalog", "/v1/deadlines", "/form", "/status", "/tasks/")
+# Public paths, and the part of each that names a request (for the per-reference limit). The
+# console's sign-in and enrolment pages too: the account lockout stops guessing one account,
+# this stops one address trying a password on many.
+_PUBLIC_PREFIXES = (
+    "/v1/requests",
+    "/v1/catalog",
+    "/v1/deadlines",
+    "/form",
+    "/status",
+    "/tasks/",
+    "/staff/login",
+    "/staff/enrol",
+)
 _REFERENCE_IN_PATH = re.compile(r"^/v1/requests/([^/]+)")
 
 

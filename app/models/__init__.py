@@ -9,6 +9,7 @@ from app.models.channeltalk import (
     InboundEvent,
     IntegrationState,
 )
+from app.models.console import ConsoleSession, EnrolmentLink, SignInLog, StaffCredential
 from app.models.decision import Decision, Postponement
 from app.models.identity import Attachment, IdentityCheck, InfoRequest, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
@@ -26,8 +27,10 @@ __all__ = [
     "ChatCandidate",
     "ChatLink",
     "ChatMessage",
+    "ConsoleSession",
     "Decision",
     "Delegation",
+    "EnrolmentLink",
     "Event",
     "ExportLog",
     "IdempotencyRecord",
@@ -43,7 +46,9 @@ __all__ = [
     "Reply",
     "Request",
     "Role",
+    "SignInLog",
     "Staff",
+    "StaffCredential",
     "Task",
     "Verification",
 ]

@@ -33,7 +33,7 @@ def verify(staff: AuditorDep, rt: RuntimeDep) -> dict[str, Any]:
 
 class AccessEntry(BaseModel):
     at: datetime
-    kind: Literal["read", "export"]
+    kind: Literal["read", "export", "session"]  # session: a console sign-in event
     staff_id: int | None
     staff: str
     role: str

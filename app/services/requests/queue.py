@@ -21,10 +21,11 @@ from app.models.request_api import (
     SlaState,
     SortKey,
 )
-from app.models.staff import Staff
+from app.models.staff import Role, Staff
 from app.models.task import Task
 from app.models.vocab import RequestType, TaskStatus
 from app.runtime import Runtime
+from app.workflows import next_step
 from app.workflows.deadlines import kst_date
 from app.workflows.lifecycle import CLOSED, Status
 from app.workflows.sla import Sla, sla_condition, sla_state
@@ -45,6 +46,10 @@ class QueueFilter:
     sort: SortKey = "legal_deadline"
     limit: int = 50
     cursor: str | None = None
+    # Only what waits on the viewer (app/workflows/next_step.py `needs`); `may_triage` says
+    # whether unassigned requests are theirs to pick up.
+    needs_me: bool = False
+    may_triage: bool = False
 
 
 class QueueQuery(BaseModel):
@@ -112,6 +117,8 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
         # A prefix search, taken literally (not the lookup's lenient spelling, which would
         # drop characters and widen the search).
         stmt = stmt.where(col(Request.reference).startswith(f.q.strip().upper(), autoescape=True))
+    if f.needs_me:
+        stmt = stmt.where(_needs_me_clause(staff, may_triage=f.may_triage))
     if f.blocked_on_tasks:
         stmt = stmt.where(
             Request.status == Status.EXECUTING,
@@ -172,6 +179,27 @@ def _assignee_clause(value: str, staff: Staff) -> Any:
         return Request.assignee_id == int(value)
     msg = "담당자는 me, none 또는 직원 번호여야 합니다."
     raise ValidationFailed(msg, errors=[FieldError("assignee", "invalid", msg)])
+
+
+def _needs_me_clause(staff: Staff, *, may_triage: bool) -> Any:
+    """The SQL twin of next_step.needs: the viewer's own cases at a step of theirs, the
+    officer's approvals, and (for whoever triages) open requests nobody has picked up."""
+    clauses = [
+        and_(
+            col(Request.assignee_id) == staff.id,
+            col(Request.status).in_([s.value for s in next_step.ASSIGNEE_STATUSES]),
+        )
+    ]
+    if staff.role == Role.OFFICER:
+        clauses.append(col(Request.status).in_([s.value for s in next_step.OFFICER_STATUSES]))
+    if may_triage:
+        clauses.append(
+            and_(
+                col(Request.assignee_id).is_(None),
+                col(Request.status).in_([s.value for s in next_step.TEAM_STATUSES]),
+            )
+        )
+    return or_(*clauses)
 
 
 def _page(stmt: Any, f: QueueFilter) -> Any:
