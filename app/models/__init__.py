@@ -9,6 +9,7 @@ from app.models.channeltalk import (
     InboundEvent,
     IntegrationState,
 )
+from app.models.clinic import Clinic, ClinicForward
 from app.models.decision import Decision, Postponement
 from app.models.identity import Attachment, IdentityCheck, InfoRequest, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
@@ -26,6 +27,8 @@ __all__ = [
     "ChatCandidate",
     "ChatLink",
     "ChatMessage",
+    "Clinic",
+    "ClinicForward",
     "Decision",
     "Delegation",
     "Event",
