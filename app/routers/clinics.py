@@ -215,12 +215,15 @@ def create_clinic(
 
 
 @staff_router.post(
-    "/admin/clinics/{code}/deactivate",
+    "/admin/clinics/{clinic_code}/deactivate",
     response_model=ClinicOut,
     responses=problem_responses(404, 409),
     summary="병원 비활성화 (admin): 새 요청이 더는 이 병원을 고를 수 없음",
 )
 def deactivate_clinic(
-    code: Annotated[str, Path(max_length=64)], admin: AdminDep, session: SessionDep, rt: RuntimeDep
+    clinic_code: Annotated[str, Path(max_length=64)],
+    admin: AdminDep,
+    session: SessionDep,
+    rt: RuntimeDep,
 ) -> ClinicOut:
-    return _out(registry.deactivate_clinic(session, rt, code))
+    return _out(registry.deactivate_clinic(session, rt, clinic_code))
