@@ -17,7 +17,7 @@ from app.policy import DEFAULT_POLICY_FILE
 from app.runtime import Runtime
 from app.services.notices.outbox import Outbox
 from tests.conftest import carry_out, request_body, subject
-from tests.factories import assert_problem, file
+from tests.factories import FORM_STEP, assert_problem, csrf_token, file, form_fields, post_form
 from tests.servers import SmtpServer, free_port
 
 Headers = Callable[..., dict[str, str]]
@@ -373,3 +373,23 @@ def test_the_clinic_page_refuses_forged_links_and_posts_without_the_csrf_token(
     assert hostile.status_code == 422 and "제어 문자" in hostile.text
     # Nothing was recorded by the refused posts: the page still asks.
     assert "병원의 지시" in client.get(link).text and "이미 지시를" not in client.get(link).text
+
+
+def test_a_patient_picks_the_clinic_on_the_web_form_and_the_request_goes_to_it(
+    client: TestClient, runtime: Runtime, smtp: SmtpServer, clinic: dict[str, Any]
+) -> None:
+    step = client.get(FORM_STEP).text
+    # Offered for 우노, the service Carelabs runs for both clinics; "no clinic" comes first.
+    assert 'name="controller"' in step and "병원의 환자 정보인가요?" in step
+    assert '<option value="barun_clinic"' in step and '<option value="haneul_clinic"' in step
+    assert "수탁자" in step and "「의료법」 제21조" in step
+    assert 'name="controller"' not in client.get(FORM_STEP.replace("uno", "smartcrm")).text
+    done = post_form(client, form_fields(csrf_token(client), controller="haneul_clinic"))
+    assert done.status_code == 200 and "접수" in done.text, done.text
+    deliver(runtime)
+    [(subject_line, _)] = mails_to(smtp, CLINIC_MAIL)
+    assert "열람" in subject_line
+    # A clinic the list no longer has comes back to the form, on its field.
+    bad = post_form(client, form_fields(csrf_token(client), controller="nowhere_clinic"))
+    error = re.search(r'id="controller-error">(.*?)</p>', bad.text, re.S)
+    assert error is not None and "허용되는 값" in error.group(1)

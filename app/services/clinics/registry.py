@@ -135,3 +135,10 @@ def deactivate_clinic(session: Session, rt: Runtime, code: str) -> ClinicInfo:
         session.add(row)
         session.flush()
     return _from_row(row)
+
+
+def clinic_options(rt: Runtime, service: str) -> list[tuple[str, str]]:
+    """(code, name) of the active clinics of a service, for the web form's choice. Read in a
+    session of its own: the form's pages have no transaction."""
+    with Session(rt.engine) as session:
+        return [(c.code, c.name) for c in list_clinics(session, rt) if service in c.services]
