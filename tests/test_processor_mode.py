@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.db import transaction
 from app.policy import DEFAULT_POLICY_FILE
 from app.runtime import Runtime
+from app.services.audit.purge import purge_proof
 from app.services.notices.outbox import Outbox
+from app.services.requests.detail import request_by_reference
 from tests.conftest import carry_out, request_body, subject
 from tests.factories import FORM_STEP, assert_problem, csrf_token, file, form_fields, post_form
 from tests.servers import SmtpServer, free_port
@@ -236,6 +239,12 @@ def test_a_clinic_refusal_reaches_the_requester_with_the_clinics_reason(
     [result] = [n for n in notices_of(client, created) if n["kind"] == "clinic_result"]
     assert "하늘피부과의원이 요구를 받아들이지 않기로" in result["body"]
     assert "거절 사유: 진료 후 5년 보존 의무 기간입니다." in result["body"]
+    url = f"/v1/staff/requests/{created['reference']}"
+    assert client.get(url, headers=handler).json()["clinic"]["reason"].startswith("진료 후")
+    # The reason is proof of what the patient was told: it goes with the other proof.
+    with transaction(runtime.engine) as session:
+        purge_proof(session, runtime, request_by_reference(session, created["reference"]))
+    assert client.get(url, headers=handler).json()["clinic"]["reason"] is None
 
 
 def test_a_clinic_that_answers_itself_closes_the_request_with_a_notice_saying_so(
