@@ -138,7 +138,7 @@ def _record(
 @staff_router.post(
     "/requests/{reference}/clinic-instruction/apply",
     response_model=StaffRequestDetail,
-    responses=problem_responses(404, 409, 412, 428),
+    responses=problem_responses(404, 409, 412, 422, 428),
     summary="병원(개인정보처리자)의 지시를 적용: 처리 작업 생성 또는 결과 통지",
 )
 def apply_clinic_instruction(w: CaseWrite) -> StaffRequestDetail:
@@ -217,7 +217,7 @@ def create_clinic(
 @staff_router.post(
     "/admin/clinics/{clinic_code}/deactivate",
     response_model=ClinicOut,
-    responses=problem_responses(404, 409),
+    responses=problem_responses(404, 409, 422),
     summary="병원 비활성화 (admin): 새 요청이 더는 이 병원을 고를 수 없음",
 )
 def deactivate_clinic(
