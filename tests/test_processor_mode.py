@@ -190,7 +190,7 @@ def test_a_clinic_request_is_forwarded_instructed_carried_out_and_closed_naming_
         data={**page_form(client.get(link).text), "instruction": "carry_out"},
     )
     assert answer.status_code == 200 and "병원의 지시를 받았습니다" in answer.text
-    assert "요구대로 처리해 주세요" in answer.text
+    assert "지시(<strong>요구대로 처리</strong>)" in answer.text
     # The link records one instruction; the page then says so.
     assert "이미 지시를 주셨습니다" in client.get(link).text
 

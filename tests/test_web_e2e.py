@@ -542,6 +542,10 @@ def test_the_clinics_page_fits_and_passes_the_scan_at_each_width(
     axe_scan(scanned, "clinic-confirm-done")
     scanned.goto(live_server + "/clinics/confirm?token=not-a-token")
     axe_scan(scanned, "clinic-confirm-unusable")
+    # The form's second step with the clinic choice the patient makes.
+    scanned.goto(live_server + FORM_STEP)
+    scanned.select_option("#controller", "haneul_clinic")
+    axe_scan(scanned, "form-with-clinics")
 
 
 # --- nothing lost, a lost code, 보완 요청 on the web ----------------------------------------------

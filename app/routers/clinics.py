@@ -30,7 +30,11 @@ from app.services.clinics.forwarding import (
 )
 from app.services.requests.detail import request_by_reference
 from app.web import csrf
-from app.workflows.processor import CLINIC_INSTRUCTION_LABELS_KO, ClinicInstruction
+from app.workflows.processor import (
+    CLINIC_INSTRUCTION_DONE_KO,
+    CLINIC_INSTRUCTION_LABELS_KO,
+    ClinicInstruction,
+)
 
 router = APIRouter(include_in_schema=False)
 staff_router = APIRouter(
@@ -74,7 +78,7 @@ def _show(
 
 
 def _label(instruction: str | None) -> str:
-    return CLINIC_INSTRUCTION_LABELS_KO[ClinicInstruction(instruction)] if instruction else ""
+    return CLINIC_INSTRUCTION_DONE_KO[ClinicInstruction(instruction)] if instruction else ""
 
 
 @router.get("/clinics/confirm", response_class=HTMLResponse)

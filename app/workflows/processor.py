@@ -25,6 +25,13 @@ CLINIC_INSTRUCTION_LABELS_KO = {
     ClinicInstruction.CLINIC_ANSWERS: "병원이 직접 답변하겠습니다",
 }
 
+# The instruction as recorded (the confirmation page, after the clinic has answered).
+CLINIC_INSTRUCTION_DONE_KO = {
+    ClinicInstruction.CARRY_OUT: "요구대로 처리",
+    ClinicInstruction.REFUSE: "거절",
+    ClinicInstruction.CLINIC_ANSWERS: "병원이 직접 답변",
+}
+
 # The request types a processor can carry out at its holders on the clinic's instruction
 # (access too: each holder sends an extract; art. 26(8) applies arts. 35-37 to the processor).
 CARRIED_OUT_TYPES = frozenset(
@@ -69,6 +76,7 @@ def needs_identity_move(status: str) -> bool:
 
 __all__ = [
     "CARRIED_OUT_TYPES",
+    "CLINIC_INSTRUCTION_DONE_KO",
     "CLINIC_INSTRUCTION_LABELS_KO",
     "ClinicInstruction",
     "check_instruction",
