@@ -81,7 +81,9 @@ class Capability(StrEnum):
     APPROVE = "approve"  # approvals, waivers, reviewing the access log
     AUDIT = "audit"  # verifying the sealed timeline
     EXPORT_PERSONAL = "export_personal"  # the register with names and contacts
-    ADMINISTER = "administer"  # staff accounts and tokens, never personal data
+    # staff accounts and tokens, and the clinics of processor mode (business contacts only):
+    # never personal data
+    ADMINISTER = "administer"
 
 
 _CASE_WORKERS = frozenset({Role.AGENT, Role.SECURITY, Role.OFFICER})

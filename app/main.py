@@ -24,6 +24,7 @@ from app.proxies import ForwardedHeaders
 from app.routers import (
     access_package,
     audit,
+    clinics,
     decisions,
     integrations,
     meta,
@@ -100,9 +101,11 @@ def create_app(
         integrations,
         task_confirm,
         access_package,
+        clinics,
     )
     for module in modules:
         app.include_router(module.router)
+    app.include_router(clinics.staff_router)  # processor mode: staff and admin routes
     app.include_router(metrics_router)
     web.install_web(app)  # the data subject's web form (HTML) and /static
     install_console(app)  # the staff console (HTML, signed-in sessions) under /staff

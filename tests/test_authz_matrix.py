@@ -128,6 +128,17 @@ MATRIX: tuple[Rule, ...] = (
     Rule("GET", "/v1/staff/audit/access-log", OFFICER, "reviewing who read what: the officer"),
     Rule("GET", "/v1/staff/admin/tokens", ADMIN, "decisions.md: admin manages staff, tokens"),
     Rule("POST", "/v1/staff/admin/tokens/{token_id}/revoke", ADMIN, "as the token list"),
+    # Processor mode (art. 26(8)): the clinics are business contacts, no personal data, kept
+    # by the admin like the staff list; carrying a clinic's instruction out is handling.
+    Rule("GET", "/v1/staff/admin/clinics", ADMIN, "clinics' business contacts: admin's list"),
+    Rule("POST", "/v1/staff/admin/clinics", ADMIN, "as the clinic list"),
+    Rule("POST", "/v1/staff/admin/clinics/{clinic_code}/deactivate", ADMIN, "as the list"),
+    Rule(
+        "POST",
+        "/v1/staff/requests/{reference}/clinic-instruction/apply",
+        HANDLING,
+        "the clinic's instruction becomes the decision and its tasks: handling",
+    ),
     # api.md lists `GET /metrics` under "Staff endpoints (Authorization: Bearer <token>)" and
     # names no role; the figures are counts only (no personal data), so any staff token.
     Rule("GET", "/metrics", EVERYONE, "api.md: a staff endpoint; counts only, any role"),
@@ -152,6 +163,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/tasks/confirm"): "a holder's signed link",
     ("POST", "/tasks/confirm"): "a holder's signed link",
     ("POST", "/tasks/extract"): "a holder's signed link",
+    ("GET", "/clinics/confirm"): "a clinic's signed link",
+    ("POST", "/clinics/confirm"): "a clinic's signed link",
     ("GET", "/v1/requests/{reference}/access-package"): "X-Access-Code",
     ("GET", "/"): "web form",
     ("GET", "/form"): "web form",
@@ -183,7 +196,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
 # Path parameters: the one real request of the module, and ids that exist nowhere.
 NONEXISTENT_ID = "999999"
 # (Never a real token id: the admin's revoke would cut off the tokens the matrix uses.)
-ID_PARAMS = {"task_id", "notice_id", "attachment_id", "candidate_id", "token_id"}
+ID_PARAMS = {"task_id", "notice_id", "attachment_id", "candidate_id", "token_id", "clinic_code"}
 
 # Everything that must be refused with 401 before the route looks at anything else.
 UNAUTHENTICATED = ("no_token", "garbage_token", "revoked_token", "expired_token", "not_bearer")

@@ -40,6 +40,11 @@ MINIMAL: dict[NoticeKind, dict[str, Any]] = {
     },
     NoticeKind.STATUS_UPDATE: {"message": "본인 확인이 완료되었습니다."},
     NoticeKind.SUSPENSION_FOLLOWUP: {"destroyed": ["manager_name"]},
+    NoticeKind.CLINIC_RESULT: {
+        "instruction": "carry_out",
+        "clinic_name": "하늘피부과의원",
+        "clinic_contact": "02-123-4567",
+    },
 }
 
 

@@ -30,6 +30,8 @@ PARTIAL_REASON = "접속기록에 같은 계정을 쓰는 다른 직원의 접�
 STATUTE = "「전자상거래 등에서의 소비자 보호에 관한 법률」 제6조(계약 등에 관한 기록: 5년)"
 
 # A complete `extra` for each kind (and outcome), to render or to take keys away from.
+CLINIC_TEL = "02-123-4567"  # a clinic's business line (processor mode)
+
 EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
     "receipt": (NoticeKind.RECEIPT, "access", {"next_action": "verify_contact"}),
     "verification_code": (
@@ -145,6 +147,37 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         NoticeKind.OBJECTION_RECEIPT,
         "access",
         {"objection_reference": "DSR-20261224-OBJ1", "objection_due_on": date(2027, 1, 4)},
+    ),
+    # Processor mode (art. 26(8)): the clinic is the controller and decided.
+    "clinic_carried_out": (
+        NoticeKind.CLINIC_RESULT,
+        "deletion",
+        {"instruction": "carry_out", "clinic_name": "하늘피부과의원", "clinic_contact": CLINIC_TEL},
+    ),
+    "clinic_refused": (
+        NoticeKind.CLINIC_RESULT,
+        "deletion",
+        {
+            "instruction": "refuse",
+            "clinic_name": "하늘피부과의원",
+            "clinic_contact": CLINIC_TEL,
+            "reason": "의료법에 따른 보존 기간 중입니다.",
+        },
+    ),
+    "clinic_answers": (
+        NoticeKind.CLINIC_RESULT,
+        "access",
+        {"instruction": "clinic_answers", "clinic_name": "바른의원", "clinic_contact": CLINIC_TEL},
+    ),
+    "receipt_for_a_clinic": (
+        NoticeKind.RECEIPT,
+        "access",
+        {
+            "next_action": "verify_contact",
+            "clinic_name": "하늘피부과의원",
+            "clinic_contact": CLINIC_TEL,
+            "medical_records": True,
+        },
     ),
 }
 
@@ -611,3 +644,39 @@ def test_whoever_filed_hears_back_on_the_channel_they_chose_if_they_have_it() ->
     assert pick_contact([(True, False), subject], "sms") == (0, "email")  # no phone: e-mail
     assert pick_contact([(False, False), (False, True)], "email") == (1, "sms")
     assert pick_contact([(False, False)], "email") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Processor mode (art. 26(8)): the clinic is the controller
+
+
+def test_a_clinics_receipt_names_the_clinic_as_controller_and_points_to_the_medical_act(
+    policy: Policy,
+) -> None:
+    body = render(policy, "receipt_for_a_clinic").body
+    assert "■ 개인정보처리자(병원)" in body and "하늘피부과의원이 개인정보처리자로서" in body
+    assert "수탁자" in body and "제26조" in body and f"병원 연락처: {CLINIC_TEL}" in body
+    assert "「의료법」 제21조" in body
+    plain = render(policy, "receipt_for_a_clinic", medical_records=False).body
+    assert "의료법" not in plain and "하늘피부과의원" in plain
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("clinic_carried_out", "하늘피부과의원의 결정에 따라 요구하신 대로 처리했습니다."),
+        ("clinic_refused", "거절 사유: 의료법에 따른 보존 기간 중입니다."),
+        ("clinic_answers", "바른의원이 이 요구에 직접 답변하기로 했습니다."),
+    ],
+)
+def test_a_clinics_result_names_the_clinic_as_the_deciding_controller(
+    policy: Policy, case: str, says: str
+) -> None:
+    notice = render(policy, case)
+    assert says in notice.body and "결정한 곳" in notice.body and CLINIC_TEL in notice.body
+    assert "요청 조회" in notice.sms and says not in notice.sms
+
+
+def test_a_clinics_refusal_cannot_be_written_without_its_reason(policy: Policy) -> None:
+    with pytest.raises(ValueError, match="reason"):
+        render(policy, "clinic_refused", reason=None)

@@ -14,8 +14,10 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page
 from sqlmodel import Session, col, select
 
+from app.models.clinic import ClinicForward
 from app.models.task import Task
 from app.runtime import Runtime
+from app.services.clinics import forwarding
 from app.services.notices.outbox import Outbox
 from app.services.tasks.links import link_token
 from tests.browser import browser, screenshot  # noqa: F401  (the browser fixture)
@@ -503,6 +505,49 @@ def test_the_processors_confirmation_pages_pass_the_scan_too(
     axe_scan(scanned, "task-confirm")
     scanned.goto(live_server + "/tasks/confirm?token=not-a-token")
     axe_scan(scanned, "task-confirm-unusable")
+
+
+def test_the_clinics_page_fits_and_passes_the_scan_at_each_width(
+    scanned: Page,
+    live_server: str,
+    client: TestClient,
+    staff_headers: Headers,
+    runtime: Runtime,
+    db: Session,
+) -> None:
+    """Processor mode (art. 26(8)): the clinic confirms receipt and instructs on a page with
+    no script, at 360 and 1280 px; a refusal without its reason comes back with the error."""
+    clinic = {"code": "haneul_clinic", "name": "하늘피부과의원", "email": "privacy@haneul.example",
+              "phone": "02-123-4567", "services": ["uno"]}  # fmt: skip
+    made = client.post("/v1/staff/admin/clinics", json=clinic, headers=staff_headers("admin"))
+    assert made.status_code == 201, made.text
+    body = request_body(
+        type="deletion", controller="haneul_clinic", details="진료기록도 지워 주세요"
+    )
+    ref = client.post("/v1/requests", json=body).json()["reference"]
+    [forward] = db.exec(select(ClinicForward)).all()
+    token = forwarding.link_token(runtime, forward, now=runtime.clock())
+    scanned.goto(f"{live_server}/clinics/confirm?token={token}")
+    main = scanned.inner_text("main")
+    assert ref in main and "하늘피부과의원" in main and "의료법" in main
+    width = scanned.evaluate("document.documentElement.scrollWidth")
+    assert width <= WIDTHS[scanned.width_name]  # type: ignore[attr-defined]
+    axe_scan(scanned, "clinic-confirm")
+    scanned.check("#i_refuse")
+    scanned.click("button[type=submit]")
+    scanned.wait_for_selector("#error")
+    assert "거절 사유" in scanned.inner_text("#error")
+    axe_scan(scanned, "clinic-confirm-error")
+    scanned.fill("#reason", "보존 의무 기간 중입니다.")
+    scanned.click("button[type=submit]")
+    scanned.wait_for_selector("text=병원의 지시를 받았습니다")
+    axe_scan(scanned, "clinic-confirm-done")
+    scanned.goto(live_server + "/clinics/confirm?token=not-a-token")
+    axe_scan(scanned, "clinic-confirm-unusable")
+    # The form's second step with the clinic choice the patient makes.
+    scanned.goto(live_server + FORM_STEP)
+    scanned.select_option("#controller", "haneul_clinic")
+    axe_scan(scanned, "form-with-clinics")
 
 
 # --- nothing lost, a lost code, 보완 요청 on the web ----------------------------------------------

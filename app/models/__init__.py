@@ -9,6 +9,7 @@ from app.models.channeltalk import (
     InboundEvent,
     IntegrationState,
 )
+from app.models.clinic import Clinic, ClinicForward
 from app.models.console import ConsoleSession, EnrolmentLink, SignInLog, StaffCredential
 from app.models.decision import Decision, Postponement
 from app.models.identity import Attachment, IdentityCheck, InfoRequest, Reply, Verification
@@ -27,6 +28,8 @@ __all__ = [
     "ChatCandidate",
     "ChatLink",
     "ChatMessage",
+    "Clinic",
+    "ClinicForward",
     "ConsoleSession",
     "Decision",
     "Delegation",

@@ -107,6 +107,9 @@ class RequestCreate(_In):
     notify_by: NotifyBy | None = None
     # Access only: what the subject wants to see (Decree art. 41(1) 1-5); omitted = all five.
     access_scope: list[AccessScope] | None = Field(default=None, min_length=1, max_length=5)
+    # Processor mode (art. 26(8)): the clinic whose patients' data this is; omitted = the
+    # policy's controller.
+    controller: Code | None = None
 
 
 class StaffRequestCreate(RequestCreate):
@@ -124,6 +127,8 @@ class RequestCreated(BaseModel):
     next_action: str
     # What we changed in what was sent, and why (e.g. a resident registration number masked).
     warnings: list[str] = Field(default_factory=list)
+    # Processor mode: the clinic that is the controller, when the request named one.
+    controller: str | None = None
 
 
 class NoticeSummary(BaseModel):
@@ -221,6 +226,11 @@ class QueueItem(BaseModel):
     next_scheduled_on: date | None = None
     # The legal deadline reached past the confirmed holiday calendar (law rule 5).
     deadline_unconfirmed: bool = False
+    # Processor mode (art. 26(8)): the clinic that is the controller, its deadline and its
+    # instruction (carry_out | refuse | clinic_answers; None until it has said).
+    controller: str | None = None
+    clinic_due_on: date | None = None
+    clinic_instruction: str | None = None
 
 
 class QueuePage(BaseModel):
@@ -320,6 +330,8 @@ class StaffRequestDetail(QueueItem):
     internal_notes: list[dict[str, object]]
     # Filed in a Channel Talk chat: the chat, the detection and the customer's messages.
     chat: dict[str, object] | None = None
+    # Processor mode: the clinic, its contact, deadline, receipt and instruction.
+    clinic: dict[str, object] | None = None
     # The notices to the requester, whole text beside delivery status (as the requester
     # reads them; one-time codes masked). Every notice, staff's too: .../notices.
     notices: list[NoticeOut] = Field(default_factory=list)

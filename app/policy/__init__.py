@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.policy.entries import (
     ALL_ITEMS,
+    Clinic,
     Contact,
     Controller,
     DataItem,
@@ -32,6 +33,7 @@ DEFAULT_POLICY_FILE = Path(__file__).with_name("carelabs_crm.toml")
 __all__ = [
     "ALL_ITEMS",
     "DEFAULT_POLICY_FILE",
+    "Clinic",
     "Contact",
     "Controller",
     "DataItem",

@@ -396,3 +396,19 @@ class Rights(_Model):
     request_types: tuple[RequestTypeOffer, ...]
 
     _non_empty = field_validator("request_types")(_require_entries)
+
+
+# --- processor mode (art. 26(8)) ------------------------------------------------------------
+
+
+class Clinic(_Model):
+    """A clinic whose patients' data a service holds for it: Carelabs is its processor
+    (수탁자), the clinic the controller. Only the clinic's business contact."""
+
+    code: Code
+    name: Text
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = None
+    services: tuple[Code, ...]
+
+    _non_empty = field_validator("services")(_require_entries)

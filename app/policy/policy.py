@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from app.policy.entries import (
+    Clinic,
     Contact,
     Controller,
     Holder,
@@ -42,6 +43,8 @@ class Policy(_Model):
     source_controllers: tuple[SourceController, ...] = ()
     third_party_provision: ThirdPartyProvision
     rights: Rights
+    # Processor mode (art. 26(8)): clinics whose patients' data the services hold for them.
+    clinics: tuple[Clinic, ...] = ()
 
     _non_empty = field_validator("purposes", "retention_rules", "services")(_require_entries)
 
@@ -85,6 +88,13 @@ class Policy(_Model):
                         f"item {item.code!r} of service {service.code!r} refers to unknown"
                         f" source controller {item.source!r}"
                     )
+        _check_unique("clinic", (c.code for c in self.clinics))
+        for clinic in self.clinics:
+            unknown_services = [s for s in clinic.services if self.service(s) is None]
+            if unknown_services:
+                raise ValueError(
+                    f"clinic {clinic.code!r} refers to unknown service(s): {unknown_services!r}"
+                )
         contact_codes = {c.code for c in self.contacts()}
         for field in ("intake_contact", "objection_contact"):
             ref = getattr(self.rights, field)

@@ -26,6 +26,7 @@ from app.evidence.multipart import BeforeFiles, read_upload
 from app.proxies import client_address
 from app.routers.filing_body import StoredFiles, upload_limits
 from app.runtime import Runtime
+from app.services.clinics.registry import clinic_options
 from app.services.identity.evidence import attachment_kinds
 from app.services.intake import FilingContext, file_request
 from app.services.notices.render import josa
@@ -173,6 +174,8 @@ def _form_context(rt: Runtime, values: Mapping[str, Any] | None = None) -> dict[
         # "만 14세 미만입니까?" for them instead.
         "no_birth_attrs": {s.code: "data-no-birth" for s in no_birth},
         "no_birth_names": [s.name for s in no_birth],
+        # Processor mode (art. 26(8)): the clinics whose patient data the chosen service holds.
+        "clinic_options": clinic_options(rt, choice.service["code"]) if choice else [],
     }
 
 

@@ -87,6 +87,11 @@ def queue_result_notice(
     package_expires_at: datetime | None = None,
 ) -> None:
     """The result notice of `decision`, once (an access visit's goes out at the grant)."""
+    # Processor mode (art. 26(8)): the clinic decided, and the notice names it.
+    from app.services.clinics.apply import queue_clinic_result
+
+    if queue_clinic_result(session, rt, request, dedupe=f"result:{decision.id}"):
+        return
     kind, extra = _result_notice(session, rt, request, decision, reopened, package_expires_at)
     queue_notice(
         session, rt, request, kind, extra=extra, actor=actor, dedupe=f"result:{decision.id}"

@@ -37,6 +37,7 @@ TEXT_FIELDS = (
     "details",
     "delivery",
     "notify_by",
+    "controller",  # processor mode: the clinic whose patient data it is (art. 26(8))
 )
 LIST_FIELDS = ("scope", "items", "access_scope")
 # What the first step asks: the right, the service, and who files.
@@ -83,10 +84,12 @@ FIELD_INPUT: dict[str, str] = {
     "notify_by": "notify_by",
     "attachments": "attachment_1",
     "attachment_kinds": "kind_1",
+    "controller": "controller",
 }
 
 # The label of each input, for the error summary at the top.
 INPUT_LABEL: dict[str, str] = {
+    "controller": "병원",
     "type": "요구 종류",
     "service": "서비스",
     "subject_name": "정보주체 성명",
@@ -325,6 +328,7 @@ def build_payload(
     body["details"] = _opt(values, "details")
     body["delivery"] = _opt(values, "delivery") or "electronic"
     body["notify_by"] = _opt(values, "notify_by")
+    body["controller"] = _opt(values, "controller")
     try:
         return RequestCreate.model_validate(_drop_none(body))
     except ValidationError as exc:

@@ -52,6 +52,9 @@ class NoticeKind(StrEnum):
     # A new access code, asked for with the reference and a contact the request was filed
     # with; sent only to that contact (Decree art. 46(1): the contact proves the person).
     ACCESS_CODE = "access_code"
+    # Processor mode (art. 26(8)): the result of a request decided by the clinic (the
+    # controller) whose patients' data Carelabs holds as its processor.
+    CLINIC_RESULT = "clinic_result"
 
 
 class ExtraError(ValueError):
@@ -151,6 +154,11 @@ class ReceiptExtra(_Extra):
     # As app.workflows.identity.next_action gives it; checked against the steps of the
     # request's channel (web or chat) when the context is built.
     next_action: Text
+    # Processor mode (art. 26(8)): the clinic that is the controller, whom Carelabs forwards
+    # the request to; `medical_records`: 진료기록 go by the clinic's 의료법 제21조 procedure.
+    clinic_name: str | None = None
+    clinic_contact: str | None = None
+    medical_records: bool = False
 
 
 class VerificationCodeExtra(_Extra):
@@ -341,6 +349,22 @@ class ObjectionReceiptExtra(_Extra):
     period_days: Annotated[int, _whole(1)] | None = None
 
 
+class ClinicResultExtra(_Extra):
+    """Processor mode: what the clinic (the controller) decided, and who to turn to."""
+
+    kind: Literal[NoticeKind.CLINIC_RESULT] = NoticeKind.CLINIC_RESULT
+    instruction: Annotated[str, _choice(("carry_out", "refuse", "clinic_answers"))]
+    clinic_name: Text
+    clinic_contact: Text
+    reason: Text | None = None  # the clinic's reason for a refusal
+
+    @model_validator(mode="after")
+    def _reason_for_refusal(self) -> Self:
+        if self.instruction == "refuse":
+            _required(self.reason, "reason")
+        return self
+
+
 NoticeExtra = Annotated[
     ReceiptExtra
     | VerificationCodeExtra
@@ -354,7 +378,8 @@ NoticeExtra = Annotated[
     | SuspensionFollowupExtra
     | IdentityRejectedExtra
     | ObjectionResultExtra
-    | ObjectionReceiptExtra,
+    | ObjectionReceiptExtra
+    | ClinicResultExtra,
     Field(discriminator="kind"),
 ]
 

@@ -24,6 +24,7 @@ from app.workflows.notice_extras import (
     AccessCodeExtra,
     AccessResultExtra,
     ActionResultExtra,
+    ClinicResultExtra,
     IdentityRejectedExtra,
     InfoRequestExtra,
     NoticeExtra,
@@ -276,7 +277,12 @@ def _receipt(x: ReceiptExtra, facts: NoticeFacts, policy: Policy) -> dict[str, A
             f"{x.kind} notice: extra['next_action'] must be one of {allowed}"
             f" (got {x.next_action!r})"
         )
-    return {"next_action": x.next_action}
+    return {
+        "next_action": x.next_action,
+        "clinic_name": x.clinic_name,
+        "clinic_contact": x.clinic_contact,
+        "medical_records": x.medical_records,
+    }
 
 
 def _info_request(x: InfoRequestExtra) -> dict[str, Any]:
@@ -446,3 +452,10 @@ def _by_kind(x: NoticeExtra, facts: NoticeFacts, policy: Policy) -> dict[str, An
             return _objection_result(x, facts)
         case ObjectionReceiptExtra():
             return _objection_receipt(x)
+        case ClinicResultExtra():
+            return {
+                "instruction": x.instruction,
+                "clinic_name": x.clinic_name,
+                "clinic_contact": x.clinic_contact,
+                "reason": x.reason,
+            }

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from app.db import transaction
 from app.models.channeltalk import ChatCandidate, ChatLink, ChatMessage
+from app.models.clinic import ClinicForward
 from app.models.decision import Decision, Postponement
 from app.models.identity import Attachment, IdentityCheck, InfoRequest, Reply, Verification
 from app.models.notice import Notice
@@ -191,6 +192,10 @@ def purge_proof(session: Session, rt: Runtime, request: Request) -> None:
         )
     )
     session.execute(update(Decision).where(col(Decision.request_id) == rid).values(reason_enc=None))
+    # Processor mode: a clinic's refusal reason is the proof of what the patient was told.
+    session.execute(
+        update(ClinicForward).where(col(ClinicForward.request_id) == rid).values(reason_enc=None)
+    )
     session.execute(
         update(Postponement)
         .where(col(Postponement.request_id) == rid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel import Session
@@ -12,9 +12,12 @@ from sqlmodel import Session
 from app.core.codes import new_access_code
 from app.core.crypto import Vault
 from app.evidence.multipart import UploadedFile
+from app.models.request import Request
 from app.models.request_api import RequestCreate, RequestCreated, RequesterIn, SubjectIn
 from app.models.vocab import Relationship
 from app.runtime import Runtime
+from app.services.clinics.forwarding import forward_to_clinic
+from app.services.clinics.registry import ClinicInfo, resolve_controller
 from app.services.identity import evidence as identity_evidence
 from app.services.identity import otp
 from app.services.intake import idempotency
@@ -28,6 +31,7 @@ from app.workflows.identity import Evidence
 from app.workflows.lifecycle import Status
 from app.workflows.notice_extras import ReceiptExtra
 from app.workflows.notices import NoticeKind, pick_contact
+from app.workflows.processor import mentions_medical_records
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,22 @@ def file_request(
             utf8_mailboxes=rt.settings.utf8_mailboxes,
         ),
     )
+    # Processor mode (art. 26(8)): a clinic the request names, checked before anything is written.
+    clinic = resolve_controller(session, rt, payload.controller, payload.service)
+    medical = clinic is not None and mentions_medical_records(
+        payload.details, _item_names(rt, payload)
+    )
     access_code = new_access_code()
     reference = unique_reference(session, received_on)
     facts, next_action = _facts(rt, payload, ctx, files, kinds, reference, access_code)
+    if clinic is not None:
+        facts = _with_clinic(facts, clinic, medical)
     plan = plan_request(rt, facts)
     request_id = write_filing(session, rt, plan)
+    if clinic is not None:
+        filed = session.get(Request, request_id)
+        assert filed is not None
+        forward_to_clinic(session, rt, filed, clinic, medical_records=medical, actor=ctx.actor)
     response = RequestCreated(
         reference=plan.filing.reference,
         access_code=access_code,
@@ -92,6 +107,7 @@ def file_request(
         legal_deadline=plan.deadline.due_on,
         next_action=next_action,
         warnings=[rrn.MASKED_NOTICE] if _typed_an_rrn(payload) else [],
+        controller=clinic.code if clinic is not None else None,
     )
     if key is not None:
         idempotency.remember(session, rt, key, request_id, response, now)
@@ -212,3 +228,33 @@ def _correction_enc(vault: Vault, payload: RequestCreate) -> str | None:
         if data[key]:
             data[key] = intake.mask_rrn(data[key])
     return vault.encrypt(json.dumps(data, ensure_ascii=False), field="request.correction")
+
+
+# --- processor mode (art. 26(8)) ----------------------------------------------------------------
+
+
+def _item_names(rt: Runtime, payload: RequestCreate) -> list[str]:
+    service = rt.policy.service(payload.service)
+    if service is None:
+        return []
+    return [item.name for code in payload.items if (item := service.item(code))]
+
+
+def _with_clinic(facts: Facts, clinic: ClinicInfo, medical: bool) -> Facts:
+    """The receipt names the clinic as the controller (and points 진료기록 to 의료법 제21조)."""
+    notices = [
+        replace(
+            n,
+            extra=n.extra.model_copy(
+                update={
+                    "clinic_name": clinic.name,
+                    "clinic_contact": clinic.phone or clinic.email,
+                    "medical_records": medical,
+                }
+            ),
+        )
+        if isinstance(n.extra, ReceiptExtra)
+        else n
+        for n in facts.notices
+    ]
+    return replace(facts, notices=notices)

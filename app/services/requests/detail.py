@@ -27,6 +27,7 @@ from app.models.vocab import DecisionState
 from app.runtime import Runtime
 from app.services import closing
 from app.services.channeltalk.view import chat_view
+from app.services.clinics.views import clinic_columns, clinic_view
 from app.services.decisions import postponement as decisions_postponement
 from app.services.decisions import view
 from app.services.identity import checks as identity_checks
@@ -105,6 +106,7 @@ def get_detail(
     # Shown in every status: what an executing request still waits for, and 0 after.
     base.tasks_pending = _pending_tasks(session, [request.id]).get(request.id, 0)
     base.next_scheduled_on = scheduled_tasks(session, [request.id]).get(request.id or 0)
+    base = base.model_copy(update=clinic_columns(session, [request.id]).get(request.id, {}))
     correction = v.decrypt_opt(request.correction_enc, field="request.correction")
     return StaffRequestDetail(
         **base.model_dump(),
@@ -129,6 +131,7 @@ def get_detail(
         ),
         parent_reference=parent_ref,
         chat=chat_view(session, rt, request),
+        clinic=clinic_view(session, rt, request),
         notices=[notice_out(rt, n) for n in requester_notices(session, request.id)],
         **identity_view(session, rt, request),
         closed_at=request.closed_at,

@@ -26,6 +26,7 @@ from app.models.task import Task
 from app.models.vocab import RequestType, TaskStatus
 from app.runtime import Runtime
 from app.workflows import next_step
+from app.services.clinics.views import clinic_columns
 from app.workflows.deadlines import kst_date
 from app.workflows.lifecycle import CLOSED, Status
 from app.workflows.sla import Sla, sla_condition, sla_state
@@ -131,11 +132,13 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     cutoff = rt.clock() - timedelta(hours=rt.settings.unassigned_flag_hours)
     pending = _pending_tasks(session, [r.id for r in rows if r.status == Status.EXECUTING])
     scheduled = scheduled_tasks(session, [r.id for r in rows if r.status == Status.COMPLETED])
+    clinics = clinic_columns(session, [r.id for r in rows])
     items = [
         _queue_item(r, today, due_soon, cutoff).model_copy(
             update={
                 "tasks_pending": pending.get(r.id or 0, 0),
                 "next_scheduled_on": scheduled.get(r.id or 0),
+                **clinics.get(r.id or 0, {}),
             }
         )
         for r in rows
