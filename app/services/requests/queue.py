@@ -25,8 +25,8 @@ from app.models.staff import Role, Staff
 from app.models.task import Task
 from app.models.vocab import RequestType, TaskStatus
 from app.runtime import Runtime
-from app.workflows import next_step
 from app.services.clinics.views import clinic_columns
+from app.workflows import next_step
 from app.workflows.deadlines import kst_date
 from app.workflows.lifecycle import CLOSED, Status
 from app.workflows.sla import Sla, sla_condition, sla_state
