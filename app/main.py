@@ -24,6 +24,7 @@ from app.proxies import ForwardedHeaders
 from app.routers import (
     access_package,
     audit,
+    automated,
     decisions,
     integrations,
     meta,
@@ -99,6 +100,7 @@ def create_app(
         integrations,
         task_confirm,
         access_package,
+        automated,
     )
     for module in modules:
         app.include_router(module.router)

@@ -40,6 +40,13 @@ MINIMAL: dict[NoticeKind, dict[str, Any]] = {
     },
     NoticeKind.STATUS_UPDATE: {"message": "본인 확인이 완료되었습니다."},
     NoticeKind.SUSPENSION_FOLLOWUP: {"destroyed": ["manager_name"]},
+    NoticeKind.DEADLINE_EXTENSION: {
+        "reason": "외부 업체의 확인을 기다립니다.",
+        "previous_due_on": date(2027, 1, 14),
+        "new_due_on": date(2027, 2, 15),
+        "number": 1,
+    },
+    NoticeKind.AUTOMATED_DECISION_RESULT: {"outcome": "no_data_held"},
 }
 
 

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.policy.automated import AutomatedDecision
 from app.policy.entries import (
     Contact,
     Controller,
@@ -39,6 +40,8 @@ class Policy(_Model):
     processors: tuple[Processor, ...] = ()
     third_party_provision: ThirdPartyProvision
     rights: Rights
+    # Art. 37-2, Decree art. 44-4: the automated decisions the controller publishes.
+    automated_decisions: tuple[AutomatedDecision, ...] = ()
 
     _non_empty = field_validator("purposes", "retention_rules", "services")(_require_entries)
 
@@ -73,12 +76,34 @@ class Policy(_Model):
                         f"holder {holder.code!r} of service {service.code!r} refers to unknown"
                         f" processor {holder.processor!r}"
                     )
+        self._check_automated_decisions()
         contact_codes = {c.code for c in self.contacts()}
         for field in ("intake_contact", "objection_contact"):
             ref = getattr(self.rights, field)
             if ref not in contact_codes:
                 raise ValueError(f"rights.{field} refers to unknown contact {ref!r}")
         return self
+
+    def _check_automated_decisions(self) -> None:
+        _check_unique("automated decision", (d.code for d in self.automated_decisions))
+        for d in self.automated_decisions:
+            if d.code == "unknown":
+                raise ValueError("automated decision code 'unknown' is reserved")
+            for code in d.services:
+                if self.service(code) is None:
+                    raise ValueError(
+                        f"automated decision {d.code!r} refers to unknown service {code!r}"
+                    )
+            known = {i.code for code in d.services for i in self.service(code).items}  # type: ignore[union-attr]
+            unknown = [i for i in d.items if i not in known]
+            if unknown:
+                raise ValueError(
+                    f"automated decision {d.code!r} uses item(s) none of its services has:"
+                    f" {', '.join(map(repr, unknown))}"
+                )
+
+    def automated_decision(self, code: str) -> AutomatedDecision | None:
+        return next((d for d in self.automated_decisions if d.code == code), None)
 
     @model_validator(mode="wrap")
     @classmethod

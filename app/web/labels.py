@@ -74,6 +74,8 @@ NOTICE_KO: dict[str, str] = {
     "objection_result": "이의제기 결과 통지",
     "status_update": "진행 안내",
     "suspension_followup": "처리정지 후속 조치 결과 통지",
+    "deadline_extension": "처리기간 연장 안내",
+    "automated_decision_result": "자동화된 결정 요구 결과 통지",
 }
 
 # How a notice on the status page went out, and where its delivery stands.

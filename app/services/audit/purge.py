@@ -190,7 +190,11 @@ def purge_proof(session: Session, rt: Runtime, request: Request) -> None:
             full_body_enc=None,
         )
     )
-    session.execute(update(Decision).where(col(Decision.request_id) == rid).values(reason_enc=None))
+    session.execute(
+        update(Decision)
+        .where(col(Decision.request_id) == rid)
+        .values(reason_enc=None, ad_explanation_enc=None)
+    )
     session.execute(
         update(Postponement)
         .where(col(Postponement.request_id) == rid)
