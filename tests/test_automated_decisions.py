@@ -253,7 +253,7 @@ def test_the_catalog_publishes_the_automated_decisions(client: TestClient) -> No
     assert "불량 혹은 비정상 이용기록 정보" in restriction["item_names"]
     assert restriction["services"] == ["uno", "smartcrm", "webersoft"]
     grounds = {g["code"] for g in catalog["grounds"]}
-    assert {"37-2-1-proviso", "37-2-3"} <= grounds
+    assert {"art37-2-1-proviso", "art37-2-3"} <= grounds
 
 
 # --- outcomes ----------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ def test_refusing_a_refusal_on_the_proviso_needs_a_contract_consent_or_statute_b
 ) -> None:
     refusal = {
         "outcome": "refused",
-        "grounds": ["37-2-1-proviso"],
+        "grounds": ["art37-2-1-proviso"],
         "reason": "이용 제한은 서비스 이용계약(이용약관)에 따라 이루어집니다.",
     }
     # The login block rests on the contract too, but let the proviso be checked on a
@@ -338,11 +338,11 @@ def test_the_proviso_is_not_a_ground_where_the_decision_rests_elsewhere(
     assert entry["legal_basis"] == ["15-1-6"] and entry["refusable"] is True
     assert entry["ai_system"] is True
     desk = Desk(client, staff_headers, type=REFUSE, automated_decision="member_restriction")
-    proviso = {"outcome": "refused", "grounds": ["37-2-1-proviso"], "reason": "계약에 따름"}
+    proviso = {"outcome": "refused", "grounds": ["art37-2-1-proviso"], "reason": "계약에 따름"}
     assert_problem(desk.staff_write("decision", proviso), 422, "ground_not_applicable")
     justified = {
         "outcome": "refused",
-        "grounds": ["37-2-3"],
+        "grounds": ["art37-2-3"],
         "reason": "부정 이용 조사가 진행 중이어서 지금은 제한을 풀 수 없습니다.",
     }
     assert desk.staff_write("decision", justified).json()["status"] == "awaiting_approval"

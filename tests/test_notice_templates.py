@@ -188,7 +188,7 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         {
             "outcome": "refused",
             "decision": "member_restriction",
-            "grounds": ["37-2-1-proviso"],
+            "grounds": ["art37-2-1-proviso"],
             "reason": "이 결정은 서비스 이용계약의 이행을 위하여 이루어집니다.",
         },
     ),

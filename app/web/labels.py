@@ -97,6 +97,7 @@ SCOPE_KO: dict[str, str] = {
     "correction_deletion": "정정·삭제",
     "suspension": "처리정지",
     "consent_withdrawal": "동의 철회",
+    "automated_decision": "자동화된 결정 거부·설명·검토",
 }
 
 # What an access request asks to see (Decree art. 41(1) 1-5), in the decree's order.

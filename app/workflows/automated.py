@@ -31,7 +31,7 @@ REVIEW = "automated_decision_review"
 
 # Art. 37-2(1) proviso: a decision made under art. 15(1)1, 2 or 4 cannot be refused.
 REFUSAL_BARRED_BASES = frozenset({"15-1-1", "15-1-2", "15-1-4"})
-PROVISO_GROUND = "37-2-1-proviso"
+PROVISO_GROUND = "art37-2-1-proviso"
 
 # Art. 37-2(3): what a granted refusal does — the decision is not applied to the subject, or a
 # person processes the matter again.
