@@ -362,3 +362,35 @@ def test_a_review_records_the_views_and_notifies_the_reconsidered_result(
     assert resp.json()["details"] == VIEWS
     text = notice_text(db, runtime, "automated_decision_result")
     assert "제출하신 의견을 반영하여" in text and result in text
+
+
+def test_an_upheld_objection_reopens_the_request_about_the_same_decision(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    desk = Desk(client, staff_headers, type=REFUSE, automated_decision="member_restriction")
+    refusal = {
+        "outcome": "refused",
+        "grounds": ["art37-2-1-proviso"],
+        "reason": "이용 제한은 서비스 이용계약에 따라 이루어집니다.",
+    }
+    desk.staff_write("decision", refusal)
+    desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    objection = client.post(
+        f"/v1/requests/{desk.ref}/objections",
+        json={"reason": "계약서 어디에 자동 제한이 있는지 모르겠습니다."},
+        headers={"X-Access-Code": desk.code},
+    )
+    assert objection.status_code == 201, objection.text
+    oref = objection.json()["reference"]
+    etag = client.get(f"/v1/staff/requests/{oref}", headers=desk.agent).headers["etag"]
+    upheld = client.post(
+        f"/v1/staff/requests/{oref}/decision",
+        json={"outcome": "granted"},
+        headers={**desk.handler, "If-Match": etag},
+    )
+    assert upheld.json()["status"] == "completed", upheld.text
+    queue = client.get("/v1/staff/requests", params={"type": REFUSE}, headers=desk.agent)
+    [reopened] = [i for i in queue.json()["items"] if i["reference"] != desk.ref]
+    detail = client.get(f"/v1/staff/requests/{reopened['reference']}", headers=desk.agent)
+    assert detail.json()["automated_decision"] == "member_restriction"
+    assert detail.json()["period_days"] == 30
