@@ -456,6 +456,8 @@ def test_no_page_has_a_serious_accessibility_violation(
     axe_scan(page, "form-step-1")
     page.click("button[type=submit]")  # nothing chosen: the step says what is missing
     axe_scan(page, "form-step-1-errors")
+    page.goto(live_server + "/form?type=automated_decision_review&service=uno&relationship=self")
+    axe_scan(page, "form-automated-decision")  # art. 37-2: the decision radios, the views
     page.goto(live_server + FORM_STEP)
     axe_scan(page, "form")
     fill_subject(page, birth="2013-06-01")
