@@ -99,6 +99,8 @@ def test_a_filed_explanation_carries_the_30_day_deadline_and_says_so(
     assert resp.json()["legal_deadline"] == "2027-02-10"
     receipt = notice_text(db, runtime, "receipt")
     assert "자동화된 결정 설명 요구" in receipt and "2027년 2월 10일(수)" in receipt
+    assert "시행령 제44조의3에 따라 요구를 받은 날부터 30일 이내" in receipt
+    assert "30일씩 2번까지 연장" in receipt
 
 
 # --- extensions (Decree art. 44-3) ------------------------------------------------------------

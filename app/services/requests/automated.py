@@ -25,7 +25,7 @@ def extend(session: Session, rt: Runtime, request: Request, *, reason: str, acto
     new = rules.extended_deadline(previous, rt.calendar)
     request.legal_due_on = new.due_on
     request.target_due_on = target_date(new.due_on, rt.settings.target_days_before, rt.calendar)
-    request.deadline_unconfirmed = request.deadline_unconfirmed or new.beyond_calendar
+    request.deadline_unconfirmed = new.beyond_calendar
     request.extensions += 1
     request.version += 1
     request.updated_at = rt.clock()
