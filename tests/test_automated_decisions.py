@@ -321,6 +321,8 @@ def test_refusing_a_refusal_on_the_proviso_needs_a_contract_consent_or_statute_b
     explain = Desk(client, staff_headers, type=EXPLAIN, automated_decision="member_restriction")
     assert_problem(explain.staff_write("decision", refusal), 422, "ground_not_applicable")
     desk = Desk(client, staff_headers, type=REFUSE, automated_decision="member_restriction")
+    explained = {**refusal, "explanation": {"result": "제한을 유지합니다."}}
+    assert_problem(desk.staff_write("decision", explained), 422, "validation_error", "explanation")
     drafted = desk.staff_write("decision", refusal)
     assert drafted.json()["status"] == "awaiting_approval"  # a refusal: the officer approves
     approved = desk.staff_write("approval", {"approve": True}, who=desk.officer)

@@ -206,23 +206,21 @@ def _check_measure(d: AutomatedDraft, granted: bool) -> None:
 
 
 def _check_explanation(d: AutomatedDraft, granted: bool, service_items: frozenset[str]) -> None:
-    needs = granted and d.request_type in (EXPLANATION, REVIEW)
+    """Granted explanations and reviews need theirs; a granted refusal may add one (the
+    result of a person's re-processing); nothing that is not granted carries one."""
     x = d.explanation
-    if not needs:
-        if x is not None and d.request_type != REFUSAL:
+    if not granted or d.request_type == REFUSAL:
+        if x is not None and not granted:
             raise _invalid(
-                "explanation", "not_applicable", "설명은 받아들인 설명·검토 요구에만 적습니다."
+                "explanation", "not_applicable", "받아들이지 않은 요구에는 설명을 적지 않습니다."
             )
-        if x is not None and d.request_type == REFUSAL and not granted:
-            raise _invalid(
-                "explanation", "not_applicable", "거절하는 결정에는 설명을 적지 않습니다."
-            )
-        return
-    if x is None or not x.result.strip():
+        if x is None:
+            return
+    elif x is None or not x.result.strip():
         field = "explanation.result" if x is not None else "explanation"
         what = "다시 검토한 결과" if d.request_type == REVIEW else "결정의 결과"
         raise _invalid(field, "required", f"{what}를 적어 주세요(시행령 제44조의3).")
-    if d.request_type == EXPLANATION:
+    elif d.request_type == EXPLANATION:
         # Decree art. 44-3(2): all three items of the explanation.
         if not (x.criteria and x.criteria.strip()):
             raise _invalid(
