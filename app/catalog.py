@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.policy import Contact, DataItem, Policy, RetentionRule
+from app.workflows.automated import basis_article_text, refusal_barred
 from app.workflows.deadlines import period_for
 from app.workflows.grounds import GROUNDS
 from app.workflows.remedies import objection_method
@@ -70,7 +71,32 @@ def build_catalog(policy: Policy) -> dict[str, Any]:
             if g.applies_to & offered and (controller.public_institution or not g.public_only)
         ],
         "objection_method": objection_method(policy),
+        # Art. 37-2, Decree art. 44-4: the automated decisions, their criteria and procedure.
+        "automated_decisions": automated_decisions(policy),
     }
+
+
+def automated_decisions(policy: Policy) -> list[dict[str, Any]]:
+    """Each automated decision as published: what it decides, with which data (codes and
+    names), its criteria, whether it can be refused (art. 37-2(1) and its proviso) and
+    whether an AI system makes it (named expressly from 2027-03-09)."""
+    out = []
+    for d in policy.automated_decisions:
+        names: dict[str, str] = {}
+        for code in d.services:
+            service = policy.service(code)
+            for item in service.items if service else ():
+                if item.code in d.items:
+                    names.setdefault(item.code, item.name)
+        out.append(
+            {
+                **d.model_dump(mode="json"),
+                "item_names": [names[i] for i in d.items if i in names],
+                "legal_basis_text": [basis_article_text(b) for b in d.legal_basis],
+                "refusable": d.refusable and not refusal_barred(d),
+            }
+        )
+    return out
 
 
 def _item(item: DataItem, rules: dict[str, RetentionRule]) -> dict[str, Any]:

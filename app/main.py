@@ -24,6 +24,7 @@ from app.proxies import ForwardedHeaders
 from app.routers import (
     access_package,
     audit,
+    automated,
     clinics,
     decisions,
     integrations,
@@ -102,6 +103,7 @@ def create_app(
         task_confirm,
         access_package,
         clinics,
+        automated,
     )
     for module in modules:
         app.include_router(module.router)

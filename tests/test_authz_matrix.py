@@ -103,6 +103,9 @@ MATRIX: tuple[Rule, ...] = (
     Rule("POST", _R + "/postponement", HANDLING, "api.md: postponements, not an agent's"),
     Rule("POST", _R + "/postponement/end", HANDLING, "api.md: and their end"),
     Rule("POST", _R + "/objections", HANDLERS, "an objection received by e-mail: intake"),
+    # Art. 37-2
+    Rule("POST", _R + "/extension", HANDLING, "api.md: the 30-day extension, like postponement"),
+    Rule("POST", _R + "/automated-decision", HANDLERS, "naming the decision asked about: triage"),
     Rule("GET", _R + "/tasks", HANDLERS, "carrying the decision out"),
     Rule("PATCH", _T, HANDLERS, "assigning a task (assignee, due date): an agent assigns"),
     Rule("POST", _T + "/complete", HANDLING, "api.md: task completion, not an agent's"),

@@ -58,6 +58,14 @@ KOREAN: list[tuple[str, Expected]] = [
         "제 정보 수정해 주시고, 마케팅 동의 철회도 해 주세요",
         {("correction", H), ("consent_withdrawal", H)},
     ),
+    # Art. 37-2: a decision made automatically (or by AI), and what is asked about it.
+    ("자동으로 정지된 이유를 설명해 주세요", {("automated_decision_explanation", H)}),
+    ("계정이 자동으로 제한된 사유가 궁금합니다", {("automated_decision_explanation", H)}),
+    ("AI 판단 말고 사람이 다시 봐 주세요", {("automated_decision_review", H)}),
+    ("이용 제한 건, 사람이 다시 검토해 주세요", {("automated_decision_review", H)}),
+    ("자동화된 결정을 거부합니다", {("automated_decision_refusal", H)}),
+    # "정지" alone is neither a suspension nor an automated decision.
+    ("계정이 정지됐어요", set()),
     # An action without a personal-data anchor: a manager confirms.
     ("주문 수정해 주세요", {("correction", L)}),
     ("예약 변경 가능한가요?", {("correction", L)}),

@@ -213,6 +213,10 @@ def test_periods_by_request_type() -> None:
         "suspension": 10,
         "consent_withdrawal": 10,
         "objection": 10,
+        # Decree art. 44-3
+        "automated_decision_refusal": 30,
+        "automated_decision_explanation": 30,
+        "automated_decision_review": 30,
     }
 
 

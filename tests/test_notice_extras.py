@@ -45,6 +45,13 @@ MINIMAL: dict[NoticeKind, dict[str, Any]] = {
         "clinic_name": "하늘피부과의원",
         "clinic_contact": "02-123-4567",
     },
+    NoticeKind.DEADLINE_EXTENSION: {
+        "reason": "외부 업체의 확인을 기다립니다.",
+        "previous_due_on": date(2027, 1, 14),
+        "new_due_on": date(2027, 2, 15),
+        "number": 1,
+    },
+    NoticeKind.AUTOMATED_DECISION_RESULT: {"outcome": "no_data_held"},
 }
 
 

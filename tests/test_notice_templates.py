@@ -179,6 +179,52 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
             "medical_records": True,
         },
     ),
+    # Art. 37-2 (Decree art. 44-3)
+    "deadline_extension": (
+        NoticeKind.DEADLINE_EXTENSION,
+        "automated_decision_explanation",
+        {
+            "reason": "제한 기준을 정한 외부 보안 업체의 확인을 기다리고 있습니다.",
+            "previous_due_on": date(2027, 1, 14),
+            "new_due_on": date(2027, 2, 15),
+            "number": 1,
+        },
+    ),
+    "ad_explanation_granted": (
+        NoticeKind.AUTOMATED_DECISION_RESULT,
+        "automated_decision_explanation",
+        {
+            "outcome": "granted",
+            "decision": "member_restriction",
+            "result": "2026년 12월 1일부터 30일 동안 계정 이용이 제한되었습니다.",
+            "criteria": "하루 로그인 실패가 50회를 넘으면 자동으로 제한합니다.",
+            "data_types": ["abnormal_usage_records", "access_records"],
+        },
+    ),
+    "ad_refusal_granted": (
+        NoticeKind.AUTOMATED_DECISION_RESULT,
+        "automated_decision_refusal",
+        {"outcome": "granted", "decision": "member_restriction", "measure": "human_reprocessing"},
+    ),
+    "ad_review_granted": (
+        NoticeKind.AUTOMATED_DECISION_RESULT,
+        "automated_decision_review",
+        {
+            "outcome": "granted",
+            "decision": "member_restriction",
+            "result": "제출하신 의견을 검토한 결과 이용 제한을 해제하였습니다.",
+        },
+    ),
+    "ad_refusal_refused": (
+        NoticeKind.AUTOMATED_DECISION_RESULT,
+        "automated_decision_refusal",
+        {
+            "outcome": "refused",
+            "decision": "member_restriction",
+            "grounds": ["art37-2-1-proviso"],
+            "reason": "이 결정은 서비스 이용계약의 이행을 위하여 이루어집니다.",
+        },
+    ),
 }
 
 
@@ -680,3 +726,43 @@ def test_a_clinics_result_names_the_clinic_as_the_deciding_controller(
 def test_a_clinics_refusal_cannot_be_written_without_its_reason(policy: Policy) -> None:
     with pytest.raises(ValueError, match="reason"):
         render(policy, "clinic_refused", reason=None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Art. 37-2 (Decree art. 44-3)
+
+
+def test_an_explanation_carries_the_three_items_of_decree_44_3_2(policy: Policy) -> None:
+    body = render(policy, "ad_explanation_granted").body
+    assert "자동화된 결정 설명 요구" in body and "불량회원 이용 제한" in body
+    assert "■ 결정의 결과\n2026년 12월 1일부터 30일 동안" in body
+    assert "■ 결정의 주요 기준 및 절차\n하루 로그인 실패가 50회" in body
+    assert "- 불량 혹은 비정상 이용기록 정보\n- 접속기록" in body
+    assert "이의제기 방법" not in body  # nothing was refused
+
+
+def test_an_automated_refusal_states_the_measure_or_the_proviso_and_the_objection(
+    policy: Policy,
+) -> None:
+    granted = render(policy, "ad_refusal_granted").body
+    assert "인적 개입에 의한 재처리" in granted
+    refused = render(policy, "ad_refusal_refused").body
+    assert "개인정보 보호법 제37조의2제1항 단서" in refused
+    assert "제15조제1항제1호ㆍ제2호 및 제4호" in refused
+    assert "이의제기 방법" in refused and "서비스 이용계약의 이행" in refused
+
+
+def test_a_review_result_says_the_views_were_considered(policy: Policy) -> None:
+    body = render(policy, "ad_review_granted").body
+    assert "제출하신 의견을 반영하여" in body and "■ 다시 검토한 결과" in body
+
+
+def test_an_extension_notice_states_reason_both_deadlines_and_the_count(policy: Policy) -> None:
+    body = render(policy, "deadline_extension").body
+    assert "외부 보안 업체의 확인" in body
+    assert "종전 기한: 2027년 1월 14일(목)" in body
+    assert "연장한 기한: 2027년 2월 15일(월)" in body
+    assert "30일씩 2번까지" in body and "이번이 1번째 연장" in body
+    with pytest.raises(ValueError, match="does not apply"):
+        _, _, extra = EXTRA["deadline_extension"]
+        notice_context(NoticeKind.DEADLINE_EXTENSION, facts("access", **extra), policy)

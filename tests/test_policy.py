@@ -307,7 +307,7 @@ def test_the_data_map_says_it_is_an_assumption() -> None:
     assert "ASSUMPTION to be confirmed by Carelabs (정보보안팀)" in text
 
 
-def test_no_third_party_provision_and_the_five_request_types(policy: Policy) -> None:
+def test_no_third_party_provision_and_the_request_types(policy: Policy) -> None:
     assert policy.third_party_provision.recipients == ()
     assert "제17조 및 제18조" in policy.third_party_provision.note
     assert [(t.code, t.label) for t in policy.rights.request_types] == [
@@ -316,6 +316,10 @@ def test_no_third_party_provision_and_the_five_request_types(policy: Policy) -> 
         ("deletion", "삭제"),
         ("suspension", "처리정지"),
         ("consent_withdrawal", "동의 철회"),
+        # Art. 37-2
+        ("automated_decision_refusal", "자동화된 결정 거부"),
+        ("automated_decision_explanation", "자동화된 결정 설명"),
+        ("automated_decision_review", "자동화된 결정 검토"),
     ]
 
 
@@ -736,6 +740,9 @@ def test_ground_codes_are_the_contract() -> None:
         "37-2-2",
         "37-2-3",
         "37-2-4",
+        # Art. 37-2 (조의2), prefixed so they never clash with art. 37(2)'s codes
+        "art37-2-1-proviso",
+        "art37-2-3",
     ]
     assert GROUNDS["35-4-1"].article == "개인정보 보호법 제35조제4항제1호"
     assert GROUNDS["35-4-3-ga"].article == "개인정보 보호법 제35조제4항제3호가목"
@@ -792,6 +799,7 @@ def test_catalog_for_carelabs(policy: Policy) -> None:
         "contacts",
         "grounds",
         "objection_method",
+        "automated_decisions",
     }
     assert catalog["controller"] == {
         "name": "(주)케어랩스",
@@ -805,9 +813,21 @@ def test_catalog_for_carelabs(policy: Policy) -> None:
         ("deletion", "삭제", 10),
         ("suspension", "처리정지", 10),
         ("consent_withdrawal", "동의 철회", 10),
+        ("automated_decision_refusal", "자동화된 결정 거부", 30),
+        ("automated_decision_explanation", "자동화된 결정 설명", 30),
+        ("automated_decision_review", "자동화된 결정 검토", 30),
     ]
     grounds = [g["code"] for g in catalog["grounds"]]
-    assert grounds == ["35-4-1", "35-4-2", "36-1-proviso", "37-2-1", "37-2-2", "37-2-4"]
+    assert grounds == [
+        "35-4-1",
+        "35-4-2",
+        "36-1-proviso",
+        "37-2-1",
+        "37-2-2",
+        "37-2-4",
+        "art37-2-1-proviso",
+        "art37-2-3",
+    ]
     assert all(g["text"] and g["article"].startswith("개인정보 보호법") for g in catalog["grounds"])
 
     webersoft = next(s for s in catalog["services"] if s["code"] == "webersoft")

@@ -267,6 +267,30 @@ def open_status(page: Page, live_server: str, desk: Desk) -> str:
     return page.inner_text("section.notices")
 
 
+def test_an_automated_decision_explanation_is_chosen_and_filed_on_a_phone(
+    phone: Page, live_server: str
+) -> None:
+    """Art. 37-2 at 360 px: the right chosen on step 1, the decision (or 모름) on step 2, no
+    item list, no sideways scrolling, and the decision echoed on the confirmation."""
+    phone.goto(live_server + "/form")
+    choose(phone, "automated_decision_explanation", "uno", "self")
+    assert phone.locator("input[name=items]").count() == 0
+    assert phone.is_checked("#automated_decision_unknown")  # 모름 until one is chosen
+    phone.check("#automated_decision_member_restriction")
+    overflow = phone.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the automated-decision step scrolls sideways by {overflow}px"
+    screenshot(phone, "11-automated-decision-explanation-phone")
+    fill_subject(phone, birth="1990-05-01")
+    phone.fill("#details", "자동으로 정지된 이유를 설명해 주세요.")
+    phone.click("button[type=submit]")
+    text = phone.inner_text("main")
+    assert "불량회원 이용 제한" in text and "자동화된 결정 설명" in text
+    assert "2027년 1월 14일" in text  # 30 days: 12-16 + 29 = Thu 2027-01-14
+    screenshot(phone, "11b-automated-decision-filed-phone")
+
+
 def test_an_sms_requester_reads_forms_9_and_10_whole_on_a_phone(
     phone: Page,
     live_server: str,
@@ -436,6 +460,8 @@ def test_no_page_has_a_serious_accessibility_violation(
     axe_scan(page, "form-step-1")
     page.click("button[type=submit]")  # nothing chosen: the step says what is missing
     axe_scan(page, "form-step-1-errors")
+    page.goto(live_server + "/form?type=automated_decision_review&service=uno&relationship=self")
+    axe_scan(page, "form-automated-decision")  # art. 37-2: the decision radios, the views
     page.goto(live_server + FORM_STEP)
     axe_scan(page, "form")
     fill_subject(page, birth="2013-06-01")

@@ -487,3 +487,67 @@ def test_the_confirmation_echoes_the_items_and_details_received(
     assert row.items == ["manager_name"]
     everything = post_form(client, form_fields(csrf_token(client), type="deletion"))
     assert dd_after(everything.text, "대상 항목") == "우노의 모든 항목"
+
+
+# --- automated decisions (art. 37-2) ---------------------------------------------------------
+
+AD_STEP = "/form?type=automated_decision_explanation&service=uno&relationship=self"
+
+
+def test_the_landing_page_publishes_the_automated_decisions(client: TestClient) -> None:
+    text = client.get("/").text
+    for right in ("자동화된 결정 거부", "자동화된 결정 설명", "자동화된 결정 검토"):
+        assert f"<dt>{right}</dt>" in text
+    assert "불량회원 이용 제한" in text and "불량 혹은 비정상 이용기록 정보" in text
+    assert "개인정보 보호법 제15조제1항제4호" in text
+    assert "인공지능 기술을 적용한 시스템이 아닙니다" in text  # 2027-03-09: said either way
+    assert "거부할 수 없고(법 제37조의2제1항 단서)" in text
+    assert "30일 이내" in text and "시행령 제44조의3" in text
+
+
+def test_an_explanation_is_filed_through_the_form_naming_the_decision(
+    client: TestClient, db: Session
+) -> None:
+    page = client.get(AD_STEP).text
+    assert "어떤 자동화된 결정에 관한 요구인가요?" in page
+    assert 'value="member_restriction"' in page and 'value="unknown" checked' in page
+    assert 'name="items"' not in page  # about a decision, not about items
+    token = csrf_token(client, AD_STEP)
+    fields = form_fields(
+        token,
+        type="automated_decision_explanation",
+        automated_decision="member_restriction",
+        details="계정이 자동으로 정지된 이유를 설명해 주세요.",
+    )
+    resp = post_form(client, fields)
+    assert resp.status_code == 200, resp.text
+    assert dd_after(resp.text, "대상 자동화된 결정") == "불량회원 이용 제한"
+    # 30 days from Tue 2026-12-15: day 30 = 12-16 + 29 = Thu 2027-01-14.
+    assert "2027년 1월 14일" in resp.text
+    [row] = filed(db)
+    assert row.type == "automated_decision_explanation"
+    assert row.automated_decision == "member_restriction" and row.period_days == 30
+
+
+def test_a_review_on_the_form_asks_for_the_views_and_keeps_the_choice(
+    client: TestClient, db: Session
+) -> None:
+    step = AD_STEP.replace("explanation", "review")
+    page = client.get(step).text
+    assert "의견 (다시 검토해 달라는 이유)" in page
+    fields = form_fields(
+        csrf_token(client, step),
+        type="automated_decision_review",
+        automated_decision="unauthorized_access_block",
+    )
+    resp = post_form(client, fields)
+    assert 'id="details-error"' in resp.text and filed(db) == []
+    assert 'value="unauthorized_access_block" checked' in resp.text  # the choice stays
+    fields["details"] = "AI 판단 말고 사람이 다시 봐 주세요."
+    assert dd_after(post_form(client, fields).text, "대상 자동화된 결정") == "비인가 접속 차단"
+
+
+def test_the_power_of_attorney_has_a_box_for_automated_decisions(client: TestClient) -> None:
+    page = client.get(AD_STEP.replace("relationship=self", "relationship=delegate")).text
+    assert 'name="scope" value="automated_decision"' in page
+    assert "자동화된 결정 거부·설명·검토" in page

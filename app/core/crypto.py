@@ -77,6 +77,7 @@ FREE_TEXT_FIELDS = frozenset(
         "identity_check.note",
         "decision.reason",
         "decision.changes",
+        "decision.ad_explanation",
         "decision.approval_note",
         "postponement.reason",
         "info_request.message",

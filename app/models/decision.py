@@ -77,6 +77,13 @@ class Decision(SQLModel, table=True):
     approved_by: int | None = Field(default=None, foreign_key="staff.id")
     decided_at: datetime | None = utc_field(nullable=True)
     approval_note_enc: str | None = None
+    # Art. 37-2 refusal granted: `not_applied` (the decision no longer applies to the subject)
+    # or `human_reprocessing` (a person decided again).
+    ad_measure: str | None = Field(default=None, max_length=32)
+    # Art. 37-2: the structured explanation of Decree art. 44-3(2) (result, main criteria and
+    # procedure, data types) or a review's reconsidered result, as JSON, encrypted (it is
+    # about the subject).
+    ad_explanation_enc: str | None = None
 
 
 class Postponement(SQLModel, table=True):

@@ -101,6 +101,11 @@ class Request(SQLModel, table=True):
     # The proof kept past the purge (notice bodies, decision and postponement reasons) is
     # removed after RIGHTSDESK_PROOF_RETENTION_YEARS (Civil Act art. 766(2)).
     proof_purged_at: datetime | None = utc_field(nullable=True)
+    # Art. 37-2 types: the policy's automated decision the request is about, or "unknown"
+    # until staff resolve it; None for every other type.
+    automated_decision: str | None = Field(default=None, max_length=64)
+    # Decree art. 44-3: how many times the 30-day period was extended (at most twice).
+    extensions: int = 0
 
 
 class Party(SQLModel, table=True):

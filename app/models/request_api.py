@@ -12,7 +12,17 @@ from app.models.bounds import Instant
 from app.models.vocab import AccessScope, DelegationScope, Delivery, NotifyBy, Relationship
 from app.textsafety import MultiLine, OneLine, one_line, phone_characters
 
-FileableType = Literal["access", "correction", "deletion", "suspension", "consent_withdrawal"]
+FileableType = Literal[
+    "access",
+    "correction",
+    "deletion",
+    "suspension",
+    "consent_withdrawal",
+    # Art. 37-2
+    "automated_decision_refusal",
+    "automated_decision_explanation",
+    "automated_decision_review",
+]
 StaffChannel = Literal["email", "fax", "letter", "phone", "in_person", "channeltalk"]
 
 
@@ -84,7 +94,7 @@ class DelegationIn(_In):
     delegate_phone: Phone | None = None
     delegate_address: ShortText | None = None
     relationship_to_subject: ShortText | None = None
-    scope: list[DelegationScope] = Field(min_length=1, max_length=4)
+    scope: list[DelegationScope] = Field(min_length=1, max_length=len(DelegationScope))
     signed_on: date
 
 
@@ -110,6 +120,9 @@ class RequestCreate(_In):
     # Processor mode (art. 26(8)): the clinic whose patients' data this is; omitted = the
     # policy's controller.
     controller: Code | None = None
+    # Art. 37-2 types only: the policy's automated decision (its code), or "unknown" (staff
+    # resolve it); omitted = "unknown".
+    automated_decision: Code | None = None
 
 
 class StaffRequestCreate(RequestCreate):
@@ -342,6 +355,10 @@ class StaffRequestDetail(QueueItem):
     items: list[str]
     # Access: what the subject asked to see (Decree art. 41(1) 1-5); None = all five.
     access_scope: list[str] | None = None
+    # Art. 37-2 types: the automated decision named ("unknown" until staff resolve it) and
+    # how many times the 30-day period was extended (Decree art. 44-3: at most twice).
+    automated_decision: str | None = None
+    extensions: int = 0
     delivery: str
     notify_by: str
     details: str | None

@@ -11,6 +11,10 @@ class RequestType(StrEnum):
     DELETION = "deletion"  # art. 36
     SUSPENSION = "suspension"  # art. 37(1)
     CONSENT_WITHDRAWAL = "consent_withdrawal"  # art. 37(1), added 2023
+    # Art. 37-2 (in force 2024.3.15), PIPC 고시 of 2024-09-26: 거부, 설명, 검토.
+    AUTOMATED_DECISION_REFUSAL = "automated_decision_refusal"  # art. 37-2(1)
+    AUTOMATED_DECISION_EXPLANATION = "automated_decision_explanation"  # art. 37-2(2)
+    AUTOMATED_DECISION_REVIEW = "automated_decision_review"  # art. 37-2(2), 고시: 검토
     OBJECTION = "objection"  # art. 38(5); created only against a decision, never filed directly
 
 
@@ -53,7 +57,20 @@ TYPE_LABELS_KO: dict[str, str] = {
     "suspension": "처리정지",
     "consent_withdrawal": "동의 철회",
     "objection": "이의제기",
+    # Art. 37-2: the three requests about an automated decision.
+    "automated_decision_refusal": "자동화된 결정 거부",
+    "automated_decision_explanation": "자동화된 결정 설명",
+    "automated_decision_review": "자동화된 결정 검토",
 }
+
+# Art. 37-2: the types that name an automated decision of the policy (or `unknown`).
+AUTOMATED_DECISION_TYPES: frozenset[str] = frozenset(
+    {
+        "automated_decision_refusal",
+        "automated_decision_explanation",
+        "automated_decision_review",
+    }
+)
 
 
 class Relationship(StrEnum):
@@ -101,6 +118,8 @@ class DelegationScope(StrEnum):
     CORRECTION_DELETION = "correction_deletion"
     SUSPENSION = "suspension"
     CONSENT_WITHDRAWAL = "consent_withdrawal"
+    # Art. 37-2: one box for the three automated-decision requests (form No. 11 predates them).
+    AUTOMATED_DECISION = "automated_decision"
 
 
 # Which box of the 위임장 covers which request type; form No. 11 has one box for 정정ㆍ삭제.
@@ -110,6 +129,9 @@ SCOPE_FOR_TYPE: dict[str, DelegationScope] = {
     "deletion": DelegationScope.CORRECTION_DELETION,
     "suspension": DelegationScope.SUSPENSION,
     "consent_withdrawal": DelegationScope.CONSENT_WITHDRAWAL,
+    "automated_decision_refusal": DelegationScope.AUTOMATED_DECISION,
+    "automated_decision_explanation": DelegationScope.AUTOMATED_DECISION,
+    "automated_decision_review": DelegationScope.AUTOMATED_DECISION,
 }
 
 

@@ -7,6 +7,7 @@ Every problem in the file surfaces as `PolicyError`, naming the file and the bad
 
 from pathlib import Path
 
+from app.policy.automated import AutomatedDecision
 from app.policy.entries import (
     ALL_ITEMS,
     Clinic,
@@ -33,6 +34,7 @@ DEFAULT_POLICY_FILE = Path(__file__).with_name("carelabs_crm.toml")
 __all__ = [
     "ALL_ITEMS",
     "DEFAULT_POLICY_FILE",
+    "AutomatedDecision",
     "Clinic",
     "Contact",
     "Controller",

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.policy.automated import AutomatedDecision
 from app.policy.entries import (
     Clinic,
     Contact,
@@ -45,6 +46,8 @@ class Policy(_Model):
     rights: Rights
     # Processor mode (art. 26(8)): clinics whose patients' data the services hold for them.
     clinics: tuple[Clinic, ...] = ()
+    # Art. 37-2, Decree art. 44-4: the automated decisions the controller publishes.
+    automated_decisions: tuple[AutomatedDecision, ...] = ()
 
     _non_empty = field_validator("purposes", "retention_rules", "services")(_require_entries)
 
@@ -95,12 +98,34 @@ class Policy(_Model):
                 raise ValueError(
                     f"clinic {clinic.code!r} refers to unknown service(s): {unknown_services!r}"
                 )
+        self._check_automated_decisions()
         contact_codes = {c.code for c in self.contacts()}
         for field in ("intake_contact", "objection_contact"):
             ref = getattr(self.rights, field)
             if ref not in contact_codes:
                 raise ValueError(f"rights.{field} refers to unknown contact {ref!r}")
         return self
+
+    def _check_automated_decisions(self) -> None:
+        _check_unique("automated decision", (d.code for d in self.automated_decisions))
+        for d in self.automated_decisions:
+            if d.code == "unknown":
+                raise ValueError("automated decision code 'unknown' is reserved")
+            for code in d.services:
+                if self.service(code) is None:
+                    raise ValueError(
+                        f"automated decision {d.code!r} refers to unknown service {code!r}"
+                    )
+            known = {i.code for code in d.services for i in self.service(code).items}  # type: ignore[union-attr]
+            unknown = [i for i in d.items if i not in known]
+            if unknown:
+                raise ValueError(
+                    f"automated decision {d.code!r} uses item(s) none of its services has:"
+                    f" {', '.join(map(repr, unknown))}"
+                )
+
+    def automated_decision(self, code: str) -> AutomatedDecision | None:
+        return next((d for d in self.automated_decisions if d.code == code), None)
 
     @model_validator(mode="wrap")
     @classmethod

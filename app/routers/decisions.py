@@ -15,6 +15,7 @@ from app.services.decisions import approval as decisions_approval
 from app.services.decisions import drafting, objections
 from app.services.decisions import postponement as decisions_postponement
 from app.textsafety import MultiLine, OneLine
+from app.workflows.automated import Explanation
 from app.workflows.lifecycle import Outcome
 
 router = APIRouter(
@@ -52,6 +53,22 @@ class DecisionIn(BaseModel):
     subject_stated_termination: bool | None = Field(
         default=None, description="art. 37(2)4 needs an explicit false"
     )
+    # Art. 37-2
+    measure: Literal["not_applied", "human_reprocessing"] | None = Field(
+        default=None, description="automated-decision refusal granted: what was done"
+    )
+    explanation: ExplanationIn | None = Field(
+        default=None, description="automated-decision explanation or review granted"
+    )
+
+
+class ExplanationIn(BaseModel):
+    """Decree art. 44-3(2): the result, the main criteria and procedure, the data types used
+    (item codes). For a review: the reconsidered result (the rest optional)."""
+
+    result: MultiLine = Field(min_length=1, max_length=4000)
+    criteria: MultiLine | None = Field(default=None, max_length=4000)
+    data_types: list[OneLine] = Field(default_factory=list, max_length=50)
 
 
 class ApprovalIn(BaseModel):
@@ -85,10 +102,18 @@ def decide(body: DecisionIn, w: CaseWrite) -> StaffRequestDetail:
             access=drafting.AccessTerms(**a.model_dump()) if a else None,
             record_dates=body.record_dates,
             subject_stated_termination=body.subject_stated_termination,
+            measure=body.measure,
+            explanation=_explanation(body.explanation),
         ),
         w.staff,
     )
     return w.detail()
+
+
+def _explanation(x: ExplanationIn | None) -> Explanation | None:
+    if x is None:
+        return None
+    return Explanation(result=x.result, criteria=x.criteria, data_types=x.data_types)
 
 
 @router.post("/approval", response_model=StaffRequestDetail, summary="책임자 승인 또는 반려")

@@ -23,6 +23,7 @@ from app.core.limits import accepts_files
 from app.deps import RuntimeDep, SessionDep
 from app.errors import DomainError, RateLimited, ValidationFailed
 from app.evidence.multipart import BeforeFiles, read_upload
+from app.models.vocab import AUTOMATED_DECISION_TYPES
 from app.proxies import client_address
 from app.routers.filing_body import StoredFiles, upload_limits
 from app.runtime import Runtime
@@ -308,7 +309,16 @@ async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLR
         received_items=[item_names.get(code, code) for code in payload.items or []],
         received_details=payload.details,
         received_access_scope=payload.access_scope,
+        received_automated_decision=_decision_name(rt, payload.type, payload.automated_decision),
     )
+
+
+def _decision_name(rt: Runtime, request_type: str, code: str | None) -> str | None:
+    """Art. 37-2: the decision named, echoed by its name ("모름" when none was named)."""
+    if request_type not in AUTOMATED_DECISION_TYPES:
+        return None
+    decision = rt.policy.automated_decision(code) if code else None
+    return decision.name if decision else "모름 (담당자가 확인)"
 
 
 def install_web(app: FastAPI) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.models.decision import Decision
 from app.models.request import Request
-from app.models.vocab import GRANTING
+from app.models.vocab import AUTOMATED_DECISION_TYPES, GRANTING
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.notices.queue import queue_notice
@@ -20,6 +20,7 @@ from app.workflows.lifecycle import Outcome, Status
 from app.workflows.notice_extras import (
     AccessResultExtra,
     ActionResultExtra,
+    AutomatedDecisionResultExtra,
     NoticeExtra,
     ObjectionResultExtra,
 )
@@ -116,6 +117,8 @@ def _result_notice(
             objected_reference=parent.reference if parent else None,
             reopened_reference=reopened,
         )
+    if request.type in AUTOMATED_DECISION_TYPES:
+        return NoticeKind.AUTOMATED_DECISION_RESULT, _automated_extra(rt, request, d, reason)
     # Giving: something is disclosed or done. Limiting: something is withheld on a ground
     # (rules 7, 8). `no_data_held` and `unchanged` are neither: their notice says why.
     giving = d.outcome in GRANTING
@@ -172,6 +175,26 @@ def _pseudonymized(rt: Runtime, request: Request) -> dict[str, list[str]]:
         "pseudonymized": excluded_items(request.type, named, service),
         "pseudonymized_holders": excluded_holders(request.type, named, service),
     }
+
+
+def _automated_extra(
+    rt: Runtime, request: Request, d: Decision, reason: str | None
+) -> AutomatedDecisionResultExtra:
+    """Art. 37-2: the measure, the explanation (Decree art. 44-3(2)) or the reconsidered
+    result as staff wrote it, or the ground and reason of a refusal."""
+    raw = rt.vault.decrypt_opt(d.ad_explanation_enc, field="decision.ad_explanation")
+    x = json.loads(raw) if raw else {}
+    code = request.automated_decision
+    return AutomatedDecisionResultExtra(
+        outcome=d.outcome,
+        decision=code if code and code != "unknown" else None,
+        measure=d.ad_measure,
+        result=x.get("result"),
+        criteria=x.get("criteria"),
+        data_types=x.get("data_types") or [],
+        grounds=d.grounds if d.outcome == Outcome.REFUSED else [],
+        reason=reason if d.outcome != Outcome.GRANTED else None,
+    )
 
 
 def _action_text(rt: Runtime, request: Request, d: Decision) -> str:

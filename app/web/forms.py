@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from app.errors import FieldError, ValidationFailed, pydantic_field_errors
 from app.models.request_api import RequestCreate
+from app.models.vocab import AUTOMATED_DECISION_TYPES
 
 # Text inputs of the form, kept as typed and shown again on a re-render.
 TEXT_FIELDS = (
@@ -34,6 +35,7 @@ TEXT_FIELDS = (
     "correction_item",
     "correction_current",
     "correction_requested",
+    "automated_decision",
     "details",
     "delivery",
     "notify_by",
@@ -80,6 +82,7 @@ FIELD_INPUT: dict[str, str] = {
     "details": "details",
     "items": "items",
     "access_scope": "access_scope",
+    "automated_decision": "automated_decision",
     "delivery": "delivery",
     "notify_by": "notify_by",
     "attachments": "attachment_1",
@@ -115,6 +118,7 @@ INPUT_LABEL: dict[str, str] = {
     "details": "요청 내용",
     "items": "대상 항목",
     "access_scope": "열람하려는 사항",
+    "automated_decision": "대상 자동화된 결정",
     "delivery": "결과 받는 방법",
     "notify_by": "안내 받을 방법",
     "attachment_1": "첨부 파일",
@@ -169,6 +173,11 @@ class Choice:
     @property
     def item_options(self) -> list[tuple[str, str]]:
         return [(i["code"], i["name"]) for i in self.items]
+
+    @property
+    def automated(self) -> bool:
+        """Art. 37-2: the request is about a decision, not about chosen items."""
+        return self.type in AUTOMATED_DECISION_TYPES
 
     @property
     def query(self) -> str:
@@ -322,6 +331,9 @@ def build_payload(
             }
         )
     body["items"] = _items_of(service, values.get("items") or [])
+    if rtype in AUTOMATED_DECISION_TYPES:
+        # Art. 37-2: the decision asked about ("unknown" when the person does not know).
+        body["automated_decision"] = _opt(values, "automated_decision")
     if rtype == "access" and values.get("access_scope"):
         # Decree art. 41(1) 1-5: none ticked is the same as all (the default).
         body["access_scope"] = list(values["access_scope"])

@@ -74,6 +74,8 @@ NOTICE_KO: dict[str, str] = {
     "objection_result": "이의제기 결과 통지",
     "status_update": "진행 안내",
     "suspension_followup": "처리정지 후속 조치 결과 통지",
+    "deadline_extension": "처리기간 연장 안내",
+    "automated_decision_result": "자동화된 결정 요구 결과 통지",
 }
 
 # How a notice on the status page went out, and where its delivery stands.
@@ -95,6 +97,7 @@ SCOPE_KO: dict[str, str] = {
     "correction_deletion": "정정·삭제",
     "suspension": "처리정지",
     "consent_withdrawal": "동의 철회",
+    "automated_decision": "자동화된 결정 거부·설명·검토",
 }
 
 # What an access request asks to see (Decree art. 41(1) 1-5), in the decree's order.

@@ -23,7 +23,9 @@ class Confidence(StrEnum):
 
 @dataclass(frozen=True)
 class Intent:
-    type: str  # one of "access", "correction", "deletion", "suspension", "consent_withdrawal"
+    # "access", "correction", "deletion", "suspension", "consent_withdrawal", or one of the
+    # three "automated_decision_*" types (art. 37-2)
+    type: str
     confidence: Confidence
     score: float  # 0..1, higher = surer
     matched: tuple[str, ...]  # the terms that matched, in text order
@@ -50,6 +52,10 @@ _ACTIONS: dict[str, tuple[str, ...]] = {
                    "unsubscribe", "stop using my data"),
     # PIPA art. 37(1) as amended in 2023: 동의 철회 (consent withdrawal), a type of its own
     "consent_withdrawal": ("동의 안 함", "동의하지 않"),
+    # PIPA art. 37-2: automated decisions; only their phrases below, never a bare verb
+    "automated_decision_refusal": (),
+    "automated_decision_explanation": (),
+    "automated_decision_review": (),
 }
 # Unambiguous phrases: HIGH on their own, no anchor needed.
 _STRONG: dict[str, tuple[str, ...]] = {
@@ -61,6 +67,20 @@ _STRONG: dict[str, tuple[str, ...]] = {
     "consent_withdrawal": ("동의 철회", "동의를 철회", "동의 취소", "동의를 취소",
                            "withdraw consent", "withdraw my consent", "revoke consent",
                            "revoke my consent"),
+    # Art. 37-2: a decision made automatically (자동으로, AI) and what is asked about it
+    "automated_decision_refusal": ("자동화된 결정 거부", "자동화된 결정을 거부", "자동 결정을 거부",
+                                   "자동화된 결정을 적용하지", "자동 판단을 거부", "ai 판단을 거부",
+                                   "refuse the automated decision"),
+    "automated_decision_explanation": ("자동화된 결정에 대한 설명", "자동화된 결정 설명",
+                                       "자동으로 정지된 이유", "자동으로 정지된 사유",
+                                       "자동으로 제한된 이유", "자동으로 제한된 사유",
+                                       "자동으로 차단된 이유", "자동으로 차단된 사유",
+                                       "ai가 판단한 이유", "ai가 판단한 근거",
+                                       "explain the automated decision"),
+    "automated_decision_review": ("ai 판단 말고", "인공지능 판단 말고", "자동 판단 말고",
+                                  "사람이 다시 봐", "사람이 다시 검토", "사람이 직접 다시 검토",
+                                  "자동화된 결정 검토", "자동화된 결정을 다시 검토",
+                                  "human review"),
 }
 # Anchor terms name personal data or the account as the object; the value is the HIGH score.
 _ANCHORS: dict[str, float] = {

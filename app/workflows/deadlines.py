@@ -75,6 +75,10 @@ PERIOD_DAYS: Mapping[str, int] = MappingProxyType(
         # Design choice: 법 제38조 제5항 requires an objection (이의제기) procedure but sets no
         # period; we give it 10 days, the period of the decision it challenges.
         "objection": 10,
+        # 영 제44조의3: 30 days, extendable twice by 30 days (app/workflows/automated.py).
+        "automated_decision_refusal": 30,
+        "automated_decision_explanation": 30,
+        "automated_decision_review": 30,
     }
 )
 

@@ -73,6 +73,16 @@ OUTCOMES_BY_TYPE: dict[str, frozenset[Outcome]] = {
     "suspension": _FILED_OUTCOMES,
     "consent_withdrawal": _FILED_OUTCOMES,
     "objection": frozenset({Outcome.GRANTED, Outcome.REFUSED}),
+    # Art. 37-2: done, refused on a ground, or no such decision about the subject.
+    "automated_decision_refusal": frozenset(
+        {Outcome.GRANTED, Outcome.REFUSED, Outcome.NO_DATA_HELD}
+    ),
+    "automated_decision_explanation": frozenset(
+        {Outcome.GRANTED, Outcome.REFUSED, Outcome.NO_DATA_HELD}
+    ),
+    "automated_decision_review": frozenset(
+        {Outcome.GRANTED, Outcome.REFUSED, Outcome.NO_DATA_HELD}
+    ),
 }
 
 # Outcomes that rest on no ground of refusal: nothing is withheld under art. 35(4), 36(1)

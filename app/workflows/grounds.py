@@ -122,9 +122,37 @@ _TABLE = (
         _SUSPENSION,
         requires_no_termination=True,
     ),
+    # --- Art. 37-2: automated decisions -------------------------------------------------
+    # Art. 37-2(1) proviso: a decision made under art. 15(1)1 (consent), 2 (a statute) or 4
+    # (a contract) cannot be refused; usable only where the decision named rests on one of
+    # them (app.workflows.automated.check_ad_grounds).
+    Ground(
+        "art37-2-1-proviso",
+        _LAW + "제37조의2제1항 단서",
+        "자동화된 결정이 제15조제1항제1호ㆍ제2호 및 제4호에 따라 이루어지는 경우에는 "
+        "그러하지 아니하다.",
+        frozenset({RequestType.AUTOMATED_DECISION_REFUSAL}),
+    ),
+    # Art. 37-2(3): the controller acts "정당한 사유가 없는 한"; a justifiable reason is the
+    # ground for not acting on any of the three requests (wording: docs/decisions.md).
+    Ground(
+        "art37-2-3",
+        _LAW + "제37조의2제3항",
+        "자동화된 결정을 적용하지 아니하거나 인적 개입에 의한 재처리ㆍ설명 등 필요한 조치를 "
+        "하지 아니할 정당한 사유가 있는 경우",
+        frozenset(
+            {
+                RequestType.AUTOMATED_DECISION_REFUSAL,
+                RequestType.AUTOMATED_DECISION_EXPLANATION,
+                RequestType.AUTOMATED_DECISION_REVIEW,
+            }
+        ),
+    ),
 )
 
 GROUNDS: Mapping[str, Ground] = MappingProxyType({g.code: g for g in _TABLE})
+if len(GROUNDS) != len(_TABLE):  # a reused code would silently replace a ground
+    raise RuntimeError("duplicate ground code in app.workflows.grounds")
 
 
 def grounds_for(request_type: str, *, public_institution: bool) -> list[Ground]:

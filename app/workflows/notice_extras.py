@@ -55,6 +55,11 @@ class NoticeKind(StrEnum):
     # Processor mode (art. 26(8)): the result of a request decided by the clinic (the
     # controller) whose patients' data Carelabs holds as its processor.
     CLINIC_RESULT = "clinic_result"
+    # Decree art. 44-3: the 30-day period of an art. 37-2 request extended, with the reason.
+    DEADLINE_EXTENSION = "deadline_extension"
+    # Art. 37-2 results: a refusal's measure, the explanation of Decree art. 44-3(2), a
+    # review's reconsidered result, or a refusal of the request with its ground.
+    AUTOMATED_DECISION_RESULT = "automated_decision_result"
 
 
 class ExtraError(ValueError):
@@ -365,6 +370,48 @@ class ClinicResultExtra(_Extra):
         return self
 
 
+class DeadlineExtensionExtra(_Extra):
+    """Decree art. 44-3: the reason, the deadline before and after, and which extension
+    (1 or 2) this is."""
+
+    kind: Literal[NoticeKind.DEADLINE_EXTENSION] = NoticeKind.DEADLINE_EXTENSION
+    reason: Text
+    previous_due_on: Day
+    new_due_on: Day
+    number: Annotated[int, _whole(1)]
+
+
+class AutomatedDecisionResultExtra(_Extra):
+    """Art. 37-2. Granted: a refusal's measure (`not_applied` | `human_reprocessing`), an
+    explanation's result, criteria and data types (Decree art. 44-3(2)), a review's
+    reconsidered result. Refused: the grounds and the reason. No data held: an optional reason.
+    `decision`: the code of the policy's automated decision."""
+
+    kind: Literal[NoticeKind.AUTOMATED_DECISION_RESULT] = NoticeKind.AUTOMATED_DECISION_RESULT
+    outcome: AnyOutcome
+    decision: Text | None = None
+    measure: Annotated[str, _choice(("not_applied", "human_reprocessing"))] | None = None
+    result: Text | None = None
+    criteria: Text | None = None
+    data_types: Codes = Field(default_factory=list)
+    grounds: Codes = Field(default_factory=list)
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _by_outcome(self) -> Self:
+        if self.outcome not in (Outcome.GRANTED, Outcome.REFUSED, Outcome.NO_DATA_HELD):
+            raise ValueError(f"automated_decision_result: no outcome {self.outcome.value!r}")
+        if self.outcome is not Outcome.NO_DATA_HELD:
+            _required(self.decision, "decision")
+        if self.outcome is Outcome.REFUSED:
+            # Decree art. 44-3: a refusal is notified with its reason; art. 38(5) objection.
+            _required(self.grounds, "grounds")
+            _required(self.reason, "reason")
+        if self.outcome is Outcome.GRANTED and self.measure is None:
+            _required(self.result, "result")
+        return self
+
+
 NoticeExtra = Annotated[
     ReceiptExtra
     | VerificationCodeExtra
@@ -379,7 +426,9 @@ NoticeExtra = Annotated[
     | IdentityRejectedExtra
     | ObjectionResultExtra
     | ObjectionReceiptExtra
-    | ClinicResultExtra,
+    | ClinicResultExtra
+    | DeadlineExtensionExtra
+    | AutomatedDecisionResultExtra,
     Field(discriminator="kind"),
 ]
 

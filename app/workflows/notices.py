@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from app.models.vocab import GRANTING, TYPE_LABELS_KO
+from app.models.vocab import AUTOMATED_DECISION_TYPES, GRANTING, TYPE_LABELS_KO
 from app.policy import Contact, Policy, Service
+from app.workflows import automated
 from app.workflows.deadlines import KST, period_for
 from app.workflows.grounds import GROUNDS
 from app.workflows.lifecycle import Outcome
@@ -24,7 +25,9 @@ from app.workflows.notice_extras import (
     AccessCodeExtra,
     AccessResultExtra,
     ActionResultExtra,
+    AutomatedDecisionResultExtra,
     ClinicResultExtra,
+    DeadlineExtensionExtra,
     IdentityRejectedExtra,
     InfoRequestExtra,
     NoticeExtra,
@@ -100,6 +103,9 @@ _DEADLINE_BASIS = {
     "correction": "개인정보 보호법 시행령 제43조제3항",
     "deletion": "개인정보 보호법 시행령 제43조제3항",
     "suspension": "개인정보 보호법 시행령 제44조제2항",
+    "automated_decision_refusal": "개인정보 보호법 시행령 제44조의3",
+    "automated_decision_explanation": "개인정보 보호법 시행령 제44조의3",
+    "automated_decision_review": "개인정보 보호법 시행령 제44조의3",
 }
 
 # Receipt: what the requester does next, by intake.next_action; the sentences are in
@@ -218,6 +224,8 @@ def _request_name(request_type: str, label: str) -> str:
         return "개인정보 처리 동의 철회"  # art. 37(1) withdraws consent; nothing is "demanded"
     if request_type == "objection":
         return "이의제기"
+    if request_type in AUTOMATED_DECISION_TYPES:
+        return f"{label} 요구"  # art. 37-2: about a decision, not about the data itself
     return f"개인정보 {label} 요구"  # the statute's 열람ㆍ정정ㆍ삭제ㆍ처리정지 "요구"
 
 
@@ -415,6 +423,29 @@ def _suspension_followup(
     }
 
 
+def _automated_result(
+    x: AutomatedDecisionResultExtra, facts: NoticeFacts, policy: Policy
+) -> dict[str, Any]:
+    # Art. 37-2; Decree art. 44-3(2): the explanation's three items, named from the policy.
+    _require_type(x.kind, facts, AUTOMATED_DECISION_TYPES)
+    decision = policy.automated_decision(x.decision) if x.decision else None
+    if x.decision and decision is None:
+        raise ValueError(f"extra['decision']: unknown automated decision {x.decision!r}")
+    return {
+        "outcome": x.outcome.value,
+        "decision_name": decision.name if decision else None,
+        "measure": x.measure,
+        "measure_text": automated.MEASURE_KO.get(x.measure or ""),
+        "result": x.result,
+        "criteria": x.criteria,
+        "data_types": _items(policy, facts.service_code, x.data_types, "data_types"),
+        "grounds": _grounds(policy, facts.request_type, x.grounds)
+        if x.outcome is Outcome.REFUSED
+        else [],
+        "reason": x.reason,
+    }
+
+
 def _objection_receipt(x: ObjectionReceiptExtra) -> dict[str, Any]:
     return {
         "objection_reference": x.objection_reference,
@@ -459,3 +490,14 @@ def _by_kind(x: NoticeExtra, facts: NoticeFacts, policy: Policy) -> dict[str, An
                 "clinic_contact": x.clinic_contact,
                 "reason": x.reason,
             }
+        case DeadlineExtensionExtra():
+            _require_type(x.kind, facts, AUTOMATED_DECISION_TYPES)
+            return {
+                "reason": x.reason,
+                "previous_due_text": date_text(x.previous_due_on),
+                "new_due_text": date_text(x.new_due_on),
+                "extension_number": x.number,
+                "max_extensions": automated.MAX_EXTENSIONS,
+            }
+        case AutomatedDecisionResultExtra():
+            return _automated_result(x, facts, policy)

@@ -191,7 +191,11 @@ def purge_proof(session: Session, rt: Runtime, request: Request) -> None:
             full_body_enc=None,
         )
     )
-    session.execute(update(Decision).where(col(Decision.request_id) == rid).values(reason_enc=None))
+    session.execute(
+        update(Decision)
+        .where(col(Decision.request_id) == rid)
+        .values(reason_enc=None, ad_explanation_enc=None)
+    )
     # Processor mode: a clinic's refusal reason is the proof of what the patient was told.
     session.execute(
         update(ClinicForward).where(col(ClinicForward.request_id) == rid).values(reason_enc=None)

@@ -25,6 +25,7 @@ from app.services.audit.timeline import move
 from app.services.closing import _parent
 from app.services.decisions.approval import _complete
 from app.services.identity.checks import verified_methods
+from app.workflows import automated as ad_rules
 from app.workflows import decisions as rules
 from app.workflows import identity as identity_rules
 from app.workflows.deadlines import kst_date
@@ -63,6 +64,9 @@ class DecisionInput:
     record_dates: dict[str, date | None] = field(default_factory=dict)
     subject_stated_termination: bool | None = None
     statute: str | None = None
+    # Art. 37-2: a granted refusal's measure; an explanation's or a review's result.
+    measure: str | None = None
+    explanation: ad_rules.Explanation | None = None
 
 
 def _invalid(field_name: str, message: str) -> ValidationFailed:
@@ -87,6 +91,8 @@ def draft(
         access=_access_record(body.access),
         retention=[_plan_record(p) for p in plans] if plans is not None else None,
         subject_stated_termination=body.subject_stated_termination,
+        ad_measure=body.measure,
+        ad_explanation_enc=_explanation_enc(rt, body.explanation),
         state=DecisionState.AWAITING_APPROVAL,
         drafted_by=staff.id,  # type: ignore[arg-type]
         drafted_at=rt.clock(),
@@ -143,7 +149,11 @@ def _checked(
         subject_stated_termination=body.subject_stated_termination,
     )
     rules.check_grounds(draft_rules, public_institution=rt.policy.controller.public_institution)
-    if request.type != "objection":
+    if ad_rules.is_automated_type(request.type):
+        # Art. 37-2: about a decision, not about items; the explanation names the data used.
+        _check_automated(rt, request, body)
+        granted, withheld = [], []
+    elif request.type != "objection":
         decided = rules.check_items(draft_rules, rt.policy.item_codes(request.service))
         granted, withheld = decided.granted, decided.withheld
     if body.outcome in _REASON_REQUIRED and not body.reason:
@@ -261,6 +271,29 @@ def _check_type_specifics(request: Request, body: DecisionInput, granted: list[s
         )
     if request.type == "correction" and giving and not body.changes:
         raise _invalid("changes", "무엇을 어떻게 정정했는지 적어 주세요.")
+
+
+def _check_automated(rt: Runtime, request: Request, body: DecisionInput) -> None:
+    code = request.automated_decision
+    decision = rt.policy.automated_decision(code) if code else None
+    ad_rules.check_automated_draft(
+        ad_rules.AutomatedDraft(
+            request_type=request.type,
+            outcome=body.outcome,
+            grounds=body.grounds,
+            decision=decision,
+            measure=body.measure,
+            explanation=body.explanation,
+        ),
+        service_items=rt.policy.item_codes(request.service),
+    )
+
+
+def _explanation_enc(rt: Runtime, x: ad_rules.Explanation | None) -> str | None:
+    if x is None:
+        return None
+    data = {"result": x.result, "criteria": x.criteria, "data_types": list(x.data_types)}
+    return rt.vault.encrypt(json.dumps(data, ensure_ascii=False), field="decision.ad_explanation")
 
 
 def _access_record(a: AccessTerms | None) -> DecisionAccess | None:

@@ -33,6 +33,7 @@ def _follow_up(
     details_enc: str | None,
     actor: str,
     data: dict[str, object],
+    automated_decision: str | None = None,
 ) -> tuple[Request, Deadline]:
     """A new request linked to `source`, for the same people, starting in review (whoever
     holds a code for `source` already proved who they are)."""
@@ -49,6 +50,7 @@ def _follow_up(
         notify_by=source.notify_by,
         items=list(source.items),
         access_scope=source.access_scope if type == "access" else None,
+        automated_decision=automated_decision,
         delivery=source.delivery,
         actor=actor,
         access_code_hash=access_code_hash,
@@ -160,6 +162,8 @@ def reopen_after_objection(
         details_enc=original.details_enc,
         actor=actor,
         data={"reopened_after_objection": objection.reference, "original": original.reference},
+        # Art. 37-2: the reopened request is about the same automated decision.
+        automated_decision=original.automated_decision,
     )
     return reopened
 

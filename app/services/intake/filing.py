@@ -24,8 +24,8 @@ from app.services.intake import idempotency
 from app.services.intake.plan import Facts, PersonFacts, QueuedNotice, plan_request
 from app.services.intake.write import unique_reference, write_filing
 from app.services.notices.queue import Recipient
+from app.workflows import automated, intake, rrn
 from app.workflows import identity as rules
-from app.workflows import intake, rrn
 from app.workflows.deadlines import kst_date, period_for
 from app.workflows.identity import Evidence
 from app.workflows.lifecycle import Status
@@ -87,6 +87,7 @@ def file_request(
     medical = clinic is not None and mentions_medical_records(
         payload.details, _item_names(rt, payload)
     )
+    automated.check_views(payload.type, payload.details)
     access_code = new_access_code()
     reference = unique_reference(session, received_on)
     facts, next_action = _facts(rt, payload, ctx, files, kinds, reference, access_code)
@@ -152,6 +153,9 @@ def _facts(
         access_scope=sorted({s.value for s in payload.access_scope})
         if payload.access_scope
         else None,
+        automated_decision=automated.named_decision(
+            payload.type, payload.automated_decision, service=payload.service, policy=rt.policy
+        ),
         delivery=payload.delivery,
         actor=ctx.actor,
         access_code_hash=rt.vault.hash_secret(access_code),

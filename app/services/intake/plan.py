@@ -15,6 +15,7 @@ from typing import Any
 from app.core.crypto import Vault
 from app.runtime import Runtime
 from app.services.notices.queue import Recipient, dedupe_key, notice_values
+from app.workflows import automated
 from app.workflows.deadlines import Deadline, legal_deadline, target_date
 from app.workflows.lifecycle import Status, TransitionEvent
 from app.workflows.notice_extras import NoticeExtra
@@ -79,6 +80,8 @@ class Facts:
     parent_id: int | None = None
     # Access: Decree art. 41(1) 1-5 as the subject chose them; None = all.
     access_scope: list[str] | None = None
+    # Art. 37-2 types: the decision named (None: `unknown` for those types, nothing otherwise).
+    automated_decision: str | None = None
     # New people (encrypted here), or rows copied as they are from the request followed up.
     people: Sequence[PersonFacts] = ()
     copied_parties: Sequence[dict[str, Any]] = ()
@@ -177,6 +180,8 @@ def _request_row(rt: Runtime, facts: Facts, deadline: Deadline, now: datetime) -
         "access_code_hash": facts.access_code_hash,
         "items": list(facts.items),
         "access_scope": facts.access_scope,
+        "automated_decision": facts.automated_decision
+        or (automated.UNKNOWN if automated.is_automated_type(facts.type) else None),
         "delivery": facts.delivery,
         "notify_by": facts.notify_by,
         "details_enc": facts.details_enc,

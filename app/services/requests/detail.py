@@ -115,6 +115,8 @@ def get_detail(
         period_days=request.period_days,
         items=request.items,
         access_scope=request.access_scope,
+        automated_decision=request.automated_decision,
+        extensions=request.extensions,
         delivery=request.delivery,
         notify_by=request.notify_by,
         details=v.decrypt_opt(request.details_enc, field="request.details"),
@@ -249,6 +251,11 @@ def _staff_decision(session: Session, rt: Runtime, request: Request) -> dict[str
             [p.model_dump(mode="json") for p in d.retention] if d.retention is not None else None
         ),
         "access": d.access.model_dump(mode="json") if d.access is not None else None,
+        # Art. 37-2: a granted refusal's measure; the explanation or reconsidered result.
+        "measure": d.ad_measure,
+        "explanation": _json_opt(
+            rt.vault.decrypt_opt(d.ad_explanation_enc, field="decision.ad_explanation")
+        ),
         "drafted_by": d.drafted_by,
         "drafted_at": d.drafted_at,
         "approved_by": d.approved_by,
@@ -260,6 +267,10 @@ def _staff_decision(session: Session, rt: Runtime, request: Request) -> dict[str
     # The requester's view adds the grounds' text and the objection method; staff keep the
     # whole retention plan (rule and reason of each item).
     return {**staff_view, **public, "retention": staff_view["retention"]}
+
+
+def _json_opt(raw: str | None) -> Any:
+    return json.loads(raw) if raw else None
 
 
 def _person(rt: Runtime, p: Party) -> PersonOut:
