@@ -213,6 +213,8 @@ def test_periods_by_request_type() -> None:
         "suspension": 10,
         "consent_withdrawal": 10,
         "objection": 10,
+        # Decree 42-6(1) says 지체 없이; 10 days is our cap (docs/decisions.md).
+        "transmission": 10,
     }
 
 

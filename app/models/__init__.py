@@ -15,6 +15,7 @@ from app.models.notice import Notice, NoticeAttempt
 from app.models.request import AuditAnchor, Delegation, Event, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, ApiToken, ExportLog, InternalNote, Role, Staff
 from app.models.task import Task
+from app.models.transmission import TransmissionLog
 
 __all__ = [
     "AccessDownload",
@@ -45,5 +46,6 @@ __all__ = [
     "Role",
     "Staff",
     "Task",
+    "TransmissionLog",
     "Verification",
 ]

@@ -9,10 +9,19 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Ema
 
 from app.core.text import normalize_phone
 from app.models.bounds import Instant
-from app.models.vocab import AccessScope, DelegationScope, Delivery, NotifyBy, Relationship
+from app.models.vocab import (
+    AccessScope,
+    DelegationScope,
+    Delivery,
+    NotifyBy,
+    Relationship,
+    TransmissionTo,
+)
 from app.textsafety import MultiLine, OneLine, one_line, phone_characters
 
-FileableType = Literal["access", "correction", "deletion", "suspension", "consent_withdrawal"]
+FileableType = Literal[
+    "access", "correction", "deletion", "suspension", "consent_withdrawal", "transmission"
+]
 StaffChannel = Literal["email", "fax", "letter", "phone", "in_person", "channeltalk"]
 
 
@@ -84,7 +93,7 @@ class DelegationIn(_In):
     delegate_phone: Phone | None = None
     delegate_address: ShortText | None = None
     relationship_to_subject: ShortText | None = None
-    scope: list[DelegationScope] = Field(min_length=1, max_length=4)
+    scope: list[DelegationScope] = Field(min_length=1, max_length=len(DelegationScope))
     signed_on: date
 
 
@@ -92,6 +101,21 @@ class CorrectionIn(_In):
     item: Code
     current_value: MultiLine | None = Field(default=None, max_length=1000)
     requested_value: MultiLine = Field(min_length=1, max_length=1000)
+
+
+class RecipientIn(_In):
+    """The institution data is transmitted to (art. 35-2(2)): a 개인정보관리 전문기관 or
+    another recipient the Decree admits."""
+
+    name: ShortText = Field(min_length=1)
+    # Its registration or designation number, as the recipient gives it.
+    code: Code = Field(min_length=1)
+    contact: ShortText = Field(min_length=1)
+
+
+class TransmissionIn(_In):
+    to: TransmissionTo
+    recipient: RecipientIn | None = None
 
 
 class RequestCreate(_In):
@@ -107,6 +131,8 @@ class RequestCreate(_In):
     notify_by: NotifyBy | None = None
     # Access only: what the subject wants to see (Decree art. 41(1) 1-5); omitted = all five.
     access_scope: list[AccessScope] | None = Field(default=None, min_length=1, max_length=5)
+    # Transmission only (art. 35-2): to the subject, or to a named recipient.
+    transmission: TransmissionIn | None = None
 
 
 class StaffRequestCreate(RequestCreate):

@@ -11,6 +11,7 @@ class RequestType(StrEnum):
     DELETION = "deletion"  # art. 36
     SUSPENSION = "suspension"  # art. 37(1)
     CONSENT_WITHDRAWAL = "consent_withdrawal"  # art. 37(1), added 2023
+    TRANSMISSION = "transmission"  # art. 35-2 (Decree arts. 42-2 to 42-8), gated by the policy
     OBJECTION = "objection"  # art. 38(5); created only against a decision, never filed directly
 
 
@@ -53,6 +54,7 @@ TYPE_LABELS_KO: dict[str, str] = {
     "suspension": "처리정지",
     "consent_withdrawal": "동의 철회",
     "objection": "이의제기",
+    "transmission": "전송",
 }
 
 
@@ -101,6 +103,7 @@ class DelegationScope(StrEnum):
     CORRECTION_DELETION = "correction_deletion"
     SUSPENSION = "suspension"
     CONSENT_WITHDRAWAL = "consent_withdrawal"
+    TRANSMISSION = "transmission"  # art. 35-2 (the form predates it; an added box)
 
 
 # Which box of the 위임장 covers which request type; form No. 11 has one box for 정정ㆍ삭제.
@@ -110,7 +113,15 @@ SCOPE_FOR_TYPE: dict[str, DelegationScope] = {
     "deletion": DelegationScope.CORRECTION_DELETION,
     "suspension": DelegationScope.SUSPENSION,
     "consent_withdrawal": DelegationScope.CONSENT_WITHDRAWAL,
+    "transmission": DelegationScope.TRANSMISSION,
 }
+
+
+class TransmissionTo(StrEnum):
+    """Where transmitted data goes (art. 35-2(1) to the subject, 35-2(2) to a recipient)."""
+
+    SELF = "self"
+    THIRD_PARTY = "third_party"
 
 
 class DecisionState(StrEnum):

@@ -75,6 +75,9 @@ PERIOD_DAYS: Mapping[str, int] = MappingProxyType(
         # Design choice: 법 제38조 제5항 requires an objection (이의제기) procedure but sets no
         # period; we give it 10 days, the period of the decision it challenges.
         "objection": 10,
+        # Design choice: 영 제42조의6 제1항 says 지체 없이 and sets no number of days; like
+        # consent withdrawal we cap it at 10 days, the period of the access it stands beside.
+        "transmission": 10,
     }
 )
 

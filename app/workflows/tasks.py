@@ -44,6 +44,9 @@ class Instruction(StrEnum):
     # Art. 37(5): the data whose processing was stopped is destroyed, or otherwise dealt with
     # (then the officer waives the task and says how), without delay.
     DESTROY_SUSPENDED = "destroy_suspended"
+    # Art. 35-2(2), Decree art. 42-6: the holder sends the items to the recipient institution
+    # the subject named; done with a statement of the sending (the transmission log records it).
+    TRANSMIT = "transmit"
 
 
 INSTRUCTION_LABELS_KO = {
@@ -54,6 +57,7 @@ INSTRUCTION_LABELS_KO = {
     Instruction.EXTRACT: "열람용 사본(추출 파일) 제출",
     Instruction.DESTROY_AT_END: "보존기간 종료 후 파기",
     Instruction.DESTROY_SUSPENDED: "처리정지된 개인정보의 파기",
+    Instruction.TRANSMIT: "지정된 기관으로 개인정보 전송",
 }
 
 
@@ -63,6 +67,7 @@ class Action(StrEnum):
     CORRECTED = "corrected"
     SUSPENDED = "suspended"
     EXTRACTED = "extracted"
+    TRANSMITTED = "transmitted"
 
 
 ACTION_LABELS_KO = {
@@ -71,6 +76,7 @@ ACTION_LABELS_KO = {
     Action.CORRECTED: "정정함",
     Action.SUSPENDED: "처리를 정지함",
     Action.EXTRACTED: "열람용 사본을 제출함",
+    Action.TRANSMITTED: "지정된 기관으로 전송함",
 }
 
 ACTION_FOR: dict[Instruction, Action] = {
@@ -81,6 +87,7 @@ ACTION_FOR: dict[Instruction, Action] = {
     Instruction.EXTRACT: Action.EXTRACTED,
     Instruction.DESTROY_AT_END: Action.DELETED,
     Instruction.DESTROY_SUSPENDED: Action.DELETED,
+    Instruction.TRANSMIT: Action.TRANSMITTED,
 }
 
 
@@ -95,6 +102,8 @@ class Method(StrEnum):
     RECORD_UPDATED = "record_updated"
     PROCESSING_BLOCKED = "processing_blocked"
     FILE_UPLOADED = "file_uploaded"  # an extract: the file itself is the evidence
+    # Decree art. 42-6: sent over a channel the recipient accepts, its receipt confirmed.
+    SENT_TO_RECIPIENT = "sent_to_recipient"
 
 
 METHOD_LABELS_KO = {
@@ -106,6 +115,7 @@ METHOD_LABELS_KO = {
     Method.RECORD_UPDATED: "기록을 요구대로 고침",
     Method.PROCESSING_BLOCKED: "처리·이용을 차단함",
     Method.FILE_UPLOADED: "추출 파일을 올림",
+    Method.SENT_TO_RECIPIENT: "받는 기관에 전송하고 수신을 확인함",
 }
 
 METHODS_FOR: dict[Action, frozenset[Method]] = {
@@ -123,6 +133,7 @@ METHODS_FOR: dict[Action, frozenset[Method]] = {
     # of it is the art. 37(5) follow-up, a step of its own, so deleting does not answer it.
     Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED}),
     Action.EXTRACTED: frozenset({Method.FILE_UPLOADED}),
+    Action.TRANSMITTED: frozenset({Method.SENT_TO_RECIPIENT}),
 }
 
 # What granting each type asks the holders to do.
@@ -135,6 +146,14 @@ _GRANTED_INSTRUCTION = {
     "correction": Instruction.CORRECT,
     "suspension": Instruction.SUSPEND,
 }
+
+
+def granted_instruction(request_type: str, transmission_to: str | None) -> Instruction | None:
+    """Art. 35-2: a transmission to oneself is delivered like access (an extract per holder,
+    then the package); to a third party each holder sends the items to the recipient."""
+    if request_type == "transmission":
+        return Instruction.EXTRACT if transmission_to == "self" else Instruction.TRANSMIT
+    return _GRANTED_INSTRUCTION.get(request_type)
 
 
 class HolderLike(Protocol):
@@ -156,11 +175,12 @@ def plan_tasks(
     acted_on: Sequence[str],
     kept: Sequence[str],
     holders: Iterable[HolderLike],
+    transmission_to: str | None = None,
 ) -> list[TaskPlan]:
     """One task per holder of an affected item: `acted_on` items get the type's instruction,
     `kept` items (a deletion's retention holds) are to be separated; an access grant asks
     each holder for an extract. Nothing when no item is affected (a refusal)."""
-    instruction = _GRANTED_INSTRUCTION.get(request_type)
+    instruction = granted_instruction(request_type, transmission_to)
     if instruction is None:
         return []
     wanted = {item: instruction for item in acted_on}
