@@ -30,6 +30,7 @@ from tests.factories import (
     assert_problem,
     csrf_token,
     file,
+    filed,
     form_fields,
     notice_text,
     post_form,
@@ -367,14 +368,41 @@ def test_the_log_cannot_be_kept_less_than_three_years(tmp_path: Path) -> None:
 
 
 @_from("2027-02-20")
-def test_the_web_form_offers_to_file_the_same_as_access(client: TestClient) -> None:
+def test_the_web_form_offers_to_file_the_same_as_access(client: TestClient, db: Session) -> None:
     token = csrf_token(client, "/form?type=transmission&service=uno&relationship=self")
-    fields = form_fields(token, type="transmission", transmission_to="self")
+    fields = form_fields(
+        token, type="transmission", transmission_to="self", details="가상 요청 내용"
+    )
     page = post_form(client, fields)
     assert page.status_code == 200
     assert "열람 요구로 신청해 주세요" in page.text
     assert 'name="switch_to_access"' in page.text
+    # What was typed is still in the form the switch posts.
+    assert 'value="김가상"' in page.text and "가상 요청 내용" in page.text
+    assert filed(db) == []
     # The switch posts what was typed again, as an access request.
     switched = post_form(client, {**fields, "switch_to_access": "1"})
     assert switched.status_code == 200, switched.text
-    assert "접수번호" in switched.text and "열람" in switched.text
+    [request] = filed(db)
+    assert request.type == "access" and request.transmission_to is None
+    assert request.reference in switched.text
+
+
+@OFFERED
+def test_the_web_form_files_a_transmission_to_a_named_institution(
+    client: TestClient, db: Session, runtime: Runtime
+) -> None:
+    token = csrf_token(client, "/form?type=transmission&service=uno&relationship=self")
+    fields = form_fields(token, type="transmission", transmission_to="third_party")
+    missing = post_form(client, fields)
+    assert missing.status_code == 200 and 'id="recipient_name-error"' in missing.text
+    named = {
+        "recipient_name": RECIPIENT["name"],
+        "recipient_code": RECIPIENT["code"],
+        "recipient_contact": RECIPIENT["contact"],
+    }
+    done = post_form(client, {**fields, **named})
+    assert done.status_code == 200, done.text
+    [request] = filed(db)
+    assert request.type == "transmission" and request.transmission_to == "third_party"
+    assert request.transmission_enc is not None and "PIPC" not in request.transmission_enc
