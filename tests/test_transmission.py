@@ -9,6 +9,7 @@ import email
 import email.policy
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +20,12 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from app.models.task import Task
 from app.models.transmission import TransmissionLog
 from app.runtime import Runtime
 from app.services.audit.purge import purge
 from app.services.notices.outbox import Outbox
+from app.services.tasks.links import link_token
 from app.settings import DEFAULT_POLICY_FILE, Settings
 from tests.conftest import TEST_KEY, Clock, request_body
 from tests.factories import (
@@ -186,6 +189,12 @@ def test_to_oneself_the_package_holds_one_json_document_per_item(
     tasks = case.tasks()
     assert sorted(t["holder_code"] for t in tasks) == HOLDERS
     assert {i["instruction"] for t in tasks for i in t["instructions"]} == {"extract"}
+    task_row = db.get(Task, tasks[0]["id"])
+    assert task_row is not None
+    holder_page = client.get(
+        "/tasks/confirm", params={"token": link_token(runtime, task_row, now=runtime.clock())}
+    )
+    assert "제35조의2제1항" in holder_page.text and "JSON" in holder_page.text
     upload = client.post(
         f"{case.url}/access-package/files",
         data={"holders": HOLDERS},
@@ -236,6 +245,7 @@ def test_to_a_third_party_each_holder_transmits_and_the_task_completes_with_evid
     case = Transmission(client, staff_headers, transmission=THIRD)
     detail = client.get(case.url, headers=case.agent)
     assert detail.status_code == 200
+    assert detail.json()["transmission"] == {"to": "third_party", "recipient": RECIPIENT}
     case.write("decision", {"outcome": "granted", "items_granted": ITEMS})
     tasks = case.tasks()
     assert sorted(t["holder_code"] for t in tasks) == HOLDERS
@@ -257,12 +267,31 @@ def test_to_a_third_party_each_holder_transmits_and_the_task_completes_with_evid
         {"actions": [{"action": "deleted", "method": "irreversible_deletion"}]},
     )
     assert_problem(wrong, 422, "action_not_asked")
-    for task in tasks:
-        done = case.post(
-            f"tasks/{task['id']}/complete",
-            {"actions": [{"action": "transmitted", "method": "sent_to_recipient"}]},
-        )
-        assert done.status_code == 200, done.text
+    # The first holder confirms on its signed page, which names the recipient too.
+    task_row = db.get(Task, first["id"])
+    assert task_row is not None
+    token = link_token(runtime, task_row, now=runtime.clock())
+    page = client.get("/tasks/confirm", params={"token": token})
+    assert page.status_code == 200
+    assert RECIPIENT["name"] in page.text and "지정된 기관으로 전송함" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    confirmed = client.post(
+        "/tasks/confirm",
+        data={
+            "csrf_token": csrf.group(1),
+            "token": token,
+            "method_transmitted": "sent_to_recipient",
+        },
+    )
+    assert confirmed.status_code == 200 and "조치 완료가 확인되었습니다" in confirmed.text
+    assert case.status() == "executing"
+    # The second by staff, with the same evidence.
+    done = case.post(
+        f"tasks/{tasks[1]['id']}/complete",
+        {"actions": [{"action": "transmitted", "method": "sent_to_recipient"}]},
+    )
+    assert done.status_code == 200, done.text
     assert case.status() == "completed"
     result = notice_text(db, runtime, "action_result")
     assert f"{RECIPIENT['name']}(등록번호 {RECIPIENT['code']})에 전송했습니다" in result

@@ -360,6 +360,8 @@ class StaffRequestDetail(QueueItem):
     notify_by: str
     details: str | None
     correction: dict[str, object] | None
+    # Transmission (art. 35-2): {"to": "self" | "third_party", "recipient": {...} | None}.
+    transmission: dict[str, object] | None = None
     subject: PersonOut
     requester: PersonOut | None
     delegation: dict[str, object] | None

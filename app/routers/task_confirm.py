@@ -27,6 +27,7 @@ from app.services.access import extracts
 from app.services.requests.detail import request_by_reference
 from app.services.tasks import execution as tasks
 from app.services.tasks.links import task_for_token
+from app.services.transmission.log import recipient_of
 from app.web import csrf
 from app.workflows.tasks import (
     ACTION_FOR,
@@ -84,6 +85,9 @@ def _show(
         token=token,
         error=error,
         controller_name=rt.policy.controller.signed_as,
+        type_code=req.type,
+        # Art. 35-2(2): the institution a transmit task sends to.
+        recipient=recipient_of(rt, req),
     )
 
 

@@ -106,6 +106,8 @@ def queue_instruction(
         "suspend": Instruction.SUSPEND in kinds,
         # Access (art. 35): an extract of the items, returned on the task page.
         "extract": Instruction.EXTRACT in kinds,
+        # Transmission to oneself (art. 35-2(1)): the extract in a machine-readable format.
+        "transmission": request.type == "transmission",
         "correction": _correction(session, rt, request, task)
         if Instruction.CORRECT in kinds
         else None,
