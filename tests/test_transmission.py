@@ -32,6 +32,7 @@ from tests.factories import (
     RECORD_MATCH,
     assert_problem,
     csrf_token,
+    delegate_body,
     file,
     filed,
     form_fields,
@@ -174,6 +175,21 @@ def test_accepted_with_a_deadline_and_a_receipt_that_says_without_delay(
     assert created["legal_deadline"] == "2026-12-28"
     receipt = notice_text(db, runtime, "receipt")
     assert "개인정보 전송 요구" in receipt and "제42조의6제1항" in receipt
+
+
+@OFFERED
+def test_an_agent_needs_the_transmission_box_of_the_power_of_attorney(client: TestClient) -> None:
+    access_only = delegate_body(scope=["access"])
+    access_only.update(type="transmission", transmission=SELF)
+    assert_problem(file(client, access_only), 422, "delegation_scope_mismatch", "delegation.scope")
+    covered = delegate_body(scope=["transmission"])
+    covered.update(type="transmission", transmission=SELF)
+    assert file(client, covered).status_code == 201
+    # The web form shows the 전송 box only for a transmission.
+    form = client.get("/form?type=transmission&service=uno&relationship=delegate").text
+    assert 'id="scope_transmission"' in form
+    access_form = client.get("/form?type=access&service=uno&relationship=delegate").text
+    assert 'id="scope_transmission"' not in access_form and 'id="scope_access"' in access_form
 
 
 # --- to oneself: the access package with one JSON per item ---------------------------------------
