@@ -94,7 +94,7 @@ class Transmission:
         self.client = client
         self.agent, self.handler = staff_headers("agent"), staff_headers("security")
         self.officer = staff_headers("officer")
-        payload = request_body(type="transmission", items=ITEMS, **body)
+        payload = request_body(type="transmission", **{"items": ITEMS, **body})
         created = file(client, payload)
         assert created.status_code == 201, created.text
         self.ref, self.code = created.json()["reference"], created.json()["access_code"]
@@ -359,6 +359,15 @@ def test_a_refusal_cites_a_ground_of_decree_42_8_and_is_logged(
     assert "개인정보관리 전문기관" in result
     logged = _log(client, case.officer, reference=case.ref).json()["items"]
     assert [(e["result"], e["items"]) for e in logged] == [("refused", ITEMS)]
+
+    # A request naming no items asked for all of them: the log lists every item of the service.
+    everything = Transmission(client, staff_headers, transmission=SELF, items=[])
+    everything.write("decision", {"outcome": "refused", "grounds": ["42-8-1-1"], "reason": "x"})
+    everything.write("approval", {"approve": True}, who=everything.officer)
+    [entry] = _log(client, case.officer, reference=everything.ref).json()["items"]
+    service = runtime.policy.service("uno")
+    assert service is not None
+    assert entry["items"] == sorted(i.code for i in service.items)
 
 
 # --- the log: exported like the access log, kept 3 years ------------------------------------------

@@ -63,7 +63,9 @@ def complete_request(
         # Decree art. 42-6(11), 42-8(2): a refused transmission is in the log too.
         from app.services.transmission.log import record
 
-        record(session, rt, request, items=list(request.items), result="refused")
+        service = rt.policy.service(request.service)
+        asked = list(request.items) or ([i.code for i in service.items] if service else [])
+        record(session, rt, request, items=asked, result="refused")
     reopened = None
     if request.type == "objection" and decision.outcome == Outcome.GRANTED:
         from app.services.decisions.objections import reopen_after_objection
