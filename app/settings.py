@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # 39, the burden of proof on the controller) lapses 10 years after the act (Civil Act art.
     # 766(2)). 0 removes it with the rest at the purge.
     proof_retention_years: int = Field(default=10, ge=0)
+    # The transmission log is kept 3 years (Decree art. 42-6(11)); less is refused.
+    transmission_log_retention_days: int = Field(default=1096, ge=1096)
     # Public endpoints: calls per client address per minute.
     public_rate_limit_per_minute: int = Field(default=120, ge=0)
     # Wrong access codes (issue 16: guessing must not lock the holder of the right code out).

@@ -259,6 +259,7 @@ def test_purge_deletes_evidence_files(
         "files": 1,
         "proofs": 0,
         "access_logs": 0,
+        "transmission_logs": 0,
         "dry_run": False,
     }
     assert not runtime.evidence.exists(blob)

@@ -129,6 +129,8 @@ MATRIX: tuple[Rule, ...] = (
     # Not in api.md or decisions.md yet (app/routers/audit.py, new): decided from the roles.
     Rule("GET", "/v1/staff/audit/verify", PERSONAL, "timeline integrity: security, officer"),
     Rule("GET", "/v1/staff/audit/access-log", OFFICER, "reviewing who read what: the officer"),
+    # Decree art. 42-6(11): the transmission log, exported like the access log.
+    Rule("GET", "/v1/staff/audit/transmission-log", OFFICER, "as the access log", _RANGE),
     Rule("GET", "/v1/staff/admin/tokens", ADMIN, "decisions.md: admin manages staff, tokens"),
     Rule("POST", "/v1/staff/admin/tokens/{token_id}/revoke", ADMIN, "as the token list"),
     # Processor mode (art. 26(8)): the clinics are business contacts, no personal data, kept

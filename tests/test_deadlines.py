@@ -217,6 +217,8 @@ def test_periods_by_request_type() -> None:
         "automated_decision_refusal": 30,
         "automated_decision_explanation": 30,
         "automated_decision_review": 30,
+        # Decree 42-6(1) says 지체 없이; 10 days is our cap (docs/decisions.md).
+        "transmission": 10,
     }
 
 

@@ -136,6 +136,7 @@ _BASE: dict[str, Any] = {
     "confirm_url": "http://testserver/tasks/confirm?token=x",
     "reply_to": "team@example.test",
     "correction": None,
+    "transmit": None,
     **dict.fromkeys(("delete", "separate", "correct", "suspend", "extract"), False),
 }
 
@@ -145,7 +146,11 @@ CORRECT_PARAGRAPH = "- 정정: 위 항목을 정정할 값으로 고쳐 주세�
 SUSPEND_PARAGRAPH = "- 처리정지: 위 항목의 처리를 멈춰 주세요"
 EXTRACT_PARAGRAPH = "그대로 추출해 파일"
 CORRECTION_VALUES = f"- 현재 값: {OLD_PHONE}\n- 정정할 값: {NEW_PHONE}"
+TRANSMIT_PARAGRAPH = "- 전송: 위 항목을 컴퓨터로 처리할 수 있는 형식으로 위 받는 기관에만 전송"
+RECIPIENT_LINES = "- 기관: 가상마이데이터 주식회사\n- 등록(지정)번호: PIPC-2026-0001"
 EVERY_PARAGRAPH = (
+    TRANSMIT_PARAGRAPH,
+    RECIPIENT_LINES,
     DELETE_PARAGRAPH,
     SEPARATE_PARAGRAPH,
     CORRECT_PARAGRAPH,
@@ -219,6 +224,18 @@ CHECKLIST: dict[str, tuple[str, dict[str, Any], list[str], tuple[str, ...]]] = {
         {"extract": True},
         ["관리자 전화번호: 열람용 사본(추출 파일) 제출"],
         (EXTRACT_PARAGRAPH,),
+    ),
+    "transmit (transmission to a third party, art. 35-2(2))": (
+        "전송",
+        {
+            "transmit": {
+                "name": "가상마이데이터 주식회사",
+                "code": "PIPC-2026-0001",
+                "contact": "transfer@mydata.example",
+            }
+        },
+        ["관리자 전화번호: 지정된 기관으로 개인정보 전송"],
+        (TRANSMIT_PARAGRAPH, RECIPIENT_LINES),
     ),
 }
 

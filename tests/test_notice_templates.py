@@ -532,6 +532,34 @@ def test_suspension_and_consent_withdrawal_results_state_what_was_done(policy: P
     assert "개인정보 보호법 제37조제2항제1호" in withdrawal and "■ 이의제기 방법" in withdrawal
 
 
+def test_transmission_receipt_and_refusal_cite_the_decree(policy: Policy) -> None:
+    receipt = render_notice(
+        NoticeKind.RECEIPT,
+        notice_context(NoticeKind.RECEIPT, facts("transmission", next_action="wait"), policy),
+    ).body
+    assert "개인정보 전송 요구" in receipt
+    assert "지체 없이" in receipt and "시행령 제42조의6제1항" in receipt
+    refused = render_notice(
+        NoticeKind.ACTION_RESULT,
+        notice_context(
+            NoticeKind.ACTION_RESULT,
+            facts("transmission", outcome="refused", grounds=["42-8-1-1"], reason="본인 미확인"),
+            policy,
+        ),
+    ).body
+    assert refused.startswith("개인정보 전송 요구에 대한 결과 안내\n")
+    assert "별지" not in refused  # no form is prescribed for transmission
+    assert "개인정보 보호법 시행령 제42조의8제1항제1호" in refused
+    assert "본인 미확인" in refused and "■ 이의제기 방법" in refused
+    # A ground of another right is not a transmission's.
+    with pytest.raises(ValueError, match="does not apply"):
+        notice_context(
+            NoticeKind.ACTION_RESULT,
+            facts("transmission", outcome="refused", grounds=["35-4-1"], reason="x"),
+            policy,
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Verification code, withdrawal, objection receipt
 

@@ -743,6 +743,7 @@ def test_ground_codes_are_the_contract() -> None:
         # Art. 37-2 (조의2), prefixed so they never clash with art. 37(2)'s codes
         "art37-2-1-proviso",
         "art37-2-3",
+        *(f"42-8-1-{n}" for n in range(1, 12)),
     ]
     assert GROUNDS["35-4-1"].article == "개인정보 보호법 제35조제4항제1호"
     assert GROUNDS["35-4-3-ga"].article == "개인정보 보호법 제35조제4항제3호가목"
@@ -761,6 +762,15 @@ def test_access_grounds_for_a_private_controller_exclude_public_ones() -> None:
         "35-4-3-ra",
         "35-4-3-ma",
     ]
+
+
+def test_transmission_grounds_are_decree_42_8_1_and_for_transmission_only() -> None:
+    # Decree art. 42-8(1): refusal or stop of a transmission; no other type may cite them.
+    assert _codes("transmission", public=False) == [f"42-8-1-{n}" for n in range(1, 12)]
+    assert GROUNDS["42-8-1-1"].article == "개인정보 보호법 시행령 제42조의8제1항제1호"
+    assert "정당한 대리인" in GROUNDS["42-8-1-1"].text_ko
+    for other in ("access", "deletion", "suspension", "consent_withdrawal"):
+        assert not any(c.startswith("42-8") for c in _codes(other, public=True))
 
 
 def test_deletion_proviso_only_for_deletion() -> None:

@@ -28,6 +28,7 @@ DEFAULT_PURPOSE = {
     "certificate_pdf": "처리 결과 증빙",
     "register": "처리 대장 작성",
     "access_log": "접속기록 점검",
+    "transmission_log": "전송 기록 점검",
     "chat_candidates": "채팅 요구 확인",
 }
 

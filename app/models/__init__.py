@@ -17,6 +17,7 @@ from app.models.notice import Notice, NoticeAttempt
 from app.models.request import AuditAnchor, Delegation, Event, IdempotencyRecord, Party, Request
 from app.models.staff import AccessLog, ApiToken, ExportLog, InternalNote, Role, Staff
 from app.models.task import Task
+from app.models.transmission import TransmissionLog
 
 __all__ = [
     "AccessDownload",
@@ -53,5 +54,6 @@ __all__ = [
     "Staff",
     "StaffCredential",
     "Task",
+    "TransmissionLog",
     "Verification",
 ]

@@ -88,6 +88,10 @@ class Request(SQLModel, table=True):
     notify_by: str = Field(max_length=8)
     details_enc: str | None = None
     correction_enc: str | None = None
+    # Transmission (art. 35-2): `self` or `third_party`; the recipient institution (name,
+    # registration, contact) as encrypted JSON, since its contact may name a person.
+    transmission_to: str | None = Field(default=None, max_length=16)
+    transmission_enc: str | None = None
     created_at: datetime = utc_field()
     updated_at: datetime = utc_field()
     closed_at: datetime | None = utc_field(nullable=True)

@@ -9,7 +9,14 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Ema
 
 from app.core.text import normalize_phone
 from app.models.bounds import Instant
-from app.models.vocab import AccessScope, DelegationScope, Delivery, NotifyBy, Relationship
+from app.models.vocab import (
+    AccessScope,
+    DelegationScope,
+    Delivery,
+    NotifyBy,
+    Relationship,
+    TransmissionTo,
+)
 from app.textsafety import MultiLine, OneLine, one_line, phone_characters
 
 FileableType = Literal[
@@ -22,6 +29,8 @@ FileableType = Literal[
     "automated_decision_refusal",
     "automated_decision_explanation",
     "automated_decision_review",
+    # Art. 35-2
+    "transmission",
 ]
 StaffChannel = Literal["email", "fax", "letter", "phone", "in_person", "channeltalk"]
 
@@ -104,6 +113,21 @@ class CorrectionIn(_In):
     requested_value: MultiLine = Field(min_length=1, max_length=1000)
 
 
+class RecipientIn(_In):
+    """The institution data is transmitted to (art. 35-2(2)): a 개인정보관리 전문기관 or
+    another recipient the Decree admits."""
+
+    name: ShortText = Field(min_length=1)
+    # Its registration or designation number, as the recipient gives it.
+    code: Code = Field(min_length=1)
+    contact: ShortText = Field(min_length=1)
+
+
+class TransmissionIn(_In):
+    to: TransmissionTo
+    recipient: RecipientIn | None = None
+
+
 class RequestCreate(_In):
     type: FileableType
     service: Code
@@ -123,6 +147,8 @@ class RequestCreate(_In):
     # Art. 37-2 types only: the policy's automated decision (its code), or "unknown" (staff
     # resolve it); omitted = "unknown".
     automated_decision: Code | None = None
+    # Transmission only (art. 35-2): to the subject, or to a named recipient.
+    transmission: TransmissionIn | None = None
 
 
 class StaffRequestCreate(RequestCreate):
@@ -363,6 +389,8 @@ class StaffRequestDetail(QueueItem):
     notify_by: str
     details: str | None
     correction: dict[str, object] | None
+    # Transmission (art. 35-2): {"to": "self" | "third_party", "recipient": {...} | None}.
+    transmission: dict[str, object] | None = None
     subject: PersonOut
     requester: PersonOut | None
     delegation: dict[str, object] | None

@@ -15,6 +15,7 @@ class RequestType(StrEnum):
     AUTOMATED_DECISION_REFUSAL = "automated_decision_refusal"  # art. 37-2(1)
     AUTOMATED_DECISION_EXPLANATION = "automated_decision_explanation"  # art. 37-2(2)
     AUTOMATED_DECISION_REVIEW = "automated_decision_review"  # art. 37-2(2), 고시: 검토
+    TRANSMISSION = "transmission"  # art. 35-2 (Decree arts. 42-2 to 42-8), gated by the policy
     OBJECTION = "objection"  # art. 38(5); created only against a decision, never filed directly
 
 
@@ -61,6 +62,7 @@ TYPE_LABELS_KO: dict[str, str] = {
     "automated_decision_refusal": "자동화된 결정 거부",
     "automated_decision_explanation": "자동화된 결정 설명",
     "automated_decision_review": "자동화된 결정 검토",
+    "transmission": "전송",
 }
 
 # Art. 37-2: the types that name an automated decision of the policy (or `unknown`).
@@ -120,6 +122,7 @@ class DelegationScope(StrEnum):
     CONSENT_WITHDRAWAL = "consent_withdrawal"
     # Art. 37-2: one box for the three automated-decision requests (form No. 11 predates them).
     AUTOMATED_DECISION = "automated_decision"
+    TRANSMISSION = "transmission"  # art. 35-2 (the form predates it; an added box)
 
 
 # Which box of the 위임장 covers which request type; form No. 11 has one box for 정정ㆍ삭제.
@@ -132,7 +135,15 @@ SCOPE_FOR_TYPE: dict[str, DelegationScope] = {
     "automated_decision_refusal": DelegationScope.AUTOMATED_DECISION,
     "automated_decision_explanation": DelegationScope.AUTOMATED_DECISION,
     "automated_decision_review": DelegationScope.AUTOMATED_DECISION,
+    "transmission": DelegationScope.TRANSMISSION,
 }
+
+
+class TransmissionTo(StrEnum):
+    """Where transmitted data goes (art. 35-2(1) to the subject, 35-2(2) to a recipient)."""
+
+    SELF = "self"
+    THIRD_PARTY = "third_party"
 
 
 class DecisionState(StrEnum):

@@ -85,6 +85,9 @@ class Controller(_Model):
     privacy_officer: Contact
     departments: tuple[Contact, ...] = ()
     remedies: tuple[Remedy, ...] = ()
+    # Art. 35-2, Decree art. 42-2: the first day the controller is a 정보전송자 (transmission
+    # is offered from then on); absent = not one, and transmission is refused at intake.
+    transmission_from: date | None = None
 
     @property
     def signed_as(self) -> str:

@@ -29,6 +29,7 @@ from app.services.requests.detail import request_by_reference
 from app.services.tasks import execution as tasks
 from app.services.tasks.links import task_for_token
 from app.services.tasks.sources import SOURCE_KIND
+from app.services.transmission.log import recipient_of
 from app.web import csrf
 from app.workflows.tasks import (
     ACTION_FOR,
@@ -89,6 +90,9 @@ def _show(
         # Decree art. 43(2): the controller the items came from confirms the notification.
         source=task.holder_kind == SOURCE_KIND,
         type_label=TYPE_LABELS_KO.get(req.type, req.type),
+        type_code=req.type,
+        # Art. 35-2(2): the institution a transmit task sends to.
+        recipient=recipient_of(rt, req),
     )
 
 

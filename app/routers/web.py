@@ -53,6 +53,7 @@ _env.globals.update(
     RELATIONSHIP_KO=labels.RELATIONSHIP_KO,
     SCOPE_KO=labels.SCOPE_KO,
     ACCESS_SCOPE_KO=labels.ACCESS_SCOPE_KO,
+    TRANSMISSION_TO_KO=labels.TRANSMISSION_TO_KO,
     ATTACHMENT_KIND_KO=labels.ATTACHMENT_KIND_KO,
     NOTIFY_KO=labels.NOTIFY_KO,
     DELIVERY_KO=labels.DELIVERY_KO,
@@ -269,7 +270,7 @@ async def submit(request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLR
         # A bot filled the hidden field: look like an ordinary failure, file nothing.
         stored.discard(rt)
         return page(request, "honeypot.html")
-    values = forms.values_of(posted.fields)
+    values = forms.switched_to_access(forms.values_of(posted.fields))
     try:
         with stored.discard_on_error(rt):
             no_birth = frozenset(s.code for s in rt.policy.services if not s.collects_birth_date)

@@ -16,6 +16,7 @@ from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.notices.queue import queue_notice
 from app.services.notices.render import render_text
+from app.workflows.deadlines import KST
 from app.workflows.lifecycle import Outcome, Status
 from app.workflows.notice_extras import (
     AccessResultExtra,
@@ -24,7 +25,7 @@ from app.workflows.notice_extras import (
     NoticeExtra,
     ObjectionResultExtra,
 )
-from app.workflows.notices import NoticeKind
+from app.workflows.notices import NoticeKind, date_text
 from app.workflows.pseudonymized import excluded_holders, excluded_items
 from app.workflows.retention import BASIS_LABELS_KO, basis_reason, not_reached, statute_citation
 
@@ -61,6 +62,13 @@ def complete_request(
         outcome=decision.outcome,
         grounds=decision.grounds,
     )
+    if request.type == "transmission" and decision.outcome == Outcome.REFUSED:
+        # Decree art. 42-6(11), 42-8(2): a refused transmission is in the log too.
+        from app.services.transmission.log import record
+
+        service = rt.policy.service(request.service)
+        asked = list(request.items) or ([i.code for i in service.items] if service else [])
+        record(session, rt, request, items=asked, result="refused")
     reopened = None
     if request.type == "objection" and decision.outcome == Outcome.GRANTED:
         from app.services.decisions.objections import reopen_after_objection
@@ -147,7 +155,7 @@ def _result_notice(
     statutes = sorted({statute_citation(p.statute, p.article) for p in kept if p.statute})
     return NoticeKind.ACTION_RESULT, ActionResultExtra(
         outcome=d.outcome,
-        action=_action_text(rt, request, d) if giving else None,
+        action=_action_text(rt, request, d, package_expires_at) if giving else None,
         grounds=d.grounds if limiting else [],
         reason=(
             "\n".join(x for x in (reason, holds) if x) or None
@@ -197,7 +205,9 @@ def _automated_extra(
     )
 
 
-def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
+def _action_text(
+    rt: Runtime, request: Request, d: Decision, package_expires_at: datetime | None = None
+) -> str:
     # A chat is no place for the corrected values: the chat hears which items were corrected,
     # by name, never what they now hold.
     chat = request.notify_by == "chat"
@@ -227,8 +237,27 @@ def _action_text(rt: Runtime, request: Request, d: Decision) -> str:
             "partial": partial,
             "done_items": done,
             "kept_by_basis": _kept_by_basis(rt, request),
+            **_transmission_facts(rt, request, package_expires_at),
         },
     )
+
+
+def _transmission_facts(
+    rt: Runtime, request: Request, package_expires_at: datetime | None
+) -> dict[str, object]:
+    """Art. 35-2: to whom the data went; for the subject, until when the package downloads."""
+    if request.type != "transmission":
+        return {}
+    from app.services.transmission.log import recipient_of
+
+    recipient = recipient_of(rt, request)
+    expires = package_expires_at.astimezone(KST).date() if package_expires_at else None
+    return {
+        "transmission_to": request.transmission_to,
+        "recipient_name": recipient["name"] if recipient else None,
+        "recipient_code": recipient["code"] if recipient else None,
+        "package_expires_text": date_text(expires) if expires else None,
+    }
 
 
 def _unreached_named(rt: Runtime, request: Request, d: Decision) -> list[str]:

@@ -40,6 +40,13 @@ TEXT_FIELDS = (
     "delivery",
     "notify_by",
     "controller",  # processor mode: the clinic whose patient data it is (art. 26(8))
+    # Transmission (art. 35-2): where to, and the recipient institution.
+    "transmission_to",
+    "recipient_name",
+    "recipient_code",
+    "recipient_contact",
+    # The button that files a transmission the controller does not offer as access instead.
+    "switch_to_access",
 )
 LIST_FIELDS = ("scope", "items", "access_scope")
 # What the first step asks: the right, the service, and who files.
@@ -88,6 +95,12 @@ FIELD_INPUT: dict[str, str] = {
     "attachments": "attachment_1",
     "attachment_kinds": "kind_1",
     "controller": "controller",
+    "transmission": "transmission_to",
+    "transmission.to": "transmission_to",
+    "transmission.recipient": "recipient_name",
+    "transmission.recipient.name": "recipient_name",
+    "transmission.recipient.code": "recipient_code",
+    "transmission.recipient.contact": "recipient_contact",
 }
 
 # The label of each input, for the error summary at the top.
@@ -123,6 +136,10 @@ INPUT_LABEL: dict[str, str] = {
     "notify_by": "안내 받을 방법",
     "attachment_1": "첨부 파일",
     "kind_1": "첨부 서류 종류",
+    "transmission_to": "전송 받을 곳",
+    "recipient_name": "받는 기관",
+    "recipient_code": "받는 기관 등록(지정)번호",
+    "recipient_contact": "받는 기관 연락처",
 }
 
 LEGAL_REP_GUIDANCE = (
@@ -141,6 +158,9 @@ class FormErrors:
     by_input: dict[str, list[str]] = field(default_factory=dict)
     summary: list[tuple[str, str]] = field(default_factory=list)  # (input id or "", message)
     guidance: str | None = None
+    # Transmission is not offered (art. 35-2; Decree art. 42-2): the page offers to file the
+    # same as an access request.
+    offer_access: bool = False
 
     def add(self, input_id: str, message: str) -> None:
         messages = self.by_input.setdefault(input_id, [])
@@ -209,6 +229,10 @@ def choice_errors(values: Mapping[str, Any], catalog: Mapping[str, Any]) -> Form
 def from_domain(errors: Sequence[FieldError], detail: str, code: str) -> FormErrors:
     out = FormErrors()
     for e in errors:
+        if e.code == "transmission_not_offered":
+            out.offer_access = True
+            out.add_general(e.message)
+            continue
         input_id = FIELD_INPUT.get(e.field) or _prefix_input(e.field)
         if input_id:
             out.add(input_id, e.message)
@@ -232,6 +256,14 @@ def _prefix_input(path: str) -> str | None:
         if joined in FIELD_INPUT:
             return FIELD_INPUT[joined]
     return None
+
+
+def switched_to_access(values: dict[str, Any]) -> dict[str, Any]:
+    """The 'file it as access' button of a transmission the controller does not offer:
+    the same typed values, as an access request (art. 35, the right the person keeps)."""
+    if values.get("switch_to_access") and values.get("type") == "transmission":
+        return {**values, "type": "access", "switch_to_access": ""}
+    return values
 
 
 def values_of(fields: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -337,6 +369,18 @@ def build_payload(
     if rtype == "access" and values.get("access_scope"):
         # Decree art. 41(1) 1-5: none ticked is the same as all (the default).
         body["access_scope"] = list(values["access_scope"])
+    if rtype == "transmission":
+        recipient = _drop_none(
+            {
+                "name": _opt(values, "recipient_name"),
+                "code": _opt(values, "recipient_code"),
+                "contact": _opt(values, "recipient_contact"),
+            }
+        )
+        to = _opt(values, "transmission_to")
+        body["transmission"] = _drop_none(
+            {"to": to, "recipient": recipient if to == "third_party" else None}
+        )
     body["details"] = _opt(values, "details")
     body["delivery"] = _opt(values, "delivery") or "electronic"
     body["notify_by"] = _opt(values, "notify_by")

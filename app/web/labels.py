@@ -98,6 +98,13 @@ SCOPE_KO: dict[str, str] = {
     "suspension": "처리정지",
     "consent_withdrawal": "동의 철회",
     "automated_decision": "자동화된 결정 거부·설명·검토",
+    "transmission": "전송",
+}
+
+# Transmission (art. 35-2(1), (2)): to the subject, or to an institution the subject names.
+TRANSMISSION_TO_KO: dict[str, str] = {
+    "self": "본인에게 (파일로 내려받기)",
+    "third_party": "다른 기관에 (아래에 기관을 적어 주세요)",
 }
 
 # What an access request asks to see (Decree art. 41(1) 1-5), in the decree's order.

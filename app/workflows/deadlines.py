@@ -79,6 +79,9 @@ PERIOD_DAYS: Mapping[str, int] = MappingProxyType(
         "automated_decision_refusal": 30,
         "automated_decision_explanation": 30,
         "automated_decision_review": 30,
+        # Design choice: 영 제42조의6 제1항 says 지체 없이 and sets no number of days; like
+        # consent withdrawal we cap it at 10 days, the period of the access it stands beside.
+        "transmission": 10,
     }
 )
 

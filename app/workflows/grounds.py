@@ -17,6 +17,7 @@ _ACCESS = frozenset({RequestType.ACCESS})
 _DELETION = frozenset({RequestType.DELETION})
 # Art. 37(3) proviso: consent withdrawal may be left unexecuted on the same art. 37(2) grounds.
 _SUSPENSION = frozenset({RequestType.SUSPENSION, RequestType.CONSENT_WITHDRAWAL})
+_TRANSMISSION = frozenset({RequestType.TRANSMISSION})
 
 # Art. 35(4)3: lead-in shared by items 가-마.
 _35_4_3 = (
@@ -42,7 +43,7 @@ class Ground:
 
 _LAW = "개인정보 보호법 "
 
-_TABLE = (
+_TABLE: tuple[Ground, ...] = (
     # Art. 35(4)1: access prohibited or limited by an Act.
     Ground(
         "35-4-1", _LAW + "제35조제4항제1호", "법률에 따라 열람이 금지되거나 제한되는 경우", _ACCESS
@@ -148,6 +149,38 @@ _TABLE = (
             }
         ),
     ),
+)
+
+# Decree art. 42-8(1): the grounds on which a 정보전송자 may refuse or stop a transmission.
+# The texts are our summaries, not the Decree's words, and the numbering is ours: both are
+# UNVERIFIED until checked against the promulgated text (docs/decisions.md, "Transmission").
+_DECREE = "개인정보 보호법 시행령 "
+_TRANSMISSION_GROUNDS = (
+    "정보주체 본인이거나 정당한 대리인인지 확인되지 않는 경우",
+    "전송 요구가 정보주체 본인의 의사에 따른 것이 아니라고 볼 만한 사유가 있는 경우"
+    "(타인 명의 도용·부정한 방법에 의한 요구 등)",
+    "전송을 요구받은 개인정보가 법 제35조의2에 따른 전송 대상 정보에 해당하지 않는 경우",
+    "개인정보를 받는 자가 법 제35조의2제2항에 따라 전송을 받을 수 있는 자(개인정보관리 "
+    "전문기관 등)에 해당하지 않는 경우",
+    "법률에 따라 전송이 금지되거나 제한되는 경우",
+    "다른 사람의 생명ㆍ신체를 해할 우려가 있거나 다른 사람의 재산과 그 밖의 이익을 부당하게 "
+    "침해할 우려가 있는 경우",
+    "전송 과정에서 개인정보의 유출ㆍ위조ㆍ변조 등 침해가 발생하였거나 발생할 우려가 있는 경우",
+    "같은 내용의 전송을 짧은 기간에 반복하여 요구하는 등 전송 요구가 업무에 지장을 주는 "
+    "방식으로 이루어지는 경우",
+    "받는 자가 전송받은 개인정보를 안전하게 처리하지 않거나 정보주체의 권리를 침해하는 "
+    "것으로 확인된 경우",
+    "천재지변, 정보시스템 장애 등 불가피한 사유로 전송이 불가능한 경우",
+    "정보주체가 전송 요구를 철회하거나 전송 중단을 요청한 경우",
+)
+_TABLE += tuple(
+    Ground(
+        f"42-8-1-{n}",
+        f"{_DECREE}제42조의8제1항제{n}호",
+        text,
+        _TRANSMISSION,
+    )
+    for n, text in enumerate(_TRANSMISSION_GROUNDS, start=1)
 )
 
 GROUNDS: Mapping[str, Ground] = MappingProxyType({g.code: g for g in _TABLE})

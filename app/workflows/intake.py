@@ -9,7 +9,7 @@ from app.core.text import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
 from app.models.request_api import RequestCreate
 from app.models.vocab import SCOPE_FOR_TYPE, NotifyBy, Relationship
-from app.workflows import rrn
+from app.workflows import rrn, transmission
 
 # PIPA art. 38(2) and the Carelabs policy §7①※: under 14, only a legal representative files.
 CHILD_AGE_LIMIT = 14
@@ -41,9 +41,14 @@ def check_intake(
     item_codes: frozenset[str] | None,
     limits: IntakeLimits,
     collects_birth_date: bool = True,
+    transmission_from: date | None = None,
 ) -> None:
     """Raise the first rule the request breaks; `item_codes` is None for an unknown service.
-    `collects_birth_date`: whether the service collected birth dates (policy)."""
+    `collects_birth_date`: whether the service collected birth dates (policy);
+    `transmission_from`: the day the controller became a 정보전송자 (policy), if any."""
+    transmission.check_transmission(
+        payload, received_on=received_on, transmission_from=transmission_from
+    )
     _check_payload(payload, received_on=received_on, limits=limits)
     if item_codes is None:
         raise BusinessRuleViolation(

@@ -130,6 +130,8 @@ CHAT_NEXT_ACTIONS: tuple[str, ...] = (
 )
 
 _ACTION_TYPES = frozenset({"correction", "deletion", "suspension", "consent_withdrawal"})
+# Transmission (art. 35-2) has no prescribed form; its result reads like form No. 10.
+_ACTION_TYPES |= {"transmission"}
 
 
 def pick_contact(people: Sequence[tuple[bool, bool]], notify_by: str) -> tuple[int, str] | None:

@@ -46,6 +46,9 @@ class Instruction(StrEnum):
     DESTROY_SUSPENDED = "destroy_suspended"
     # Decree art. 43(2): the controller the item came from is told what was corrected or deleted.
     NOTIFY_SOURCE = "notify_source"
+    # Art. 35-2(2), Decree art. 42-6: the holder sends the items to the recipient institution
+    # the subject named; done with a statement of the sending (the transmission log records it).
+    TRANSMIT = "transmit"
 
 
 INSTRUCTION_LABELS_KO = {
@@ -57,6 +60,7 @@ INSTRUCTION_LABELS_KO = {
     Instruction.DESTROY_AT_END: "보존기간 종료 후 파기",
     Instruction.DESTROY_SUSPENDED: "처리정지된 개인정보의 파기",
     Instruction.NOTIFY_SOURCE: "정정·삭제 사실 통지(개인정보를 제공한 곳)",
+    Instruction.TRANSMIT: "지정된 기관으로 개인정보 전송",
 }
 
 
@@ -67,6 +71,7 @@ class Action(StrEnum):
     SUSPENDED = "suspended"
     EXTRACTED = "extracted"
     SOURCE_INFORMED = "source_informed"
+    TRANSMITTED = "transmitted"
 
 
 ACTION_LABELS_KO = {
@@ -76,6 +81,7 @@ ACTION_LABELS_KO = {
     Action.SUSPENDED: "처리를 정지함",
     Action.EXTRACTED: "열람용 사본을 제출함",
     Action.SOURCE_INFORMED: "개인정보를 제공한 곳이 통지를 받음",
+    Action.TRANSMITTED: "지정된 기관으로 전송함",
 }
 
 ACTION_FOR: dict[Instruction, Action] = {
@@ -87,6 +93,7 @@ ACTION_FOR: dict[Instruction, Action] = {
     Instruction.DESTROY_AT_END: Action.DELETED,
     Instruction.DESTROY_SUSPENDED: Action.DELETED,
     Instruction.NOTIFY_SOURCE: Action.SOURCE_INFORMED,
+    Instruction.TRANSMIT: Action.TRANSMITTED,
 }
 
 
@@ -104,6 +111,8 @@ class Method(StrEnum):
     # Decree art. 43(2): the source confirmed on its signed page, or answered otherwise.
     SOURCE_CONFIRMED = "source_confirmed"
     SOURCE_REPLIED = "source_replied"
+    # Decree art. 42-6: sent over a channel the recipient accepts, its receipt confirmed.
+    SENT_TO_RECIPIENT = "sent_to_recipient"
 
 
 METHOD_LABELS_KO = {
@@ -117,6 +126,7 @@ METHOD_LABELS_KO = {
     Method.FILE_UPLOADED: "추출 파일을 올림",
     Method.SOURCE_CONFIRMED: "제공한 곳이 확인 링크에서 받았음을 확인함",
     Method.SOURCE_REPLIED: "제공한 곳이 전자우편·공문·전화로 회신함",
+    Method.SENT_TO_RECIPIENT: "받는 기관에 전송하고 수신을 확인함",
 }
 
 METHODS_FOR: dict[Action, frozenset[Method]] = {
@@ -135,6 +145,7 @@ METHODS_FOR: dict[Action, frozenset[Method]] = {
     Action.SUSPENDED: frozenset({Method.PROCESSING_BLOCKED}),
     Action.EXTRACTED: frozenset({Method.FILE_UPLOADED}),
     Action.SOURCE_INFORMED: frozenset({Method.SOURCE_CONFIRMED, Method.SOURCE_REPLIED}),
+    Action.TRANSMITTED: frozenset({Method.SENT_TO_RECIPIENT}),
 }
 
 # What granting each type asks the holders to do.
@@ -147,6 +158,14 @@ _GRANTED_INSTRUCTION = {
     "correction": Instruction.CORRECT,
     "suspension": Instruction.SUSPEND,
 }
+
+
+def granted_instruction(request_type: str, transmission_to: str | None) -> Instruction | None:
+    """Art. 35-2: a transmission to oneself is delivered like access (an extract per holder,
+    then the package); to a third party each holder sends the items to the recipient."""
+    if request_type == "transmission":
+        return Instruction.EXTRACT if transmission_to == "self" else Instruction.TRANSMIT
+    return _GRANTED_INSTRUCTION.get(request_type)
 
 
 class HolderLike(Protocol):
@@ -168,11 +187,12 @@ def plan_tasks(
     acted_on: Sequence[str],
     kept: Sequence[str],
     holders: Iterable[HolderLike],
+    transmission_to: str | None = None,
 ) -> list[TaskPlan]:
     """One task per holder of an affected item: `acted_on` items get the type's instruction,
     `kept` items (a deletion's retention holds) are to be separated; an access grant asks
     each holder for an extract. Nothing when no item is affected (a refusal)."""
-    instruction = _GRANTED_INSTRUCTION.get(request_type)
+    instruction = granted_instruction(request_type, transmission_to)
     if instruction is None:
         return []
     wanted = {item: instruction for item in acted_on}

@@ -17,6 +17,7 @@ from app.runtime import Runtime
 from app.services.access.package import package_of
 from app.services.audit.timeline import note
 from app.workflows import access_package as rules
+from app.workflows.transmission import uses_package
 
 # The requester's download in the access log (no staff member).
 DOWNLOAD_ACTION = "requester_download"
@@ -77,7 +78,11 @@ def download(
 def offer(session: Session, rt: Runtime, request: Request) -> dict[str, object] | None:
     """What the web status page offers: the released package and until when (None before
     release, and for other requests)."""
-    package = package_of(session, request) if request.type == "access" else None
+    package = (
+        package_of(session, request)
+        if uses_package(request.type, request.transmission_to)
+        else None
+    )
     if package is None or package.released_at is None or package.expires_at is None:
         return None
     state = rules.package_state(package.released_at, package.expires_at, rt.clock())

@@ -22,6 +22,7 @@ from app.services.identity.evidence import attach
 from app.services.tasks import execution as tasks
 from app.workflows import tasks as rules
 from app.workflows.access_package import zip_entry_name
+from app.workflows.transmission import uses_package
 
 FILES_FIELD = "files"
 HOLDERS_FIELD = "holders"
@@ -51,7 +52,10 @@ def extract_tasks(session: Session, request: Request) -> list[Task]:
 
 def check_open_for_extracts(session: Session, request: Request) -> None:
     """Extracts go in while the request executes and the package is not yet released."""
-    if request.type != "access" or request.status != Status.EXECUTING:
+    if (
+        not uses_package(request.type, request.transmission_to)
+        or request.status != Status.EXECUTING
+    ):
         raise InvalidTransition("열람 자료는 열람을 인용한 뒤 제공 전까지만 올릴 수 있습니다.")
     package = session.exec(
         select(AccessPackage).where(AccessPackage.request_id == request.id)

@@ -29,9 +29,12 @@ from app.services.access.extracts import ExtractFile, extract_files, extract_tas
 from app.services.access.statement import find_font, render_html, render_pdf
 from app.services.audit.timeline import note
 from app.services.closing import complete_request, latest_decision, queue_result_notice
+from app.services.transmission import log as transmission_log
 from app.workflows import access_package as rules
+from app.workflows import transmission
 from app.workflows.grounds import GROUNDS
 from app.workflows.tasks import SETTLED
+from app.workflows.transmission import uses_package
 
 STATEMENT_NAME = "열람내역서"
 
@@ -62,9 +65,13 @@ def _package(session: Session, rt: Runtime, request: Request, d: Decision) -> Ac
     return package
 
 
+def _packaged(request: Request) -> bool:
+    return uses_package(request.type, request.transmission_to)
+
+
 def _granted_access(session: Session, request: Request) -> Decision:
     d = latest_decision(session, request)
-    if request.type != "access" or request.status != Status.EXECUTING or d is None:
+    if not _packaged(request) or request.status != Status.EXECUTING or d is None:
         raise InvalidTransition("열람을 인용해 자료를 모으는 중인 요청이 아닙니다.")
     return d
 
@@ -81,7 +88,7 @@ def _check_settled(session: Session, request: Request) -> None:
 
 
 def manifest(session: Session, rt: Runtime, request: Request) -> dict[str, Any]:
-    if request.type != "access":
+    if not _packaged(request):
         raise NotFound("열람 요구가 아니어서 열람 자료가 없습니다.")
     package = package_of(session, request)
     released = package.released_at if package else None
@@ -131,7 +138,10 @@ def release(session: Session, rt: Runtime, request: Request, staff: Staff) -> No
     pdf = render_pdf(statement, find_font(rt.settings.access_statement_font))
     package = _package(session, rt, request, d)
     now = rt.clock()
-    attachment = _store_zip(session, rt, request, files, html, pdf, actor=f"staff:{staff.id}")
+    items = _item_documents(rt, request, d, files)
+    attachment = _store_zip(
+        session, rt, request, files, html, pdf, items, actor=f"staff:{staff.id}"
+    )
     package.attachment_id = attachment.id
     package.released_at, package.released_by = now, staff.id
     package.expires_at = rules.expires_at(now, rt.settings.access_package_days)
@@ -147,8 +157,45 @@ def release(session: Session, rt: Runtime, request: Request, staff: Staff) -> No
         sha256=attachment.sha256,
         expires_at=package.expires_at.isoformat(),
     )
+    if request.type == transmission.TYPE:
+        # Decree art. 42-6(11): the transmission to the subject goes into the log.
+        transmission_log.record(session, rt, request, items=d.items_granted, result="transmitted")
     if d.access is None or d.access.method == Delivery.ELECTRONIC:
         complete_request(session, rt, request, actor=actor, package_expires_at=package.expires_at)
+
+
+def _item_documents(
+    rt: Runtime, request: Request, d: Decision, files: list[ExtractFile]
+) -> list[tuple[str, bytes]]:
+    """Transmission (art. 35-2(1)): one UTF-8 JSON document per granted item, with the
+    policy's code and Korean name and the extracts that hold its content. Access has none."""
+    if request.type != transmission.TYPE:
+        return []
+    service = rt.policy.service(request.service)
+    assert service is not None
+    docs = []
+    for code in d.items_granted:
+        item = service.item(code)
+        if item is None:
+            continue
+        holders = [h for h in rt.policy.holders_of(request.service, [code]) if h.holds(code)]
+        held_by = {h.code for h in holders}
+        record = transmission.ItemRecord(
+            code=code,
+            name=item.name,
+            components=tuple(item.components),
+            holders=tuple(h.code for h in holders),
+            files=tuple(f.name for f in files if f.holder_code in held_by),
+        )
+        docs.append(
+            (
+                transmission.item_json_name(code),
+                transmission.item_json(
+                    record, reference=request.reference, service=request.service
+                ),
+            )
+        )
+    return docs
 
 
 def _statement(
@@ -196,6 +243,7 @@ def _store_zip(
     files: list[ExtractFile],
     html: bytes,
     pdf: bytes,
+    items: list[tuple[str, bytes]],
     *,
     actor: str,
 ) -> Attachment:
@@ -211,6 +259,8 @@ def _store_zip(
                         out.write(chunk)
             zf.writestr(f"{STATEMENT_NAME}.html", html)
             zf.writestr(f"{STATEMENT_NAME}.pdf", pdf)
+            for name, data in items:
+                zf.writestr(name, data)
         blob = writer.commit()
     except BaseException:
         writer.abort()

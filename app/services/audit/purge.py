@@ -47,6 +47,7 @@ def purge(rt: Runtime, *, dry_run: bool = False) -> dict[str, Any]:
         "files": 0,
         "proofs": 0,
         "access_logs": 0,
+        "transmission_logs": 0,
         "dry_run": dry_run,
     }
     if rt.settings.purge_after_days:
@@ -73,7 +74,10 @@ def purge(rt: Runtime, *, dry_run: bool = False) -> dict[str, Any]:
                 break
     result["proofs"] = _old_proofs(rt, dry_run=dry_run)
     result["access_logs"] = _old_access_logs(rt, dry_run=dry_run)
-    if result["requests"] or result["proofs"] or result["access_logs"]:
+    from app.services.transmission.log import purge_old as purge_old_transmissions
+
+    result["transmission_logs"] = purge_old_transmissions(rt, dry_run=dry_run)
+    if any(result[k] for k in ("requests", "proofs", "access_logs", "transmission_logs")):
         log.info("purge: %s", result)
     return result
 
@@ -130,7 +134,7 @@ def purge_request(session: Session, rt: Runtime, request: Request) -> list[str]:
     session.execute(
         update(Attachment).where(col(Attachment.request_id) == rid).values(filename_enc=None)
     )
-    request.details_enc = request.correction_enc = None
+    request.details_enc = request.correction_enc = request.transmission_enc = None
     request.purged_at = rt.clock()
     note(session, rt, request, "personal_data_purged", actor="retention", files=len(blobs))
     session.flush()

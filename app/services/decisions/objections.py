@@ -56,6 +56,8 @@ def _follow_up(
         access_code_hash=access_code_hash,
         details_enc=details_enc,
         correction_enc=source.correction_enc,
+        transmission_to=source.transmission_to,
+        transmission_enc=source.transmission_enc,
         status=Status.IN_REVIEW,
         parent_id=source.id,
         # The same people: their encrypted fields are copied as they are.

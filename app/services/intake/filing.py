@@ -76,6 +76,7 @@ def file_request(
         received_on=received_on,
         item_codes=rt.policy.item_codes(payload.service) if service else None,
         collects_birth_date=service.collects_birth_date if service else True,
+        transmission_from=rt.policy.controller.transmission_from,
         limits=intake.IntakeLimits(
             max_text_chars=rt.settings.max_text_chars,
             max_items=rt.settings.max_items_per_request,
@@ -163,6 +164,8 @@ def _facts(
             intake.mask_rrn(payload.details) if payload.details else None, field="request.details"
         ),
         correction_enc=_correction_enc(rt.vault, payload),
+        transmission_to=payload.transmission.to.value if payload.transmission else None,
+        transmission_enc=_transmission_enc(rt.vault, payload),
         people=[_person(role, p, relationship) for role, p in people],
         delegation=_delegation_row(rt.vault, payload),
         attachments=[
@@ -262,3 +265,10 @@ def _with_clinic(facts: Facts, clinic: ClinicInfo, medical: bool) -> Facts:
         for n in facts.notices
     ]
     return replace(facts, notices=notices)
+
+
+def _transmission_enc(vault: Vault, payload: RequestCreate) -> str | None:
+    if payload.transmission is None or payload.transmission.recipient is None:
+        return None
+    data = payload.transmission.recipient.model_dump_json()
+    return vault.encrypt(data, field="request.transmission")

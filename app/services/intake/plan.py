@@ -82,6 +82,9 @@ class Facts:
     access_scope: list[str] | None = None
     # Art. 37-2 types: the decision named (None: `unknown` for those types, nothing otherwise).
     automated_decision: str | None = None
+    # Transmission: where to, and the recipient institution (encrypted JSON) if a third party.
+    transmission_to: str | None = None
+    transmission_enc: str | None = None
     # New people (encrypted here), or rows copied as they are from the request followed up.
     people: Sequence[PersonFacts] = ()
     copied_parties: Sequence[dict[str, Any]] = ()
@@ -186,6 +189,8 @@ def _request_row(rt: Runtime, facts: Facts, deadline: Deadline, now: datetime) -
         "notify_by": facts.notify_by,
         "details_enc": facts.details_enc,
         "correction_enc": facts.correction_enc,
+        "transmission_to": facts.transmission_to,
+        "transmission_enc": facts.transmission_enc,
         "created_at": now,
         "updated_at": now,
     }

@@ -35,6 +35,7 @@ from app.services.identity import info_requests
 from app.services.notices.queue import notice_out
 from app.services.notices.view import requester_notices
 from app.services.requests.queue import _pending_tasks, _queue_item, scheduled_tasks
+from app.services.transmission.log import recipient_of
 from app.workflows.deadlines import kst_date
 
 
@@ -121,6 +122,11 @@ def get_detail(
         notify_by=request.notify_by,
         details=v.decrypt_opt(request.details_enc, field="request.details"),
         correction=json.loads(correction) if correction else None,
+        transmission=(
+            {"to": request.transmission_to, "recipient": recipient_of(rt, request)}
+            if request.transmission_to
+            else None
+        ),
         subject=_person(rt, parties["subject"]),
         requester=_person(rt, parties["requester"]) if "requester" in parties else None,
         delegation=(

@@ -27,11 +27,13 @@ from app.services.audit.timeline import move, note
 from app.services.tasks import schedule
 from app.services.tasks.links import queue_instruction
 from app.services.tasks.sources import open_source_notices, source_answered
+from app.services.transmission import log as transmission_log
 from app.workflows import tasks as rules
 from app.workflows.deadlines import kst_date, target_date
 from app.workflows.lifecycle import Status
 from app.workflows.pseudonymized import in_scope
 from app.workflows.tasks import Performed, TaskStatus
+from app.workflows.transmission import uses_package
 
 
 def affected_items(rt: Runtime, request: Request, d: Decision) -> tuple[list[str], list[str]]:
@@ -73,7 +75,13 @@ def start_execution(
     if not acted and not kept:
         return False
     holders = rt.policy.holders_of(request.service, [*acted, *kept])
-    plans = rules.plan_tasks(request.type, acted_on=acted, kept=kept, holders=holders)
+    plans = rules.plan_tasks(
+        request.type,
+        acted_on=acted,
+        kept=kept,
+        holders=holders,
+        transmission_to=request.transmission_to,
+    )
     if not plans:
         return False
     assert request.id is not None and d.id is not None
@@ -114,7 +122,7 @@ def start_execution(
             queue_instruction(session, rt, request, task, holder, actor=actor)
     # Decree art. 43(2): the sources of the corrected or deleted items are told.
     open_source_notices(session, rt, request, d, acted, due_on=due, actor=actor)
-    if request.type == "access":
+    if uses_package(request.type, request.transmission_to):
         from app.services.access.package import access_granted
 
         access_granted(session, rt, request, d, actor=actor)
@@ -177,6 +185,7 @@ def complete(session: Session, rt: Runtime, request: Request, task: Task, c: Com
     task.completed_by, task.performed_at, task.completed_at = c.by, performed_at, now
     task.updated_at = now
     _record(session, rt, request, task, "task_done", actor=c.by, performed=task.performed)
+    _log_transmission(session, rt, request, task, "transmitted")
     _after_settled(session, rt, request, task, actor=c.by)
 
 
@@ -187,6 +196,18 @@ def fail(
     task.status, task.updated_at = TaskStatus.FAILED, rt.clock()
     task.reason_enc = rt.vault.encrypt(reason, field="task.reason")
     _record(session, rt, request, task, "task_failed", actor=actor)
+    _log_transmission(session, rt, request, task, "failed")
+
+
+def _log_transmission(
+    session: Session, rt: Runtime, request: Request, task: Task, result: str
+) -> None:
+    """Decree art. 42-6(11): a holder's sending to the recipient goes into the log."""
+    items = [i["item"] for i in task.instructions if i["instruction"] == rules.Instruction.TRANSMIT]
+    if items:
+        transmission_log.record(
+            session, rt, request, items=items, result=result, holder_code=task.holder_code
+        )
 
 
 def reopen(session: Session, rt: Runtime, request: Request, task: Task, *, actor: str) -> None:
@@ -262,7 +283,7 @@ def finish_if_settled(session: Session, rt: Runtime, request: Request, *, actor:
     statuses = {t.status for t in own}
     if request.status != Status.EXECUTING or not statuses <= rules.SETTLED:
         return False
-    if request.type == "access":
+    if uses_package(request.type, request.transmission_to):
         note(session, rt, request, "access_extracts_complete", actor=actor)
         return False
     from app.services.closing import complete_request, latest_decision

@@ -106,13 +106,23 @@ def queue_instruction(
         "suspend": Instruction.SUSPEND in kinds,
         # Access (art. 35): an extract of the items, returned on the task page.
         "extract": Instruction.EXTRACT in kinds,
+        # Transmission to oneself (art. 35-2(1)): the extract in a machine-readable format.
+        "transmission": request.type == "transmission",
         "correction": _correction(session, rt, request, task)
         if Instruction.CORRECT in kinds
         else None,
         "identifiers": _identifiers(session, rt, request, holder),
+        # Art. 35-2(2): the institution the subject named receives the items.
+        "transmit": _recipient(rt, request) if Instruction.TRANSMIT in kinds else None,
         "done_words": "·".join(INSTRUCTION_LABELS_KO[k] for k in Instruction if k in kinds),
     }
     send_to_holder(session, rt, request, task, "task_instruction", context, actor=actor)
+
+
+def _recipient(rt: Runtime, request: Request) -> dict[str, str] | None:
+    from app.services.transmission.log import recipient_of
+
+    return recipient_of(rt, request)
 
 
 def holder_context(rt: Runtime, request: Request, task: Task) -> dict[str, Any]:

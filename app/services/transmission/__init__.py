@@ -1,0 +1,1 @@
+"""Transmission (art. 35-2): the recipient of a request and the transmission log."""
