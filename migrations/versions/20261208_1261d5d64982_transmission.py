@@ -15,7 +15,7 @@ import app.models.base
 
 
 revision: str = '1261d5d64982'
-down_revision: str | None = '9d4f1b2c7e60'
+down_revision: str | None = '865a41da94f1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
