@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -30,8 +32,27 @@ def age_on(birth_date: date, on: date) -> int:
     return on.year - birth_date.year - int(before_birthday)
 
 
-def _invalid(field: str, code: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors=[FieldError(field, code, message)])
+# A value shaped like a catalog code: it may be named back in an error (free text never is).
+_CODE_SHAPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def unknown_item(field: str, item: str, item_codes: Iterable[str]) -> BusinessRuleViolation:
+    """`unknown_item` naming the refused item (when it has a code's shape) and the service's
+    items (GET /v1/catalog)."""
+    named = item if _CODE_SHAPE.fullmatch(item) else None
+    head = f"'{named}'은(는) " if named else ""
+    return BusinessRuleViolation(
+        "unknown_item",
+        field,
+        f"{head}이 서비스에서 처리하지 않는 개인정보 항목입니다. "
+        "항목 코드는 GET /v1/catalog의 이 서비스 항목 중 하나여야 합니다.",
+        allowed=sorted(item_codes),
+        value=named,
+    )
+
+
+def _invalid(field: str, code: str, message: str, limit: int | None = None) -> ValidationFailed:
+    return ValidationFailed(message, errors=[FieldError(field, code, message, limit=limit)])
 
 
 def check_intake(
@@ -52,13 +73,9 @@ def check_intake(
     _check_birth_date(payload, collects_birth_date)
     for i, item in enumerate(payload.items):
         if item not in item_codes:
-            raise BusinessRuleViolation(
-                "unknown_item", f"items.{i}", "이 서비스에서 처리하지 않는 개인정보 항목입니다."
-            )
+            raise unknown_item(f"items.{i}", item, item_codes)
     if payload.correction and payload.correction.item not in item_codes:
-        raise BusinessRuleViolation(
-            "unknown_item", "correction.item", "이 서비스에서 처리하지 않는 개인정보 항목입니다."
-        )
+        raise unknown_item("correction.item", payload.correction.item, item_codes)
     if payload.access_scope and payload.type != "access":
         # Decree art. 41(1) 1-5 are the parts of an access request only.
         raise BusinessRuleViolation(
@@ -82,10 +99,18 @@ def _check_payload(payload: RequestCreate, *, received_on: date, limits: IntakeL
         raise _invalid("subject.birth_date", "future_date", "생년월일이 접수일보다 늦습니다.")
     if payload.details and len(payload.details) > limits.max_text_chars:
         raise _invalid(
-            "details", "too_long", f"요청 내용은 {limits.max_text_chars}자 이내로 적어 주세요."
+            "details",
+            "too_long",
+            f"요청 내용은 {limits.max_text_chars}자 이내로 적어 주세요.",
+            limits.max_text_chars,
         )
     if len(payload.items) > limits.max_items:
-        raise _invalid("items", "too_many", f"항목은 {limits.max_items}개까지 고를 수 있습니다.")
+        raise _invalid(
+            "items",
+            "too_many",
+            f"항목은 {limits.max_items}개까지 고를 수 있습니다.",
+            limits.max_items,
+        )
     if payload.type == "correction" and payload.correction is None:
         raise _invalid("correction", "required", "정정 요구에는 정정할 항목과 내용이 필요합니다.")
     rel = relationship_of(payload)

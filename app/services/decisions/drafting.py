@@ -32,6 +32,7 @@ from app.workflows.retention import (
     ItemPlan,
     RecordDateMissing,
     consent_items,
+    missing_record_dates,
     not_reached,
     plan_deletion,
     plan_withdrawal,
@@ -216,6 +217,10 @@ def _retention_plan(
     service = rt.policy.service(request.service)
     assert service is not None
     plan = plan_withdrawal if withdrawal else plan_deletion
+    reached = [i for i in items if i in consent_items(service)] if withdrawal else items
+    missing = missing_record_dates(reached, service, rt.policy, body.record_dates)
+    if missing:
+        raise record_dates_missing(missing)
     try:
         return plan(items, service, rt.policy, body.record_dates, kst_date(rt.clock()))
     except RecordDateMissing as exc:
@@ -226,6 +231,24 @@ def _retention_plan(
         raise ValidationFailed(
             msg, errors=[FieldError(f"record_dates.{exc.rule}", "required", msg)]
         ) from None
+
+
+def record_dates_missing(missing: dict[str, list[str]]) -> ValidationFailed:
+    """One answer naming every retention rule whose record date is missing."""
+    errors = [
+        FieldError(
+            f"record_dates.{rule}",
+            "required",
+            f"{', '.join(repr(i) for i in items)} 항목은 법령상 보존 의무('{rule}')가 있을 수 "
+            "있습니다. 그 기록이 만들어진 날짜를, 기록이 없으면 null을 적어 주세요.",
+        )
+        for rule, items in missing.items()
+    ]
+    rules_named = ", ".join(missing)
+    return ValidationFailed(
+        f"record_dates에 다음 보존 규칙의 기록 날짜(없으면 null)를 모두 적어 주세요: {rules_named}",
+        errors=errors,
+    )
 
 
 def _check_type_specifics(request: Request, body: DecisionInput, granted: list[str]) -> None:
