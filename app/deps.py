@@ -75,6 +75,8 @@ class Capability(StrEnum):
     AUDIT = "audit"  # verifying the sealed timeline
     EXPORT_PERSONAL = "export_personal"  # the register with names and contacts
     ADMINISTER = "administer"  # staff accounts and tokens, never personal data
+    # who can be assigned: staff id, name, role, active (no personal data of subjects)
+    STAFF_DIRECTORY = "staff_directory"
 
 
 _CASE_WORKERS = frozenset({Role.AGENT, Role.SECURITY, Role.OFFICER})
@@ -92,6 +94,7 @@ PERMISSIONS: Mapping[Capability, frozenset[Role]] = MappingProxyType(
         Capability.AUDIT: frozenset({Role.SECURITY, Role.OFFICER}),
         Capability.EXPORT_PERSONAL: frozenset({Role.SECURITY, Role.OFFICER}),
         Capability.ADMINISTER: frozenset({Role.ADMIN}),
+        Capability.STAFF_DIRECTORY: frozenset(Role),
     }
 )
 
@@ -134,6 +137,8 @@ OfficerDep = Annotated[Staff, Depends(require_capability(Capability.APPROVE))]
 AdminDep = Annotated[Staff, Depends(require_capability(Capability.ADMINISTER))]
 # The audit trail (timeline verification): the officer and the security team.
 AuditorDep = Annotated[Staff, Depends(require_capability(Capability.AUDIT))]
+# The staff directory (people to assign to): every role.
+DirectoryDep = Annotated[Staff, Depends(require_capability(Capability.STAFF_DIRECTORY))]
 
 
 # --- request headers and bodies ----------------------------------------------------------------

@@ -98,9 +98,11 @@ _NO_GROUNDS = frozenset({Outcome.GRANTED, Outcome.NO_DATA_HELD, Outcome.UNCHANGE
 def check_outcome(request_type: str, outcome: Outcome) -> None:
     allowed = OUTCOMES_BY_TYPE.get(request_type, _FILED_OUTCOMES)
     if outcome not in allowed:
-        names = ", ".join(o.value for o in Outcome if o in allowed)
-        msg = f"이 요구 유형에 쓸 수 있는 결정은 {names}입니다."
-        raise ValidationFailed(msg, errors=[FieldError("outcome", "not_applicable", msg)])
+        values = tuple(o.value for o in Outcome if o in allowed)
+        msg = f"이 요구 유형에 쓸 수 있는 결정은 {', '.join(values)}입니다."
+        raise ValidationFailed(
+            msg, errors=[FieldError("outcome", "not_applicable", msg, values, value=outcome.value)]
+        )
 
 
 def check_grounds(d: DraftDecision, *, public_institution: bool) -> None:
