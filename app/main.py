@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from app.core.access_purpose import AccessPurpose
-from app.core.apidocs import install_docs, register_schema
+from app.core.apidocs import document_problems, install_docs, operation_id, register_schema
 from app.core.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
 from app.core.logredact import install_log_redaction
 from app.errors import AnsweredErrors, install_error_handlers
@@ -84,6 +84,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
     upload_routes = _install_middleware(app, settings, runtime)
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(metrics_router)
     web.install_web(app)  # the data subject's web form (HTML) and /static
     register_schema(app, RequestCreate)
+    document_problems(app)
     # Included routers keep their routes (full paths) on the router itself.
     for router in (*(m.router for m in modules), web.router, web_status.router):
         for route in router.routes:
