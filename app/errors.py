@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
@@ -272,6 +273,10 @@ def pydantic_field_errors(raw: Sequence[Any]) -> list[FieldError]:
     for err in raw:
         kind = err.get("type", "")
         ctx = err.get("ctx") or {}
+        if kind in ("too_long", "too_short") and isinstance(err.get("input"), str):
+            # A length bound on a constrained text type reaches pydantic's generic check: it is
+            # still a length in characters, not a count of items.
+            kind = f"string_{kind}"
         code, message = _PYDANTIC_MESSAGES.get(kind, ("invalid", ""))
         allowed: tuple[str, ...] | None = None
         limit: int | float | str | None = None
@@ -303,6 +308,45 @@ def pydantic_field_errors(raw: Sequence[Any]) -> list[FieldError]:
     return out
 
 
+# The domain checks of a route's body that can still run when its validation failed: called
+# with the request, the parsed JSON body and the top-level fields that failed; they return
+# the domain errors of the rest, answered with the validation errors in one 422.
+BodyChecks = Callable[[Request, dict[str, Any], frozenset[str]], list[FieldError]]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def body_checks(checks: BodyChecks) -> Callable[[F], F]:
+    """Mark a route: its body's domain checks run beside its validation errors."""
+
+    def mark(endpoint: F) -> F:
+        endpoint.body_checks = checks  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+def failed_fields(raw: Sequence[Any]) -> frozenset[str]:
+    """The top-level body fields pydantic refused."""
+    out = set()
+    for err in raw:
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        if loc:
+            out.add(str(loc[0]))
+    return frozenset(out)
+
+
+async def _domain_too(request: Request, exc: RequestValidationError) -> list[FieldError]:
+    checks: BodyChecks | None = getattr(request.scope.get("endpoint"), "body_checks", None)
+    body = getattr(exc, "body", None)
+    if checks is None or not isinstance(body, dict):
+        return []
+    try:
+        # The checks may read the database: off the event loop.
+        return await run_in_threadpool(checks, request, body, failed_fields(exc.errors()))
+    except DomainError:
+        return []  # e.g. the request is gone: the validation errors stand alone
+
+
 def validation_failed(raw: Sequence[Any], more: Sequence[FieldError] = ()) -> ValidationFailed:
     """One 422 for every bad field of a body: pydantic's, then any domain errors found in the
     parts that did validate."""
@@ -318,7 +362,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem_response(validation_failed(exc.errors()), path=request.url.path)
+        more = await _domain_too(request, exc)
+        return problem_response(validation_failed(exc.errors(), more), path=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

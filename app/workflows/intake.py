@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from app.core.text import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
@@ -49,6 +50,39 @@ def unknown_item(field: str, item: str, item_codes: Iterable[str]) -> BusinessRu
         allowed=sorted(item_codes),
         value=named,
     )
+
+
+def catalog_errors(
+    raw: Mapping[str, Any],
+    skip: Collection[str],
+    *,
+    services: Collection[str],
+    item_codes: Callable[[str], frozenset[str]],
+) -> list[FieldError]:
+    """The catalog rules (`unknown_service`, `unknown_item`) on a filing body that failed
+    validation elsewhere, so one answer names every problem. Fields in `skip` (those with
+    validation errors) and values of the wrong type are left to the validation errors."""
+    service = raw.get("service")
+    if "service" in skip or not isinstance(service, str):
+        return []
+    if service not in services:
+        msg = "개인정보 처리방침에 없는 서비스입니다."
+        return [FieldError("service", "unknown_service", msg, tuple(services))]
+    codes = item_codes(service)
+    errors = []
+    items = raw.get("items")
+    if "items" not in skip and isinstance(items, list):
+        errors += [
+            unknown_item(f"items.{i}", item, codes).errors[0]
+            for i, item in enumerate(items)
+            if isinstance(item, str) and item not in codes
+        ]
+    correction = raw.get("correction")
+    if "correction" not in skip and isinstance(correction, dict):
+        item = correction.get("item")
+        if isinstance(item, str) and item not in codes:
+            errors.append(unknown_item("correction.item", item, codes).errors[0])
+    return errors
 
 
 def _invalid(field: str, code: str, message: str, limit: int | None = None) -> ValidationFailed:

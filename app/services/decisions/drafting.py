@@ -153,6 +153,48 @@ def _checked(
     return granted, withheld, grounds, plans
 
 
+def body_errors(
+    session: Session, rt: Runtime, request: Request, body: DecisionInput, skip: frozenset[str]
+) -> list[FieldError]:
+    """The domain rules that can still be checked on a decision body whose other fields
+    (`skip`) failed validation, so the 422 names everything at once: grounds that do not
+    apply, items the service does not process, missing record dates. (The rest, e.g. the
+    account-record match or the access terms, need a valid body and come after.)"""
+    errors: list[FieldError] = []
+    parent = _parent(session, request)
+    ground_type = parent.type if parent is not None else request.type
+    granted = [] if "items_granted" in skip else body.items_granted
+    withheld = [] if "items_withheld" in skip else body.items_withheld
+    draft_rules = rules.DraftDecision(
+        request_type=ground_type,
+        outcome=body.outcome,
+        grounds=body.grounds,
+        items_requested=[],
+        items_granted=granted,
+        items_withheld=withheld,
+        subject_stated_termination=body.subject_stated_termination,
+    )
+    # A deletion's or withdrawal's grounds are completed by its retention plan: not here.
+    if request.type not in _PLANNED and "grounds" not in skip:
+        public = rt.policy.controller.public_institution
+        errors += rules.ground_errors(draft_rules, public_institution=public)
+    if request.type != "objection":
+        errors += rules.unknown_item_errors(draft_rules, rt.policy.item_codes(request.service))
+    planned = request.type in _PLANNED and body.outcome is not Outcome.NO_DATA_HELD
+    if planned and "record_dates" not in skip:
+        service = rt.policy.service(request.service)
+        assert service is not None
+        items = request.items or [i.code for i in service.items]
+        if request.type == "consent_withdrawal":
+            items = [
+                i for i in (request.items or consent_items(service)) if i in consent_items(service)
+            ]
+        missing = missing_record_dates(items, service, rt.policy, body.record_dates)
+        if missing:
+            errors += record_dates_missing(missing).errors
+    return errors
+
+
 # The subject reads why they did not get all they asked for (Decree arts. 41(5), 42(2), 43(3),
 # 44(2)); `no_data_held` has its own sentence in the notice, a reason is optional.
 _REASON_REQUIRED = frozenset({Outcome.PARTIALLY_GRANTED, Outcome.REFUSED, Outcome.UNCHANGED})
