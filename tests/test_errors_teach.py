@@ -199,3 +199,10 @@ def test_staff_refusals_do_not_read_as_a_refused_request(
     assert public_side["title"] == "요청을 받을 수 없습니다."
     assert staff_side["title"] != public_side["title"]
     assert "요청" not in staff_side["title"] and "처리" in staff_side["title"]
+
+
+def test_an_unknown_service_lists_the_services(client: TestClient) -> None:
+    resp = file(client, request_body(service="nope"))
+    assert resp.json()["code"] == "unknown_service"
+    service = _errors(resp)["service"]
+    assert service["allowed"] == ["uno", "smartcrm", "webersoft", "carecrm"]
