@@ -32,6 +32,15 @@ def _configure_logging(level: str) -> None:
     logging.config.dictConfig(log_config(level))
 
 
+def _command_logging(args: argparse.Namespace, settings: Settings) -> None:
+    """A command with a one-line result: warnings and errors only, so nothing (Alembic's INFO
+    lines included) surrounds the result; `--verbose` shows the INFO lines too. The services
+    (serve, worker) log at RIGHTSDESK_LOG_LEVEL."""
+    verbose = getattr(args, "verbose", False)
+    level = settings.log_level if settings.log_level.lower() == "debug" else "info"
+    _configure_logging(level if verbose else "warning")
+
+
 def _runtime(settings: Settings) -> Runtime:
     """The runtime of a command that works on the database: refused when it is behind."""
     from app.migrate import assert_at_head
@@ -100,23 +109,23 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sla_sweep(_: argparse.Namespace) -> int:
+def _sla_sweep(args: argparse.Namespace) -> int:
     from app.services.sla.reminders import sweep
 
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    _command_logging(args, settings)
     runtime = _runtime(settings)
     result = sweep(runtime)
     print(json.dumps(result.as_dict()))
     return 0
 
 
-def _calendar_recompute(_: argparse.Namespace) -> int:
+def _calendar_recompute(args: argparse.Namespace) -> int:
     """Count every open request's deadline again with the calendar now configured."""
     from app.services.requests.recompute import recompute_deadlines
 
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    _command_logging(args, settings)
     result = recompute_deadlines(_runtime(settings))
     print(json.dumps(result.as_dict()))
     print(
@@ -127,14 +136,26 @@ def _calendar_recompute(_: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(_: argparse.Namespace) -> int:
-    from app.migrate import upgrade
+def _migrate(args: argparse.Namespace) -> int:
+    from app.migrate import current_revision, head_revision, upgrade
     from app.private_files import private_dir
 
     settings = get_settings()
-    if settings.database_url_resolved.startswith("sqlite"):
+    _command_logging(args, settings)
+    url = settings.database_url_resolved
+    if url.startswith("sqlite"):
         private_dir(settings.data_dir)
-    upgrade(settings.database_url_resolved)
+    engine = make_engine(settings)
+    before = current_revision(engine)
+    upgrade(url, own_logging=True)
+    after = current_revision(engine)
+    engine.dispose()
+    if before == after:
+        print(f"database already at the latest revision ({after}).")
+    else:
+        print(
+            f"database migrated from {before or 'empty'} to {after} (latest: {head_revision(url)})."
+        )
     return 0
 
 
@@ -143,6 +164,7 @@ def _staff_add(args: argparse.Namespace) -> int:
     from app.services.staff.accounts import add_staff
 
     settings = get_settings()
+    _command_logging(args, settings)
     rt = _runtime(settings)
     with transaction(rt.engine) as session:
         created = add_staff(
@@ -198,7 +220,9 @@ def _staff_enrol(args: argparse.Namespace) -> int:
 def _staff_revoke(args: argparse.Namespace) -> int:
     from app.services.staff.accounts import revoke_staff
 
-    engine = make_engine(get_settings())
+    settings = get_settings()
+    _command_logging(args, settings)
+    engine = make_engine(settings)
     with transaction(engine) as session:
         count = revoke_staff(session, name=args.name, now=utcnow())
     print(f"staff '{args.name}' deactivated; {count} token(s) revoked.")
@@ -209,6 +233,7 @@ def _staff_token(args: argparse.Namespace) -> int:
     from app.services.staff.accounts import token_for_name
 
     settings = get_settings()
+    _command_logging(args, settings)
     with transaction(make_engine(settings)) as session:
         token = token_for_name(
             session, name=args.name, now=utcnow(), ttl_days=settings.token_ttl_days
@@ -220,13 +245,13 @@ def _staff_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_verify(_: argparse.Namespace) -> int:
+def _audit_verify(args: argparse.Namespace) -> int:
     """Exit 0 when every chain and anchor is intact, 1 naming the first broken event."""
     from app.runtime import build_runtime
     from app.services.audit.verify import verify
 
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    _command_logging(args, settings)
     report = verify(build_runtime(settings))
     print(json.dumps(report, ensure_ascii=False))
     if not report["intact"]:
@@ -244,19 +269,37 @@ def _purge(args: argparse.Namespace) -> int:
     from app.services.audit.purge import purge
 
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    _command_logging(args, settings)
     runtime = _runtime(settings)
     print(json.dumps(purge(runtime, dry_run=args.dry_run)))
     return 0
 
 
-def _demo(_: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from app.services.intake.demo import load
 
     settings = get_settings()
-    runtime = _runtime(settings)
-    for row in load(runtime):
-        print(f"{row['reference']}  {row['type']:<20} {row['status']}")
+    _command_logging(args, settings)
+    if settings.env != "development":
+        # Refused before the database is touched.
+        raise ValueError(
+            "demo data is loaded only when RIGHTSDESK_ENV is development"
+            f" (it is {settings.env}); it is never loaded in production"
+        )
+    result = load(_runtime(settings))
+    base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    if result.already_loaded:
+        print(
+            f"demo data is already there ({len(result.rows)} requests); nothing was added."
+            " Their access codes were printed when it was loaded (stored hashed, not shown again)."
+        )
+    else:
+        print(f"demo data loaded: {len(result.rows)} synthetic requests.")
+    print(f"{'reference':<22}{'access code':<17}{'type':<21}status")
+    for row in result.rows:
+        code = row["access_code"] or "-"
+        print(f"{row['reference']:<22}{code:<17}{row['type']:<21}{row['status']}")
+    print(f"follow one as its requester at {base}/status with its reference and access code.")
     print("staff '데모 담당자' (agent) and '데모 보호책임자' (officer): issue them tokens with")
     print("  rightsdesk staff token --name '데모 담당자'")
     return 0
@@ -272,7 +315,7 @@ def _channeltalk(args: argparse.Namespace) -> int:
     from app.services.channeltalk.jobs import reconcile, webhook_state
 
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    _command_logging(args, settings)
     if not settings.channeltalk_api_enabled:
         print("rightsdesk: set RIGHTSDESK_CHANNELTALK_ACCESS_KEY and _SECRET", file=sys.stderr)
         return 1
@@ -292,8 +335,24 @@ def _channeltalk(args: argparse.Namespace) -> int:
     return 0 if report["webhook_found"] and not report["webhook_blocked"] else 1
 
 
+_VERBOSE = "also print INFO log lines (e.g. Alembic's) around the result"
+
+
+def _verbose_anywhere(parser: argparse.ArgumentParser) -> None:
+    """`--verbose` after the command too (`rightsdesk migrate --verbose`): every sub-parser
+    takes it, without overriding one given before the command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument(
+                    "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE
+                )
+                _verbose_anywhere(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rightsdesk", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start the HTTP service")
@@ -347,8 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
     purge_cmd.set_defaults(func=_purge)
 
     sub.add_parser(
-        "demo", help="load synthetic requests to try the service with (not in production)"
+        "demo",
+        help="load synthetic requests to try the service with (RIGHTSDESK_ENV=development only)",
     ).set_defaults(func=_demo)
+    _verbose_anywhere(parser)
     return parser
 
 

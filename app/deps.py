@@ -84,6 +84,8 @@ class Capability(StrEnum):
     # staff accounts and tokens, and the clinics of processor mode (business contacts only):
     # never personal data
     ADMINISTER = "administer"
+    # who can be assigned: staff id, name, role, active (no personal data of subjects)
+    STAFF_DIRECTORY = "staff_directory"
 
 
 _CASE_WORKERS = frozenset({Role.AGENT, Role.SECURITY, Role.OFFICER})
@@ -101,6 +103,7 @@ PERMISSIONS: Mapping[Capability, frozenset[Role]] = MappingProxyType(
         Capability.AUDIT: frozenset({Role.SECURITY, Role.OFFICER}),
         Capability.EXPORT_PERSONAL: frozenset({Role.SECURITY, Role.OFFICER}),
         Capability.ADMINISTER: frozenset({Role.ADMIN}),
+        Capability.STAFF_DIRECTORY: frozenset(Role),
     }
 )
 
@@ -143,6 +146,8 @@ OfficerDep = Annotated[Staff, Depends(require_capability(Capability.APPROVE))]
 AdminDep = Annotated[Staff, Depends(require_capability(Capability.ADMINISTER))]
 # The audit trail (timeline verification): the officer and the security team.
 AuditorDep = Annotated[Staff, Depends(require_capability(Capability.AUDIT))]
+# The staff directory (people to assign to): every role.
+DirectoryDep = Annotated[Staff, Depends(require_capability(Capability.STAFF_DIRECTORY))]
 
 
 # --- request headers and bodies ----------------------------------------------------------------

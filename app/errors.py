@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,6 +33,22 @@ class FieldError:
     field: str
     code: str
     message: str
+    # Additive keys that teach the caller (api.md "Errors" keeps field, code, message): the
+    # values that would have been accepted, the bound that was crossed, and the vocabulary
+    # code that was refused (a code of the catalog's shape, never free text).
+    allowed: tuple[str, ...] | None = None
+    limit: int | float | str | None = None
+    value: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "code": self.code, "message": self.message}
+        if self.allowed is not None:
+            out["allowed"] = list(self.allowed)
+        if self.limit is not None:
+            out["limit"] = self.limit
+        if self.value is not None:
+            out["value"] = self.value
+        return out
 
 
 class DomainError(Exception):
@@ -81,8 +99,26 @@ class BusinessRuleViolation(DomainError):
 
     status, code, title = 422, "business_rule_violation", "요청을 받을 수 없습니다."
 
-    def __init__(self, code: str, field: str, message: str) -> None:
-        super().__init__(message, errors=[FieldError(field, code, message)], code=code)
+    def __init__(
+        self,
+        code: str,
+        field: str,
+        message: str,
+        *,
+        allowed: Sequence[str] | None = None,
+        value: str | None = None,
+        errors: Sequence[FieldError] = (),
+    ) -> None:
+        first = FieldError(
+            field, code, message, tuple(allowed) if allowed is not None else None, value=value
+        )
+        super().__init__(message, errors=list(errors) or [first], code=code)
+
+
+# A staff member's action refused by a rule: the title says the *action* cannot be done, so it
+# never reads as if the subject's request were refused (that is a decision, not an error).
+STAFF_REFUSAL_TITLE = "이 처리 작업은 규칙상 할 수 없습니다."
+_STAFF_PREFIX = "/v1/staff/"
 
 
 class Unauthenticated(DomainError):
@@ -139,8 +175,14 @@ class UnsupportedMediaType(DomainError):
     status, code, title = 415, "unsupported_media_type", "지원하지 않는 형식입니다."
 
 
-def problem_response(exc: DomainError) -> JSONResponse:
-    return problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers)
+def problem_response(exc: DomainError, *, path: str = "") -> JSONResponse:
+    return problem(exc.status, exc.code, _title(exc, path), exc.detail, exc.errors, exc.headers)
+
+
+def _title(exc: DomainError, path: str) -> str:
+    if path.startswith(_STAFF_PREFIX) and isinstance(exc, BusinessRuleViolation):
+        return STAFF_REFUSAL_TITLE
+    return exc.title
 
 
 def problem(
@@ -157,7 +199,7 @@ def problem(
         "status": status,
         "detail": detail,
         "code": code,
-        "errors": [{"field": e.field, "code": e.code, "message": e.message} for e in errors],
+        "errors": [e.as_dict() for e in errors],
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -202,38 +244,126 @@ def field_path(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
+# The bound each length or range error crossed: pydantic's context key, and how the Korean
+# message states it.
+_BOUNDS = {
+    "string_too_long": ("max_length", "{}자 이하여야 합니다."),
+    "string_too_short": ("min_length", "{}자 이상이어야 합니다."),
+    "too_long": ("max_length", "{}개 이하여야 합니다."),
+    "too_short": ("min_length", "{}개 이상이어야 합니다."),
+    "less_than_equal": ("le", "{} 이하여야 합니다."),
+    "greater_than_equal": ("ge", "{} 이상이어야 합니다."),
+    "less_than": ("lt", "{} 미만이어야 합니다."),
+    "greater_than": ("gt", "{} 초과여야 합니다."),
+}
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def allowed_values(expected: str) -> tuple[str, ...]:
+    """pydantic's `expected` ("'a', 'b' or 'c'") as the values themselves."""
+    return tuple(_QUOTED.findall(expected))
+
+
+def choice_message(allowed: Sequence[str]) -> str:
+    return f"허용되지 않는 값입니다. 가능한 값: {', '.join(allowed)}"
+
+
 def pydantic_field_errors(raw: Sequence[Any]) -> list[FieldError]:
     out = []
     for err in raw:
-        code, message = _PYDANTIC_MESSAGES.get(err.get("type", ""), ("invalid", ""))
-        if err.get("type") in ("enum", "literal_error") and err.get("ctx", {}).get("expected"):
-            # A closed set (an identity method, an outcome): the allowed values, never the input.
-            message = f"{message} 허용 값: {err['ctx']['expected']}"
-        if err.get("type") == "value_error" and err.get("ctx", {}).get("error"):
+        kind = err.get("type", "")
+        ctx = err.get("ctx") or {}
+        if kind in ("too_long", "too_short") and isinstance(err.get("input"), str):
+            # A length bound on a constrained text type reaches pydantic's generic check: it is
+            # still a length in characters, not a count of items.
+            kind = f"string_{kind}"
+        code, message = _PYDANTIC_MESSAGES.get(kind, ("invalid", ""))
+        allowed: tuple[str, ...] | None = None
+        limit: int | float | str | None = None
+        if code == "invalid_choice" and ctx.get("expected"):
+            # A closed set (an identity method, an outcome): the schema's allowed values,
+            # never the input, so they are safe to name.
+            allowed = allowed_values(str(ctx["expected"]))
+            message = choice_message(allowed)
+        if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
+            key, template = _BOUNDS[kind]
+            bound = ctx[key]
+            limit = bound if isinstance(bound, int | float) else str(bound)
+            message = f"{message} {template.format(limit)}"
+        if kind == "value_error" and ctx.get("error"):
             # Our own validators raise ValueError with a Korean message meant for people;
             # email-validator's are English and name the offending character.
-            message = str(err["ctx"]["error"])
+            message = str(ctx["error"])
             if message.startswith("value is not a valid email address"):
                 message = _BAD_EMAIL
-        if code == "invalid_choice" and err.get("ctx", {}).get("expected"):
-            # The allowed values are the schema's, never the input: safe to name them.
-            message = f"{message} 가능한 값: {err['ctx']['expected']}"
         out.append(
-            FieldError(field_path(err.get("loc", ())), code, message or "올바르지 않은 값입니다.")
+            FieldError(
+                field_path(err.get("loc", ())),
+                code,
+                message or "올바르지 않은 값입니다.",
+                allowed=allowed,
+                limit=limit,
+            )
         )
     return out
 
 
+# The domain checks of a route's body that can still run when its validation failed: called
+# with the request, the parsed JSON body and the top-level fields that failed; they return
+# the domain errors of the rest, answered with the validation errors in one 422.
+BodyChecks = Callable[[Request, dict[str, Any], frozenset[str]], list[FieldError]]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def body_checks(checks: BodyChecks) -> Callable[[F], F]:
+    """Mark a route: its body's domain checks run beside its validation errors."""
+
+    def mark(endpoint: F) -> F:
+        endpoint.body_checks = checks  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+def failed_fields(raw: Sequence[Any]) -> frozenset[str]:
+    """The top-level body fields pydantic refused."""
+    out = set()
+    for err in raw:
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        if loc:
+            out.add(str(loc[0]))
+    return frozenset(out)
+
+
+async def _domain_too(request: Request, exc: RequestValidationError) -> list[FieldError]:
+    checks: BodyChecks | None = getattr(request.scope.get("endpoint"), "body_checks", None)
+    body = getattr(exc, "body", None)
+    if checks is None or not isinstance(body, dict):
+        return []
+    try:
+        # The checks may read the database: off the event loop.
+        return await run_in_threadpool(checks, request, body, failed_fields(exc.errors()))
+    except DomainError:
+        return []  # e.g. the request is gone: the validation errors stand alone
+
+
+def validation_failed(raw: Sequence[Any], more: Sequence[FieldError] = ()) -> ValidationFailed:
+    """One 422 for every bad field of a body: pydantic's, then any domain errors found in the
+    parts that did validate."""
+    errors = [*pydantic_field_errors(raw), *more]
+    detail = "입력값을 확인해 주세요: " + ", ".join(sorted({e.field for e in errors}))
+    return ValidationFailed(detail, errors=errors)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(exc, path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = pydantic_field_errors(exc.errors())
-        detail = "입력값을 확인해 주세요: " + ", ".join(sorted({e.field for e in errors}))
-        return problem(422, "validation_error", ValidationFailed.title, detail, errors)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        more = await _domain_too(request, exc)
+        return problem_response(validation_failed(exc.errors(), more), path=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from app.core.access_purpose import AccessPurpose
-from app.core.apidocs import install_docs, register_schema
+from app.core.apidocs import document_problems, install_docs, operation_id, register_schema
 from app.core.limits import BodySizeLimit, PublicRateLimit, UploadRoutes
 from app.core.logredact import install_log_redaction
 from app.errors import AnsweredErrors, install_error_handlers
@@ -28,6 +28,7 @@ from app.routers import (
     clinics,
     decisions,
     integrations,
+    members,
     meta,
     public,
     reports,
@@ -86,6 +87,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
     upload_routes = _install_middleware(app, settings, runtime)
@@ -99,6 +101,7 @@ def create_app(
         reports,
         audit,
         meta,
+        members,
         integrations,
         task_confirm,
         access_package,
@@ -112,6 +115,7 @@ def create_app(
     web.install_web(app)  # the data subject's web form (HTML) and /static
     install_console(app)  # the staff console (HTML, signed-in sessions) under /staff
     register_schema(app, RequestCreate)
+    document_problems(app)
     # Included routers keep their routes (full paths) on the router itself.
     for router in (*(m.router for m in modules), web.router, web_status.router):
         for route in router.routes:

@@ -23,9 +23,19 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head", *, own_logging: bool = False) -> None:
+    """`own_logging`: leave logging as the caller set it (the CLI: warnings only unless
+    --verbose) instead of alembic.ini's, which prints Alembic's INFO lines."""
     private_sqlite(database_url)  # a database file the migration creates is private too
-    command.upgrade(alembic_config(database_url), revision)
+    cfg = alembic_config(database_url)
+    if own_logging:
+        cfg.attributes["skip_logging"] = True
+    command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(database_url: str) -> str | None:
@@ -34,8 +44,7 @@ def head_revision(database_url: str) -> str | None:
 
 def assert_at_head(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+    current = current_revision(engine)
     head = head_revision(url)
     if current != head:
         raise RuntimeError(

@@ -119,6 +119,7 @@ MATRIX: tuple[Rule, ...] = (
     Rule("POST", _R + "/access-package/release", HANDLING, "api.md: release, not an agent's"),
     Rule("POST", _R + "/access/provided", HANDLING, "completes an in-person access"),
     Rule("GET", "/v1/staff/tasks", HANDLERS, "tasks of every request"),
+    Rule("GET", "/v1/staff/members", EVERYONE, "people to assign to; admin fields admin's"),
     Rule("GET", "/v1/staff/sla/summary", HANDLERS, "counts of request data: not admin's"),
     Rule("GET", _CSV, HANDLERS, "the register, without names", _RANGE),
     Rule("GET", _CSV, PERSONAL, "with names and contacts", _RANGE + "&personal=true"),

@@ -145,30 +145,73 @@ def test_worker_stops_on_sigterm_after_the_notice_in_hand(tmp_path: Path) -> Non
     assert len(list(mail.glob("*.eml"))) == statuses.count("delivered")
 
 
-def test_demo_loads_synthetic_requests_but_never_in_production(tmp_path: Path) -> None:
+def test_demo_loads_synthetic_requests_once_and_only_in_development(tmp_path: Path) -> None:
     env = {
-        "RIGHTSDESK_ENV": "test",
+        "RIGHTSDESK_ENV": "development",
         "RIGHTSDESK_DATA_DIR": str(tmp_path),
         "RIGHTSDESK_DATA_KEY": TEST_KEY,
     }
     assert rightsdesk(env, "migrate").returncode == 0
     loaded = rightsdesk(env, "demo")
     assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stderr == ""  # no log lines around the result
     lines = [line for line in loaded.stdout.splitlines() if line.startswith("DSR-")]
     assert len(lines) == 12
     statuses = {line.split()[-1] for line in lines}
     assert {"identity_pending", "in_review", "executing", "completed"} <= statuses
+    codes = {line.split()[0]: line.split()[1] for line in lines}
+    assert "/status" in loaded.stdout
     token = rightsdesk(env, "staff", "token", "--name", "데모 담당자", "--json")
     assert token.returncode == 0, token.stderr
-    settings = Settings(env="test", data_dir=tmp_path, data_key=TEST_KEY)
+    settings = Settings(env="development", data_dir=tmp_path, data_key=TEST_KEY)
     headers = {"Authorization": f"Bearer {json.loads(token.stdout)['token']}"}
     with TestClient(create_app(settings)) as client:
         queue = client.get("/v1/staff/requests?limit=50", headers=headers).json()
         overdue = client.get("/v1/staff/requests?sla=overdue", headers=headers).json()
+        # Each printed access code opens its request, as the requester would on /status.
+        reference, code = next(iter(codes.items()))
+        mine = client.get(f"/v1/requests/{reference}", headers={"X-Access-Code": code})
+        assert mine.status_code == 200, mine.text
     assert len(queue["items"]) == 12
     assert len(overdue["items"]) == 1  # received 20 days ago, still in review
-    production = rightsdesk(env | {"RIGHTSDESK_ENV": "production"}, "demo")
-    assert production.returncode == 1 and "never loaded in production" in production.stderr
+
+    again = rightsdesk(env, "demo")
+    assert again.returncode == 0, again.stderr
+    assert "already there" in again.stdout
+    assert sorted(
+        line.split()[0] for line in again.stdout.splitlines() if line.startswith("DSR-")
+    ) == sorted(codes)
+    with TestClient(create_app(settings)) as client:
+        assert len(client.get("/v1/staff/requests?limit=50", headers=headers).json()["items"]) == 12
+
+    for other in ("test", "production"):
+        refused = rightsdesk(env | {"RIGHTSDESK_ENV": other}, "demo")
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert "only when RIGHTSDESK_ENV is development" in refused.stderr
+
+
+def test_one_shot_commands_print_their_result_alone_unless_verbose(tmp_path: Path) -> None:
+    env = {
+        "RIGHTSDESK_ENV": "test",
+        "RIGHTSDESK_DATA_DIR": str(tmp_path),
+        "RIGHTSDESK_DATA_KEY": TEST_KEY,
+        "RIGHTSDESK_LOG_LEVEL": "info",
+    }
+    first = rightsdesk(env, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == "" and len(first.stdout.splitlines()) == 1
+    assert first.stdout.startswith("database migrated from empty to ")
+    again = rightsdesk(env, "migrate")
+    assert again.stdout.startswith("database already at the latest revision")
+    assert again.stderr == ""
+    sweep = rightsdesk(env, "sla", "sweep")
+    assert sweep.returncode == 0 and sweep.stderr == ""
+    assert set(json.loads(sweep.stdout)) >= {"due_soon", "overdue"}
+    for argv in (("--verbose", "sla", "sweep"), ("sla", "sweep", "--verbose")):
+        verbose = rightsdesk(env, *argv)
+        assert verbose.returncode == 0
+        assert "INFO alembic" in verbose.stderr  # the lines --verbose is for
+        assert json.loads(verbose.stdout) == json.loads(sweep.stdout)
 
 
 def test_calendar_recompute_prints_its_counts(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from tests.factories import assert_problem
@@ -81,3 +83,39 @@ def test_published_request_channels_include_every_way_data_was_collected(
     for ch in PUBLISHED_CHANNELS:
         assert ch in how
     assert 'href="/form"' in how and "070-4895-0876" in how and "heegon.oh@carelabs.co.kr" in how
+
+
+def test_every_operation_has_a_readable_id_and_documents_its_problem_body(
+    client: TestClient,
+) -> None:
+    spec = client.get("/openapi.json").json()
+    ops = [
+        (f"{method.upper()} {path}", op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    ]
+    ids = [op["operationId"] for _, op in ops]
+    # A generator's method name: snake_case words, no path or method mangled into it.
+    assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", i) for i in ids), ids
+    assert len(set(ids)) == len(ids)
+    by_route = dict(zip([label for label, _ in ops], ids, strict=True))
+    assert by_route["GET /v1/staff/requests"] == "list_requests"
+    assert by_route["POST /v1/requests"] == "file_request"
+    assert by_route["POST /v1/staff/requests"] == "file_staff_request"
+    assert by_route["POST /v1/staff/requests/{reference}/decision"] == "draft_decision"
+    assert by_route["GET /v1/staff/members"] == "list_members"
+
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for label, op in ops:
+        errors = {s: r for s, r in op["responses"].items() if s.isdigit() and int(s) >= 400}
+        if op.get("parameters") or op.get("requestBody"):
+            assert "422" in errors, label
+        for status, response in errors.items():
+            assert response["content"] == {"application/problem+json": {"schema": problem}}, (
+                label,
+                status,
+            )
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    field_error = schemas["ProblemFieldError"]["properties"]
+    assert {"field", "code", "message", "allowed", "limit", "value"} <= set(field_error)

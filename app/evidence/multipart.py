@@ -181,7 +181,10 @@ class _Reader:
         self._parts += 1
         if self._parts > self.limits.max_parts:
             message = f"양식의 항목은 최대 {self.limits.max_parts}개까지 보낼 수 있습니다."
-            raise PayloadTooLarge(message, errors=[FieldError("body", "too_many_parts", message)])
+            raise PayloadTooLarge(
+                message,
+                errors=[FieldError("body", "too_many_parts", message, limit=self.limits.max_parts)],
+            )
         disposition, params = parse_options_header(self._headers.get("content-disposition"))
         if disposition != b"form-data" or b"name" not in params:
             raise _malformed("a part without Content-Disposition: form-data; name=...")
@@ -198,7 +201,10 @@ class _Reader:
             if self._field_count > self.limits.max_fields:
                 message = f"입력 항목은 최대 {self.limits.max_fields}개까지 보낼 수 있습니다."
                 raise PayloadTooLarge(
-                    message, errors=[FieldError("body", "too_many_fields", message)]
+                    message,
+                    errors=[
+                        FieldError("body", "too_many_fields", message, limit=self.limits.max_fields)
+                    ],
                 )
             self._part = _Part(name=name, kind="field")
             return
@@ -206,7 +212,15 @@ class _Reader:
         if self._files >= self.limits.max_files:
             message = f"첨부 파일은 최대 {self.limits.max_files}개까지 올릴 수 있습니다."
             raise PayloadTooLarge(
-                message, errors=[FieldError(self.limits.files_field, "too_many_files", message)]
+                message,
+                errors=[
+                    FieldError(
+                        self.limits.files_field,
+                        "too_many_files",
+                        message,
+                        limit=self.limits.max_files,
+                    )
+                ],
             )
         filename = safe_filename(_decode(raw_filename)) if raw_filename else None
         # The blob writer is opened at the first byte of content: an empty file input costs
@@ -247,7 +261,14 @@ class _Reader:
                 message = f"입력 항목 하나는 {limit}를 넘을 수 없습니다."
                 raise PayloadTooLarge(
                     f"'{part.name}' 항목이 너무 깁니다.",
-                    errors=[FieldError(part.name, "field_too_large", message)],
+                    errors=[
+                        FieldError(
+                            part.name,
+                            "field_too_large",
+                            message,
+                            limit=self.limits.max_field_bytes,
+                        )
+                    ],
                 )
             part.value += view
             return
@@ -270,7 +291,12 @@ class _Reader:
             too_large = PayloadTooLarge(
                 f"'{part.name}' 항목의 파일 {named} {josa(limit, '을/를')} 넘습니다.",
                 errors=[
-                    FieldError(f"{self.limits.files_field}.{part.index}", "file_too_large", message)
+                    FieldError(
+                        f"{self.limits.files_field}.{part.index}",
+                        "file_too_large",
+                        message,
+                        limit=self.limits.max_file_bytes,
+                    )
                 ],
             )
             too_large.file_input = part.name

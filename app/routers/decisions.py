@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session
 
 from app.deps import CaseWrite, OfficerWrite, TriageWrite
+from app.errors import FieldError, body_checks
 from app.models.bounds import Day, Instant
 from app.models.request_api import RequestCreated, StaffRequestDetail
 from app.routers.common import problem_responses
 from app.services.decisions import approval as decisions_approval
 from app.services.decisions import drafting, objections
 from app.services.decisions import postponement as decisions_postponement
+from app.services.requests.detail import request_by_reference
 from app.textsafety import MultiLine, OneLine
 from app.workflows.automated import Explanation
 from app.workflows.lifecycle import Outcome
@@ -85,28 +88,41 @@ class PostponementEndIn(BaseModel):
     ended_on: Day | None = Field(default=None, description="the day the reason ended (KST)")
 
 
-@router.post("/decision", response_model=StaffRequestDetail, summary="결정 (인용·일부 인용·거절)")
-def decide(body: DecisionIn, w: CaseWrite) -> StaffRequestDetail:
+def _decision_input(body: DecisionIn) -> drafting.DecisionInput:
     a = body.access
-    drafting.draft(
-        w.session,
-        w.rt,
-        w.req,
-        drafting.DecisionInput(
-            outcome=body.outcome,
-            grounds=body.grounds,
-            reason=body.reason,
-            items_granted=body.items_granted,
-            items_withheld=body.items_withheld,
-            changes=body.changes,
-            access=drafting.AccessTerms(**a.model_dump()) if a else None,
-            record_dates=body.record_dates,
-            subject_stated_termination=body.subject_stated_termination,
-            measure=body.measure,
-            explanation=_explanation(body.explanation),
-        ),
-        w.staff,
+    return drafting.DecisionInput(
+        outcome=body.outcome,
+        grounds=body.grounds,
+        reason=body.reason,
+        items_granted=body.items_granted,
+        items_withheld=body.items_withheld,
+        changes=body.changes,
+        access=drafting.AccessTerms(**a.model_dump()) if a else None,
+        record_dates=body.record_dates,
+        subject_stated_termination=body.subject_stated_termination,
+        measure=body.measure,
+        explanation=_explanation(body.explanation),
     )
+
+
+def _decision_checks(http: Request, raw: dict[str, Any], skip: frozenset[str]) -> list[FieldError]:
+    """A decision body that failed validation: the domain rules on the fields that passed
+    (grounds, items, record dates), in the same 422. Without a valid `outcome` there is
+    nothing to check them against."""
+    try:
+        rest = DecisionIn.model_validate({k: v for k, v in raw.items() if k not in skip})
+    except ValidationError:
+        return []
+    rt = http.app.state.runtime
+    with Session(rt.engine) as session:
+        request = request_by_reference(session, http.path_params["reference"])
+        return drafting.body_errors(session, rt, request, _decision_input(rest), skip)
+
+
+@router.post("/decision", response_model=StaffRequestDetail, summary="결정 (인용·일부 인용·거절)")
+@body_checks(_decision_checks)
+def decide(body: DecisionIn, w: CaseWrite) -> StaffRequestDetail:
+    drafting.draft(w.session, w.rt, w.req, _decision_input(body), w.staff)
     return w.detail()
 
 

@@ -6,10 +6,12 @@ that fails, they are deleted again, so a refused filing leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
@@ -18,11 +20,13 @@ from app.errors import (
     FieldError,
     UnsupportedMediaType,
     ValidationFailed,
-    pydantic_field_errors,
+    failed_fields,
+    validation_failed,
 )
 from app.evidence.multipart import UploadedFile, UploadLimits, read_upload
 from app.runtime import Runtime
 from app.services.identity.evidence import attachment_kinds
+from app.workflows.intake import catalog_errors
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -70,19 +74,28 @@ def upload_limits(rt: Runtime, *, accept_files: bool = True) -> UploadLimits:
     )
 
 
-def _parse(model: type[M], raw: str | bytes) -> M:
+def filing_checks(request: Request, body: dict[str, Any], skip: frozenset[str]) -> list[FieldError]:
+    """A filing's catalog rules (service, items), answered with its validation errors."""
+    policy = request.app.state.runtime.policy
+    return catalog_errors(body, skip, services=policy.service_codes(), item_codes=policy.item_codes)
+
+
+def _parse(model: type[M], raw: str | bytes, request: Request) -> M:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        errors = pydantic_field_errors(exc.errors())
-        detail = "입력값을 확인해 주세요: " + ", ".join(sorted({e.field for e in errors}))
-        raise ValidationFailed(detail, errors=errors) from None
+        more: list[FieldError] = []
+        with contextlib.suppress(ValueError):
+            body = json.loads(raw)
+            if isinstance(body, dict):
+                more = filing_checks(request, body, failed_fields(exc.errors()))
+        raise validation_failed(exc.errors(), more) from None
 
 
 async def read_filing_body(request: Request, rt: Runtime, model: type[M]) -> FilingBody[M]:
     media = _media(request)
     if media == "application/json" or media.endswith("+json"):
-        return FilingBody(payload_or_none=_parse(model, await request.body()))
+        return FilingBody(payload_or_none=_parse(model, await request.body(), request))
     if media != "multipart/form-data":
         raise UnsupportedMediaType(
             "본문은 application/json 또는 multipart/form-data 이어야 합니다."
@@ -94,7 +107,7 @@ async def read_filing_body(request: Request, rt: Runtime, model: type[M]) -> Fil
         if len(parts) != 1:
             msg = "신청 내용은 'request' 라는 이름의 JSON 파트 하나로 보내 주세요."
             raise ValidationFailed(msg, errors=[FieldError("request", "required", msg)])
-        body.payload_or_none = _parse(model, parts[0])
+        body.payload_or_none = _parse(model, parts[0], request)
         body.kinds = attachment_kinds(upload.fields.get("attachment_kinds", []), len(upload.files))
     return body
 

@@ -21,6 +21,7 @@ from app.deps import (
     TriageWrite,
     detail_response,
 )
+from app.errors import body_checks
 from app.evidence.sniff import EXTENSIONS
 from app.models.bounds import Day, IdField, IdPath
 from app.models.notice import NoticeOut
@@ -31,6 +32,7 @@ from app.models.request_api import (
     StaffRequestDetail,
 )
 from app.routers.common import Page, client_ip, created_headers, problem_responses
+from app.routers.filing_body import filing_checks
 from app.services.identity import checks, evidence, info_requests
 from app.services.intake import FilingContext, file_request
 from app.services.notices.queue import notice_out, notices_of
@@ -57,6 +59,7 @@ def me(staff: CurrentStaff) -> dict[str, object]:
     responses=problem_responses(409, 413, 415, 422),
     summary="서면·전화·팩스 등으로 받은 요구 등록",
 )
+@body_checks(filing_checks)
 def create_request(
     staff: TriageDep,
     # After the token check: who may not file learns nothing about the body.

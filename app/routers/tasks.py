@@ -264,8 +264,11 @@ def task_queue(
     holder: Annotated[str | None, Query(max_length=64)] = None,
     assignee: Annotated[str | None, Query(pattern=r"^(me|none|[1-9]\d{0,8})$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[TaskQueueItem]:
-    rows = task_views.queue(
+    """Earliest due first, in the request queue's page shape: `next_cursor` is given back as
+    `cursor` for the next page, null on the last."""
+    rows, next_cursor = task_views.queue(
         session,
         rt,
         statuses=status or ["open", "failed"],
@@ -273,8 +276,9 @@ def task_queue(
         holder=holder,
         assignee=_assignee(assignee, staff),
         limit=limit,
+        cursor=cursor,
     )
-    return Page(items=[TaskQueueItem(**row) for row in rows])
+    return Page(items=[TaskQueueItem(**row) for row in rows], next_cursor=next_cursor)
 
 
 def _assignee(value: str | None, staff: Staff) -> int | Literal["none"] | None:

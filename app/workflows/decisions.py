@@ -6,6 +6,7 @@ withdrawal); Decree arts. 41(5), 42, 43(3), 44(2), 47; law rules 6-18 and 26-28.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +15,7 @@ from typing import Protocol
 from app.errors import BusinessRuleViolation, FieldError, InvalidTransition, ValidationFailed
 from app.models.vocab import DecisionState
 from app.workflows.grounds import GROUNDS
+from app.workflows.intake import unknown_item
 from app.workflows.lifecycle import Outcome, Status
 from app.workflows.retention import STATUTORY_HOLD_GROUND, WITHDRAWAL_HOLD_GROUND, ItemPlan
 
@@ -55,8 +57,21 @@ def move_decision(decision: HasDecisionState, to: DecisionState) -> None:
     decision.state = to
 
 
-def _not_applicable(code: str, message: str) -> BusinessRuleViolation:
-    return BusinessRuleViolation("ground_not_applicable", "grounds", f"{code}: {message}")
+def applicable_grounds(request_type: str, *, public_institution: bool) -> list[str]:
+    """The ground codes a decision on this type may cite for this controller (the catalog's
+    table; public-institution grounds only for a public institution)."""
+    return [
+        g.code
+        for g in GROUNDS.values()
+        if request_type in g.applies_to and (public_institution or not g.public_only)
+    ]
+
+
+def _not_applicable(code: str | None, message: str, allowed: Sequence[str]) -> FieldError:
+    # The field stays `grounds` (the contract's); `value` names the ground refused.
+    names = ", ".join(allowed) or "없음"
+    text = f"{code + ': ' if code else ''}{message} 이 요구 유형에 쓸 수 있는 근거: {names}"
+    return FieldError("grounds", "ground_not_applicable", text, tuple(allowed), value=code)
 
 
 # Which outcomes each request type may take (api.md "Outcomes, completed"). `no_data_held`
@@ -93,9 +108,11 @@ _NO_GROUNDS = frozenset({Outcome.GRANTED, Outcome.NO_DATA_HELD, Outcome.UNCHANGE
 def check_outcome(request_type: str, outcome: Outcome) -> None:
     allowed = OUTCOMES_BY_TYPE.get(request_type, _FILED_OUTCOMES)
     if outcome not in allowed:
-        names = ", ".join(o.value for o in Outcome if o in allowed)
-        msg = f"이 요구 유형에 쓸 수 있는 결정은 {names}입니다."
-        raise ValidationFailed(msg, errors=[FieldError("outcome", "not_applicable", msg)])
+        values = tuple(o.value for o in Outcome if o in allowed)
+        msg = f"이 요구 유형에 쓸 수 있는 결정은 {', '.join(values)}입니다."
+        raise ValidationFailed(
+            msg, errors=[FieldError("outcome", "not_applicable", msg, values, value=outcome.value)]
+        )
 
 
 def check_grounds(d: DraftDecision, *, public_institution: bool) -> None:
@@ -106,28 +123,45 @@ def check_grounds(d: DraftDecision, *, public_institution: bool) -> None:
             msg = "이 결정에는 제한·거절 사유(법적 근거)를 적지 않습니다."
             raise ValidationFailed(msg, errors=[FieldError("grounds", "not_applicable", msg)])
         return
-    if not d.grounds:
+    errors = ground_errors(d, public_institution=public_institution)
+    if errors:
         raise BusinessRuleViolation(
-            "ground_not_applicable",
-            "grounds",
-            "일부 인용이나 거절에는 법적 근거를 하나 이상 적어야 합니다.",
+            "ground_not_applicable", errors[0].field, errors[0].message, errors=errors
         )
+
+
+def ground_errors(d: DraftDecision, *, public_institution: bool) -> list[FieldError]:
+    """Every cited ground that does not fit, each naming the grounds that do (one answer)."""
+    allowed = applicable_grounds(d.request_type, public_institution=public_institution)
+    if d.outcome in _NO_GROUNDS:
+        return []
+    if not d.grounds:
+        msg = "일부 인용이나 거절에는 법적 근거를 하나 이상 적어야 합니다."
+        return [_not_applicable(None, msg, allowed)]
+    errors = []
     for code in d.grounds:
         ground = GROUNDS.get(code)
         if ground is None:
-            raise _not_applicable(code, "알 수 없는 근거입니다.")
-        if ground.public_only and not public_institution:
+            # An unknown code is named back only when it has a code's shape.
+            shown = code if _GROUND_SHAPE.fullmatch(code) else "?"
+            errors.append(_not_applicable(shown, "알 수 없는 근거입니다.", allowed))
+        elif ground.public_only and not public_institution:
             # Art. 35(4)3 and 37(2)3 are for public institutions only.
-            raise _not_applicable(code, "공공기관만 쓸 수 있는 근거입니다.")
-        if d.request_type not in ground.applies_to:
-            raise _not_applicable(code, "이 요구 유형에는 적용되지 않는 근거입니다.")
-        if ground.requires_no_termination and d.subject_stated_termination is not False:
+            errors.append(_not_applicable(code, "공공기관만 쓸 수 있는 근거입니다.", allowed))
+        elif d.request_type not in ground.applies_to:
+            msg = "이 요구 유형에는 적용되지 않는 근거입니다."
+            errors.append(_not_applicable(code, msg, allowed))
+        elif ground.requires_no_termination and d.subject_stated_termination is not False:
             # Art. 37(2)4: only while the subject has not clearly stated termination.
-            raise _not_applicable(
-                code,
+            msg = (
                 "정보주체가 계약 해지 의사를 밝히지 않았다는 기록"
-                "(subject_stated_termination: false)이 있어야 합니다.",
+                "(subject_stated_termination: false)이 있어야 합니다."
             )
+            errors.append(_not_applicable(code, msg, allowed))
+    return errors
+
+
+_GROUND_SHAPE = re.compile(r"[0-9]{2}(-[0-9a-z]{1,12}){1,4}")
 
 
 def requested_items(
@@ -148,6 +182,19 @@ def requested_items(
     return [] if correction else list(service_items)
 
 
+def unknown_item_errors(d: DraftDecision, service_items: frozenset[str]) -> list[FieldError]:
+    """Every granted or withheld item the service does not process, each named."""
+    return [
+        unknown_item(f"{field}.{i}", item, service_items).errors[0]
+        for field, items in (
+            ("items_granted", d.items_granted),
+            ("items_withheld", d.items_withheld),
+        )
+        for i, item in enumerate(items)
+        if item not in service_items
+    ]
+
+
 @dataclass(frozen=True)
 class ItemsDecided:
     granted: list[str]
@@ -158,12 +205,11 @@ def check_items(d: DraftDecision, service_items: frozenset[str]) -> ItemsDecided
     """Decree art. 42(1) (law rule 9): only what falls under a ground is withheld, and the rest
     is provided, so a decision accounts for every requested item (`d.items_requested`, as
     `requested_items` gives them). A full grant that names no items grants them all."""
-    for field, items in (("items_granted", d.items_granted), ("items_withheld", d.items_withheld)):
-        for i, item in enumerate(items):
-            if item not in service_items:
-                raise BusinessRuleViolation(
-                    "unknown_item", f"{field}.{i}", "이 서비스에서 처리하지 않는 항목입니다."
-                )
+    unknown = unknown_item_errors(d, service_items)
+    if unknown:
+        raise BusinessRuleViolation(
+            "unknown_item", unknown[0].field, unknown[0].message, errors=unknown
+        )
     granted, withheld = list(d.items_granted), list(d.items_withheld)
     if set(granted) & set(withheld):
         raise _items_invalid("items_withheld", "같은 항목을 인용과 제한에 함께 넣을 수 없습니다.")

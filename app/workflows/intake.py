@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from app.core.text import normalize
 from app.errors import BusinessRuleViolation, FieldError, ValidationFailed
@@ -30,8 +33,60 @@ def age_on(birth_date: date, on: date) -> int:
     return on.year - birth_date.year - int(before_birthday)
 
 
-def _invalid(field: str, code: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors=[FieldError(field, code, message)])
+# A value shaped like a catalog code: it may be named back in an error (free text never is).
+_CODE_SHAPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def unknown_item(field: str, item: str, item_codes: Iterable[str]) -> BusinessRuleViolation:
+    """`unknown_item` naming the refused item (when it has a code's shape) and the service's
+    items (GET /v1/catalog)."""
+    named = item if _CODE_SHAPE.fullmatch(item) else None
+    head = f"'{named}'은(는) " if named else ""
+    return BusinessRuleViolation(
+        "unknown_item",
+        field,
+        f"{head}이 서비스에서 처리하지 않는 개인정보 항목입니다. "
+        "항목 코드는 GET /v1/catalog의 이 서비스 항목 중 하나여야 합니다.",
+        allowed=sorted(item_codes),
+        value=named,
+    )
+
+
+def catalog_errors(
+    raw: Mapping[str, Any],
+    skip: Collection[str],
+    *,
+    services: Collection[str],
+    item_codes: Callable[[str], frozenset[str]],
+) -> list[FieldError]:
+    """The catalog rules (`unknown_service`, `unknown_item`) on a filing body that failed
+    validation elsewhere, so one answer names every problem. Fields in `skip` (those with
+    validation errors) and values of the wrong type are left to the validation errors."""
+    service = raw.get("service")
+    if "service" in skip or not isinstance(service, str):
+        return []
+    if service not in services:
+        msg = "개인정보 처리방침에 없는 서비스입니다."
+        return [FieldError("service", "unknown_service", msg, tuple(services))]
+    codes = item_codes(service)
+    errors = []
+    items = raw.get("items")
+    if "items" not in skip and isinstance(items, list):
+        errors += [
+            unknown_item(f"items.{i}", item, codes).errors[0]
+            for i, item in enumerate(items)
+            if isinstance(item, str) and item not in codes
+        ]
+    correction = raw.get("correction")
+    if "correction" not in skip and isinstance(correction, dict):
+        item = correction.get("item")
+        if isinstance(item, str) and item not in codes:
+            errors.append(unknown_item("correction.item", item, codes).errors[0])
+    return errors
+
+
+def _invalid(field: str, code: str, message: str, limit: int | None = None) -> ValidationFailed:
+    return ValidationFailed(message, errors=[FieldError(field, code, message, limit=limit)])
 
 
 def check_intake(
@@ -57,13 +112,9 @@ def check_intake(
     _check_birth_date(payload, collects_birth_date)
     for i, item in enumerate(payload.items):
         if item not in item_codes:
-            raise BusinessRuleViolation(
-                "unknown_item", f"items.{i}", "이 서비스에서 처리하지 않는 개인정보 항목입니다."
-            )
+            raise unknown_item(f"items.{i}", item, item_codes)
     if payload.correction and payload.correction.item not in item_codes:
-        raise BusinessRuleViolation(
-            "unknown_item", "correction.item", "이 서비스에서 처리하지 않는 개인정보 항목입니다."
-        )
+        raise unknown_item("correction.item", payload.correction.item, item_codes)
     if payload.access_scope and payload.type != "access":
         # Decree art. 41(1) 1-5 are the parts of an access request only.
         raise BusinessRuleViolation(
@@ -87,10 +138,18 @@ def _check_payload(payload: RequestCreate, *, received_on: date, limits: IntakeL
         raise _invalid("subject.birth_date", "future_date", "생년월일이 접수일보다 늦습니다.")
     if payload.details and len(payload.details) > limits.max_text_chars:
         raise _invalid(
-            "details", "too_long", f"요청 내용은 {limits.max_text_chars}자 이내로 적어 주세요."
+            "details",
+            "too_long",
+            f"요청 내용은 {limits.max_text_chars}자 이내로 적어 주세요.",
+            limits.max_text_chars,
         )
     if len(payload.items) > limits.max_items:
-        raise _invalid("items", "too_many", f"항목은 {limits.max_items}개까지 고를 수 있습니다.")
+        raise _invalid(
+            "items",
+            "too_many",
+            f"항목은 {limits.max_items}개까지 고를 수 있습니다.",
+            limits.max_items,
+        )
     if payload.type == "correction" and payload.correction is None:
         raise _invalid("correction", "required", "정정 요구에는 정정할 항목과 내용이 필요합니다.")
     rel = relationship_of(payload)

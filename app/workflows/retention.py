@@ -104,6 +104,25 @@ def plan_deletion(
     return plans
 
 
+def missing_record_dates(
+    items: Sequence[str],
+    service: Service,
+    policy: Policy,
+    record_dates: Mapping[str, date | None],
+) -> dict[str, list[str]]:
+    """Every statutory rule holding one of `items` that `record_dates` does not answer, with
+    the items it holds (in request order), so staff are asked for all of them at once."""
+    missing: dict[str, list[str]] = {}
+    for code in dict.fromkeys(items):
+        item = service.item(code)
+        if item is None:
+            continue
+        for rule in _rules(item, policy):
+            if rule.statutory and rule.code not in record_dates:
+                missing.setdefault(rule.code, []).append(item.code)
+    return missing
+
+
 def _rules(item: DataItem, policy: Policy) -> list[RetentionRule]:
     rules = []
     for code in item.retention:

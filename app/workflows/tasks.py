@@ -321,17 +321,25 @@ def check_evidence(instructions: Iterable[str], performed: Sequence[Performed]) 
     given = {p.action for p in performed}
     for i, p in enumerate(performed):
         if p.action not in needed:
+            # Say what was asked, so the next try can be right.
+            asked = sorted(needed)
+            names = ", ".join(f"{ACTION_LABELS_KO[a]}({a.value})" for a in asked)
             raise BusinessRuleViolation(
                 "action_not_asked",
                 f"actions.{i}.action",
-                f"이 작업에서 요청하지 않은 조치입니다({ACTION_LABELS_KO[p.action]}).",
+                f"이 작업에서 요청하지 않은 조치입니다({ACTION_LABELS_KO[p.action]}). "
+                f"요청한 조치: {names}",
+                allowed=[a.value for a in asked],
+                value=p.action.value,
             )
         if p.method not in METHODS_FOR[p.action]:
-            allowed = ", ".join(sorted(m.value for m in METHODS_FOR[p.action]))
+            methods = sorted(m.value for m in METHODS_FOR[p.action])
+            allowed = ", ".join(methods)
             raise BusinessRuleViolation(
                 "method_not_accepted",
                 f"actions.{i}.method",
                 f"{ACTION_LABELS_KO[p.action]} 조치의 방법은 {allowed} 중 하나여야 합니다.",
+                allowed=methods,
             )
     missing = needed - given
     if missing:

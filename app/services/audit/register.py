@@ -67,7 +67,9 @@ def check_range(received_from: date, received_to: date, max_days: int) -> None:
         raise ValidationFailed(msg, errors=[FieldError("from", "invalid_range", msg)])
     if (received_to - received_from).days + 1 > max_days:
         msg = f"한 번에 내려받을 수 있는 기간은 {max_days}일까지입니다."
-        raise ValidationFailed(msg, errors=[FieldError("to", "range_too_long", msg)])
+        raise ValidationFailed(
+            msg, errors=[FieldError("to", "range_too_long", msg, limit=max_days)]
+        )
     try:
         received_bounds(received_from, received_to)
     except OverflowError as exc:

@@ -35,6 +35,7 @@ from app.workflows.retention import (
     ItemPlan,
     RecordDateMissing,
     consent_items,
+    missing_record_dates,
     not_reached,
     plan_deletion,
     plan_withdrawal,
@@ -164,6 +165,48 @@ def _checked(
     return granted, withheld, grounds, plans
 
 
+def body_errors(
+    session: Session, rt: Runtime, request: Request, body: DecisionInput, skip: frozenset[str]
+) -> list[FieldError]:
+    """The domain rules that can still be checked on a decision body whose other fields
+    (`skip`) failed validation, so the 422 names everything at once: grounds that do not
+    apply, items the service does not process, missing record dates. (The rest, e.g. the
+    account-record match or the access terms, need a valid body and come after.)"""
+    errors: list[FieldError] = []
+    parent = _parent(session, request)
+    ground_type = parent.type if parent is not None else request.type
+    granted = [] if "items_granted" in skip else body.items_granted
+    withheld = [] if "items_withheld" in skip else body.items_withheld
+    draft_rules = rules.DraftDecision(
+        request_type=ground_type,
+        outcome=body.outcome,
+        grounds=body.grounds,
+        items_requested=[],
+        items_granted=granted,
+        items_withheld=withheld,
+        subject_stated_termination=body.subject_stated_termination,
+    )
+    # A deletion's or withdrawal's grounds are completed by its retention plan: not here.
+    if request.type not in _PLANNED and "grounds" not in skip:
+        public = rt.policy.controller.public_institution
+        errors += rules.ground_errors(draft_rules, public_institution=public)
+    if request.type != "objection":
+        errors += rules.unknown_item_errors(draft_rules, rt.policy.item_codes(request.service))
+    planned = request.type in _PLANNED and body.outcome is not Outcome.NO_DATA_HELD
+    if planned and "record_dates" not in skip:
+        service = rt.policy.service(request.service)
+        assert service is not None
+        items = request.items or [i.code for i in service.items]
+        if request.type == "consent_withdrawal":
+            items = [
+                i for i in (request.items or consent_items(service)) if i in consent_items(service)
+            ]
+        missing = missing_record_dates(items, service, rt.policy, body.record_dates)
+        if missing:
+            errors += record_dates_missing(missing).errors
+    return errors
+
+
 # The subject reads why they did not get all they asked for (Decree arts. 41(5), 42(2), 43(3),
 # 44(2)); `no_data_held` has its own sentence in the notice, a reason is optional.
 _REASON_REQUIRED = frozenset({Outcome.PARTIALLY_GRANTED, Outcome.REFUSED, Outcome.UNCHANGED})
@@ -234,6 +277,10 @@ def _retention_plan(
     service = rt.policy.service(request.service)
     assert service is not None
     plan = plan_withdrawal if withdrawal else plan_deletion
+    reached = [i for i in items if i in consent_items(service)] if withdrawal else items
+    missing = missing_record_dates(reached, service, rt.policy, body.record_dates)
+    if missing:
+        raise record_dates_missing(missing)
     try:
         return plan(items, service, rt.policy, body.record_dates, kst_date(rt.clock()))
     except RecordDateMissing as exc:
@@ -244,6 +291,24 @@ def _retention_plan(
         raise ValidationFailed(
             msg, errors=[FieldError(f"record_dates.{exc.rule}", "required", msg)]
         ) from None
+
+
+def record_dates_missing(missing: dict[str, list[str]]) -> ValidationFailed:
+    """One answer naming every retention rule whose record date is missing."""
+    errors = [
+        FieldError(
+            f"record_dates.{rule}",
+            "required",
+            f"{', '.join(repr(i) for i in items)} 항목은 법령상 보존 의무('{rule}')가 있을 수 "
+            "있습니다. 그 기록이 만들어진 날짜를, 기록이 없으면 null을 적어 주세요.",
+        )
+        for rule, items in missing.items()
+    ]
+    rules_named = ", ".join(missing)
+    return ValidationFailed(
+        f"record_dates에 다음 보존 규칙의 기록 날짜(없으면 null)를 모두 적어 주세요: {rules_named}",
+        errors=errors,
+    )
 
 
 def _check_type_specifics(request: Request, body: DecisionInput, granted: list[str]) -> None:

@@ -87,7 +87,12 @@ def attachment_kinds(raw: Sequence[str], count: int) -> list[str]:
         if kind not in allowed:
             msg = "첨부파일 종류는 " + ", ".join(sorted(allowed)) + " 중 하나여야 합니다."
             raise ValidationFailed(
-                msg, errors=[FieldError(f"attachment_kinds.{i}", "invalid_choice", msg)]
+                msg,
+                errors=[
+                    FieldError(
+                        f"attachment_kinds.{i}", "invalid_choice", msg, tuple(sorted(allowed))
+                    )
+                ],
             )
     return list(raw)
 

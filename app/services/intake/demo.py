@@ -8,15 +8,16 @@ a deletion carried out at some holders and waiting on the others. Every person i
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db import transaction
 from app.evidence.multipart import UploadedFile
 from app.evidence.sniff import CSV
-from app.models.request import Request
+from app.models.request import Event, Request
 from app.models.request_api import RequestCreate
 from app.models.staff import Role, Staff
 from app.runtime import Runtime
@@ -54,16 +55,44 @@ _PLAN = [
 ]
 
 
-def load(rt: Runtime) -> list[dict[str, Any]]:
-    if rt.settings.env == "production":
-        raise ValueError("demo data is never loaded in production")
+@dataclass(frozen=True)
+class DemoLoad:
+    """What `rightsdesk demo` found or made: each row's reference, type, status and, when it
+    was made now, its access code (stored hashed: a second run cannot show it again)."""
+
+    already_loaded: bool
+    rows: list[dict[str, Any]]
+
+
+def load(rt: Runtime) -> DemoLoad:
+    if rt.settings.env != "development":
+        # Synthetic people next to real ones would end up in the register and the statistics.
+        raise ValueError(
+            "demo data is loaded only when RIGHTSDESK_ENV is development"
+            f" (it is {rt.settings.env}); it is never loaded in production"
+        )
     with transaction(rt.engine) as session:
         agent, officer = _staff(session, rt)
+        existing = _existing(session, agent)
+    if existing:
+        return DemoLoad(already_loaded=True, rows=existing)
     made = []
     for i, (rtype, service, days, stage) in enumerate(_PLAN):
         with transaction(rt.engine) as session:
             made.append(_one(session, rt, i, rtype, service, days, stage, agent, officer))
-    return made
+    return DemoLoad(already_loaded=False, rows=made)
+
+
+def _existing(session: Session, agent: Staff) -> list[dict[str, Any]]:
+    """The demo's requests already there: those the demo agent filed (their first event)."""
+    filed = select(Event.request_id).where(Event.seq == 1, Event.actor == f"staff:{agent.id}")
+    found = session.exec(
+        select(Request).where(col(Request.id).in_(filed)).order_by(col(Request.id))
+    ).all()
+    return [
+        {"reference": r.reference, "type": r.type, "status": r.status, "access_code": None}
+        for r in found
+    ]
 
 
 def _staff(session: Session, rt: Runtime) -> tuple[Staff, Staff]:
@@ -124,7 +153,12 @@ def _one(
             done = Performed(Action.DELETED, Method.IRREVERSIBLE_DELETION)
             completion = tasks.Completion([done], "데모", None, by=f"staff:{agent.id}")
             tasks.complete(session, rt, request, task, completion)
-    return {"reference": created.reference, "type": rtype, "status": request.status}
+    return {
+        "reference": created.reference,
+        "type": rtype,
+        "status": request.status,
+        "access_code": created.access_code,
+    }
 
 
 def _deliver_access(session: Session, rt: Runtime, request: Request, agent: Staff) -> None:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.core.codes import new_access_code
 from app.core.crypto import Vault
+from app.errors import BusinessRuleViolation
 from app.evidence.multipart import UploadedFile
 from app.models.request import Request
 from app.models.request_api import RequestCreate, RequestCreated, RequesterIn, SubjectIn
@@ -71,18 +72,26 @@ def file_request(
     intake.check_receipt_time(ctx.received_at, now=now)
     received_on = kst_date(ctx.received_at)
     service = rt.policy.service(payload.service)
-    intake.check_intake(
-        payload,
-        received_on=received_on,
-        item_codes=rt.policy.item_codes(payload.service) if service else None,
-        collects_birth_date=service.collects_birth_date if service else True,
-        transmission_from=rt.policy.controller.transmission_from,
-        limits=intake.IntakeLimits(
-            max_text_chars=rt.settings.max_text_chars,
-            max_items=rt.settings.max_items_per_request,
-            utf8_mailboxes=rt.settings.utf8_mailboxes,
-        ),
-    )
+    try:
+        intake.check_intake(
+            payload,
+            received_on=received_on,
+            item_codes=rt.policy.item_codes(payload.service) if service else None,
+            collects_birth_date=service.collects_birth_date if service else True,
+            transmission_from=rt.policy.controller.transmission_from,
+            limits=intake.IntakeLimits(
+                max_text_chars=rt.settings.max_text_chars,
+                max_items=rt.settings.max_items_per_request,
+                utf8_mailboxes=rt.settings.utf8_mailboxes,
+            ),
+        )
+    except BusinessRuleViolation as exc:
+        if exc.code != "unknown_service":
+            raise
+        # The services of the policy in force: what would have been accepted.
+        raise BusinessRuleViolation(
+            "unknown_service", "service", exc.detail, allowed=rt.policy.service_codes()
+        ) from None
     # Processor mode (art. 26(8)): a clinic the request names, checked before anything is written.
     clinic = resolve_controller(session, rt, payload.controller, payload.service)
     medical = clinic is not None and mentions_medical_records(

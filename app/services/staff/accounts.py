@@ -120,3 +120,15 @@ def authenticate(session: Session, token: str | None, *, now: datetime) -> Staff
     if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_EVERY:
         api_token.last_used_at = now
     return staff
+
+
+def list_members(
+    session: Session, *, role: str | None = None, active: bool | None = None
+) -> list[Staff]:
+    """Staff members by name: who can be assigned to, and who was."""
+    query = select(Staff)
+    if role is not None:
+        query = query.where(Staff.role == role)
+    if active is not None:
+        query = query.where(Staff.active == active)
+    return list(session.exec(query.order_by(col(Staff.name), col(Staff.id))).all())

@@ -101,6 +101,8 @@ def start_execution(
             contact_email=holder.email,
             instructions=[{"item": i, "instruction": ins.value} for i, ins in plan.instructions],
             due_on=due,
+            # The request's owner owns its tasks too (app/workflows/assignment.py).
+            assignee_id=request.assignee_id,
             created_at=now,
             updated_at=now,
         )

@@ -34,6 +34,7 @@ from app.services.tasks.links import (
     team_address,
 )
 from app.workflows import tasks as rules
+from app.workflows.assignment import assignee_on_opening
 from app.workflows.deadlines import deadline_from_date, kst_date
 from app.workflows.notice_extras import SuspensionFollowupExtra
 from app.workflows.notices import NoticeKind
@@ -50,6 +51,8 @@ def _new_task(request: Request, d: Decision, holder: Holder, rt: Runtime, **fiel
         holder_kind=holder.kind,
         holder_name=holder.name or holder.code,
         contact_email=holder.email,
+        # The request's owner owns its tasks too (app/workflows/assignment.py).
+        assignee_id=request.assignee_id,
         created_at=now,
         updated_at=now,
         **fields,  # type: ignore[arg-type]
@@ -233,6 +236,7 @@ def open_due(rt: Runtime) -> int:
             assert request is not None
             rules.check_task_move(task.status, TaskStatus.OPEN)
             task.status, task.updated_at = TaskStatus.OPEN, rt.clock()
+            task.assignee_id = assignee_on_opening(task.assignee_id, request.assignee_id)
             note(
                 session,
                 rt,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, Literal
 
-from sqlmodel import Session, col, or_, select
+from pydantic import ConfigDict, TypeAdapter
+from sqlmodel import Session, and_, col, or_, select
 
-from app.errors import Conflict
+from app.errors import Conflict, FieldError, ValidationFailed
 from app.evidence.multipart import UploadedFile
+from app.models.bounds import Day, IdField
 from app.models.identity import Attachment
 from app.models.request import Request
 from app.models.staff import Staff
@@ -109,8 +114,10 @@ def queue(
     holder: str | None,
     assignee: int | Literal["none"] | None,
     limit: int,
-) -> list[dict[str, Any]]:
-    """Tasks of every request, earliest due first: what the team and the holders owe."""
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Tasks of every request, earliest due first: what the team and the holders owe. Keyset
+    pages like the request queue: the rows and the cursor of the next page (None at the end)."""
     query = (
         select(Task, Request)
         .join(Request, col(Request.id) == col(Task.request_id))
@@ -130,15 +137,47 @@ def queue(
         query = query.where(col(Task.assignee_id).is_(None))
     elif assignee is not None:
         query = query.where(Task.assignee_id == assignee)
-    rows = session.exec(query.order_by(col(Task.due_on), col(Task.id)).limit(limit)).all()
+    if cursor is not None:
+        after_due, after_id = decode_task_cursor(cursor)
+        query = query.where(
+            or_(
+                col(Task.due_on) > after_due,
+                and_(col(Task.due_on) == after_due, col(Task.id) > after_id),
+            )
+        )
+    found = list(
+        session.exec(query.order_by(col(Task.due_on), col(Task.id)).limit(limit + 1)).all()
+    )
+    rows = found[:limit]
     files = evidence_of(session, [task.id for task, _ in rows])
-    return [
+    items = [
         {
             **task_view(session, rt, request, task, files.get(task.id or 0, [])),
             "request_status": request.status,
         }
         for task, request in rows
     ]
+    last = rows[-1][0] if rows else None
+    more = len(found) > limit and last is not None
+    return items, (encode_task_cursor(last.due_on, last.id or 0) if more and last else None)
+
+
+# The task queue's cursor: [due_on, id] of the last row, strictly typed when it comes back.
+_TASK_CURSOR = TypeAdapter(tuple[Day, IdField], config=ConfigDict(strict=True))
+
+
+def encode_task_cursor(due_on: date, task_id: int) -> str:
+    raw = json.dumps([due_on.isoformat(), task_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_task_cursor(cursor: str) -> tuple[date, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return _TASK_CURSOR.validate_json(raw)
+    except ValueError:
+        msg = "페이지 커서가 올바르지 않습니다. 첫 페이지부터 다시 조회해 주세요."
+        raise ValidationFailed(msg, errors=[FieldError("cursor", "invalid", msg)]) from None
 
 
 def attach_evidence(
