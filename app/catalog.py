@@ -26,6 +26,11 @@ def build_catalog(policy: Policy) -> dict[str, Any]:
             "name": controller.name,
             "unit": controller.unit,
             "public_institution": controller.public_institution,
+            # Art. 35-2, Decree art. 42-2: since when the controller takes transmission
+            # requests (null: it does not; file an access request instead).
+            "transmission_from": (
+                controller.transmission_from.isoformat() if controller.transmission_from else None
+            ),
         },
         "policy_effective_date": controller.policy_effective_date.isoformat(),
         "request_types": [

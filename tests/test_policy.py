@@ -767,7 +767,7 @@ def test_access_grounds_for_a_private_controller_exclude_public_ones() -> None:
 def test_transmission_grounds_are_decree_42_8_1_and_for_transmission_only() -> None:
     # Decree art. 42-8(1): refusal or stop of a transmission; no other type may cite them.
     assert _codes("transmission", public=False) == [f"42-8-1-{n}" for n in range(1, 12)]
-    assert GROUNDS["42-8-1-1"].article == "개인정보 보호법 시행령 제42조의8제1항제1호"
+    assert GROUNDS["42-8-1-1"].article == "개인정보 보호법 시행령 제42조의8제1항"
     assert "정당한 대리인" in GROUNDS["42-8-1-1"].text_ko
     for other in ("access", "deletion", "suspension", "consent_withdrawal"):
         assert not any(c.startswith("42-8") for c in _codes(other, public=True))
@@ -815,6 +815,7 @@ def test_catalog_for_carelabs(policy: Policy) -> None:
         "name": "(주)케어랩스",
         "unit": "CRM사업부",
         "public_institution": False,
+        "transmission_from": None,  # not a 정보전송자 (art. 35-2): no transmission offered
     }
     assert catalog["policy_effective_date"] == "2024-09-13"
     assert [(t["code"], t["label"], t["period_days"]) for t in catalog["request_types"]] == [

@@ -355,7 +355,7 @@ def test_a_refusal_cites_a_ground_of_decree_42_8_and_is_logged(
     case.write("approval", {"approve": True}, who=case.officer)
     assert case.status() == "completed"
     result = notice_text(db, runtime, "action_result")
-    assert "시행령 제42조의8제1항제4호" in result
+    assert "시행령 제42조의8제1항" in result and "제42조의8제1항제" not in result
     assert "개인정보관리 전문기관" in result
     logged = _log(client, case.officer, reference=case.ref).json()["items"]
     assert [(e["result"], e["items"]) for e in logged] == [("refused", ITEMS)]
@@ -460,3 +460,18 @@ def test_the_web_form_files_a_transmission_to_a_named_institution(
     [request] = filed(db)
     assert request.type == "transmission" and request.transmission_to == "third_party"
     assert request.transmission_enc is not None and "PIPC" not in request.transmission_enc
+
+
+@OFFERED
+def test_the_catalog_says_since_when_transmission_is_offered(client: TestClient) -> None:
+    catalog = client.get("/v1/catalog").json()
+    assert catalog["controller"]["transmission_from"] == "2026-03-13"
+    assert "transmission" in [t["code"] for t in catalog["request_types"]]
+    grounds = [g for g in catalog["grounds"] if "transmission" in g["applies_to"]]
+    assert [g["code"] for g in grounds] == [f"42-8-1-{n}" for n in range(1, 12)]
+
+
+def test_the_shipped_catalog_offers_no_transmission(client: TestClient) -> None:
+    catalog = client.get("/v1/catalog").json()
+    assert catalog["controller"]["transmission_from"] is None
+    assert "transmission" not in [t["code"] for t in catalog["request_types"]]

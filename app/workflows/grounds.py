@@ -152,8 +152,10 @@ _TABLE: tuple[Ground, ...] = (
 )
 
 # Decree art. 42-8(1): the grounds on which a 정보전송자 may refuse or stop a transmission.
-# The texts are our summaries, not the Decree's words, and the numbering is ours: both are
+# The texts are our summaries, not the Decree's words, and the order is ours: both are
 # UNVERIFIED until checked against the promulgated text (docs/decisions.md, "Transmission").
+# So a notice cites the paragraph (제42조의8제1항), never a subparagraph number it cannot vouch
+# for; the codes stay stable when the texts are checked.
 _DECREE = "개인정보 보호법 시행령 "
 _TRANSMISSION_GROUNDS = (
     "정보주체 본인이거나 정당한 대리인인지 확인되지 않는 경우",
@@ -176,7 +178,7 @@ _TRANSMISSION_GROUNDS = (
 _TABLE += tuple(
     Ground(
         f"42-8-1-{n}",
-        f"{_DECREE}제42조의8제1항제{n}호",
+        f"{_DECREE}제42조의8제1항",
         text,
         _TRANSMISSION,
     )
