@@ -87,7 +87,8 @@ def entries(
         reads = reads.where(AccessLog.staff_id == staff_id)
     if reference:
         reads = reads.where(Request.reference == reference)
-    rows = [_read(a, s, ref) for a, s, ref in session.exec(reads.order_by(col(AccessLog.at)))]
+    reads = reads.order_by(col(AccessLog.at), col(AccessLog.id))
+    rows = [_read(a, s, ref) for a, s, ref in session.exec(reads)]
     if not reference:
         exports = (
             select(ExportLog, Staff)
@@ -96,6 +97,7 @@ def entries(
         )
         if staff_id is not None:
             exports = exports.where(ExportLog.staff_id == staff_id)
+        exports = exports.order_by(col(ExportLog.at), col(ExportLog.id))
         rows += [_export(e, s) for e, s in session.exec(exports)]
         rows += _sign_ins(session, start, end, staff_id)
     yield from sorted(rows, key=lambda r: r["at"])
@@ -162,7 +164,8 @@ def _sign_ins(
             "purpose": _SIGN_IN_PURPOSE,
             "client_ip": e.client_ip,
         }
-        for e, s in session.exec(stmt)
+        # Events of the same instant in the order they were written (the id), on every database.
+        for e, s in session.exec(stmt.order_by(col(SignInLog.at), col(SignInLog.id)))
     ]
 
 
