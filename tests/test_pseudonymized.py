@@ -37,7 +37,7 @@ identifiers = ["member_id"]
 pseudonymized = true
 
 """
-SENTENCE = "제28조의7에 따라 가명정보에는 같은 법 제35조부터 제37조까지"
+SENTENCE = "제28조의7에 따라 가명정보에는 같은 법 제35조, 제35조의2, 제36조 및 제37조"
 
 
 def pseudonymized_policy(tmp_path: Path) -> Path:
@@ -47,6 +47,9 @@ def pseudonymized_policy(tmp_path: Path) -> Path:
     marker = 'code = "service_usage_records"\n'
     at = text.index(marker, uno) + len(marker)
     text = text[:at] + "pseudonymized = true\n" + text[at:]
+    # A 정보전송자 (Decree art. 42-2) from before the test clock, so transmission is offered.
+    marker = "policy_effective_date = 2024-09-13"
+    text = text.replace(marker, f"{marker}\ntransmission_from = 2026-03-13", 1)
     next_service = text.index("\n[[services]]", text.index('code = "uno"')) + 1
     text = text[:next_service] + ANALYTICS + text[next_service:]
     path = tmp_path / "pseudonymized.toml"
@@ -135,6 +138,34 @@ def test_access_does_not_list_pseudonymized_items_as_disclosed(
     assert SENTENCE in notice and "열람" in notice
     granted = notice.split("■ 열람할 개인정보")[1].split("■")[0]
     assert "서비스 이용기록" not in granted
+
+
+def test_a_transmission_leaves_pseudonymized_data_out_and_the_notice_says_why(
+    client: TestClient, staff_headers: Headers
+) -> None:
+    recipient = {"name": "가상마이데이터 주식회사", "code": "PIPC-2026-0001",
+                 "contact": "transfer@mydata.example"}  # fmt: skip
+    case = Case(
+        client, staff_headers, type="transmission",
+        items=["birth_date", "service_usage_records"],
+        transmission={"to": "third_party", "recipient": recipient},
+    )  # fmt: skip
+    case.write("decision", {"outcome": "granted"})
+    holders, items = task_items(case)
+    assert items == {"birth_date"} and "analytics_lake" not in holders
+    for holder in sorted(holders):
+        done = case.act(
+            holder,
+            "complete",
+            {"actions": [{"action": "transmitted", "method": "sent_to_recipient"}]},
+        )
+        assert done.status_code == 200, done.text
+    assert case.status() == "completed"
+    notice = result_notice(case)
+    assert "■ 가명정보" in notice and SENTENCE in notice
+    paragraph = notice.split("■ 가명정보")[1]
+    assert "서비스 이용기록" in paragraph and "분석용 가명정보 저장소" in paragraph
+    assert "이번 전송 조치에서 제외" in paragraph
 
 
 def test_the_shipped_policy_marks_nothing_pseudonymized() -> None:

@@ -263,3 +263,30 @@ def test_the_rule_one_task_per_source_of_the_items_corrected_or_deleted(tmp_path
     assert plan_source_notices("deletion", acted_on=["manager_name"], items=service.items) == []
     for other in ("suspension", "consent_withdrawal", "access"):
         assert plan_source_notices(other, acted_on=acted, items=service.items) == []
+
+
+def test_a_source_is_told_the_action_is_planned_and_reads_only_its_own_items_new_value(
+    client: TestClient, staff_headers: Headers, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    # The subject corrects a manager's name (not from the source); staff also correct the birth
+    # date (from the source) and describe both changes in one free text.
+    correction = {"item": "manager_name", "current_value": "이가상",
+                  "requested_value": "박가상"}  # fmt: skip
+    case = Case(
+        client, staff_headers, type="correction", correction=correction,
+        items=["manager_name", "birth_date"],
+    )  # fmt: skip
+    case.write(
+        "decision",
+        {"outcome": "granted", "items_granted": ["manager_name", "birth_date"],
+         "changes": "담당자 이름을 박가상으로, 생년월일을 1990-05-02로 정정"},
+    )  # fmt: skip
+    [task] = source_tasks(case)
+    assert task["holder_code"] == "partner_registry"
+    [mail] = mails_to(runtime, smtp, "privacy@partner-registry.example")
+    # The holders have not acted yet: the notice does not claim it was done.
+    assert "조치하였습니다" not in mail and "조치할 예정입니다" in mail
+    # Neither the other item's new value nor the staff's free text reaches the source.
+    assert "박가상" not in mail and "이가상" not in mail and "담당자 이름" not in mail
+    assert "1990-05-02" not in mail
+    assert "정정한 값은 정보보안팀이 따로 알려 드립니다" in mail

@@ -29,6 +29,7 @@ from app.services.tasks.links import link_token
 from app.settings import DEFAULT_POLICY_FILE, Settings
 from tests.conftest import TEST_KEY, Clock, request_body
 from tests.factories import (
+    ACCESS_TERMS,
     RECORD_MATCH,
     assert_problem,
     csrf_token,
@@ -37,6 +38,7 @@ from tests.factories import (
     filed,
     form_fields,
     notice_text,
+    pdf_bytes,
     post_form,
 )
 
@@ -246,9 +248,76 @@ def test_to_oneself_the_package_holds_one_json_document_per_item(
     result = notice_text(db, runtime, "action_result")
     assert "개인정보 전송 요구에 대한 결과 안내" in result
     assert "JSON" in result and "내려받으실 수 있습니다" in result
+    # The notice says what the per-item JSON holds (names and file paths, not the data).
+    assert "개인정보의 내용은 이 추출 파일에 있습니다" in result
+    assert "그 항목이 들어 있는 추출 파일의 이름만 적혀 있습니다" in result
+    # Art. 35-2 and Decree art. 42-6, not the consent withdrawal's art. 37(3)(4).
+    assert "제35조의2 및 같은 법 시행령 제42조의6에 따라 위와 같이 알려 드립니다" in result
+    assert "제37조제3항" not in result
 
     logged = _log(client, case.officer, reference=case.ref).json()["items"]
     assert [(e["to"], e["items"], e["result"]) for e in logged] == [("self", ITEMS, "transmitted")]
+
+
+@OFFERED
+def test_a_transmission_takes_only_machine_readable_extracts(
+    client: TestClient, db: Session, runtime: Runtime, staff_headers: Headers
+) -> None:
+    case = Transmission(client, staff_headers, transmission=SELF)
+    case.write("decision", {"outcome": "granted", "items_granted": ITEMS})
+    pdf = pdf_bytes()
+    refused = client.post(
+        f"{case.url}/access-package/files",
+        data={"holders": HOLDERS},
+        files=[
+            ("files", ("aws.csv", "항목,값\n단말기,A\n".encode(), "text/csv")),
+            ("files", ("db.pdf", pdf, "application/pdf")),
+        ],
+        headers={**case.handler, "If-Match": case.etag()},
+    )
+    assert_problem(refused, 422, "validation_error", "files.1")
+    [error] = refused.json()["errors"]
+    assert error["code"] == "not_machine_readable"
+    assert error["allowed"] == ["csv", "json", "xlsx"] and error["value"] == "pdf"
+    # Nothing was kept: both holders still owe their extract.
+    assert {t["status"] for t in case.tasks()} == {"open"}
+
+    # The holder's own page says so and refuses a PDF with the same rule.
+    task_row = db.get(Task, case.tasks()[0]["id"])
+    assert task_row is not None
+    token = link_token(runtime, task_row, now=runtime.clock())
+    page = client.get("/tasks/confirm", params={"token": token})
+    assert (
+        "추출 파일 (CSV, JSON, XLSX," in page.text
+        and "PDF나 사진 파일은 받지 않습니다" in page.text
+    )
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    sent = client.post(
+        "/tasks/extract",
+        data={"csrf_token": csrf.group(1), "token": token},
+        files=[("files", ("extract.pdf", pdf, "application/pdf"))],
+    )
+    assert sent.status_code == 422 and "CSV, JSON, XLSX 파일만 받습니다" in sent.text
+    assert {t["status"] for t in case.tasks()} == {"open"}
+
+    # An access request still takes a PDF extract.
+    created = file(client, request_body(type="access", items=ITEMS))
+    url = f"/v1/staff/requests/{created.json()['reference']}"
+
+    def post(path: str, **kwargs: Any) -> Any:
+        etag = client.get(url, headers=case.agent).headers["etag"]
+        return client.post(f"{url}/{path}", headers={**case.handler, "If-Match": etag}, **kwargs)
+
+    assert post("identity", json=RECORD_MATCH).status_code == 200
+    grant = {"outcome": "granted", "items_granted": ITEMS, "access": ACCESS_TERMS}
+    assert post("decision", json=grant).status_code == 200
+    ok = post(
+        "access-package/files",
+        data={"holders": ["aws"]},
+        files=[("files", ("aws.pdf", pdf, "application/pdf"))],
+    )
+    assert ok.status_code == 200, ok.text
 
 
 # --- to a third party: a holder task naming the recipient ----------------------------------------
@@ -311,6 +380,8 @@ def test_to_a_third_party_each_holder_transmits_and_the_task_completes_with_evid
     assert case.status() == "completed"
     result = notice_text(db, runtime, "action_result")
     assert f"{RECIPIENT['name']}(등록번호 {RECIPIENT['code']})에 전송했습니다" in result
+    assert "제35조의2 및 같은 법 시행령 제42조의6에 따라 위와 같이 알려 드립니다" in result
+    assert "제37조" not in result
 
     logged = _log(client, case.officer, reference=case.ref).json()["items"]
     assert sorted(e["holder"] for e in logged) == HOLDERS
@@ -357,6 +428,9 @@ def test_a_refusal_cites_a_ground_of_decree_42_8_and_is_logged(
     result = notice_text(db, runtime, "action_result")
     assert "시행령 제42조의8제1항" in result and "제42조의8제1항제" not in result
     assert "개인정보관리 전문기관" in result
+    # The refusal is notified under Decree art. 42-8(2), not art. 37(3)(4).
+    assert "제35조의2 및 같은 법 시행령 제42조의8제2항에 따라 위와 같이 알려 드립니다" in result
+    assert "제37조제3항" not in result
     logged = _log(client, case.officer, reference=case.ref).json()["items"]
     assert [(e["result"], e["items"]) for e in logged] == [("refused", ITEMS)]
 

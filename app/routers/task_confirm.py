@@ -41,6 +41,8 @@ from app.workflows.tasks import (
     Performed,
     needs_extract,
 )
+from app.workflows.transmission import MACHINE_READABLE_LABEL
+from app.workflows.transmission import TYPE as TRANSMISSION
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,7 +84,7 @@ def _show(
         items=items,
         choices=_choices(task),
         extract=needs_extract(i["instruction"] for i in task.instructions),
-        accepted=EXTRACT_LABEL,
+        accepted=MACHINE_READABLE_LABEL if req.type == TRANSMISSION else EXTRACT_LABEL,
         max_mb=rt.settings.access_extract_max_bytes // (1024 * 1024),
         token=token,
         error=error,

@@ -1,5 +1,6 @@
-"""Pseudonymized data (가명정보): PIPA art. 28-7 says arts. 35 to 37 (access, correction,
-deletion, suspension, and with art. 37 the withdrawal of consent) do not apply to it.
+"""Pseudonymized data (가명정보): PIPA art. 28-7 says arts. 35, 35-2, 36 and 37 (access,
+transmission, correction, deletion, suspension, and with art. 37 the withdrawal of consent) do
+not apply to it.
 
 Pure. The policy marks an item (`pseudonymized = true`: the item is kept only as 가명정보) or a
 holder (it keeps what it holds only as 가명정보). Such items and holders are left out of what a
@@ -12,8 +13,10 @@ from collections.abc import Iterable, Sequence
 
 from app.policy import Service
 
-# Art. 28-7 names these articles: the rights of arts. 35-37 (and art. 37's withdrawal).
-EXCLUDED_TYPES = frozenset({"access", "correction", "deletion", "suspension", "consent_withdrawal"})
+# Art. 28-7 names arts. 35, 35-2, 36 and 37 (with art. 37 the withdrawal of consent).
+EXCLUDED_TYPES = frozenset(
+    {"access", "transmission", "correction", "deletion", "suspension", "consent_withdrawal"}
+)
 
 
 def in_scope(codes: Iterable[str], service: Service) -> list[str]:

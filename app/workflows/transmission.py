@@ -7,6 +7,7 @@ from which day the controller is one (`[controller].transmission_from`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -73,6 +74,37 @@ def uses_package(request_type: str, transmission_to: str | None) -> bool:
     if request_type == "access":
         return True
     return request_type == TYPE and transmission_to == TransmissionTo.SELF
+
+
+# Art. 35-2(1): 컴퓨터 등 정보처리장치로 처리 가능한 형태. A holder's extract for a
+# transmission is a file a program reads field by field; a PDF, an image or a bare ZIP is not.
+MACHINE_READABLE = ("csv", "json", "xlsx")
+MACHINE_READABLE_LABEL = "CSV, JSON, XLSX"
+
+
+def check_machine_readable(request_type: str, formats: Sequence[str], *, field: str) -> None:
+    """The extracts of a transmission are CSV, JSON or XLSX (`formats`: each file's sniffed
+    format, in upload order); the first other file is refused by its position."""
+    if request_type != TYPE:
+        return
+    for i, fmt in enumerate(formats):
+        if fmt not in MACHINE_READABLE:
+            message = (
+                "전송 요구(개인정보 보호법 제35조의2제1항)의 자료는 컴퓨터로 처리할 수 있는 "
+                f"{MACHINE_READABLE_LABEL} 파일만 받습니다({fmt.upper()} 파일은 받지 않습니다)."
+            )
+            raise ValidationFailed(
+                message,
+                errors=[
+                    FieldError(
+                        f"{field}.{i}",
+                        "not_machine_readable",
+                        message,
+                        allowed=MACHINE_READABLE,
+                        value=fmt,
+                    )
+                ],
+            )
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from app.services.identity.evidence import attach
 from app.services.tasks import execution as tasks
 from app.workflows import tasks as rules
 from app.workflows.access_package import zip_entry_name
-from app.workflows.transmission import uses_package
+from app.workflows.transmission import check_machine_readable, uses_package
 
 FILES_FIELD = "files"
 HOLDERS_FIELD = "holders"
@@ -97,6 +97,8 @@ def add_extracts(
 ) -> None:
     """Record each file on its holder's task; an open (or failed) task is then done."""
     check_open_for_extracts(session, request)
+    formats = [EXTENSIONS.get(f.content_type, "bin") for f in files]
+    check_machine_readable(request.type, formats, field=FILES_FIELD)
     for f, task in zip(files, task_list, strict=True):
         if task.status == TaskStatus.WAIVED:
             raise InvalidTransition(f"'{task.holder_name}' 작업은 면제되어 파일을 받지 않습니다.")

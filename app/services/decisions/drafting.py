@@ -214,7 +214,7 @@ _REASON_REQUIRED = frozenset({Outcome.PARTIALLY_GRANTED, Outcome.REFUSED, Outcom
 
 def _requested(rt: Runtime, request: Request) -> list[str]:
     """The items a decision must account for (named, the correction's, or all the service's),
-    less the pseudonymized ones (art. 28-7: arts. 35-37 do not apply to them)."""
+    less the pseudonymized ones (art. 28-7: arts. 35, 35-2, 36 and 37 do not apply to them)."""
     service = rt.policy.service(request.service)
     assert service is not None
     return in_scope(_asked(rt, request, service), service)

@@ -1,8 +1,10 @@
 """Decree art. 43(2): items received from another controller (the policy names the source of
 each such item). A granted correction or deletion of them opens one `notify_source` task per
-source: an e-mail tells the source what was corrected or deleted, which items, and only what
-it needs to find the records; its signed link lets the source confirm, or staff complete the
-task with the source's answer as evidence. The request closes once every source is reached.
+source, when the holders' tasks open (the notice says the action is planned, not done): an
+e-mail tells the source what will be corrected or deleted, which items, the new value of its
+own item only, and only what it needs to find the records; its signed link lets the source
+confirm, or staff complete the task with the source's answer as evidence. The request
+closes once every source is reached.
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ def source_context(
     session: Session, rt: Runtime, request: Request, task: Task, source: SourceController
 ) -> dict[str, Any]:
     """What the source reads: the request's reference, the items it provided that were
-    corrected or deleted, the corrected value for a correction (the source keeps the same
-    data), and the identifiers the policy says it finds records by; nothing else."""
+    to be corrected or deleted, the corrected value of its own item for a correction (the
+    source keeps the same data), and the identifiers the policy says it finds records by;
+    nothing else."""
     service = rt.policy.service(request.service)
     assert service is not None
     codes = [i["item"] for i in task.instructions]
@@ -97,16 +100,16 @@ def source_context(
         "source_name": source.name,
         "received_how": source.received_how,
         "item_names": [item.name if (item := service.item(c)) else c for c in codes],
-        "correction": _correction(session, rt, request, task, codes),
+        "is_correction": request.type == "correction",
+        "correction": _correction(rt, request, codes),
         "identifiers": identifiers_for(session, rt, request, source),
     }
 
 
-def _correction(
-    session: Session, rt: Runtime, request: Request, task: Task, codes: Sequence[str]
-) -> str | None:
-    """The new value of the corrected item when the subject named it among the source's, else
-    what the decision says was changed."""
+def _correction(rt: Runtime, request: Request, codes: Sequence[str]) -> str | None:
+    """The new value of the corrected item when the subject named it among the source's own
+    items; else None (the notice then says the security team gives the value). Never the
+    decision's free text: it can carry other items' values, which the source must not get."""
     if request.type != "correction":
         return None
     v = rt.vault
@@ -116,8 +119,7 @@ def _correction(
         item = service.item(fields["item"]) if service else None
         name = item.name if item else fields["item"]
         return f"{name}: {fields['requested_value']} (정정 후 값)"
-    decision = session.get(Decision, task.decision_id)
-    return v.decrypt_opt(decision.changes_enc, field="decision.changes") if decision else None
+    return None
 
 
 def source_answered(
