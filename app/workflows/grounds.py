@@ -141,7 +141,7 @@ _TABLE: tuple[Ground, ...] = (
     ),
     # Art. 37-2(1) proviso: a decision made under art. 15(1)1 (consent), 2 (a statute) or 4
     # (a contract) cannot be refused; usable only where the decision named rests on one of
-    # them (app.workflows.automated.check_ad_grounds).
+    # them (app.workflows.automated.check_automated_draft).
     Ground(
         "art37-2-1-proviso",
         _LAW + "제37조의2제1항 단서",
