@@ -71,6 +71,8 @@ def build_catalog(policy: Policy) -> dict[str, Any]:
                 "text": g.text_ko,
                 "applies_to": sorted(t.value for t in g.applies_to & offered),
                 "requires_no_termination": g.requires_no_termination,
+                # False: the text is a summary of the provision, not its words.
+                "verbatim": g.verbatim,
             }
             for g in GROUNDS.values()
             if g.applies_to & offered and (controller.public_institution or not g.public_only)

@@ -18,7 +18,7 @@ from app.policy import DEFAULT_POLICY_FILE
 from app.runtime import Runtime
 from app.workflows.deadlines import KST
 from tests.conftest import Clock, delegation_for, request_body, subject
-from tests.factories import Desk, assert_problem, file, notice_text
+from tests.factories import Desk, assert_problem, csrf_token, file, notice_text
 
 Headers = Callable[..., dict[str, str]]
 
@@ -127,7 +127,7 @@ def test_two_extensions_move_the_deadline_30_days_each_with_a_notice_and_a_third
     sent = _notices(db, runtime, "deadline_extension")
     assert len(sent) == 2
     assert "보안 업체의 접속 분석 결과" in sent[0] and "연장한 기한: 2027년 9월 17일(금)" in sent[0]
-    assert "종전 기한: 2027년 9월 17일(금)" in sent[1] and "이번이 2번째 연장" in sent[1]
+    assert "종전 기한: 2027년 9월 17일(금)" in sent[1] and "이번이 두 번째 연장" in sent[1]
     # The requester sees the new deadline and both notices; the timeline keeps the dates.
     mine = desk.mine()
     assert mine["legal_deadline"] == "2027-10-18"
@@ -142,15 +142,32 @@ def test_the_queue_and_sla_state_follow_the_extended_deadline(
 ) -> None:
     # Received Tue 2026-12-15: day 30 = 12-16 + 29 = Thu 2027-01-14.
     desk = Desk(client, staff_headers, type=EXPLAIN, automated_decision="member_restriction")
-    clock.now = _kst(2027, 1, 15)  # a day past the first deadline
-    assert _detail(desk)["sla"] == "overdue"
+    clock.now = datetime(2027, 1, 14, 23, 30, tzinfo=KST)  # the last evening of the period
     # Extended from 01-14: day 30 = 01-15 + 29 = 02-13 (Sat) -> 02-14 (Sun) -> Mon 02-15.
     resp = desk.staff_write("extension", {"reason": "외부 보안 업체 확인이 늦어지고 있습니다."})
+    assert resp.status_code == 200, resp.text
     assert resp.json()["legal_deadline"] == "2027-02-15"
-    assert resp.json()["sla"] != "overdue"
+    clock.now = _kst(2027, 1, 15)  # a day past the first deadline: no longer overdue
+    assert _detail(desk)["sla"] != "overdue"
     queue = client.get("/v1/staff/requests", headers=desk.agent).json()
     row = next(r for r in queue["items"] if r["reference"] == desk.ref)
     assert row["legal_deadline"] == "2027-02-15" and row["sla"] != "overdue"
+
+
+def test_a_deadline_that_has_passed_cannot_be_extended(
+    client: TestClient, staff_headers: Headers, clock: Clock, db: Session, runtime: Runtime
+) -> None:
+    # Received Tue 2026-12-15: due Thu 2027-01-14. Decree art. 44-3 extends a running period.
+    desk = Desk(client, staff_headers, type=EXPLAIN, automated_decision="member_restriction")
+    clock.now = datetime(2027, 1, 15, 0, 5, tzinfo=KST)  # just past midnight in Seoul
+    assert _detail(desk)["sla"] == "overdue"
+    late = desk.staff_write("extension", {"reason": "외부 보안 업체 확인이 늦어지고 있습니다."})
+    assert_problem(late, 409, "deadline_passed")
+    assert "2027-01-14" in late.json()["detail"]
+    after = _detail(desk)
+    assert after["legal_deadline"] == "2027-01-14" and after["extensions"] == 0
+    assert after["sla"] == "overdue"
+    assert _notices(db, runtime, "deadline_extension") == []
 
 
 def test_only_the_three_automated_decision_types_can_be_extended(
@@ -254,8 +271,13 @@ def test_the_catalog_publishes_the_automated_decisions(client: TestClient) -> No
     assert restriction["refusable"] is False  # art. 37-2(1) proviso: a contract
     assert "불량 혹은 비정상 이용기록 정보" in restriction["item_names"]
     assert restriction["services"] == ["uno", "smartcrm", "webersoft"]
-    grounds = {g["code"] for g in catalog["grounds"]}
-    assert {"art37-2-1-proviso", "art37-2-3"} <= grounds
+    grounds = {g["code"]: g for g in catalog["grounds"]}
+    assert {"art37-2-1-proviso", "art37-2-1", "art37-2-3"} <= grounds.keys()
+    # The proviso is quoted; the main-text and art. 37-2(3) texts are summaries.
+    assert grounds["art37-2-1-proviso"]["verbatim"] is True
+    assert grounds["art37-2-1"]["verbatim"] is False
+    assert grounds["art37-2-3"]["verbatim"] is False
+    assert grounds["art37-2-1"]["applies_to"] == [REFUSE]
 
 
 # --- outcomes ----------------------------------------------------------------------------------
@@ -306,6 +328,64 @@ def test_a_refusal_granted_names_its_measure(
     assert resp.json()["decision"]["measure"] == "not_applied"
     text = notice_text(db, runtime, "automated_decision_result")
     assert "거부 요구를 받아들였습니다" in text and "적용하지 않기로" in text
+
+
+def test_a_refusal_granted_by_human_reprocessing_tells_the_subject_the_result(
+    client: TestClient, staff_headers: Headers, db: Session, runtime: Runtime
+) -> None:
+    desk = Desk(client, staff_headers, type=REFUSE, automated_decision="unauthorized_access_block")
+    bare = {"outcome": "granted", "measure": "human_reprocessing"}
+    blank = {**bare, "explanation": {"result": "  "}}
+    for body in (bare, blank):
+        resp = desk.staff_write("decision", body)
+        assert_problem(resp, 422, "validation_error", "explanation.result")
+    result = "담당자가 접속 기록을 다시 확인하여 로그인 차단을 해제하였습니다."
+    resp = desk.staff_write("decision", {**bare, "explanation": {"result": result}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["decision"]["explanation"]["result"] == result
+    text = notice_text(db, runtime, "automated_decision_result")
+    assert "인적 개입에 의한 재처리" in text and f"■ 다시 처리한 결과\n{result}" in text
+
+
+def test_a_decision_that_cannot_be_refused_is_refused_on_the_main_text_and_the_other_two_remain(
+    client: TestClient, staff_headers: Headers, db: Session, runtime: Runtime
+) -> None:
+    ground = {
+        "outcome": "refused",
+        "grounds": ["art37-2-1"],
+        "reason": "로그인 차단은 본인 확인으로 바로 풀리며, 권리나 의무에 중대한 영향이 없습니다.",
+    }
+    # The catalog publishes the restriction as fully automated with a significant effect: it
+    # can be refused (the proviso is another ground), so the main text does not fit it.
+    restriction = Desk(client, staff_headers, type=REFUSE, automated_decision="member_restriction")
+    assert_problem(
+        restriction.staff_write("decision", ground), 422, "ground_not_applicable", "grounds"
+    )
+    # Only a refusal is answered with it.
+    explain = Desk(
+        client, staff_headers, type=EXPLAIN, automated_decision="unauthorized_access_block"
+    )
+    assert explain.staff_write("decision", ground).status_code == 422
+    # The login block is published as without a significant effect.
+    desk = Desk(client, staff_headers, type=REFUSE, automated_decision="unauthorized_access_block")
+    drafted = desk.staff_write("decision", ground)
+    assert drafted.json()["status"] == "awaiting_approval", drafted.text
+    approved = desk.staff_write("approval", {"approve": True}, who=desk.officer)
+    assert approved.json()["outcome"] == "refused"
+    text = notice_text(db, runtime, "automated_decision_result")
+    assert "개인정보 보호법 제37조의2제1항 본문\n  (요지) 완전히 자동화된 시스템" in text
+    assert '"완전히 자동화된' not in text  # a summary is not quoted as the statute's words
+    assert "■ 설명·검토 요구" in text and "'자동화된 결정 설명' 또는 '자동화된 결정 검토'" in text
+    # The requester's page labels the summary too.
+    [cited] = desk.mine()["decision"]["grounds"]
+    assert cited["code"] == "art37-2-1" and cited["verbatim"] is False
+    form = {
+        "csrf_token": csrf_token(client, "/status"),
+        "reference": desk.ref,
+        "access_code": desk.code,
+    }
+    page = client.post("/status", data=form).text
+    assert "제37조의2제1항 본문: (요지) 완전히 자동화된 시스템" in page
 
 
 def test_refusing_a_refusal_on_the_proviso_needs_a_contract_consent_or_statute_basis(

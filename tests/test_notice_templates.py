@@ -204,7 +204,12 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
     "ad_refusal_granted": (
         NoticeKind.AUTOMATED_DECISION_RESULT,
         "automated_decision_refusal",
-        {"outcome": "granted", "decision": "member_restriction", "measure": "human_reprocessing"},
+        {
+            "outcome": "granted",
+            "decision": "member_restriction",
+            "measure": "human_reprocessing",
+            "result": "담당자가 접속 기록을 다시 확인하여 이용 제한을 해제하였습니다.",
+        },
     ),
     "ad_review_granted": (
         NoticeKind.AUTOMATED_DECISION_RESULT,
@@ -551,6 +556,9 @@ def test_transmission_receipt_and_refusal_cite_the_decree(policy: Policy) -> Non
     assert "별지" not in refused  # no form is prescribed for transmission
     assert "개인정보 보호법 시행령 제42조의8제1항" in refused and "제42조의8제1항제" not in refused
     assert "본인 미확인" in refused and "■ 이의제기 방법" in refused
+    # The Decree's grounds are our summaries: printed as such, never as a quotation.
+    summary = "정보주체 본인이거나 정당한 대리인인지 확인되지 않는 경우"
+    assert f"  (요지) {summary}" in refused and f'"{summary}' not in refused
     # A ground of another right is not a transmission's.
     with pytest.raises(ValueError, match="does not apply"):
         notice_context(
@@ -774,10 +782,40 @@ def test_an_automated_refusal_states_the_measure_or_the_proviso_and_the_objectio
 ) -> None:
     granted = render(policy, "ad_refusal_granted").body
     assert "인적 개입에 의한 재처리" in granted
+    assert "■ 다시 처리한 결과\n담당자가 접속 기록을 다시 확인하여" in granted
+    with pytest.raises(ValueError, match="result"):  # art. 37-2(3): the outcome is told
+        render(policy, "ad_refusal_granted", result=None)
     refused = render(policy, "ad_refusal_refused").body
     assert "개인정보 보호법 제37조의2제1항 단서" in refused
     assert "제15조제1항제1호ㆍ제2호 및 제4호" in refused
     assert "이의제기 방법" in refused and "서비스 이용계약의 이행" in refused
+
+
+def test_a_refused_refusal_quotes_the_statute_or_labels_a_summary_and_offers_the_other_two(
+    policy: Policy,
+) -> None:
+    proviso = render(policy, "ad_refusal_refused").body
+    assert '  "자동화된 결정이 제15조제1항제1호ㆍ제2호 및 제4호에 따라' in proviso
+    assert "(요지)" not in proviso
+    # Explanation and review stay available after a refused refusal, and how to ask is said.
+    assert "■ 설명·검토 요구" in proviso and "제37조의2제2항" in proviso
+    assert "'자동화된 결정 설명' 또는 '자동화된 결정 검토'를 골라 신청" in proviso
+    for grounds in (["art37-2-1"], ["art37-2-3"]):
+        body = render(policy, "ad_refusal_refused", grounds=grounds).body
+        line = next(x for x in body.splitlines() if x.startswith("  (요지) "))
+        assert '"' not in line
+    main_text = render(policy, "ad_refusal_refused", grounds=["art37-2-1"]).body
+    assert "개인정보 보호법 제37조의2제1항 본문" in main_text
+    # The paragraph belongs to a refused refusal only.
+    other = notice_context(
+        NoticeKind.AUTOMATED_DECISION_RESULT,
+        facts(
+            "automated_decision_explanation",
+            **{**EXTRA["ad_refusal_refused"][2], "grounds": ["art37-2-3"]},
+        ),
+        policy,
+    )
+    assert "■ 설명·검토 요구" not in render_notice(NoticeKind.AUTOMATED_DECISION_RESULT, other).body
 
 
 def test_a_review_result_says_the_views_were_considered(policy: Policy) -> None:
@@ -790,7 +828,12 @@ def test_an_extension_notice_states_reason_both_deadlines_and_the_count(policy: 
     assert "외부 보안 업체의 확인" in body
     assert "종전 기한: 2027년 1월 14일(목)" in body
     assert "연장한 기한: 2027년 2월 15일(월)" in body
-    assert "30일씩 2번까지" in body and "이번이 1번째 연장" in body
+    assert "30일씩 2번까지" in body and "이번이 첫 번째 연장입니다." in body
+    assert "이번이 두 번째 연장입니다." in render(policy, "deadline_extension", number=2).body
+    # The request is still open: there is no decision to object to yet (art. 38(5)); the
+    # outside bodies are named.
+    assert "이의제기" not in body
+    assert "■ 외부 기관의 도움" in body and "개인정보 분쟁조정위원회" in body
     with pytest.raises(ValueError, match="does not apply"):
         _, _, extra = EXTRA["deadline_extension"]
         notice_context(NoticeKind.DEADLINE_EXTENSION, facts("access", **extra), policy)

@@ -741,10 +741,18 @@ def test_ground_codes_are_the_contract() -> None:
         "37-2-3",
         "37-2-4",
         # Art. 37-2 (조의2), prefixed so they never clash with art. 37(2)'s codes
+        "art37-2-1",
         "art37-2-1-proviso",
         "art37-2-3",
         *(f"42-8-1-{n}" for n in range(1, 12)),
     ]
+    # Our summaries, never printed as quotations: the Decree's transmission grounds and the
+    # art. 37-2 ones we have not checked word for word.
+    assert {c for c, g in GROUNDS.items() if not g.verbatim} == {
+        "art37-2-1",
+        "art37-2-3",
+        *(f"42-8-1-{n}" for n in range(1, 12)),
+    }
     assert GROUNDS["35-4-1"].article == "개인정보 보호법 제35조제4항제1호"
     assert GROUNDS["35-4-3-ga"].article == "개인정보 보호법 제35조제4항제3호가목"
     assert "조세의 부과ㆍ징수 또는 환급" in GROUNDS["35-4-3-ga"].text_ko
@@ -836,10 +844,15 @@ def test_catalog_for_carelabs(policy: Policy) -> None:
         "37-2-1",
         "37-2-2",
         "37-2-4",
+        "art37-2-1",
         "art37-2-1-proviso",
         "art37-2-3",
     ]
     assert all(g["text"] and g["article"].startswith("개인정보 보호법") for g in catalog["grounds"])
+    assert [g["code"] for g in catalog["grounds"] if not g["verbatim"]] == [
+        "art37-2-1",
+        "art37-2-3",
+    ]
 
     webersoft = next(s for s in catalog["services"] if s["code"] == "webersoft")
     license_item = next(i for i in webersoft["items"] if i["code"] == "medical_license_number")

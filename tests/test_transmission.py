@@ -543,6 +543,7 @@ def test_the_catalog_says_since_when_transmission_is_offered(client: TestClient)
     assert "transmission" in [t["code"] for t in catalog["request_types"]]
     grounds = [g for g in catalog["grounds"] if "transmission" in g["applies_to"]]
     assert [g["code"] for g in grounds] == [f"42-8-1-{n}" for n in range(1, 12)]
+    assert not any(g["verbatim"] for g in grounds)  # our summaries of the Decree
 
 
 def test_the_shipped_catalog_offers_no_transmission(client: TestClient) -> None:

@@ -38,7 +38,8 @@ class AutomatedDecisionIn(BaseModel):
 )
 def extend(body: ExtensionIn, w: CaseWrite) -> StaffRequestDetail:
     """Moves the deadline by 30 days counted from the current one; 409 `extension_limit` after
-    two, 409 `invalid_transition` for a type other than the three of art. 37-2."""
+    two, 409 `deadline_passed` once the current deadline's KST day has ended, 409
+    `invalid_transition` for a type other than the three of art. 37-2."""
     automated.extend(w.session, w.rt, w.req, reason=body.reason, actor=w.actor)
     return w.detail()
 

@@ -32,6 +32,9 @@ REVIEW = "automated_decision_review"
 # Art. 37-2(1) proviso: a decision made under art. 15(1)1, 2 or 4 cannot be refused.
 REFUSAL_BARRED_BASES = frozenset({"15-1-1", "15-1-2", "15-1-4"})
 PROVISO_GROUND = "art37-2-1-proviso"
+# Art. 37-2(1) main text: only a fully automated decision with a significant effect can be
+# refused; this ground says the decision named is not one.
+NOT_REFUSABLE_GROUND = "art37-2-1"
 
 # Art. 37-2(3): what a granted refusal does — the decision is not applied to the subject, or a
 # person processes the matter again.
@@ -44,6 +47,7 @@ MEASURE_KO: dict[str, str] = {
 # Decree art. 44-3: 30 days, extendable twice by 30 days, each with a notice of the reason.
 EXTENSION_DAYS = 30
 MAX_EXTENSIONS = 2
+ORDINAL_KO: dict[int, str] = {1: "첫 번째", 2: "두 번째"}
 
 # The states in which the period still runs (a closed or withdrawn request has no deadline).
 _OPEN = frozenset(
@@ -128,8 +132,12 @@ def basis_article_text(basis: str) -> str:
 # --- the extension (Decree art. 44-3) -----------------------------------------------------
 
 
-def check_extension(request_type: str, status: Status, extensions: int) -> None:
-    """Only the three art. 37-2 types, only while open, at most twice."""
+def check_extension(
+    request_type: str, status: Status, extensions: int, *, today: date, due_on: date
+) -> None:
+    """Only the three art. 37-2 types, only while open, at most twice, and only before the
+    deadline has passed: Decree art. 44-3 extends a running period, it does not revive one
+    that ended (`today` is the KST date; the deadline's own day still counts)."""
     if not is_automated_type(request_type):
         raise InvalidTransition(
             "처리기간 연장은 자동화된 결정에 관한 요구에만 할 수 있습니다(시행령 제44조의3)."
@@ -140,6 +148,12 @@ def check_extension(request_type: str, status: Status, extensions: int) -> None:
         raise Conflict(
             f"처리기간은 {MAX_EXTENSIONS}번까지만 연장할 수 있습니다(시행령 제44조의3).",
             code="extension_limit",
+        )
+    if today > due_on:
+        raise Conflict(
+            f"처리기한({due_on.isoformat()})이 지나 연장할 수 없습니다. 연장은 기한 안에, "
+            "사유를 알리며 해야 합니다(시행령 제44조의3).",
+            code="deadline_passed",
         )
 
 
@@ -191,6 +205,14 @@ def check_automated_draft(d: AutomatedDraft, *, service_items: frozenset[str]) -
             f"{PROVISO_GROUND}: 이 자동화된 결정은 개인정보 보호법 제15조제1항제1호·제2호·"
             "제4호에 따라 이루어지는 결정이 아닙니다.",
         )
+    if NOT_REFUSABLE_GROUND in d.grounds and (d.decision is None or d.decision.refusable):
+        raise BusinessRuleViolation(
+            "ground_not_applicable",
+            "grounds",
+            f"{NOT_REFUSABLE_GROUND}: 이 자동화된 결정은 완전히 자동화된 결정이며 정보주체의 "
+            "권리 또는 의무에 중대한 영향을 미치는 결정으로 공개되어 있어 거부할 수 있는 "
+            "결정입니다(개인정보 보호법 제37조의2제1항 본문).",
+        )
 
 
 def _check_measure(d: AutomatedDraft, granted: bool) -> None:
@@ -209,6 +231,13 @@ def _check_explanation(d: AutomatedDraft, granted: bool, service_items: frozense
     """Granted explanations and reviews need theirs; a granted refusal may add one (the
     result of a person's re-processing); nothing that is not granted carries one."""
     x = d.explanation
+    if granted and d.measure == "human_reprocessing" and (x is None or not x.result.strip()):
+        # Art. 37-2(3): a person processed the matter again; the subject hears what came of it.
+        raise _invalid(
+            "explanation.result",
+            "required",
+            "담당자가 다시 처리한 결과를 적어 주세요(인적 개입에 의한 재처리의 결과).",
+        )
     if not granted or d.request_type == REFUSAL:
         if x is not None and not granted:
             raise _invalid(

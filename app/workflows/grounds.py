@@ -1,7 +1,8 @@
 """Legal grounds on which a controller may restrict or refuse a rights request.
 
 A pure table: GET /v1/catalog publishes it and decisions cite its codes. Texts are the
-statute's own words (개인정보 보호법 as consolidated; see shared/reference/pipa-law.md §1).
+statute's own words (개인정보 보호법 as consolidated) unless a ground says `verbatim=False`:
+then the text is our summary and is never printed in quotation marks.
 Correction has no refusal ground of its own: art. 36(1) proviso bars only deletion.
 """
 
@@ -39,6 +40,9 @@ class Ground:
     public_only: bool = False
     # Art. 37(2)4: usable only while the subject has not clearly stated termination of the contract.
     requires_no_termination: bool = False
+    # False: text_ko is our summary of the provision, not its words. Notices and pages print it
+    # without quotation marks, labelled "(요지)"; the catalog says which.
+    verbatim: bool = True
 
 
 _LAW = "개인정보 보호법 "
@@ -124,9 +128,20 @@ _TABLE: tuple[Ground, ...] = (
         requires_no_termination=True,
     ),
     # --- Art. 37-2: automated decisions -------------------------------------------------
+    # Art. 37-2(1) main text: only a fully automated decision with a significant effect on the
+    # subject's rights or duties can be refused; usable only where the decision named is not
+    # one (app.workflows.automated.check_automated_draft). A summary, not the statute's words.
+    Ground(
+        "art37-2-1",
+        _LAW + "제37조의2제1항 본문",
+        "완전히 자동화된 시스템으로 이루어지는 결정이 아니거나, 정보주체의 권리 또는 의무에 "
+        "중대한 영향을 미치는 결정이 아니어서 거부할 수 있는 자동화된 결정에 해당하지 않는 경우",
+        frozenset({RequestType.AUTOMATED_DECISION_REFUSAL}),
+        verbatim=False,
+    ),
     # Art. 37-2(1) proviso: a decision made under art. 15(1)1 (consent), 2 (a statute) or 4
     # (a contract) cannot be refused; usable only where the decision named rests on one of
-    # them (app.workflows.automated.check_ad_grounds).
+    # them (app.workflows.automated.check_automated_draft).
     Ground(
         "art37-2-1-proviso",
         _LAW + "제37조의2제1항 단서",
@@ -135,7 +150,8 @@ _TABLE: tuple[Ground, ...] = (
         frozenset({RequestType.AUTOMATED_DECISION_REFUSAL}),
     ),
     # Art. 37-2(3): the controller acts "정당한 사유가 없는 한"; a justifiable reason is the
-    # ground for not acting on any of the three requests (wording: docs/decisions.md).
+    # ground for not acting on any of the three requests (wording: docs/decisions.md). A
+    # paraphrase of the paragraph, not its words.
     Ground(
         "art37-2-3",
         _LAW + "제37조의2제3항",
@@ -148,6 +164,7 @@ _TABLE: tuple[Ground, ...] = (
                 RequestType.AUTOMATED_DECISION_REVIEW,
             }
         ),
+        verbatim=False,
     ),
 )
 
@@ -181,6 +198,7 @@ _TABLE += tuple(
         f"{_DECREE}제42조의8제1항",
         text,
         _TRANSMISSION,
+        verbatim=False,
     )
     for n, text in enumerate(_TRANSMISSION_GROUNDS, start=1)
 )

@@ -407,7 +407,8 @@ class AutomatedDecisionResultExtra(_Extra):
             # Decree art. 44-3: a refusal is notified with its reason; art. 38(5) objection.
             _required(self.grounds, "grounds")
             _required(self.reason, "reason")
-        if self.outcome is Outcome.GRANTED and self.measure is None:
+        if self.outcome is Outcome.GRANTED and self.measure in (None, "human_reprocessing"):
+            # Art. 37-2(3): a person's re-processing is told with what came of it.
             _required(self.result, "result")
         return self
 

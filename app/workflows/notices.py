@@ -260,7 +260,7 @@ def _items(policy: Policy, service_code: str, codes: Sequence[str], key: str) ->
     return names
 
 
-def _grounds(policy: Policy, request_type: str, codes: Sequence[str]) -> list[dict[str, str]]:
+def _grounds(policy: Policy, request_type: str, codes: Sequence[str]) -> list[dict[str, Any]]:
     grounds = []
     for code in codes:
         ground = GROUNDS.get(code)
@@ -270,7 +270,14 @@ def _grounds(policy: Policy, request_type: str, codes: Sequence[str]) -> list[di
             raise ValueError(f"extra['grounds']: {code!r} does not apply to {request_type!r}")
         if ground.public_only and not policy.controller.public_institution:
             raise ValueError(f"extra['grounds']: {code!r} is for public institutions only")
-        grounds.append({"code": code, "article": ground.article, "text": ground.text_ko})
+        grounds.append(
+            {
+                "code": code,
+                "article": ground.article,
+                "text": ground.text_ko,
+                "verbatim": ground.verbatim,
+            }
+        )
     return grounds
 
 
@@ -499,6 +506,7 @@ def _by_kind(x: NoticeExtra, facts: NoticeFacts, policy: Policy) -> dict[str, An
                 "previous_due_text": date_text(x.previous_due_on),
                 "new_due_text": date_text(x.new_due_on),
                 "extension_number": x.number,
+                "extension_ordinal": automated.ORDINAL_KO.get(x.number, f"{x.number}번째"),
                 "max_extensions": automated.MAX_EXTENSIONS,
             }
         case AutomatedDecisionResultExtra():

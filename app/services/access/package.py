@@ -206,7 +206,11 @@ def _statement(
     for f in files:
         by_holder.setdefault(f.holder_code, []).append(f.name)
         names[f.holder_code] = f.holder_name
-    grounds = [f"{GROUNDS[g].article}: {GROUNDS[g].text_ko}" for g in d.grounds if g in GROUNDS]
+    grounds = [
+        f"{GROUNDS[g].article}: {'' if GROUNDS[g].verbatim else '(요지) '}{GROUNDS[g].text_ko}"
+        for g in d.grounds
+        if g in GROUNDS
+    ]
     return rules.build_statement(
         rt.policy,
         service_code=request.service,

@@ -24,7 +24,12 @@ def decision_summary(session: Session, rt: Runtime, request: Request) -> dict[st
         "outcome": d.outcome,
         "decided_at": d.decided_at,
         "grounds": [
-            {"code": g, "article": GROUNDS[g].article, "text": GROUNDS[g].text_ko}
+            {
+                "code": g,
+                "article": GROUNDS[g].article,
+                "text": GROUNDS[g].text_ko,
+                "verbatim": GROUNDS[g].verbatim,
+            }
             for g in d.grounds
         ],
         "reason": rt.vault.decrypt_opt(d.reason_enc, field="decision.reason"),

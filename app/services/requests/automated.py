@@ -11,7 +11,7 @@ from app.runtime import Runtime
 from app.services.audit.timeline import note
 from app.services.notices.queue import queue_notice
 from app.workflows import automated as rules
-from app.workflows.deadlines import target_date
+from app.workflows.deadlines import kst_date, target_date
 from app.workflows.lifecycle import Status
 from app.workflows.notice_extras import DeadlineExtensionExtra
 from app.workflows.notices import NoticeKind
@@ -20,7 +20,13 @@ from app.workflows.notices import NoticeKind
 def extend(session: Session, rt: Runtime, request: Request, *, reason: str, actor: str) -> None:
     """30 more days from the current deadline, at most twice, each with a reason notice. The
     queue, the SLA state and the detail read `legal_due_on`, so they all see the new one."""
-    rules.check_extension(request.type, Status(request.status), request.extensions)
+    rules.check_extension(
+        request.type,
+        Status(request.status),
+        request.extensions,
+        today=kst_date(rt.clock()),
+        due_on=request.legal_due_on,
+    )
     previous = request.legal_due_on
     new = rules.extended_deadline(previous, rt.calendar)
     request.legal_due_on = new.due_on
