@@ -200,6 +200,11 @@ def test_a_request_names_a_published_decision_or_unknown(
     assert_problem(wrong, 422, "unknown_automated_decision", "automated_decision")
     detail = wrong.json()["errors"][0]["message"]
     assert "member_restriction" in detail and "unknown" in detail  # the allowed values
+    assert wrong.json()["errors"][0]["allowed"] == [
+        "member_restriction",
+        "unauthorized_access_block",
+        "unknown",
+    ]
     # The CARECRM brand site publishes none.
     site = file(
         client,

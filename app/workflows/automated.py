@@ -115,6 +115,8 @@ def check_decision_code(code: str, *, service: str, policy: Policy, field: str) 
             "unknown_automated_decision",
             field,
             f"이 서비스의 자동화된 결정이 아닙니다. 고를 수 있는 값: {names}",
+            allowed=[*allowed, UNKNOWN],
+            value=code,
         )
 
 
