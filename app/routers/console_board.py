@@ -36,7 +36,13 @@ from app.deps import (
     console_capability,
     request_for_write,
 )
-from app.errors import DomainError, FieldError, VersionMismatch, pydantic_field_errors
+from app.errors import (
+    DomainError,
+    FieldError,
+    ValidationFailed,
+    VersionMismatch,
+    pydantic_field_errors,
+)
 from app.models.staff import Role, Staff
 from app.models.vocab import TYPE_LABELS_KO
 from app.proxies import client_address
@@ -109,7 +115,7 @@ def _assignee(value: str | None, staff: Staff) -> int | Literal["none"] | None:
     if value.isdigit() and 0 < len(value) <= 9 and int(value) > 0:
         return int(value)
     msg = "담당자는 나, 미지정 또는 목록의 직원 중에서 고르세요."
-    raise DomainError(msg, errors=[FieldError("assignee", "invalid", msg, ("me", "none"))])
+    raise ValidationFailed(msg, errors=[FieldError("assignee", "invalid", msg, ("me", "none"))])
 
 
 def _render_board(
@@ -263,7 +269,7 @@ def _write(
     try:
         if not target.reference or not target.task_id:
             msg = "작업을 다시 골라 주세요. 양식에 작업이 없습니다."
-            raise DomainError(msg, errors=[FieldError("form", "required", msg)], code="required")
+            raise ValidationFailed(msg, errors=[FieldError("form", "required", msg)])
         req = request_for_write(session, target.reference, target.version)
         task = tasks.task_of(session, req, target.task_id, lock=True)
         do(req, task)
@@ -291,7 +297,7 @@ def _reason(target: _Target) -> str:
     try:
         return ReasonIn.model_validate({"reason": target.first("reason")}).reason
     except ValidationError as exc:
-        raise DomainError(
+        raise ValidationFailed(
             "사유를 확인해 주세요.", errors=pydantic_field_errors(exc.errors()), code="validation"
         ) from None
 
@@ -340,7 +346,7 @@ def _complete(
                 {"actions": chosen, "note": target.first("note").strip() or None}
             )
         except ValidationError as exc:
-            raise DomainError(
+            raise ValidationFailed(
                 "입력을 확인해 주세요.", errors=pydantic_field_errors(exc.errors()),
                 code="validation",
             ) from None  # fmt: skip
@@ -479,7 +485,7 @@ def _range(request: Request, prefix: str) -> tuple[date, date]:
             msg = "날짜를 YYYY-MM-DD 형식으로 입력해 주세요."
             errors.append(FieldError(f"{prefix}-{name}", "invalid_date", msg))
     if errors:
-        raise DomainError(errors[0].message, errors=errors, code="validation")
+        raise ValidationFailed(errors[0].message, errors=errors, code="validation")
     return days[0], days[1]
 
 
@@ -489,7 +495,9 @@ def _download_refused(
 ) -> HTMLResponse:  # fmt: skip
     settle(session, exc)
     errors = FormErrors()
-    for err in exc.errors or [FieldError(f"{prefix}-from", exc.code, exc.detail)]:
+    # Refused by role (names and contacts in the register): said beside that box.
+    where = f"{prefix}-personal" if exc.status == 403 else f"{prefix}-from"
+    for err in exc.errors or [FieldError(where, exc.code, exc.detail)]:
         field = err.field if err.field.startswith(prefix) else f"{prefix}-{err.field}"
         if field not in (f"{prefix}-from", f"{prefix}-to", f"{prefix}-personal"):
             field = f"{prefix}-from"
