@@ -139,7 +139,8 @@ def test_the_register_and_access_log_downloads_are_logged_like_the_apis(
     ).json()["items"]
     exports = [(e["action"], e["staff"]) for e in entries if e["kind"] == "export"]
     assert (
-        "register (from=2026-12-01;to=2026-12-31;personal=false; 1 rows)", "콘솔 agent"
+        "register (from=2026-12-01;to=2026-12-31;personal=false; 1 rows)",
+        "콘솔 agent",
     ) in exports
     assert any(a.startswith("access_log (from=2026-12-01;") and who == "콘솔 officer"
                for a, who in exports)  # fmt: skip
