@@ -11,7 +11,7 @@ from markupsafe import Markup, escape
 
 # Distinct on white and for common colour-vision deficiencies (Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
-_FONT = 'font-family="sans-serif" font-size="13"'
+_FONT = 'font-family="sans-serif" font-size="15"'
 
 
 def _num(value: float) -> str:
@@ -28,8 +28,8 @@ def hbars(
     colour: str = PALETTE[0],
 ) -> Markup:
     """Horizontal bars, one per (label, value), the value written at the end of its bar."""
-    label_w, bar_w, row_h, pad = 170, 360, 28, 8
-    width = label_w + bar_w + 90
+    label_w, bar_w, row_h, pad = 110, 240, 28, 8
+    width = label_w + bar_w + 70
     height = pad * 2 + row_h * max(len(bars), 1)
     top = max([scale_max or 0, *(v for _, v in bars)]) or 1
     parts = [
