@@ -798,3 +798,74 @@ def test_staff_enrol_sign_in_with_a_code_and_work_the_queue(
     assert "로그아웃했습니다" in page.inner_text("main")
     page.goto(f"{live_server}/staff")
     assert page.url.startswith(f"{live_server}/staff/login")
+
+
+# --- the staff console: the tasks board and the dashboard (1280 and 768 px) -----------------
+
+
+def _console_session(page: Page, live_server: str, runtime: Runtime, name: str, role: str) -> None:
+    """A signed-in session for a staff member (the sign-in itself is tested above)."""
+    from tests.console_helpers import session_cookie
+
+    value = session_cookie(runtime, name, role)
+    page.context.add_cookies([{"name": "rd_staff", "value": value, "url": f"{live_server}/staff"}])
+
+
+def test_staff_work_the_tasks_board_with_evidence_and_read_the_dashboard(
+    console: Page,
+    live_server: str,
+    client: TestClient,
+    staff_headers: Headers,
+    runtime: Runtime,
+) -> None:
+    page = console
+    case = Case(client, staff_headers, type="deletion", items=["admin_phone"])
+    case.decide_and_approve()
+    first = case.tasks()["items"][0]
+    _console_session(page, live_server, runtime, "보안 가상", "security")
+
+    page.goto(f"{live_server}/staff/tasks")
+    card = page.locator(f"#task-{first['id']}")
+    assert case.ref in card.inner_text() and first["holder_name"] in card.inner_text()
+    axe_scan(page, "console-tasks")
+
+    # Failing without a reason: the error beside the reason box, in Korean.
+    card.locator("summary", has_text="실패로 기록").click()
+    card.locator("form[action='/staff/tasks/fail'] button[type=submit]").click()
+    page.wait_for_selector(f"#t{first['id']}-fail-reason-error")
+    assert page.locator(".summary").count() == 1
+    axe_scan(page, "console-tasks-error")
+
+    # Completing with the deletion report as evidence.
+    card = page.locator(f"#task-{first['id']}")
+    card.locator("summary", has_text="완료 기록").click()
+    card.locator(f"#t{first['id']}-method-0").select_option("irreversible_deletion")
+    card.locator(f"#t{first['id']}-note").fill("운영 DB에서 영구 삭제했습니다.")
+    card.locator(f"#t{first['id']}-attachments").set_input_files(
+        files=[
+            {
+                "name": "deletion-report.pdf",
+                "mimeType": "application/pdf",
+                "buffer": b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n",
+            }
+        ]
+    )
+    card.locator("form[action='/staff/tasks/complete'] button[type=submit]").click()
+    page.wait_for_selector("p.note[role=status]")
+    assert "작업을 완료로 기록했습니다." in page.inner_text("main")
+    axe_scan(page, "console-tasks-done")
+    done = case.task(first["holder_code"])
+    assert done["status"] == "done" and len(done["evidence"]) == 1
+
+    # The dashboard: the summary as figures and server-drawn charts, with the downloads.
+    page.click("header nav >> text=현황판")
+    assert page.locator("svg.chart").count() == 4
+    assert page.locator("table.figures").count() == 3
+    summary = client.get("/v1/staff/sla/summary", headers=case.agent).json()
+    assert page.inner_text("#total-on_track") == str(summary["totals"]["on_track"])
+    axe_scan(page, "console-dashboard")
+    page.evaluate("document.querySelector('#register-to').type = 'text'")
+    page.fill("#register-to", "2026-99-01")
+    page.click("text=처리 대장 내려받기")
+    page.wait_for_selector("#register-to-error")
+    axe_scan(page, "console-dashboard-error")

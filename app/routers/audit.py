@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app.deps import AdminDep, AuditorDep, OfficerDep, RuntimeDep, SessionDep
 from app.models.bounds import MAX_ID, Day, IdPath
+from app.models.staff import Staff
 from app.routers.common import Page, client_ip, problem_responses
 from app.runtime import Runtime
 from app.services.audit import access_log
@@ -71,6 +72,26 @@ def access_log_view(
     )
     if format == "json":
         return Page[AccessEntry](items=rows)
+    return access_log_csv(
+        session, rt, officer, day_from, day_to, rows, staff_id=staff_id, reference=reference,
+        client_ip=client_ip(request),
+    )  # fmt: skip
+
+
+def access_log_csv(
+    session: Session,
+    rt: Runtime,
+    officer: Staff,
+    day_from: date,
+    day_to: date,
+    rows: list[dict[str, Any]],
+    *,
+    staff_id: int | None,
+    reference: str | None,
+    client_ip: str | None,
+) -> Response:
+    """The access log's rows as a CSV download, itself logged as an export (the API's route
+    and the console's dashboard)."""
     access_log.log_export(
         session,
         rt,
@@ -79,7 +100,7 @@ def access_log_view(
         params=f"from={day_from};to={day_to};staff={staff_id or ''};ref={reference or ''}",
         personal_data=False,
         row_count=len(rows),
-        client_ip=client_ip(request),
+        client_ip=client_ip,
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from app.deps import PERMISSIONS, Capability, CaseHandler, RuntimeDep, SessionDep
 from app.errors import Forbidden
 from app.models.bounds import Day
+from app.models.staff import Staff
 from app.routers.common import client_ip, problem_responses
 from app.runtime import Runtime
 from app.services.audit.access_log import log_export
@@ -54,6 +55,24 @@ def register_csv(
     ] = False,
 ) -> StreamingResponse:
     """접수일(KST) 기준 기간의 요구별 처리 내역. 한 번에 최대 366일(설정 `register_max_days`)."""
+    return register_download(
+        session, rt, staff, received_from, received_to, personal=personal,
+        client_ip=client_ip(request),
+    )  # fmt: skip
+
+
+def register_download(
+    session: Session,
+    rt: Runtime,
+    staff: Staff,
+    received_from: date,
+    received_to: date,
+    *,
+    personal: bool,
+    client_ip: str | None,
+) -> StreamingResponse:
+    """The register as a CSV download, logged as an export before the first row leaves: the
+    API's route and the console's dashboard both answer with this."""
     if personal and staff.role not in PERSONAL_ROLES:
         raise Forbidden("개인정보를 포함한 대장은 security, officer 역할만 내려받을 수 있습니다.")
     max_days = int(getattr(rt.settings, "register_max_days", DEFAULT_MAX_DAYS))
@@ -67,7 +86,7 @@ def register_csv(
         params=f"from={received_from};to={received_to};personal={str(personal).lower()}",
         personal_data=personal,
         row_count=count,
-        client_ip=client_ip(request),
+        client_ip=client_ip,
     )
     # The body streams after this function returns, and the request's transaction would only
     # commit once the last byte is out (or roll back if the client drops mid-way): commit the

@@ -19,6 +19,7 @@ from app.services.audit.timeline import note
 from app.services.notices.queue import queue_internal
 from app.services.notices.render import render_internal
 from app.services.sla.summary import _OPEN, unassigned_cutoff
+from app.workflows.console_links import request_page_url
 from app.workflows.deadlines import kst_date
 from app.workflows.notices import date_text, kst_datetime_text
 
@@ -177,7 +178,7 @@ def _queue_reminder(
         "days_over": (today - r.legal_due_on).days,
         "hours": int((rt.clock() - r.received_at).total_seconds() // 3600),
         "assignee": mine_name,
-        "link": f"상세 조회: GET /v1/staff/requests/{r.reference}",
+        "link": f"직원 콘솔에서 보기: {request_page_url(rt.settings.public_base_url, r.reference)}",
     }
     subject, body = render_internal(f"reminder_{kind}", context)
     queue_internal(

@@ -27,6 +27,7 @@ from app.runtime import Runtime
 from app.services.audit.timeline import note
 from app.services.notices.queue import queue_internal
 from app.services.notices.render import render_internal
+from app.workflows.console_links import tasks_board_url
 from app.workflows.deadlines import kst_date
 from app.workflows.notices import date_text
 from app.workflows.tasks import HOLDS_REQUEST, INSTRUCTION_LABELS_KO, Instruction
@@ -296,7 +297,7 @@ def _queue_reminder(
         "legal_due_text": date_text(request.legal_due_on) if task.kind in HOLDS_REQUEST else None,
         "days_over": days_over,
         "confirm_url": confirm_url(rt, task) if task.contact_email == to else None,
-        "link": f"작업 목록: GET /v1/staff/requests/{request.reference}/tasks",
+        "link": f"직원 콘솔 작업 목록: {tasks_board_url(rt.settings.public_base_url)}",
     }
     subject, body = render_internal("task_overdue", context)
     queue_internal(

@@ -35,6 +35,7 @@ from app.services.tasks.links import (
 )
 from app.workflows import tasks as rules
 from app.workflows.assignment import assignee_on_opening
+from app.workflows.console_links import tasks_board_url
 from app.workflows.deadlines import deadline_from_date, kst_date
 from app.workflows.notice_extras import SuspensionFollowupExtra
 from app.workflows.notices import NoticeKind
@@ -268,6 +269,7 @@ def _announce(
     context = {
         **holder_context(rt, request, task),
         "followup": task.kind == TaskKind.SUSPENSION_FOLLOWUP,
+        "link": f"직원 콘솔 작업 목록: {tasks_board_url(rt.settings.public_base_url)}",
         "identifiers": identifiers_for(session, rt, request, holder) if holder else [],
     }
     if task.contact_email:
