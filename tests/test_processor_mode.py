@@ -188,6 +188,7 @@ def test_a_clinic_request_is_forwarded_instructed_carried_out_and_closed_naming_
     assert ref in subject_line and "삭제" in subject_line and "2026년 12월 28일" in subject_line
     assert "하늘피부과의원" in text and "수탁자" in text and "제26조" in text
     assert "박가상" in text and "1990" in text
+    assert "본인 확인(연락처 인증 또는 서비스 기록 대조)은 저희가 마친 뒤 전달" in text
     assert "park.gasang" not in text and "3333" not in text and "예약 기록" not in text
 
     # The receipt tells the requester who the controller is and that Carelabs forwards it.
