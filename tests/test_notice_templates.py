@@ -167,7 +167,24 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
     "clinic_answers": (
         NoticeKind.CLINIC_RESULT,
         "access",
-        {"instruction": "clinic_answers", "clinic_name": "바른의원", "clinic_contact": CLINIC_TEL},
+        {
+            "instruction": "clinic_answers",
+            "clinic_name": "바른의원",
+            "clinic_contact": CLINIC_TEL,
+            "clinic_due_on": date(2026, 12, 28),
+        },
+    ),
+    "clinic_carried_out_access": (
+        NoticeKind.CLINIC_RESULT,
+        "access",
+        {
+            "instruction": "carry_out",
+            "clinic_name": "하늘피부과의원",
+            "clinic_contact": CLINIC_TEL,
+            "items_done": ["생년월일", "단말기 정보"],
+            "method": "electronic",
+            "package_expires_at": datetime(2027, 1, 7, 15, 0, tzinfo=UTC),
+        },
     ),
     "receipt_for_a_clinic": (
         NoticeKind.RECEIPT,

@@ -49,9 +49,17 @@ class ClinicForward(SQLModel, table=True):
     medical_records: bool = False
     # The controller's deadline (docs/decisions.md "Processor mode").
     due_on: date
-    forwarded_at: datetime = utc_field()
+    # When the e-mail went to the clinic: only once our identity check is done, so that no
+    # one can make us send a named person's identifiers on an unverified request.
+    forwarded_at: datetime | None = utc_field(nullable=True)
     received_at: datetime | None = utc_field(nullable=True)  # the clinic confirmed receipt
     # carry_out | refuse | clinic_answers; None until the clinic has said
     instruction: str | None = Field(default=None, max_length=16)
     reason_enc: str | None = None  # a refusal's reason, as the clinic wrote it
     instructed_at: datetime | None = utc_field(nullable=True)
+    # The decision staff made of the instruction (only that one gets the clinic's result notice).
+    decision_id: int | None = Field(default=None, foreign_key="decision.id")
+    # clinic_answers: staff passed it on (the patient was told), then the clinic confirmed on
+    # its page that it answered; the request stays open until then.
+    applied_at: datetime | None = utc_field(nullable=True)
+    answered_at: datetime | None = utc_field(nullable=True)

@@ -270,6 +270,9 @@ class QueueItem(BaseModel):
     controller: str | None = None
     clinic_due_on: date | None = None
     clinic_instruction: str | None = None
+    # The clinic said it answers the patient itself and has not confirmed it did by
+    # clinic_due_on: staff follow it up.
+    clinic_overdue: bool = False
 
 
 class QueuePage(BaseModel):

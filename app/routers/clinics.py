@@ -24,8 +24,10 @@ from app.routers.web import forbidden, page
 from app.runtime import Runtime
 from app.services.clinics import apply, registry
 from app.services.clinics.forwarding import (
+    AlreadyAnswered,
     forward_context,
     forward_for_token,
+    record_answered,
     record_instruction,
 )
 from app.services.requests.detail import request_by_reference
@@ -97,11 +99,16 @@ async def clinic_confirm(request: Request, session: SessionDep, rt: RuntimeDep) 
         return forbidden(request)
     token = fields.get("token", "")
     found = await run_in_threadpool(forward_for_token, session, rt, token)
+    if found is not None and fields.get("step") == "answered":
+        return await run_in_threadpool(_answered, request, session, rt, found, token)
     if found is None or found[0].instruction is not None:
         return await run_in_threadpool(_show, request, session, rt, found, token)
     chosen, reason = fields.get("instruction", ""), fields.get("reason", "").strip()[:2000]
     try:
         await run_in_threadpool(_record, session, rt, found, chosen, reason)
+    except AlreadyAnswered:
+        # Another submission was recorded a moment ago: this one changes nothing.
+        return await run_in_threadpool(_show, request, session, rt, found, token)
     except DomainError as exc:
         return await run_in_threadpool(
             _show, request, session, rt, found, token, error=exc.detail, chosen=chosen,
@@ -116,6 +123,31 @@ async def clinic_confirm(request: Request, session: SessionDep, rt: RuntimeDep) 
         clinic_name=forward.clinic_name,
         processor_name=rt.policy.controller.signed_as,
         instruction_label=_label(forward.instruction),
+    )
+
+
+def _answered(
+    request: Request,
+    session: Session,
+    rt: Runtime,
+    found: tuple[ClinicForward, DbRequest],
+    token: str,
+) -> HTMLResponse:
+    """The clinic that answers the patient itself says it did: the request completes."""
+    forward, req = found
+    locked = request_by_reference(session, req.reference, for_update=True)
+    try:
+        record_answered(session, rt, forward, locked)
+    except AlreadyAnswered:
+        return _show(request, session, rt, found, token)
+    except DomainError as exc:
+        return _show(request, session, rt, found, token, error=exc.detail)
+    return page(
+        request,
+        "clinic_confirm.html",
+        answered_done=True,
+        reference=req.reference,
+        clinic_name=forward.clinic_name,
     )
 
 

@@ -99,7 +99,14 @@ def queue_result_notice(
     # Processor mode (art. 26(8)): the clinic decided, and the notice names it.
     from app.services.clinics.apply import queue_clinic_result
 
-    if queue_clinic_result(session, rt, request, dedupe=f"result:{decision.id}"):
+    if queue_clinic_result(
+        session,
+        rt,
+        request,
+        dedupe=f"result:{decision.id}",
+        decision=decision,
+        package_expires_at=package_expires_at,
+    ):
         return
     kind, extra = _result_notice(session, rt, request, decision, reopened, package_expires_at)
     queue_notice(

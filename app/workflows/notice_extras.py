@@ -362,11 +362,19 @@ class ClinicResultExtra(_Extra):
     clinic_name: Text
     clinic_contact: Text
     reason: Text | None = None  # the clinic's reason for a refusal
+    # carry_out: the items acted on (their names), an access's delivery and its download expiry
+    items_done: list[Text] = Field(default_factory=list)
+    method: Method | None = None
+    package_expires_at: Instant | None = None
+    # clinic_answers: by when the clinic answers (its deadline)
+    clinic_due_on: Day | None = None
 
     @model_validator(mode="after")
     def _reason_for_refusal(self) -> Self:
         if self.instruction == "refuse":
             _required(self.reason, "reason")
+        if self.instruction == "clinic_answers":
+            _required(self.clinic_due_on, "clinic_due_on")
         return self
 
 

@@ -498,6 +498,12 @@ def _by_kind(x: NoticeExtra, facts: NoticeFacts, policy: Policy) -> dict[str, An
                 "clinic_name": x.clinic_name,
                 "clinic_contact": x.clinic_contact,
                 "reason": x.reason,
+                "items_done": x.items_done,
+                "method": x.method,
+                "package_expires_text": (
+                    kst_datetime_text(x.package_expires_at) if x.package_expires_at else None
+                ),
+                "clinic_due_text": date_text(x.clinic_due_on) if x.clinic_due_on else None,
             }
         case DeadlineExtensionExtra():
             _require_type(x.kind, facts, AUTOMATED_DECISION_TYPES)

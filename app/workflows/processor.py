@@ -68,10 +68,23 @@ def check_instruction(instruction: str, reason: str | None) -> ClinicInstruction
     return chosen
 
 
-def needs_identity_move(status: str) -> bool:
-    """The clinic, as controller, identified its patient when it instructs: a request still
-    waiting for identity goes to review first."""
-    return status == "identity_pending"
+def check_clinic_type(request_type: str) -> None:
+    """Only a type Carelabs can carry out at its holders can be forwarded to a clinic: any
+    other would wait for an instruction it could never act on. ValueError naming the allowed
+    types (the caller turns it into a 422 on `controller`)."""
+    if request_type not in CARRIED_OUT_TYPES:
+        allowed = ", ".join(sorted(CARRIED_OUT_TYPES))
+        raise ValueError(
+            f"병원(개인정보처리자)에 전달할 수 있는 요청 유형이 아닙니다({request_type}). "
+            f"병원에 전달할 수 있는 유형: {allowed}. 케어랩스가 직접 처리하는 정보라면 "
+            "controller를 빼 주세요."
+        )
+
+
+def clinic_answer_overdue(today: date, due_on: date, answered: bool) -> bool:
+    """The clinic said it answers the patient itself and has not confirmed it did by its
+    deadline: staff see the request as overdue and follow it up."""
+    return not answered and today > due_on
 
 
 __all__ = [
@@ -79,8 +92,9 @@ __all__ = [
     "CLINIC_INSTRUCTION_DONE_KO",
     "CLINIC_INSTRUCTION_LABELS_KO",
     "ClinicInstruction",
+    "check_clinic_type",
     "check_instruction",
+    "clinic_answer_overdue",
     "clinic_due_on",
     "mentions_medical_records",
-    "needs_identity_move",
 ]

@@ -34,6 +34,7 @@ from app.models.request import Request
 from app.models.vocab import TYPE_LABELS_KO, Relationship
 from app.runtime import Runtime
 from app.services.audit.timeline import move, note
+from app.services.clinics.forwarding import send_when_verified
 from app.services.identity import info_requests, otp
 from app.services.intake.plan import Facts, PersonFacts, plan_request
 from app.services.intake.write import unique_reference, write_filing
@@ -210,6 +211,7 @@ def _start_identity(
             )
         )
         move(session, rt, request, Status.IN_REVIEW, actor=ACTOR, identity="member_login")
+        send_when_verified(session, rt, request, actor=ACTOR)
         queue_notice(
             session, rt, request, NoticeKind.RECEIPT, extra=ReceiptExtra(next_action="wait")
         )

@@ -12,7 +12,8 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app.errors import InvalidTransition
 from app.models.clinic import ClinicForward
@@ -42,7 +43,9 @@ def forward_to_clinic(
     medical_records: bool,
     actor: str,
 ) -> ClinicForward:
-    """Art. 26(8): the processor passes the request to the controller without delay."""
+    """Art. 26(8): the processor passes the request to the controller without delay, once we
+    know who is asking: the e-mail, which names the patient, leaves when our identity check is
+    done (`send_when_verified`), never on the word of an unverified requester."""
     assert request.id is not None
     forward = ClinicForward(
         request_id=request.id,
@@ -52,8 +55,21 @@ def forward_to_clinic(
         clinic_phone=clinic.phone,
         medical_records=medical_records,
         due_on=rules.clinic_due_on(request.legal_due_on),
-        forwarded_at=rt.clock(),
+        forwarded_at=None,
     )
+    session.add(forward)
+    session.flush()
+    note(session, rt, request, "clinic_forward_waits_for_identity", actor=actor, clinic=clinic.code)
+    return forward
+
+
+def send_when_verified(session: Session, rt: Runtime, request: Request, *, actor: str) -> None:
+    """The request's identity check is done (it entered review): its clinic, if any, gets the
+    e-mail now, once."""
+    forward = forward_of(session, request)
+    if forward is None or forward.forwarded_at is not None:
+        return
+    forward.forwarded_at = rt.clock()
     session.add(forward)
     session.flush()
     subject, body = render_internal(
@@ -64,14 +80,13 @@ def forward_to_clinic(
         rt,
         request,
         kind="clinic_forward",
-        to=clinic.email,
+        to=forward.clinic_email,
         key=f"{request.reference}:clinic:{forward.id}:forward",
         subject=subject,
         body=body,
         audience="clinic",
     )
-    note(session, rt, request, "forwarded_to_clinic", actor=actor, clinic=clinic.code)
-    return forward
+    note(session, rt, request, "forwarded_to_clinic", actor=actor, clinic=forward.clinic_code)
 
 
 def forward_context(
@@ -161,24 +176,62 @@ def record_instruction(
     """The clinic confirms receipt and instructs. Staff then carry the instruction out
     (app/services/clinics/apply.py). ValueError (Korean) for an answer the page must refuse."""
     if forward.instruction is not None:
-        raise InvalidTransition("이 요청에 대한 병원의 지시는 이미 받았습니다.")
+        raise AlreadyAnswered("이 요청에 대한 병원의 지시는 이미 받았습니다.")
     if request.status not in _OPEN_FOR_INSTRUCTION:
         raise InvalidTransition("이 요청은 더 이상 병원의 지시를 받을 수 없는 상태입니다.")
     chosen = rules.check_instruction(instruction, reason)
     now = rt.clock()
     actor = f"clinic:{forward.clinic_code}"
-    forward.received_at = forward.received_at or now
-    forward.instruction = chosen.value
-    forward.reason_enc = rt.vault.encrypt_opt(
-        (reason or "").strip() or None if chosen is rules.ClinicInstruction.REFUSE else None,
-        field="clinic_forward.reason",
+    # One conditional UPDATE: of two submissions at once, only the first is recorded, even
+    # where the request lock does not serialize them (SQLite); the other gets the "already
+    # answered" page. The request keeps its status: the clinic's word does not replace our
+    # own identity check (apply.py waits for it).
+    stored = session.connection().execute(
+        update(ClinicForward)
+        .where(col(ClinicForward.id) == forward.id, col(ClinicForward.instruction).is_(None))
+        .values(
+            received_at=forward.received_at or now,
+            instruction=chosen.value,
+            reason_enc=rt.vault.encrypt_opt(
+                (reason or "").strip() or None
+                if chosen is rules.ClinicInstruction.REFUSE
+                else None,
+                field="clinic_forward.reason",
+            ),
+            instructed_at=now,
+        )
     )
-    forward.instructed_at = now
-    session.add(forward)
-    if rules.needs_identity_move(request.status):
-        # The clinic, as controller, knows its patient: its instruction stands for the
-        # identity check (docs/decisions.md "Processor mode").
-        move(session, rt, request, Status.IN_REVIEW, actor=actor, identity="controller_confirmed")
+    session.refresh(forward)
+    if stored.rowcount != 1:
+        raise AlreadyAnswered("이 요청에 대한 병원의 지시는 이미 받았습니다.")
     note(session, rt, request, "clinic_instruction", actor=actor, instruction=chosen.value)
     session.flush()
     return chosen
+
+
+class AlreadyAnswered(InvalidTransition):
+    """The clinic's instruction was recorded already (maybe by a submission a moment ago)."""
+
+
+def record_answered(
+    session: Session, rt: Runtime, forward: ClinicForward, request: Request
+) -> None:
+    """The clinic that answers the patient itself confirms it did: the request completes."""
+    if forward.instruction != rules.ClinicInstruction.CLINIC_ANSWERS:
+        raise InvalidTransition("병원이 직접 답변하기로 한 요청이 아닙니다.")
+    stored = session.connection().execute(
+        update(ClinicForward)
+        .where(col(ClinicForward.id) == forward.id, col(ClinicForward.answered_at).is_(None))
+        .values(answered_at=rt.clock())
+    )
+    session.refresh(forward)
+    if stored.rowcount != 1:
+        raise AlreadyAnswered("병원이 답변했다는 확인은 이미 받았습니다.")
+    actor = f"clinic:{forward.clinic_code}"
+    if forward.applied_at is None:
+        # Staff have not passed the instruction on yet: applying it completes the request.
+        note(session, rt, request, "clinic_answered", actor=actor)
+        request.version += 1
+        session.flush()
+        return
+    move(session, rt, request, Status.COMPLETED, actor=actor, clinic_answered=True)

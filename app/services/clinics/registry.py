@@ -16,6 +16,7 @@ from app.errors import BusinessRuleViolation, Conflict, NotFound
 from app.models.clinic import Clinic
 from app.models.staff import Staff
 from app.runtime import Runtime
+from app.workflows.processor import CARRIED_OUT_TYPES, check_clinic_type
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def list_clinics(
 
 
 def resolve_controller(
-    session: Session, rt: Runtime, controller: str | None, service: str
+    session: Session, rt: Runtime, controller: str | None, service: str, request_type: str
 ) -> ClinicInfo | None:
     """None for the policy's own controller (field absent, or the controller's own code is not
     a clinic); else the active clinic the request names, which must use the service."""
@@ -76,6 +77,16 @@ def resolve_controller(
             f"'{controller}'은(는) 이 서비스({service})의 병원 코드가 아닙니다. "
             f"허용되는 값: {allowed}. 케어랩스가 직접 처리하는 정보라면 controller를 빼 주세요.",
         )
+    try:
+        check_clinic_type(request_type)
+    except ValueError as exc:
+        raise BusinessRuleViolation(
+            "type_not_forwardable",
+            "controller",
+            str(exc),
+            allowed=sorted(CARRIED_OUT_TYPES),
+            value=request_type,
+        ) from None
     return found
 
 

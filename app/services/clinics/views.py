@@ -9,23 +9,33 @@ from sqlmodel import Session, col, select
 from app.models.clinic import ClinicForward
 from app.models.request import Request
 from app.runtime import Runtime
+from app.workflows.processor import ClinicInstruction, clinic_answer_overdue
 
 
-def clinic_columns(session: Session, request_ids: list[int | None]) -> dict[int, dict[str, object]]:
+def clinic_columns(
+    session: Session, request_ids: list[int | None], *, today: date
+) -> dict[int, dict[str, object]]:
     """Request -> the queue's processor-mode columns: `controller` (the clinic's code),
-    `clinic_due_on`, `clinic_instruction` (None until the clinic has said)."""
+    `clinic_due_on`, `clinic_instruction` (None until the clinic has said), `clinic_overdue`
+    (the clinic answers the patient itself and has not confirmed it did by its deadline)."""
     ids = [i for i in request_ids if i is not None]
     if not ids:
         return {}
     rows = session.exec(select(ClinicForward).where(col(ClinicForward.request_id).in_(ids))).all()
-    return {f.request_id: _columns(f) for f in rows}
+    return {f.request_id: _columns(f, today) for f in rows}
 
 
-def _columns(f: ClinicForward) -> dict[str, object]:
+def _awaiting_answer(f: ClinicForward) -> bool:
+    return f.instruction == ClinicInstruction.CLINIC_ANSWERS and f.answered_at is None
+
+
+def _columns(f: ClinicForward, today: date) -> dict[str, object]:
     return {
         "controller": f.clinic_code,
         "clinic_due_on": f.due_on,
         "clinic_instruction": f.instruction,
+        "clinic_overdue": _awaiting_answer(f)
+        and clinic_answer_overdue(today, f.due_on, answered=False),
     }
 
 
@@ -48,4 +58,8 @@ def clinic_view(session: Session, rt: Runtime, request: Request) -> dict[str, ob
         "instruction": f.instruction,
         "reason": rt.vault.decrypt_opt(f.reason_enc, field="clinic_forward.reason"),
         "instructed_at": f.instructed_at,
+        "applied_at": f.applied_at,
+        # clinic_answers: the request stays open until the clinic confirms it answered.
+        "awaiting_answer": _awaiting_answer(f),
+        "answered_at": f.answered_at,
     }

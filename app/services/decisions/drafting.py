@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.errors import (
     BusinessRuleViolation,
+    Conflict,
     FieldError,
     InvalidTransition,
     ValidationFailed,
@@ -22,6 +23,7 @@ from app.models.vocab import GRANTING, DecisionState, Delivery
 from app.policy import Service
 from app.runtime import Runtime
 from app.services.audit.timeline import move
+from app.services.clinics.forwarding import forward_of
 from app.services.closing import _parent
 from app.services.decisions.approval import _complete
 from app.services.identity.checks import verified_methods
@@ -74,11 +76,27 @@ def _invalid(field_name: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, errors=[FieldError(field_name, "required", message)])
 
 
+def _not_the_clinics(session: Session, request: Request) -> None:
+    """Processor mode (art. 26(8)): a request forwarded to a clinic is decided by the clinic;
+    staff apply its instruction (POST …/clinic-instruction/apply), not a decision of ours."""
+    forward = forward_of(session, request)
+    if forward is not None:
+        msg = (
+            f"이 요청은 개인정보처리자인 {forward.clinic_name}에 전달되어 병원이 결정합니다. "
+            "병원의 지시를 받은 뒤 POST /v1/staff/requests/{reference}/clinic-instruction/apply로 "
+            "적용해 주세요."
+        )
+        raise Conflict(
+            msg, code="clinic_decides", errors=[FieldError("outcome", "clinic_decides", msg)]
+        )
+
+
 def draft(
     session: Session, rt: Runtime, request: Request, body: DecisionInput, staff: Staff
 ) -> Decision:
     if request.status != Status.IN_REVIEW:
         raise InvalidTransition("검토 중인 요청에만 결정을 내릴 수 있습니다.")
+    _not_the_clinics(session, request)
     granted, withheld, grounds, plans = _checked(session, rt, request, body)
     v = rt.vault
     decision = Decision(

@@ -14,6 +14,7 @@ from app.models.request import Party, Request
 from app.runtime import Runtime
 from app.services.audit.timeline import move
 from app.services.audit.timeline import note as timeline_note
+from app.services.clinics.forwarding import send_when_verified
 from app.services.notices.queue import queue_notice
 from app.workflows import identity as rules
 from app.workflows.identity import Evidence
@@ -177,6 +178,7 @@ def staff_identity_check(
         return
     if result == "verified":
         move(session, rt, request, Status.IN_REVIEW, actor=actor, identity=method)
+        send_when_verified(session, rt, request, actor=actor)
         if request.notify_by == "chat":
             queue_notice(
                 session,

@@ -22,6 +22,7 @@ from app.models.request import Request
 from app.models.vocab import Relationship
 from app.runtime import Runtime
 from app.services.audit.timeline import move, note
+from app.services.clinics.forwarding import send_when_verified
 from app.services.identity.checks import evidence_of, relationship
 from app.services.notices.queue import queue_notice
 from app.workflows import identity as rules
@@ -218,6 +219,7 @@ def verify_code(session: Session, rt: Runtime, request: Request, code: str) -> N
     session.flush()
     if rules.verified_automatically(relationship(session, request), evidence_of(session, request)):
         move(session, rt, request, Status.IN_REVIEW, actor="requester", identity="one_time_code")
+        send_when_verified(session, rt, request, actor="requester")
 
 
 def _claim_attempt(session: Session, v: Verification, r: rules.OtpRules, now: datetime) -> bool:

@@ -93,7 +93,7 @@ def file_request(
             "unknown_service", "service", exc.detail, allowed=rt.policy.service_codes()
         ) from None
     # Processor mode (art. 26(8)): a clinic the request names, checked before anything is written.
-    clinic = resolve_controller(session, rt, payload.controller, payload.service)
+    clinic = resolve_controller(session, rt, payload.controller, payload.service, str(payload.type))
     medical = clinic is not None and mentions_medical_records(
         payload.details, _item_names(rt, payload)
     )

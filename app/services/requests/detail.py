@@ -107,7 +107,8 @@ def get_detail(
     # Shown in every status: what an executing request still waits for, and 0 after.
     base.tasks_pending = _pending_tasks(session, [request.id]).get(request.id, 0)
     base.next_scheduled_on = scheduled_tasks(session, [request.id]).get(request.id or 0)
-    base = base.model_copy(update=clinic_columns(session, [request.id]).get(request.id, {}))
+    clinic = clinic_columns(session, [request.id], today=kst_date(now)).get(request.id, {})
+    base = base.model_copy(update=clinic)
     correction = v.decrypt_opt(request.correction_enc, field="request.correction")
     return StaffRequestDetail(
         **base.model_dump(),

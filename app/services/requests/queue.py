@@ -132,7 +132,7 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     cutoff = rt.clock() - timedelta(hours=rt.settings.unassigned_flag_hours)
     pending = _pending_tasks(session, [r.id for r in rows if r.status == Status.EXECUTING])
     scheduled = scheduled_tasks(session, [r.id for r in rows if r.status == Status.COMPLETED])
-    clinics = clinic_columns(session, [r.id for r in rows])
+    clinics = clinic_columns(session, [r.id for r in rows], today=today)
     items = [
         _queue_item(r, today, due_soon, cutoff).model_copy(
             update={
