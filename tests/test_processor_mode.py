@@ -611,6 +611,9 @@ def test_a_patient_picks_the_clinic_on_the_web_form_and_the_request_goes_to_it(
     assert '<option value="barun_clinic"' in step and '<option value="haneul_clinic"' in step
     assert "수탁자" in step and "「의료법」 제21조" in step
     assert 'name="controller"' not in client.get(FORM_STEP.replace("uno", "smartcrm")).text
+    # Not offered where a clinic's instruction cannot be carried out (Carelabs' own decisions).
+    ad_step = FORM_STEP.replace("type=access", "type=automated_decision_explanation")
+    assert ad_step != FORM_STEP and 'name="controller"' not in client.get(ad_step).text
     done = post_form(client, form_fields(csrf_token(client), controller="haneul_clinic"))
     assert done.status_code == 200 and "접수" in done.text, done.text
     handler = staff_headers("security")

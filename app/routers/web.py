@@ -33,6 +33,7 @@ from app.services.intake import FilingContext, file_request
 from app.services.notices.render import josa
 from app.web import csrf, forms, labels
 from app.workflows.deadlines import period_for
+from app.workflows.processor import CARRIED_OUT_TYPES
 
 router = APIRouter(include_in_schema=False)
 
@@ -176,8 +177,13 @@ def _form_context(rt: Runtime, values: Mapping[str, Any] | None = None) -> dict[
         # "만 14세 미만입니까?" for them instead.
         "no_birth_attrs": {s.code: "data-no-birth" for s in no_birth},
         "no_birth_names": [s.name for s in no_birth],
-        # Processor mode (art. 26(8)): the clinics whose patient data the chosen service holds.
-        "clinic_options": clinic_options(rt, choice.service["code"]) if choice else [],
+        # Processor mode (art. 26(8)): the clinics whose patient data the chosen service holds,
+        # offered only for the types a clinic's instruction can be carried out for.
+        "clinic_options": (
+            clinic_options(rt, choice.service["code"])
+            if choice and choice.type in CARRIED_OUT_TYPES
+            else []
+        ),
     }
 
 
