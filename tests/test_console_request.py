@@ -4,6 +4,8 @@ action a CSRF form post naming the version it was based on, behind the API's rol
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from app.models.staff import AccessLog
 from app.runtime import Runtime
 from tests.conftest import request_body, subject
 from tests.console_story import PURPOSE, browser, open_request, post, post_and_follow
-from tests.factories import file, match_account_record
+from tests.factories import file, match_account_record, multipart, png_bytes
 
 
 @pytest.fixture
@@ -77,8 +79,6 @@ def test_a_deletion_is_drafted_approved_carried_out_and_certified_in_the_console
     assert "승인됨" in approved.text or "시행 중" in approved.text
     page = open_request(security, ref)
     while 'action="/staff/requests/' + ref + '/tasks/complete"' in page.text:
-        import re
-
         task_id = re.search(r'name="task_id" value="(\d+)"', page.text)
         assert task_id
         form = page.text[page.text.index(task_id.group(0)) :]
@@ -91,3 +91,128 @@ def test_a_deletion_is_drafted_approved_carried_out_and_certified_in_the_console
     assert "완료" in page.text
     cert = security.get(f"/staff/requests/{ref}/certificate", params={"purpose": PURPOSE})
     assert cert.status_code == 200, cert.text
+
+
+def _ready_for_approval(client: TestClient, runtime: Runtime, staff_headers: Any) -> str:
+    ref = deletion(client, staff_headers, items=["manager_name"])
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    post_and_follow(security, ref, "decision", page.text, {"outcome": "granted"})
+    return ref
+
+
+def test_an_agent_cannot_decide_and_sees_no_decision_form(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = deletion(client, staff_headers, items=["manager_name"])
+    agent = browser(client, runtime, "상담 가상", "agent")
+    page = open_request(agent, ref)
+    assert "결정 작성" not in page.text and "담당자 지정" in page.text
+    refused = post(agent, ref, "decision", page.text, {"outcome": "granted"})
+    assert refused.status_code == 403 and "권한이 없습니다" in refused.text
+    # An agent's own writes (triage) go through: an internal note.
+    noted = post_and_follow(agent, ref, "notes", page.text, {"note": "전화로 진행 상황 문의함"})
+    assert "전화로 진행 상황 문의함" in noted.text
+    security = browser(client, runtime, "보안 가상", "security")
+    assert "검토 중" in open_request(security, ref).text  # nothing was decided
+
+
+def test_the_officer_cannot_approve_their_own_draft_and_sends_back_with_a_note(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = deletion(client, staff_headers, items=["manager_name"])
+    officer = browser(client, runtime, "책임자 가상", "officer")
+    page = open_request(officer, ref)
+    drafted = post_and_follow(officer, ref, "decision", page.text, {"outcome": "granted"})
+    own = post(officer, ref, "approval", drafted.text, {"approve": "yes"})
+    assert own.status_code == 422, own.text
+    assert 'id="approval-error"' in own.text and "결재 대기" in own.text
+    second = browser(client, runtime, "책임자 둘 가상", "officer")
+    page = open_request(second, ref)
+    no_note = post(second, ref, "approval", page.text, {"approve": "no"})
+    assert no_note.status_code == 422 and 'id="approval-note-error"' in no_note.text
+    back = post_and_follow(
+        second, ref, "approval", page.text, {"approve": "no", "note": "근거를 다시 확인해 주세요."}
+    )
+    assert "검토 중" in back.text and "결정 작성" in back.text
+
+
+def test_a_stale_form_changes_nothing_and_lists_what_changed(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = _ready_for_approval(client, runtime, staff_headers)
+    officer = browser(client, runtime, "책임자 가상", "officer")
+    old = open_request(officer, ref)
+    other = browser(client, runtime, "책임자 둘 가상", "officer")
+    post_and_follow(
+        other, ref, "approval", open_request(other, ref).text,
+        {"approve": "no", "note": "다시 작성해 주세요."},
+    )  # fmt: skip
+    stale = post(officer, ref, "approval", old.text, {"approve": "yes"})
+    assert stale.status_code == 409
+    assert "다른 사람이 이 요청을 바꿨습니다" in stale.text
+    assert "검토 중(결재 대기) → 검토 중" in stale.text and "책임자 둘 가상" in stale.text
+    assert "검토 중" in open_request(officer, ref).text  # the stale approval did nothing
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = deletion(client, staff_headers, items=["manager_name"])
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    forged = page.text.replace('name="csrf_token" value="', 'name="csrf_token" value="x')
+    refused = post(security, ref, "notes", forged, {"note": "위조된 메모"})
+    assert refused.status_code == 403
+    assert "위조된 메모" not in open_request(security, ref).text
+
+
+def test_documents_open_inline_uncached_and_are_logged_with_the_purpose(
+    client: TestClient, runtime: Runtime, staff_headers: Any, db: Session
+) -> None:
+    created = file(client, request_body(type="deletion")).json()
+    ref = created["reference"]
+    up = multipart(
+        client, f"/v1/requests/{ref}/attachments",
+        [("identity_document", "신분증.png", png_bytes())],
+        headers={"X-Access-Code": created["access_code"]},
+    )  # fmt: skip
+    assert up.status_code == 201, up.text
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref, "신분증 대조")
+    link = re.search(r'href="(/staff/requests/[^"]+/documents/\d+\?purpose=[^"]+)"', page.text)
+    assert link, "the page offers no inline view of the document"
+    shown = security.get(unescape(link.group(1)))
+    assert shown.status_code == 200
+    assert shown.content == png_bytes()
+    assert shown.headers["content-type"] == "image/png"
+    assert shown.headers["content-disposition"] == "inline"
+    assert shown.headers["cache-control"] == "no-store"
+    assert shown.headers["x-content-type-options"] == "nosniff"
+    db.expire_all()
+    logged = db.exec(
+        select(AccessLog).where(AccessLog.action == "download_attachment")
+    ).all()
+    assert [(a.purpose, a.attachment_id is not None) for a in logged] == [("신분증 대조", True)]
+    # Without a purpose the document is not shown: back to the purpose question.
+    bare = security.get(link.group(1).split("?")[0], follow_redirects=False)
+    assert bare.status_code == 303
+
+
+def test_identity_check_and_info_request_from_the_page(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = file(client, request_body(type="deletion")).json()["reference"]
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    matched = post_and_follow(
+        security, ref, "identity", page.text,
+        {"result": "verified", "method": "account_record_match"},
+    )  # fmt: skip
+    assert "서비스 회원 기록과 대조: 확인됨" in matched.text
+    blank = post(security, ref, "info-requests", matched.text, {"message": ""})
+    assert blank.status_code == 422 and 'id="info-message-error"' in blank.text
+    asked = post_and_follow(
+        security, ref, "info-requests", matched.text, {"message": "가입하신 이메일을 알려 주세요."}
+    )
+    assert "가입하신 이메일을 알려 주세요." in asked.text and "보완 요청" in asked.text
