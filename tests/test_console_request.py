@@ -190,9 +190,7 @@ def test_documents_open_inline_uncached_and_are_logged_with_the_purpose(
     assert shown.headers["cache-control"] == "no-store"
     assert shown.headers["x-content-type-options"] == "nosniff"
     db.expire_all()
-    logged = db.exec(
-        select(AccessLog).where(AccessLog.action == "download_attachment")
-    ).all()
+    logged = db.exec(select(AccessLog).where(AccessLog.action == "download_attachment")).all()
     assert [(a.purpose, a.attachment_id is not None) for a in logged] == [("신분증 대조", True)]
     # Without a purpose the document is not shown: back to the purpose question.
     bare = security.get(link.group(1).split("?")[0], follow_redirects=False)

@@ -55,6 +55,10 @@ router = APIRouter(prefix="/staff/requests", include_in_schema=False)
 
 # What a view is for, offered as choices (a purpose of one's own may be typed instead).
 PURPOSES = ("요구 처리", "본인 확인", "결정 작성·결재", "조치 이행 확인", "요구인 문의 응대")
+# A missing record date: the API's wording names its JSON (null); the page has a box instead.
+RECORD_DATE_MISSING = (
+    "이 기록이 만들어진 날짜를 적거나, 그런 기록이 없으면 '기록 없음'을 골라 주세요."
+)
 # Documents shown in the browser itself; anything else is not offered inline.
 _INLINE = frozenset({"application/pdf", "image/jpeg", "image/png"})
 
@@ -208,9 +212,7 @@ def certificate(
     with access_purpose.stated(_purpose(purpose) or access_purpose.current("certificate_html")):
         log_access(session, rt, req, staff, "certificate_html", _ip(request))
     cert = task_views.certificate_of(session, rt, req, issued_by=staff)
-    return HTMLResponse(
-        render_html(cert), headers={**HTML_HEADERS, "Cache-Control": "no-store"}
-    )
+    return HTMLResponse(render_html(cert), headers={**HTML_HEADERS, "Cache-Control": "no-store"})
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -312,8 +314,7 @@ def _failed(
     for fe in field_errors:
         message = fe.message
         if fe.field.startswith("record_dates.") and fe.code == "required":
-            # The API's wording names its JSON (null); the page has a "기록 없음" box.
-            message = "이 기록이 만들어진 날짜를 적거나, 그런 기록이 없으면 '기록 없음'을 골라 주세요."
+            message = RECORD_DATE_MISSING
         errors.add(input_id(form_name, fe.field), message)
     if not field_errors and detail:
         errors.add(form_name, detail)

@@ -94,7 +94,9 @@ def read_page(
     log_access(session, rt, request, staff, "view_tasks", client_ip)
     found = tasks.tasks_of(session, request)
     files = task_views.evidence_of(session, [t.id for t in found])
-    task_list = [task_views.task_view(session, rt, request, t, files.get(t.id or 0, [])) for t in found]
+    task_list = [
+        task_views.task_view(session, rt, request, t, files.get(t.id or 0, [])) for t in found
+    ]
     return RequestPage(
         detail=detail,
         tasks=task_list,
