@@ -467,6 +467,9 @@ CONSOLE_MATRIX: tuple[Rule, ...] = (
     Rule("POST", "/staff/requests/{reference}/postponement/end", HANDLING, "as postponing"),
     Rule("POST", "/staff/requests/{reference}/extension", HANDLING, "art. 37-2 extension"),
     Rule("POST", "/staff/requests/{reference}/tasks/complete", HANDLING, "tasks: handling"),
+    Rule("POST", "/staff/requests/{reference}/tasks/evidence", HANDLING, "task evidence"),
+    Rule("POST", "/staff/requests/{reference}/access-package/files", HANDLING, "extracts"),
+    Rule("POST", "/staff/requests/{reference}/access-package/release", HANDLING, "release"),
 )
 CONSOLE_RULES = {rule.route: rule for rule in CONSOLE_MATRIX}
 # Refused like no session at all: the API's bearer token, a cookie this server did not sign,
@@ -530,8 +533,9 @@ def test_console_authorization(desk: Desk, rule: Rule, who: str) -> None:
         assert not signed_out
     elif who in rule.allowed and rule.path.startswith("/staff/requests/"):
         # Let through: the page, or what a minimal request earns (a form without its version
-        # gets the stale-form page, a nonexistent document 404, a certificate too early 409).
-        assert resp.status_code in (200, 303, 404, 409) and not location.startswith(
+        # gets the stale-form page, a nonexistent document 404, a certificate too early 409,
+        # a file form posted without its files 415).
+        assert resp.status_code in (200, 303, 404, 409, 415) and not location.startswith(
             "/staff/login"
         ), f"{rule.label} as {who}: expected to be let through, got {resp.status_code}"
     elif who in rule.allowed:

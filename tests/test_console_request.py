@@ -15,8 +15,15 @@ from sqlmodel import Session, col, select
 from app.models.staff import AccessLog
 from app.runtime import Runtime
 from tests.conftest import request_body, subject
-from tests.console_story import PURPOSE, browser, open_request, post, post_and_follow
-from tests.factories import file, match_account_record, multipart, png_bytes
+from tests.console_story import (
+    PURPOSE,
+    browser,
+    form_state,
+    open_request,
+    post,
+    post_and_follow,
+)
+from tests.factories import ELF, file, match_account_record, multipart, pdf_bytes, png_bytes
 
 
 @pytest.fixture
@@ -214,3 +221,74 @@ def test_identity_check_and_info_request_from_the_page(
         security, ref, "info-requests", matched.text, {"message": "가입하신 이메일을 알려 주세요."}
     )
     assert "가입하신 이메일을 알려 주세요." in asked.text and "보완 요청" in asked.text
+
+
+def _upload(tab: TestClient, ref: str, action: str, html: str, fields: dict[str, str],
+            files: list[tuple[str, tuple[str, bytes, str]]]) -> Any:  # fmt: skip
+    data = {**form_state(html), **fields}
+    return tab.post(
+        f"/staff/requests/{ref}/{action}", data=data, files=files, follow_redirects=False
+    )
+
+
+def test_task_evidence_is_uploaded_and_viewable_from_the_page(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = _ready_for_approval(client, runtime, staff_headers)
+    officer = browser(client, runtime, "책임자 가상", "officer")
+    approved = post_and_follow(
+        officer, ref, "approval", open_request(officer, ref).text, {"approve": "yes"}
+    )
+    task_id = re.search(r'name="task_id" value="(\d+)"', approved.text)
+    assert task_id
+    wrong = _upload(
+        officer, ref, "tasks/evidence", approved.text, {"task_id": task_id.group(1)},
+        [("attachments", ("report.exe", ELF, "application/octet-stream"))],
+    )  # fmt: skip
+    assert wrong.status_code == 415 and 'id="evidence-files-error"' in wrong.text
+    done = _upload(
+        officer, ref, "tasks/evidence", approved.text, {"task_id": task_id.group(1)},
+        [("attachments", ("파기확인서.pdf", pdf_bytes(), "application/pdf"))],
+    )  # fmt: skip
+    assert done.status_code == 303, done.text
+    page = officer.get(done.headers["location"])
+    link = re.search(r'href="(/staff/requests/[^"]+/documents/\d+\?[^"]+)">파일 1<', page.text)
+    assert link, "the task shows no evidence link"
+    shown = officer.get(unescape(link.group(1)))
+    assert shown.status_code == 200 and shown.content == pdf_bytes()
+    assert shown.headers["content-disposition"] == "inline"
+
+
+def test_an_access_package_is_uploaded_and_released_from_the_page(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = file(client, request_body(items=["manager_name"])).json()["reference"]
+    match_account_record(client, ref, staff_headers("security"))
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    granted = post_and_follow(
+        security, ref, "decision", page.text,
+        {"outcome": "granted", "access_method": "electronic",
+         "access_place": "요청 조회 화면에서 내려받기"},
+    )  # fmt: skip
+    officer = browser(client, runtime, "책임자 가상", "officer")
+    if "결재 대기" in granted.text:
+        post_and_follow(
+            officer, ref, "approval", open_request(officer, ref).text, {"approve": "yes"}
+        )
+    page = open_request(security, ref)
+    early = post(security, ref, "access-package/release", page.text)
+    assert early.status_code in (409, 422) and 'id="release-error"' in early.text
+    select = page.text[page.text.index('id="extracts-holder"') :]
+    holders = re.findall(r'<option value="([^"]+)"', select[: select.index("</select>")])
+    assert holders, "no holder to upload an extract for"
+    for holder in holders:
+        up = _upload(
+            security, ref, "access-package/files", page.text, {"holders": holder},
+            [("files", (f"{holder}.pdf", pdf_bytes(), "application/pdf"))],
+        )  # fmt: skip
+        assert up.status_code == 303, up.text
+        page = security.get(up.headers["location"])
+    assert f"{holders[0]}.pdf" in page.text
+    released = post_and_follow(security, ref, "access-package/release", page.text)
+    assert "제공함" in released.text

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from app.core import access_purpose
+from app.core.limits import accepts_files
 from app.deps import (
     ConsoleHandler,
     ConsoleOfficer,
@@ -31,14 +32,17 @@ from app.deps import (
     request_for_write,
 )
 from app.errors import DomainError, FieldError, VersionMismatch, pydantic_field_errors
+from app.evidence.multipart import UploadedFile, UploadLimits, read_upload
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
 from app.proxies import client_address
 from app.routers.decisions import DecisionIn, PostponementIn, _decision_input
+from app.routers.filing_body import StoredFiles, upload_limits
 from app.routers.staff import IdentityIn, InfoRequestIn
 from app.routers.tasks import CompleteIn
 from app.routers.web import read_form
 from app.runtime import Runtime
+from app.services.access import extracts, package
 from app.services.console import request_page
 from app.services.decisions import approval as decisions_approval
 from app.services.decisions import drafting
@@ -573,3 +577,133 @@ async def complete_task(
     reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
 ) -> Response:
     return await _act(request, reference, staff, session, rt, "tasks", _complete_task)
+
+
+# --- actions with files: task evidence, access extracts, and the access package's release ----
+
+
+class _CsrfRefused(Exception):
+    """The form's CSRF token failed: refused before any file byte is stored."""
+
+
+FileAction = Callable[[Session, Runtime, DbRequest, Staff, Posted, list[UploadedFile]], None]
+
+
+async def _act_with_files(
+    request: Request,
+    reference: str,
+    staff: Staff,
+    session: Session,
+    rt: Runtime,
+    form_name: str,
+    action: FileAction,
+    limits: UploadLimits,
+) -> Response:
+    def before(fields: dict[str, list[str]]) -> None:
+        values = fields.get(csrf.FIELD) or [""]
+        if not csrf.valid(request, values[0]):
+            raise _CsrfRefused()
+
+    try:
+        upload = await read_upload(request, rt.evidence, limits, before_files=before)
+    except _CsrfRefused:
+        return page(request, "staff/csrf.html", status=403)
+    except DomainError as exc:  # too large, a type not accepted: beside the file input
+        fields = Posted(exc.partial_fields or {})
+        purpose = _purpose(fields.first("purpose")) or PURPOSES[0]
+        errors = FormErrors()
+        errors.add(f"{form_name}-files", exc.detail)
+        status = exc.status
+        return await run_in_threadpool(
+            lambda: _render(
+                request,
+                session,
+                rt,
+                staff,
+                reference,
+                purpose,
+                status=status,
+                form=form_name,
+                errors=errors,
+                values=fields.fields,
+            )
+        )
+    if not csrf.valid(request, (upload.fields.get(csrf.FIELD) or [""])[0]):
+        StoredFiles(files=upload.files).discard(rt)  # a form with no file part at all
+        return page(request, "staff/csrf.html", status=403)
+    stored = StoredFiles(files=upload.files)
+    with stored.discard_on_error(rt):
+
+        def run(s: Session, r: Runtime, req: DbRequest, who: Staff, form: Posted) -> None:
+            if not upload.files:
+                raise _invalid("files", "올릴 파일을 골라 주세요.")
+            action(s, r, req, who, form, upload.files)
+
+        response = await run_in_threadpool(
+            _apply, request, reference, staff, session, rt, form_name, run, Posted(upload.fields)
+        )
+    if response.status_code != 303:  # nothing was recorded: the stored files go too
+        stored.discard(rt)
+    return response
+
+
+def _task_evidence(
+    session: Session,
+    rt: Runtime,
+    req: DbRequest,
+    staff: Staff,
+    form: Posted,
+    files: list[UploadedFile],
+) -> None:
+    task_id = form.first("task_id")
+    if not task_id.isdigit():
+        raise _invalid("task", "작업을 찾을 수 없습니다.")
+    task = tasks.task_of(session, req, int(task_id), lock=True)
+    task_views.attach_evidence(session, rt, req, task, files, actor=f"staff:{staff.id}")
+
+
+def _extracts(
+    session: Session,
+    rt: Runtime,
+    req: DbRequest,
+    staff: Staff,
+    form: Posted,
+    files: list[UploadedFile],
+) -> None:
+    holder = form.first("holders")
+    if not holder:
+        raise _invalid("holders", "어느 보유처의 자료인지 골라 주세요.")
+    task_list = extracts.holder_tasks(session, req, [holder] * len(files), len(files))
+    extracts.add_extracts(session, rt, req, files, task_list, actor=f"staff:{staff.id}")
+
+
+def _release(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
+    package.release(session, rt, req, staff)
+
+
+@router.post("/{reference}/tasks/evidence", response_class=HTMLResponse)
+@accepts_files
+async def task_evidence(
+    reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act_with_files(
+        request, reference, staff, session, rt, "evidence", _task_evidence, upload_limits(rt)
+    )
+
+
+@router.post("/{reference}/access-package/files", response_class=HTMLResponse)
+@accepts_files
+async def access_extracts(
+    reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act_with_files(
+        request, reference, staff, session, rt, "extracts", _extracts,
+        extracts.extract_limits(rt),
+    )  # fmt: skip
+
+
+@router.post("/{reference}/access-package/release", response_class=HTMLResponse)
+async def access_release(
+    reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act(request, reference, staff, session, rt, "release", _release)

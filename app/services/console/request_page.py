@@ -19,6 +19,8 @@ from app.models.request import Request as DbRequest
 from app.models.request_api import StaffRequestDetail
 from app.models.staff import Staff
 from app.runtime import Runtime
+from app.services.access import package
+from app.services.access.extracts import extract_tasks
 from app.services.closing import _parent
 from app.services.requests.detail import get_detail, log_access, request_by_reference
 from app.services.tasks import execution as tasks
@@ -94,6 +96,15 @@ def read_page(
     log_access(session, rt, request, staff, "view_tasks", client_ip)
     found = tasks.tasks_of(session, request)
     files = task_views.evidence_of(session, [t.id for t in found])
+    extra: dict[str, Any] = {}
+    if request.type == "access":
+        log_access(session, rt, request, staff, "view_access_package", client_ip)
+        extra["package"] = package.manifest(session, rt, request)
+        extra["extract_holders"] = [
+            (t.holder_code, t.holder_name)
+            for t in extract_tasks(session, request)
+            if t.status not in task_rules.SETTLED  # an extract still to come
+        ]
     task_list = [
         task_views.task_view(session, rt, request, t, files.get(t.id or 0, [])) for t in found
     ]
@@ -105,6 +116,7 @@ def read_page(
         staff_names=staff_names(session),
         identity_methods=[m.value for m in IdentityMethod],
         last_seq=max((e.seq for e in detail.events), default=0),
+        extra=extra,
     )
 
 
