@@ -466,6 +466,7 @@ CONSOLE_MATRIX: tuple[Rule, ...] = (
     Rule("POST", "/staff/requests/{reference}/postponement", HANDLING, "postponing access"),
     Rule("POST", "/staff/requests/{reference}/postponement/end", HANDLING, "as postponing"),
     Rule("POST", "/staff/requests/{reference}/extension", HANDLING, "art. 37-2 extension"),
+    Rule("POST", "/staff/requests/{reference}/automated-decision", HANDLERS, "naming: triage"),
     Rule("POST", "/staff/requests/{reference}/tasks/complete", HANDLING, "tasks: handling"),
     Rule("POST", "/staff/requests/{reference}/tasks/evidence", HANDLING, "task evidence"),
     Rule("POST", "/staff/requests/{reference}/access-package/files", HANDLING, "extracts"),

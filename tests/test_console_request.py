@@ -32,8 +32,10 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def deletion(client: TestClient, staff_headers: Any, **body: Any) -> str:
+    """A request (a deletion unless `type` says otherwise) matched to the account records."""
     body.setdefault("subject", subject(phone="010-1234-5678"))
-    ref: str = file(client, request_body(type="deletion", **body)).json()["reference"]
+    body.setdefault("type", "deletion")
+    ref: str = file(client, request_body(**body)).json()["reference"]
     match_account_record(client, ref, staff_headers("security"))
     return ref
 
@@ -292,3 +294,35 @@ def test_an_access_package_is_uploaded_and_released_from_the_page(
     assert f"{holders[0]}.pdf" in page.text
     released = post_and_follow(security, ref, "access-package/release", page.text)
     assert "제공함" in released.text
+
+
+def test_an_explanation_is_named_extended_and_explained_from_the_page(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = deletion(client, staff_headers, type="automated_decision_explanation")
+    agent = browser(client, runtime, "상담 가상", "agent")
+    page = open_request(agent, ref)
+    named = post_and_follow(
+        agent, ref, "automated-decision", page.text, {"code": "member_restriction"}
+    )
+    assert 'id="resolve"' not in named.text
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    blank = post(security, ref, "extension", page.text, {"reason": ""})
+    assert blank.status_code == 422 and 'id="extension-reason-error"' in blank.text
+    extended = post_and_follow(
+        security, ref, "extension", page.text, {"reason": "관련 부서 검토에 시간이 더 필요합니다."}
+    )
+    assert "(연장 1회)" in extended.text
+    # The explanation's fields: the result is required; the data types are the policy's items.
+    no_result = post(security, ref, "decision", extended.text, {"outcome": "granted"})
+    assert no_result.status_code == 422
+    data_type = re.search(r'name="explanation_data_types" value="([^"]+)"', extended.text)
+    assert data_type, "the explanation offers no data types"
+    explained = post_and_follow(
+        security, ref, "decision", extended.text,
+        [("outcome", "granted"), ("explanation_result", "이용 제한은 신고 누적 기준으로 정해졌습니다."),
+         ("explanation_criteria", "최근 30일 신고 3건 이상"),
+         ("explanation_data_types", data_type.group(1))],
+    )  # fmt: skip
+    assert "인용(요구대로 처리)" in explained.text

@@ -707,3 +707,18 @@ async def access_release(
     reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
 ) -> Response:
     return await _act(request, reference, staff, session, rt, "release", _release)
+
+
+def _resolve(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
+    from app.routers.automated import AutomatedDecisionIn
+    from app.services.requests import automated
+
+    body = _model(AutomatedDecisionIn, {"code": form.first("code")})
+    automated.resolve_decision(session, rt, req, code=body.code, actor=f"staff:{staff.id}")
+
+
+@router.post("/{reference}/automated-decision", response_class=HTMLResponse)
+async def automated_decision(
+    reference: str, request: Request, staff: ConsoleTriage, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act(request, reference, staff, session, rt, "resolve", _resolve)

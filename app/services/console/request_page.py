@@ -96,7 +96,9 @@ def read_page(
     log_access(session, rt, request, staff, "view_tasks", client_ip)
     found = tasks.tasks_of(session, request)
     files = task_views.evidence_of(session, [t.id for t in found])
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {
+        "automated_decisions": [(a.code, a.name) for a in rt.policy.automated_decisions]
+    }
     if request.type == "access":
         log_access(session, rt, request, staff, "view_access_package", client_ip)
         extra["package"] = package.manifest(session, rt, request)
@@ -155,6 +157,12 @@ def decision_form(session: Session, rt: Runtime, request: DbRequest) -> Decision
                 rule = rt.policy.retention_rule(code)
                 assert rule is not None
                 rules.append(RecordRule(code, rule.name, rule.period, held))
+    automated = ad_rules.is_automated_type(request.type)
+    named = rt.policy.automated_decision(request.automated_decision or "")
+    if automated and named is not None and service is not None:
+        # Decree art. 44-3(2): the data types the decision uses, from the published decision.
+        names = {i.code: i.name for i in service.items}
+        items = [Choice(code, names.get(code, code)) for code in named.items]
     return DecisionForm(
         outcomes=[o.value for o in Outcome if o in allowed],
         grounds=[
@@ -163,7 +171,7 @@ def decision_form(session: Session, rt: Runtime, request: DbRequest) -> Decision
         ],
         items=items,
         record_rules=rules,
-        automated=ad_rules.is_automated_type(request.type),
+        automated=automated,
         transmission=request.type == "transmission",
         correction=request.type == "correction",
         access=request.type == "access",
