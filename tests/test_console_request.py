@@ -319,10 +319,11 @@ def test_an_explanation_is_named_extended_and_explained_from_the_page(
     assert no_result.status_code == 422
     data_type = re.search(r'name="explanation_data_types" value="([^"]+)"', extended.text)
     assert data_type, "the explanation offers no data types"
-    explained = post_and_follow(
-        security, ref, "decision", extended.text,
-        [("outcome", "granted"), ("explanation_result", "이용 제한은 신고 누적 기준으로 정해졌습니다."),
-         ("explanation_criteria", "최근 30일 신고 3건 이상"),
-         ("explanation_data_types", data_type.group(1))],
-    )  # fmt: skip
+    explanation = [
+        ("outcome", "granted"),
+        ("explanation_result", "이용 제한은 신고 누적 기준으로 정해졌습니다."),
+        ("explanation_criteria", "최근 30일 신고 3건 이상"),
+        ("explanation_data_types", data_type.group(1)),
+    ]
+    explained = post_and_follow(security, ref, "decision", extended.text, explanation)
     assert "인용(요구대로 처리)" in explained.text
