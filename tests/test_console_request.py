@@ -327,3 +327,31 @@ def test_an_explanation_is_named_extended_and_explained_from_the_page(
     ]
     explained = post_and_follow(security, ref, "decision", extended.text, explanation)
     assert "인용(요구대로 처리)" in explained.text
+
+
+def test_access_is_postponed_and_the_postponement_ended_from_the_page(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = deletion(client, staff_headers, type="access")
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    blank = post(security, ref, "postponement", page.text, {"reason": ""})
+    assert blank.status_code == 422 and 'id="postponement-reason-error"' in blank.text
+    reason = "수사기관의 자료 보존 요청으로 열람을 잠시 미룹니다."
+    postponed = post_and_follow(security, ref, "postponement", page.text, {"reason": reason})
+    assert reason in postponed.text and 'id="postponement_end"' in postponed.text
+    ended = post_and_follow(security, ref, "postponement/end", postponed.text, {})
+    assert "새 기한" in ended.text and "결정 작성" in ended.text
+
+
+def test_assigning_from_the_page_shows_the_assignee(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = deletion(client, staff_headers)
+    agent = browser(client, runtime, "상담 가상", "agent")
+    open_request(browser(client, runtime, "보안 가상", "security"), ref)  # a person to pick
+    page = open_request(agent, ref)
+    chosen = re.search(r'<option value="(\d+)">보안 가상</option>', page.text)
+    assert chosen
+    assigned = post_and_follow(agent, ref, "assign", page.text, {"assignee": chosen.group(1)})
+    assert "<dt>담당자</dt><dd>보안 가상</dd>" in assigned.text
