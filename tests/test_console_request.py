@@ -198,12 +198,13 @@ def test_documents_open_inline_uncached_and_are_logged_with_the_purpose(
     assert shown.headers["content-disposition"] == "inline"
     assert shown.headers["cache-control"] == "no-store"
     assert shown.headers["x-content-type-options"] == "nosniff"
+    assert shown.headers["content-security-policy"].startswith("default-src 'none'")
     db.expire_all()
     logged = db.exec(select(AccessLog).where(AccessLog.action == "download_attachment")).all()
     assert [(a.purpose, a.attachment_id is not None) for a in logged] == [("신분증 대조", True)]
     # Without a purpose the document is not shown: back to the purpose question.
     bare = security.get(link.group(1).split("?")[0], follow_redirects=False)
-    assert bare.status_code == 303
+    assert (bare.status_code, bare.headers["location"]) == (303, f"/staff/requests/{ref}")
 
 
 def test_identity_check_and_info_request_from_the_page(

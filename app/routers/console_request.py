@@ -176,7 +176,7 @@ def document(
     attachment = evidence.attachment_of(session, req, attachment_id)
     stated = _purpose(purpose)
     if not stated:
-        return redirect(page_url(req.reference, ""))
+        return redirect(f"/staff/requests/{req.reference}")  # the purpose question first
     if attachment.content_type not in _INLINE:
         return page(request, "staff/request/not_inline.html", status=415, staff=staff)
     with access_purpose.stated(stated):
@@ -194,7 +194,7 @@ def document(
             "X-Content-Type-Options": "nosniff",
             # The document is shown, never run: no script, no framing by another site.
             "Content-Security-Policy": "default-src 'none'; img-src 'self'; object-src 'self'; "
-            "plugin-types application/pdf; frame-ancestors 'self'",
+            "frame-ancestors 'none'",
             "Referrer-Policy": "no-referrer",
         },
     )
