@@ -144,6 +144,9 @@ def test_the_officer_cannot_approve_their_own_draft_and_sends_back_with_a_note(
         second, ref, "approval", page.text, {"approve": "no", "note": "근거를 다시 확인해 주세요."}
     )
     assert "검토 중" in back.text and "결정 작성" in back.text
+    # The drafter reads why, on the page they draft the next one.
+    again = open_request(officer, ref)
+    assert "결정이 반려되었습니다" in again.text and "근거를 다시 확인해 주세요." in again.text
 
 
 def test_a_stale_form_changes_nothing_and_lists_what_changed(

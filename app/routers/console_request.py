@@ -23,6 +23,8 @@ from sqlmodel import Session
 from app.core import access_purpose
 from app.core.limits import accepts_files
 from app.deps import (
+    PERMISSIONS,
+    Capability,
     ConsoleHandler,
     ConsoleOfficer,
     ConsoleReader,
@@ -147,8 +149,6 @@ def _render(
 
 
 def _roles(capability: str) -> frozenset[str]:
-    from app.deps import PERMISSIONS, Capability
-
     return frozenset(r.value for r in PERMISSIONS[Capability(capability)])
 
 

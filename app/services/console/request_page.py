@@ -18,7 +18,9 @@ from app.models.request import Event
 from app.models.request import Request as DbRequest
 from app.models.request_api import StaffRequestDetail
 from app.models.staff import Staff
+from app.models.vocab import DecisionState
 from app.runtime import Runtime
+from app.services import closing
 from app.services.access import package
 from app.services.access.extracts import extract_tasks
 from app.services.closing import _parent
@@ -97,7 +99,8 @@ def read_page(
     found = tasks.tasks_of(session, request)
     files = task_views.evidence_of(session, [t.id for t in found])
     extra: dict[str, Any] = {
-        "automated_decisions": [(a.code, a.name) for a in rt.policy.automated_decisions]
+        "automated_decisions": [(a.code, a.name) for a in rt.policy.automated_decisions],
+        "sent_back": sent_back(session, rt, request),
     }
     if request.type == "access":
         log_access(session, rt, request, staff, "view_access_package", client_ip)
@@ -176,6 +179,18 @@ def decision_form(session: Session, rt: Runtime, request: DbRequest) -> Decision
         correction=request.type == "correction",
         access=request.type == "access",
     )
+
+
+def sent_back(session: Session, rt: Runtime, request: DbRequest) -> dict[str, Any] | None:
+    """The officer's note on a draft sent back, for whoever drafts the next one (the API's
+    detail shows no decision once a draft is sent back)."""
+    latest = closing.latest_decision(session, request)
+    if latest is None or latest.state != DecisionState.SENT_BACK:
+        return None
+    return {
+        "by": latest.approved_by,
+        "note": rt.vault.decrypt_opt(latest.approval_note_enc, field="decision.approval_note"),
+    }
 
 
 def staff_names(session: Session) -> dict[int, str]:
