@@ -469,6 +469,9 @@ CONSOLE_MATRIX: tuple[Rule, ...] = (
     Rule("POST", "/staff/requests/{reference}/automated-decision", HANDLERS, "naming: triage"),
     Rule("POST", "/staff/requests/{reference}/tasks/complete", HANDLING, "tasks: handling"),
     Rule("POST", "/staff/requests/{reference}/tasks/evidence", HANDLING, "task evidence"),
+    Rule("POST", "/staff/requests/{reference}/tasks/fail", HANDLING, "tasks: handling"),
+    Rule("POST", "/staff/requests/{reference}/tasks/reopen", HANDLING, "tasks: handling"),
+    Rule("POST", "/staff/requests/{reference}/tasks/waive", OFFICER, "waivers: the officer"),
     Rule("POST", "/staff/requests/{reference}/access-package/files", HANDLING, "extracts"),
     Rule("POST", "/staff/requests/{reference}/access-package/release", HANDLING, "release"),
 )

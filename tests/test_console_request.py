@@ -359,3 +359,39 @@ def test_assigning_from_the_page_shows_the_assignee(
     assert chosen
     assigned = post_and_follow(agent, ref, "assign", page.text, {"assignee": chosen.group(1)})
     assert "<dt>담당자</dt><dd>보안 가상</dd>" in assigned.text
+
+
+def test_a_task_fails_is_reopened_and_the_officer_alone_waives_it(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = _ready_for_approval(client, runtime, staff_headers)
+    officer = browser(client, runtime, "책임자 가상", "officer")
+    page = post_and_follow(
+        officer, ref, "approval", open_request(officer, ref).text, {"approve": "yes"}
+    )
+    task_id = re.search(r'name="task_id" value="(\d+)"', page.text)
+    assert task_id
+    tid = task_id.group(1)
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    no_reason = post(security, ref, "tasks/fail", page.text, {"task_id": tid, "reason": ""})
+    assert no_reason.status_code == 422 and 'id="fail-reason-error"' in no_reason.text
+    reason = "수탁사 시스템 점검으로 삭제하지 못했습니다."
+    failed = post_and_follow(
+        security, ref, "tasks/fail", page.text, {"task_id": tid, "reason": reason}
+    )
+    assert reason in failed.text and f'id="reopen-{tid}"' in failed.text
+    assert f'id="waive-{tid}"' not in failed.text  # the officer's
+    refused = post(security, ref, "tasks/waive", failed.text, {"task_id": tid, "reason": "면제"})
+    assert refused.status_code == 403
+    reopened = post_and_follow(security, ref, "tasks/reopen", failed.text, {"task_id": tid})
+    assert f'id="tasks-{tid}"' in reopened.text
+    page = open_request(officer, ref)
+    waived = post_and_follow(
+        officer, ref, "tasks/waive", page.text,
+        {"task_id": tid, "reason": "해당 수탁사는 이 항목을 보유하지 않음을 확인했습니다."},
+    )  # fmt: skip
+    assert (
+        "면제" in waived.text
+        and "해당 수탁사는 이 항목을 보유하지 않음을 확인했습니다." in waived.text
+    )

@@ -722,3 +722,53 @@ async def automated_decision(
     reference: str, request: Request, staff: ConsoleTriage, session: SessionDep, rt: RuntimeDep
 ) -> Response:
     return await _act(request, reference, staff, session, rt, "resolve", _resolve)
+
+
+def _task(session: Session, req: DbRequest, form: Posted) -> Any:
+    task_id = form.first("task_id")
+    if not task_id.isdigit():
+        raise _invalid("task", "작업을 찾을 수 없습니다.")
+    return tasks.task_of(session, req, int(task_id), lock=True)
+
+
+def _reason(form: Posted) -> str:
+    from app.routers.tasks import ReasonIn
+
+    body = _model(ReasonIn, {"reason": form.first("reason")})
+    return str(body.reason)
+
+
+def _fail_task(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
+    task = _task(session, req, form)
+    tasks.fail(session, rt, req, task, _reason(form), actor=f"staff:{staff.id}")
+
+
+def _reopen_task(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
+    task = _task(session, req, form)
+    tasks.reopen(session, rt, req, task, actor=f"staff:{staff.id}")
+
+
+def _waive_task(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
+    task = _task(session, req, form)
+    tasks.waive(session, rt, req, task, _reason(form), officer=staff)
+
+
+@router.post("/{reference}/tasks/fail", response_class=HTMLResponse)
+async def fail_task(
+    reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act(request, reference, staff, session, rt, "fail", _fail_task)
+
+
+@router.post("/{reference}/tasks/reopen", response_class=HTMLResponse)
+async def reopen_task(
+    reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act(request, reference, staff, session, rt, "reopen", _reopen_task)
+
+
+@router.post("/{reference}/tasks/waive", response_class=HTMLResponse)
+async def waive_task(
+    reference: str, request: Request, staff: ConsoleOfficer, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act(request, reference, staff, session, rt, "waive", _waive_task)
