@@ -395,3 +395,15 @@ def test_a_task_fails_is_reopened_and_the_officer_alone_waives_it(
         "면제" in waived.text
         and "해당 수탁사는 이 항목을 보유하지 않음을 확인했습니다." in waived.text
     )
+
+
+def test_an_unknown_request_or_an_early_certificate_is_a_page_not_json(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    security = browser(client, runtime, "보안 가상", "security")
+    missing = security.get("/staff/requests/DSR-2612-AAAAAAAA")
+    assert missing.status_code == 404 and "요청을 찾을 수 없습니다" in missing.text
+    assert missing.headers["content-type"].startswith("text/html")
+    ref = deletion(client, staff_headers, items=["manager_name"])
+    early = security.get(f"/staff/requests/{ref}/certificate", params={"purpose": PURPOSE})
+    assert early.status_code == 409 and early.headers["content-type"].startswith("text/html")

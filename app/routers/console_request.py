@@ -79,6 +79,14 @@ def _purpose(value: str | None) -> str:
     ]
 
 
+def problem_page(request: Request, staff: Staff, exc: DomainError) -> HTMLResponse:
+    """A refusal of a console page as a page (the API's problem+json is for API clients)."""
+    return page(
+        request, "staff/request/problem.html", status=exc.status, staff=staff,
+        title=exc.title, detail=exc.detail,
+    )  # fmt: skip
+
+
 def page_url(reference: str, purpose: str, **extra: str) -> str:
     return f"/staff/requests/{reference}?{urlencode({'purpose': purpose, **extra})}"
 
@@ -97,7 +105,10 @@ def request_view(
     purpose_other: str = "",
     done: str = "",
 ) -> Response:
-    req = request_by_reference(session, reference)
+    try:
+        req = request_by_reference(session, reference)
+    except DomainError as exc:
+        return problem_page(request, staff, exc)
     stated = _purpose(purpose_other) or _purpose(purpose)
     if not stated:
         errors = FormErrors()
@@ -172,8 +183,11 @@ def document(
 ) -> Response:
     """A submitted document (or task evidence) shown in the browser, decrypted: inline,
     never cached, and recorded in the access log with the view's purpose."""
-    req = request_by_reference(session, reference)
-    attachment = evidence.attachment_of(session, req, attachment_id)
+    try:
+        req = request_by_reference(session, reference)
+        attachment = evidence.attachment_of(session, req, attachment_id)
+    except DomainError as exc:
+        return problem_page(request, staff, exc)
     stated = _purpose(purpose)
     if not stated:
         return redirect(f"/staff/requests/{req.reference}")  # the purpose question first
@@ -212,10 +226,14 @@ def certificate(
     """The execution certificate (the API's HTML rendering), logged with the view's purpose."""
     from app.services.tasks.certificate import HTML_HEADERS, render_html
 
-    req = request_by_reference(session, reference)
+    try:
+        req = request_by_reference(session, reference)
+        cert = task_views.certificate_of(session, rt, req, issued_by=staff)
+    except DomainError as exc:  # not found, or nothing carried out yet
+        session.rollback()
+        return problem_page(request, staff, exc)
     with access_purpose.stated(_purpose(purpose) or access_purpose.current("certificate_html")):
         log_access(session, rt, req, staff, "certificate_html", _ip(request))
-    cert = task_views.certificate_of(session, rt, req, issued_by=staff)
     return HTMLResponse(render_html(cert), headers={**HTML_HEADERS, "Cache-Control": "no-store"})
 
 
