@@ -896,4 +896,7 @@ def test_a_deletion_from_filing_to_certificate_in_the_console(
     axe_scan(page, "console-request-completed")
     page.click("text=처리 확인서 보기")
     page.wait_for_selector("text=" + ref)
-    shot(page, "console-request-certificate")
+    axe_scan(page, "console-request-certificate")
+    page.goto(f"{live_server}/staff/requests/DSR-2612-AAAAAAAA")
+    assert "요청을 찾을 수 없습니다" in page.inner_text("main")
+    axe_scan(page, "console-request-not-found")
