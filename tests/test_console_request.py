@@ -82,6 +82,8 @@ def test_a_deletion_is_drafted_approved_carried_out_and_certified_in_the_console
     }
     drafted = post_and_follow(security, ref, "decision", missing.text, dates)
     assert "결재 대기" in drafted.text
+    # The retention plan made from those dates: the payment records kept, with their date.
+    assert "보존·파기 계획" in drafted.text and "2030년" in drafted.text
     assert 'action="/staff/requests/' + ref + '/approval"' not in drafted.text  # not theirs
     page = open_request(officer, ref)
     approved = post_and_follow(officer, ref, "approval", page.text, {"approve": "yes"})

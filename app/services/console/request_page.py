@@ -30,7 +30,7 @@ from app.services.tasks import views as task_views
 from app.workflows import automated as ad_rules
 from app.workflows import decisions as decision_rules
 from app.workflows import tasks as task_rules
-from app.workflows.grounds import grounds_for
+from app.workflows.grounds import GROUNDS, grounds_for
 from app.workflows.identity import IdentityMethod
 from app.workflows.lifecycle import Outcome
 from app.workflows.retention import consent_items, missing_record_dates
@@ -101,6 +101,7 @@ def read_page(
     extra: dict[str, Any] = {
         "automated_decisions": [(a.code, a.name) for a in rt.policy.automated_decisions],
         "sent_back": sent_back(session, rt, request),
+        "ground_articles": {code: g.article for code, g in GROUNDS.items()},
     }
     if request.type == "access":
         log_access(session, rt, request, staff, "view_access_package", client_ip)
