@@ -33,15 +33,27 @@ from app.deps import (
     SessionDep,
     request_for_write,
 )
-from app.errors import DomainError, FieldError, VersionMismatch, pydantic_field_errors
+from app.errors import (
+    DomainError,
+    FieldError,
+    ValidationFailed,
+    VersionMismatch,
+    pydantic_field_errors,
+)
 from app.evidence.multipart import UploadedFile, UploadLimits, read_upload
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
 from app.proxies import client_address
-from app.routers.decisions import DecisionIn, PostponementIn, _decision_input
+from app.routers.automated import AutomatedDecisionIn, ExtensionIn
+from app.routers.decisions import (
+    DecisionIn,
+    PostponementEndIn,
+    PostponementIn,
+    _decision_input,
+)
 from app.routers.filing_body import StoredFiles, upload_limits
 from app.routers.staff import IdentityIn, InfoRequestIn
-from app.routers.tasks import CompleteIn
+from app.routers.tasks import CompleteIn, ReasonIn
 from app.routers.web import read_form
 from app.runtime import Runtime
 from app.services.access import extracts, package
@@ -50,12 +62,13 @@ from app.services.decisions import approval as decisions_approval
 from app.services.decisions import drafting
 from app.services.decisions import postponement as decisions_postponement
 from app.services.identity import checks, evidence, info_requests
-from app.services.requests import assignment
+from app.services.requests import assignment, automated
 from app.services.requests.detail import log_access, request_by_reference
 from app.services.tasks import execution as tasks
 from app.services.tasks import views as task_views
 from app.web import csrf
 from app.web.console import FormErrors, page, redirect
+from app.workflows.tasks import Performed
 
 router = APIRouter(prefix="/staff/requests", include_in_schema=False)
 
@@ -224,7 +237,7 @@ def certificate(
     purpose: str = "",
 ) -> Response:
     """The execution certificate (the API's HTML rendering), logged with the view's purpose."""
-    from app.services.tasks.certificate import HTML_HEADERS, render_html
+    from app.services.tasks.certificate import HTML_HEADERS, render_html  # as the API: on use
 
     try:
         req = request_by_reference(session, reference)
@@ -478,8 +491,6 @@ def _postpone(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form:
 def _end_postponement(
     session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted
 ) -> None:
-    from app.routers.decisions import PostponementEndIn
-
     body = _model(PostponementEndIn, {"ended_on": form.opt("ended_on")})
     decisions_postponement.end_postponement(
         session, rt, req, ended_on=body.ended_on, actor=f"staff:{staff.id}"
@@ -487,9 +498,6 @@ def _end_postponement(
 
 
 def _extension(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
-    from app.routers.automated import ExtensionIn
-    from app.services.requests import automated
-
     body = _model(ExtensionIn, {"reason": form.first("reason")})
     automated.extend(session, rt, req, reason=body.reason, actor=f"staff:{staff.id}")
 
@@ -509,8 +517,6 @@ def _complete_task(
         if value
     ]
     body = _model(CompleteIn, {"actions": actions, "note": form.opt("note")})
-    from app.workflows.tasks import Performed
-
     tasks.complete(
         session, rt, req, task,
         tasks.Completion(
@@ -521,8 +527,6 @@ def _complete_task(
 
 
 def _invalid(field: str, message: str) -> DomainError:
-    from app.errors import ValidationFailed
-
     return ValidationFailed(message, errors=[FieldError(field, "required", message)])
 
 
@@ -728,9 +732,6 @@ async def access_release(
 
 
 def _resolve(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
-    from app.routers.automated import AutomatedDecisionIn
-    from app.services.requests import automated
-
     body = _model(AutomatedDecisionIn, {"code": form.first("code")})
     automated.resolve_decision(session, rt, req, code=body.code, actor=f"staff:{staff.id}")
 
@@ -750,8 +751,6 @@ def _task(session: Session, req: DbRequest, form: Posted) -> Any:
 
 
 def _reason(form: Posted) -> str:
-    from app.routers.tasks import ReasonIn
-
     body = _model(ReasonIn, {"reason": form.first("reason")})
     return str(body.reason)
 
