@@ -345,3 +345,8 @@ def may_triage(staff: Staff) -> bool:
 
 # Any signed-in staff member (sign-out); the queue and the requests: READ.
 ConsoleReader = Annotated[Staff, Depends(console_capability(Capability.READ))]
+
+# The request page's actions (console): the same capabilities as the API's writes.
+ConsoleTriage = Annotated[Staff, Depends(console_capability(Capability.TRIAGE))]
+ConsoleHandler = Annotated[Staff, Depends(console_capability(Capability.HANDLE))]
+ConsoleOfficer = Annotated[Staff, Depends(console_capability(Capability.APPROVE))]

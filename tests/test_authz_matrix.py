@@ -235,6 +235,9 @@ def _settings(tmp: Path, database_url: str) -> Settings:
         data_key=TEST_KEY,
         embedded_worker=False,
         intake_rate_limit=1000,
+        # Each console case opens the sign-in page for its CSRF token: more than a minute's
+        # allowance of one address on a clock that stands still.
+        public_rate_limit_per_minute=0,
     )
 
 
@@ -458,6 +461,28 @@ CONSOLE_MATRIX: tuple[Rule, ...] = (
     Rule("GET", "/staff/dashboard", HANDLERS, "the SLA summary, as GET /v1/staff/sla/summary"),
     Rule("GET", "/staff/dashboard/register.csv", HANDLERS, "as GET " + _CSV),
     Rule("GET", "/staff/dashboard/access-log.csv", OFFICER, "as the API's access log"),
+    # One request's page and its actions: the API's CaseHandler, TriageDep, HandlerDep and
+    # OfficerDep, through the same PERMISSIONS.
+    Rule("GET", "/staff/requests/{reference}", HANDLERS, "the request's page, as the detail"),
+    Rule("GET", "/staff/requests/{reference}/documents/{attachment_id}", HANDLERS, "documents"),
+    Rule("GET", "/staff/requests/{reference}/certificate", HANDLERS, "as the API's certificate"),
+    Rule("POST", "/staff/requests/{reference}/assign", HANDLERS, "assigning: triage"),
+    Rule("POST", "/staff/requests/{reference}/notes", HANDLERS, "internal notes: triage"),
+    Rule("POST", "/staff/requests/{reference}/info-requests", HANDLERS, "보완 요청: triage"),
+    Rule("POST", "/staff/requests/{reference}/identity", HANDLING, "identity results"),
+    Rule("POST", "/staff/requests/{reference}/decision", HANDLING, "deciding: not an agent"),
+    Rule("POST", "/staff/requests/{reference}/approval", OFFICER, "approval: the officer"),
+    Rule("POST", "/staff/requests/{reference}/postponement", HANDLING, "postponing access"),
+    Rule("POST", "/staff/requests/{reference}/postponement/end", HANDLING, "as postponing"),
+    Rule("POST", "/staff/requests/{reference}/extension", HANDLING, "art. 37-2 extension"),
+    Rule("POST", "/staff/requests/{reference}/automated-decision", HANDLERS, "naming: triage"),
+    Rule("POST", "/staff/requests/{reference}/tasks/complete", HANDLING, "tasks: handling"),
+    Rule("POST", "/staff/requests/{reference}/tasks/evidence", HANDLING, "task evidence"),
+    Rule("POST", "/staff/requests/{reference}/tasks/fail", HANDLING, "tasks: handling"),
+    Rule("POST", "/staff/requests/{reference}/tasks/reopen", HANDLING, "tasks: handling"),
+    Rule("POST", "/staff/requests/{reference}/tasks/waive", OFFICER, "waivers: the officer"),
+    Rule("POST", "/staff/requests/{reference}/access-package/files", HANDLING, "extracts"),
+    Rule("POST", "/staff/requests/{reference}/access-package/release", HANDLING, "release"),
 )
 CONSOLE_RULES = {rule.route: rule for rule in CONSOLE_MATRIX}
 # Refused like no session at all: the API's bearer token, a cookie this server did not sign,
@@ -507,7 +532,7 @@ def test_console_authorization(desk: Desk, rule: Rule, who: str) -> None:
         form = {"csrf_token": csrf_of(browser.get("/staff/login").text)}
         resp = browser.request(
             rule.method,
-            rule.path,
+            _url(desk, rule.path, rule.query),
             headers=headers,
             data=form if rule.method == "POST" else None,
             follow_redirects=False,
@@ -519,6 +544,13 @@ def test_console_authorization(desk: Desk, rule: Rule, who: str) -> None:
             f"{rule.label} with {who}: expected 303 to sign-in, got {resp.status_code} {location}"
         )
         assert not signed_out
+    elif who in rule.allowed and rule.path.startswith("/staff/requests/"):
+        # Let through: the page, or what a minimal request earns (a form without its version
+        # gets the stale-form page, a nonexistent document 404, a certificate too early 409,
+        # a file form posted without its files 415).
+        assert resp.status_code in (200, 303, 404, 409, 415) and not location.startswith(
+            "/staff/login"
+        ), f"{rule.label} as {who}: expected to be let through, got {resp.status_code}"
     elif who in rule.allowed:
         # A form posted empty (or a download without its days) is let through to its checks:
         # the page again with the fields named (422), never the sign-in or the 403 page.

@@ -869,3 +869,105 @@ def test_staff_work_the_tasks_board_with_evidence_and_read_the_dashboard(
     page.click("text=처리 대장 내려받기")
     page.wait_for_selector("#register-to-error")
     axe_scan(page, "console-dashboard-error")
+
+
+# --- the staff console: one request's whole story, two staff members (1280 and 768 px) ------
+
+
+def be(page: Page, live_server: str, runtime: Runtime, name: str, role: str) -> None:
+    """The browser becomes a signed-in staff member (sign-in itself is walked above)."""
+    from urllib.parse import urlsplit
+
+    from tests.console_helpers import session_cookie
+
+    page.context.clear_cookies()
+    page.context.add_cookies(
+        [
+            {
+                "name": "rd_staff",
+                "value": session_cookie(runtime, name, role),
+                "domain": urlsplit(live_server).hostname or "",
+                "path": "/staff",
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
+
+
+def state_purpose(page: Page, name: str) -> None:
+    """The purpose asked before the request's personal data shows; scanned, then answered."""
+    page.wait_for_selector("#purpose")
+    assert "@example.com" not in page.inner_text("main")
+    axe_scan(page, f"console-request-purpose-{name}")
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#timeline")
+
+
+def test_a_deletion_from_filing_to_certificate_in_the_console(
+    console: Page, live_server: str, client: TestClient, runtime: Runtime, staff_headers: Headers
+) -> None:
+    page = console
+    body = request_body(type="deletion", items=["manager_name", "contract_payment_records"])
+    ref = client.post("/v1/requests", json=body).json()["reference"]
+
+    # The security team opens it from the queue and matches the subject against the records.
+    be(page, live_server, runtime, "보안 가상", "security")
+    page.goto(f"{live_server}/staff?view=all")
+    page.click(f"text={ref}")
+    state_purpose(page, "security")
+    assert "kim.gasang@example.com" in page.inner_text("#parties-h ~ dl")
+    axe_scan(page, "console-request-identity")
+    page.select_option("#identity-method", "account_record_match")
+    page.click("#identity-form button[type=submit]")
+    page.wait_for_selector("#decision-form")
+
+    # A partial deletion: the payment records are kept; their record dates are asked for.
+    page.check("#outcome-partially_granted")
+    page.fill("#decision-reason", "결제 기록은 전자상거래법에 따라 5년간 보관합니다.")
+    page.click("#decision-form button[type=submit]")
+    assert "기록 없음" in page.inner_text(".summary")
+    assert page.is_checked("#outcome-partially_granted")  # what was typed is kept
+    axe_scan(page, "console-request-decision-errors")
+    page.fill("#decision-record_dates-ecommerce_contract", "2025-11-20")
+    page.check("#decision-record_dates-ecommerce_advertising-none")
+    if page.locator("#decision-record_dates-ecommerce_complaint").count():
+        page.check("#decision-record_dates-ecommerce_complaint-none")
+    page.click("#decision-form button[type=submit]")
+    page.wait_for_selector("text=결재 대기")
+    assert page.locator("#approval").count() == 0  # the security team does not approve
+    axe_scan(page, "console-request-drafted")
+
+    # The officer approves; a page opened before another change gets the stale-form page.
+    be(page, live_server, runtime, "책임자 가상", "officer")
+    page.goto(f"{live_server}/staff/requests/{ref}")
+    state_purpose(page, "officer")
+    security = staff_headers("security")
+    url = f"/v1/staff/requests/{ref}"
+    etag = client.get(url, headers=security).headers["etag"]
+    noted = client.patch(
+        url, json={"note": "결재 전 확인 요청"}, headers={**security, "If-Match": etag}
+    )
+    assert noted.status_code == 200, noted.text
+    page.check("#approval-yes")
+    page.click("#approval button[type=submit]")
+    assert "다른 사람이 이 요청을 바꿨습니다" in page.inner_text("h1")
+    axe_scan(page, "console-request-stale")
+    page.click("text=최신 내용으로 다시 열기")
+    page.check("#approval-yes")
+    page.click("#approval button[type=submit]")
+    page.wait_for_selector("#tasks form")
+    axe_scan(page, "console-request-tasks")
+
+    # Every holder's task completed in the console, then the certificate.
+    while page.locator("#tasks form").count():
+        page.click("#tasks form >> nth=0 >> button[type=submit]")
+        page.wait_for_selector("text=처리했습니다")
+    assert "완료" in page.inner_text(".lead")
+    axe_scan(page, "console-request-completed")
+    page.click("text=처리 확인서 보기")
+    page.wait_for_selector("text=" + ref)
+    axe_scan(page, "console-request-certificate")
+    page.goto(f"{live_server}/staff/requests/DSR-2612-AAAAAAAA")
+    assert "요청을 찾을 수 없습니다" in page.inner_text("main")
+    axe_scan(page, "console-request-not-found")

@@ -8,6 +8,8 @@ the request sees it without threading it through each call.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from urllib.parse import unquote
 
@@ -58,3 +60,15 @@ class AccessPurpose:
             await self.app(scope, receive, send)
         finally:
             _purpose.reset(token)
+
+
+@contextmanager
+def stated(value: str) -> Iterator[None]:
+    """The purpose a console user stated for one request view, for the reads made inside (the
+    console asks once per view instead of a header)."""
+    cleaned = "".join(ch for ch in value if ch.isprintable()).strip()[:MAX_CHARS] or None
+    token = _purpose.set(cleaned)
+    try:
+        yield
+    finally:
+        _purpose.reset(token)
