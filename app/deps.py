@@ -146,6 +146,8 @@ OfficerDep = Annotated[Staff, Depends(require_capability(Capability.APPROVE))]
 AdminDep = Annotated[Staff, Depends(require_capability(Capability.ADMINISTER))]
 # The audit trail (timeline verification): the officer and the security team.
 AuditorDep = Annotated[Staff, Depends(require_capability(Capability.AUDIT))]
+# Reads of personal data that are not one request's, by POST (search by subject): READ.
+ReaderDep = Annotated[Staff, Depends(require_capability(Capability.READ))]
 # The staff directory (people to assign to): every role.
 DirectoryDep = Annotated[Staff, Depends(require_capability(Capability.STAFF_DIRECTORY))]
 
