@@ -347,3 +347,7 @@ def may_triage(staff: Staff) -> bool:
 
 # Any signed-in staff member (sign-out); the queue and the requests: READ.
 ConsoleReader = Annotated[Staff, Depends(console_capability(Capability.READ))]
+# Search by subject, duplicates, bulk actions: an agent's writes (link duplicates, assign,
+# note, 보완 요청 reminder) and handling (close as a duplicate, close unverified requests).
+ConsoleTriage = Annotated[Staff, Depends(console_capability(Capability.TRIAGE))]
+ConsoleHandler = Annotated[Staff, Depends(console_capability(Capability.HANDLE))]

@@ -1,4 +1,5 @@
-"""The staff console's finding pages: search by subject (/staff/search).
+"""The staff console's finding pages: search by subject (/staff/search), duplicate requests
+(/staff/duplicates), and their API twins.
 
 The search posts its form (a name, e-mail or phone never travels in a URL, where browser
 history and proxy logs would keep it) and answers with the results on the same page. The
@@ -13,11 +14,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from app.deps import ConsoleReader, ReaderDep, RuntimeDep, SessionDep
-from app.errors import pydantic_field_errors
+from app.deps import (
+    CaseWrite,
+    ConsoleHandler,
+    ConsoleReader,
+    ConsoleTriage,
+    ReaderDep,
+    RuntimeDep,
+    SessionDep,
+    TriageWrite,
+    request_for_write,
+)
+from app.errors import DomainError, ValidationFailed, pydantic_field_errors
+from app.models.request_api import StaffRequestDetail
 from app.proxies import client_address
 from app.routers.common import problem_responses
 from app.routers.web import read_form
+from app.services.requests import duplicates
 from app.services.requests.search import (
     MAX_HITS,
     SearchResult,
@@ -93,3 +106,94 @@ def api_search(
     body: SubjectSearch, staff: ReaderDep, session: SessionDep, rt: RuntimeDep, request: Request
 ) -> SearchResult:
     return search_requests(session, rt, staff, body, client_address(request.scope))
+
+
+# --- duplicates -----------------------------------------------------------------------------
+
+
+@api_router.post(
+    "/requests/{reference}/duplicates/{other}/link",
+    summary="중복 표시 확인: 두 요청을 모두 처리(서로 연결)",
+    responses=problem_responses(404, 409, 412, 428),
+)
+def api_link_duplicate(other: str, w: TriageWrite) -> StaffRequestDetail:
+    duplicates.link(w.session, w.rt, w.req, other, w.staff)
+    return w.detail()
+
+
+@api_router.post(
+    "/requests/{reference}/duplicates/{other}/close",
+    summary="중복 요청 종결: 이 (나중) 요청을 닫고 요구인에게 계속 처리할 요청을 알림",
+    responses=problem_responses(404, 409, 412, 428),
+)
+def api_close_duplicate(other: str, w: CaseWrite) -> StaffRequestDetail:
+    duplicates.close_as_duplicate(w.session, w.rt, w.req, other, w.staff)
+    return w.detail()
+
+
+@router.get("/duplicates", response_class=HTMLResponse)
+def duplicates_page(
+    request: Request, staff: ConsoleReader, session: SessionDep, rt: RuntimeDep
+) -> HTMLResponse:
+    return _duplicates(request, staff, session, rt)
+
+
+def _duplicates(
+    request: Request, staff: Any, session: Any, rt: Any, *, status: int = 200,
+    message: str | None = None, done: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    return page(
+        request,
+        "staff/find/duplicates.html",
+        status=status,
+        staff=staff,
+        flags=duplicates.open_flags(session),
+        service_names={s.code: s.name for s in rt.policy.services},
+        message=message,
+        done=done,
+    )
+
+
+async def _settle(
+    request: Request, staff: Any, session: Any, rt: Any, reference: str, action: str
+) -> HTMLResponse:
+    form = await read_form(request, rt)
+    if not csrf.valid(request, form.first(csrf.FIELD)):
+        return page(request, "staff/csrf.html", status=403, staff=staff)
+    other, version = form.first("other"), form.first("version")
+    try:
+        if not version.isdigit():
+            raise ValidationFailed("화면을 새로 고친 뒤 다시 시도하세요.")
+        newer = request_for_write(session, reference, int(version))
+        if action == "link":
+            duplicates.link(session, rt, newer, other, staff)
+        else:
+            duplicates.close_as_duplicate(session, rt, newer, other, staff)
+    except DomainError as exc:
+        session.rollback()
+        if exc.code == "version_mismatch":
+            exc.detail = (
+                f"그사이 다른 사람이 {reference} 요청을 변경했습니다. 아래 목록에서 지금 상태를 "
+                "확인한 뒤 다시 처리하세요."
+            )
+        return _duplicates(request, staff, session, rt, status=exc.status, message=exc.detail)
+    done = (
+        f"{reference}와 {other}를 함께 처리하도록 연결했습니다."
+        if action == "link"
+        else f"{reference}를 중복으로 종결하고 요구인에게 {other}로 계속 처리한다고 알렸습니다."
+    )
+    return _duplicates(request, staff, session, rt, done=done)
+
+
+@router.post("/duplicates/{reference}/link", response_class=HTMLResponse)
+async def duplicates_link(
+    reference: str, request: Request, staff: ConsoleTriage, session: SessionDep, rt: RuntimeDep
+) -> HTMLResponse:
+    return await _settle(request, staff, session, rt, reference, "link")
+
+
+@router.post("/duplicates/{reference}/close", response_class=HTMLResponse)
+async def duplicates_close(
+    reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
+) -> HTMLResponse:
+    return await _settle(request, staff, session, rt, reference, "close")
