@@ -460,6 +460,7 @@ CONSOLE_MATRIX: tuple[Rule, ...] = (
     Rule("GET", "/staff/duplicates", HANDLERS, "duplicate flags: references, no personal data"),
     Rule("POST", "/staff/duplicates/{reference}/link", HANDLERS, "as the API's link"),
     Rule("POST", "/staff/duplicates/{reference}/close", HANDLING, "as the API's close"),
+    Rule("POST", "/staff/bulk", HANDLERS, "assign, note, reminder; closing is handling"),
 )
 CONSOLE_RULES = {rule.route: rule for rule in CONSOLE_MATRIX}
 # Refused like no session at all: the API's bearer token, a cookie this server did not sign,

@@ -1,5 +1,5 @@
 """The staff console's finding pages: search by subject (/staff/search), duplicate requests
-(/staff/duplicates), and their API twins.
+(/staff/duplicates), bulk actions on a queue selection (/staff/bulk), and the API twins.
 
 The search posts its form (a name, e-mail or phone never travels in a URL, where browser
 history and proxy logs would keep it) and answers with the results on the same page. The
@@ -15,7 +15,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from app.deps import (
+    PERMISSIONS,
+    Capability,
     CaseWrite,
+    ConsoleForbidden,
     ConsoleHandler,
     ConsoleReader,
     ConsoleTriage,
@@ -30,7 +33,9 @@ from app.models.request_api import StaffRequestDetail
 from app.proxies import client_address
 from app.routers.common import problem_responses
 from app.routers.web import read_form
+from app.services.console.queue_view import case_workers
 from app.services.requests import duplicates
+from app.services.requests.bulk import BulkOptions, Selected, run_bulk
 from app.services.requests.search import (
     MAX_HITS,
     SearchResult,
@@ -39,6 +44,7 @@ from app.services.requests.search import (
 )
 from app.web import csrf
 from app.web.console import FormErrors, page
+from app.workflows.bulk import NEEDS_HANDLING, BulkAction
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 api_router = APIRouter(
@@ -197,3 +203,69 @@ async def duplicates_close(
     reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
 ) -> HTMLResponse:
     return await _settle(request, staff, session, rt, reference, "close")
+
+
+# --- bulk actions on a queue selection --------------------------------------------------------
+
+_ACTIONS = [a.value for a in BulkAction]
+
+
+def _selection(values: list[str]) -> tuple[list[Selected], list[str]]:
+    """Checkbox values "REFERENCE@version": the version the queue showed (If-Match)."""
+    selected, bad = [], []
+    for value in values:
+        ref, _, version = value.partition("@")
+        if ref and version.isdigit():
+            selected.append(Selected(ref.strip(), int(version)))
+        else:
+            bad.append(value[:40])
+    return selected, bad
+
+
+@router.post("/bulk", response_class=HTMLResponse)
+async def bulk(
+    request: Request, staff: ConsoleTriage, session: SessionDep, rt: RuntimeDep
+) -> HTMLResponse:
+    form = await read_form(request, rt)
+    if not csrf.valid(request, form.first(csrf.FIELD)):
+        return page(request, "staff/csrf.html", status=403, staff=staff)
+    errors = FormErrors()
+    action_code = form.first("action")
+    selected, bad = _selection(form.fields.get("selected", []))
+    assignee = form.first("assignee")
+    note_text = form.first("note").strip()
+    if action_code not in _ACTIONS:
+        errors.add(
+            "action", "할 일을 고르세요: 담당자 지정, 메모, 보완 요청 다시 보내기, 미확인 종결."
+        )
+    elif (
+        BulkAction(action_code) in NEEDS_HANDLING
+        and staff.role not in PERMISSIONS[Capability.HANDLE]
+    ):
+        raise ConsoleForbidden()
+    if assignee and not assignee.isdigit():
+        errors.add("assignee", "담당자를 목록에서 고르세요.")
+    if bad:
+        errors.add("selected", "고른 요청 중 알아볼 수 없는 것이 있습니다. 대기열을 새로 고치세요.")
+    results = None
+    if not errors:
+        options = BulkOptions(assignee=int(assignee) if assignee else None, note=note_text or None)
+        try:
+            results = run_bulk(session, rt, staff, BulkAction(action_code), selected, options)
+        except DomainError as exc:
+            for field_error in exc.errors or []:
+                errors.add(field_error.field, field_error.message)
+            if not exc.errors:
+                errors.add("action", exc.detail)
+    return page(
+        request,
+        "staff/find/bulk_result.html",
+        status=422 if errors else 200,
+        staff=staff,
+        errors=errors,
+        action=action_code,
+        results=results,
+        failed=[r for r in results or [] if not r.ok],
+        workers=dict(case_workers(session)),
+        assignee=int(assignee) if assignee.isdigit() else None,
+    )
