@@ -66,14 +66,19 @@ def run_bulk(
             message = _one(session, rt, staff, action, req, options)
         except DomainError as exc:
             savepoint.rollback()
-            # A stale selection says so first ("someone changed this request"), then how.
-            stale = exc.code == "version_mismatch"
-            message = f"{exc.title} {exc.detail}" if stale else exc.detail
+            message = _stale(item) if exc.code == "version_mismatch" else exc.detail
             results.append(ItemResult(item.reference, False, message))
             continue
         savepoint.commit()
         results.append(ItemResult(item.reference, True, message))
     return results
+
+
+def _stale(item: Selected) -> str:
+    return (
+        f"그사이 다른 사람이 이 요청을 변경했습니다(대기열에서 고를 때 버전 {item.version}). "
+        "요청 화면에서 바뀐 내용을 확인한 뒤 다시 고르세요."
+    )
 
 
 def _check_options(
