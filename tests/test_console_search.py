@@ -91,9 +91,11 @@ def test_a_search_without_a_purpose_is_refused_beside_the_field_and_not_run(
     with _browser(client, runtime) as browser:
         refused = _search(browser, by="email", value="kim.gasang@example.com", purpose="")
         unknown = _search(browser, by="rrn", value="900501", purpose="확인")
+        blank = _search(browser, by="name", value="   ", purpose="확인")
     assert refused.status_code == 422
     assert "조회 목적을 2~100자로 입력하세요" in refused.text and "찾은 요청" not in refused.text
     assert unknown.status_code == 422 and "무엇으로 찾을지 고르세요" in unknown.text
+    assert blank.status_code == 422 and "찾을 값을 200자 이내로 입력하세요" in blank.text
     officer = staff_headers("officer")
     log = client.get(
         "/v1/staff/audit/access-log", params={"from": TODAY, "to": TODAY}, headers=officer

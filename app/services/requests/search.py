@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from app.models.request import Party, Request
@@ -29,6 +29,8 @@ MAX_HITS = 100
 
 class SubjectSearch(BaseModel):
     """What a search asks: by what, the value, and why (the purpose goes to the access log)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
 
     by: SearchBy
     value: str = Field(min_length=1, max_length=200)
