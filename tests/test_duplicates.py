@@ -94,7 +94,7 @@ def test_a_second_request_for_the_same_thing_is_flagged_on_both(
     assert [(d["reference"], d["other_is"]) for d in older] == [(second, "newer")]
     assert _detail(client, other_type, security).json()["duplicates"] == []
     assert _detail(client, someone_else, security).json()["duplicates"] == []
-    events = [e["kind"] for e in _detail(client, first, security).json()["events"]]
+    events = [e["kind"] for e in _detail(client, second, security).json()["events"]]
     assert "duplicate_flagged" in events
 
 

@@ -33,6 +33,10 @@ from app.workflows.lifecycle import CLOSED
 from app.workflows.notice_extras import DuplicateClosedExtra, NoticeKind
 
 _CLOSED = [s.value for s in CLOSED]
+# A subject filing the same thing again and again (a script, a frustrated customer) would
+# otherwise make each filing flag, and lock the timeline of, every earlier one: the most
+# recent few are enough for staff to see the pattern.
+MAX_FLAGS_PER_FILING = 5
 
 
 def _keys(rt: Runtime, party: Party) -> SubjectKeys:
@@ -50,8 +54,11 @@ def _filed(rt: Runtime, req: Request, party: Party) -> Filed:
 
 
 def flag_at_filing(session: Session, rt: Runtime, request_id: int, *, actor: str) -> int:
-    """Flags the new request against every open request of the same subject, service and
-    type; returns how many. Both timelines record the flag (references only)."""
+    """Flags the new request against the open requests of the same subject, service and
+    type; returns how many. The flag row shows on both requests; only the new request's
+    timeline records it. Writing on the older one's timeline would lock its row inside every
+    filing, and the outbox worker locks the same rows when it records deliveries: on
+    PostgreSQL the two deadlocked under a burst of filings by one person."""
     new = session.get(Request, request_id)
     subject = session.exec(
         select(Party).where(Party.request_id == request_id, Party.role == "subject")
@@ -77,6 +84,8 @@ def flag_at_filing(session: Session, rt: Runtime, request_id: int, *, actor: str
             col(Request.status).not_in(_CLOSED),
             col(Request.id) != request_id,
         )
+        .order_by(col(Request.id).desc())
+        .limit(MAX_FLAGS_PER_FILING)
     ).all()
     mine = _filed(rt, new, subject)
     flagged = 0
@@ -92,8 +101,6 @@ def flag_at_filing(session: Session, rt: Runtime, request_id: int, *, actor: str
         )  # fmt: skip
         note(session, rt, new, "duplicate_flagged", actor=actor,
              duplicates=other.reference, basis=basis.value)  # fmt: skip
-        note(session, rt, other, "duplicate_flagged", actor=actor,
-             duplicated_by=new.reference, basis=basis.value)  # fmt: skip
         flagged += 1
     session.flush()
     return flagged
