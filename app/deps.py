@@ -146,6 +146,8 @@ OfficerDep = Annotated[Staff, Depends(require_capability(Capability.APPROVE))]
 AdminDep = Annotated[Staff, Depends(require_capability(Capability.ADMINISTER))]
 # The audit trail (timeline verification): the officer and the security team.
 AuditorDep = Annotated[Staff, Depends(require_capability(Capability.AUDIT))]
+# Reads of personal data that are not one request's, by POST (search by subject): READ.
+ReaderDep = Annotated[Staff, Depends(require_capability(Capability.READ))]
 # The staff directory (people to assign to): every role.
 DirectoryDep = Annotated[Staff, Depends(require_capability(Capability.STAFF_DIRECTORY))]
 
@@ -346,7 +348,8 @@ def may_triage(staff: Staff) -> bool:
 # Any signed-in staff member (sign-out); the queue and the requests: READ.
 ConsoleReader = Annotated[Staff, Depends(console_capability(Capability.READ))]
 
-# The request page's actions (console): the same capabilities as the API's writes.
+# The console's actions (the request page; search, duplicates, bulk actions): the same
+# capabilities as the API's writes.
 ConsoleTriage = Annotated[Staff, Depends(console_capability(Capability.TRIAGE))]
 ConsoleHandler = Annotated[Staff, Depends(console_capability(Capability.HANDLE))]
 ConsoleOfficer = Annotated[Staff, Depends(console_capability(Capability.APPROVE))]

@@ -244,6 +244,11 @@ class Settings(BaseSettings):
     console_second_factor_minutes: int = Field(default=5, ge=1, le=60)
     # Rows per page of the queue.
     console_page_size: int = Field(default=25, ge=5, le=200)
+    # Bulk action "close unverified requests": a request still waiting for identity this many
+    # days after receipt may be closed with a notice. None (the default) turns the action off.
+    unverified_close_after_days: int | None = Field(default=None, ge=7, le=365)
+    # At most this many requests in one bulk action (each is its own write).
+    bulk_max_items: int = Field(default=100, ge=1, le=500)
 
     @property
     def slowest_send_seconds(self) -> float:

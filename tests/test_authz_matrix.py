@@ -120,6 +120,9 @@ MATRIX: tuple[Rule, ...] = (
     Rule("POST", _R + "/access/provided", HANDLING, "completes an in-person access"),
     Rule("GET", "/v1/staff/tasks", HANDLERS, "tasks of every request"),
     Rule("GET", "/v1/staff/members", EVERYONE, "people to assign to; admin fields admin's"),
+    Rule("POST", "/v1/staff/search", HANDLERS, "search by subject: reads personal data"),
+    Rule("POST", _R + "/duplicates/{other}/link", HANDLERS, "an agent's write: both go on"),
+    Rule("POST", _R + "/duplicates/{other}/close", HANDLING, "closes a request: handling"),
     Rule("GET", "/v1/staff/sla/summary", HANDLERS, "counts of request data: not admin's"),
     Rule("GET", _CSV, HANDLERS, "the register, without names", _RANGE),
     Rule("GET", _CSV, PERSONAL, "with names and contacts", _RANGE + "&personal=true"),
@@ -365,6 +368,8 @@ def _url(desk: Desk, path: str, query: str = "") -> str:
             continue
         if name == "reference":
             values[name] = desk.reference
+        elif name == "other":  # the other request of a duplicate flag
+            values[name] = "DSR-0000-NOTAREQ0"
         elif name in ID_PARAMS:
             values[name] = NONEXISTENT_ID
         else:
@@ -483,6 +488,13 @@ CONSOLE_MATRIX: tuple[Rule, ...] = (
     Rule("POST", "/staff/requests/{reference}/tasks/waive", OFFICER, "waivers: the officer"),
     Rule("POST", "/staff/requests/{reference}/access-package/files", HANDLING, "extracts"),
     Rule("POST", "/staff/requests/{reference}/access-package/release", HANDLING, "release"),
+    # Search by subject, duplicates, bulk actions (app/routers/console_find.py).
+    Rule("GET", "/staff/search", HANDLERS, "search by subject, as POST /v1/staff/search"),
+    Rule("POST", "/staff/search", HANDLERS, "search by subject, as POST /v1/staff/search"),
+    Rule("GET", "/staff/duplicates", HANDLERS, "duplicate flags: references, no personal data"),
+    Rule("POST", "/staff/duplicates/{reference}/link", HANDLERS, "as the API's link"),
+    Rule("POST", "/staff/duplicates/{reference}/close", HANDLING, "as the API's close"),
+    Rule("POST", "/staff/bulk", HANDLERS, "assign, note, reminder; closing is handling"),
 )
 CONSOLE_RULES = {rule.route: rule for rule in CONSOLE_MATRIX}
 # Refused like no session at all: the API's bearer token, a cookie this server did not sign,

@@ -33,6 +33,7 @@ MINIMAL: dict[NoticeKind, dict[str, Any]] = {
         "objection_due_on": date(2027, 1, 4),
     },
     NoticeKind.IDENTITY_REJECTED: {"reason": "확인할 수 없었습니다."},
+    NoticeKind.DUPLICATE_CLOSED: {"continuing_reference": "DSR-2612-OLDER001"},
     NoticeKind.OBJECTION_RESULT: {
         "outcome": "refused",
         "reason": "원래 결정이 옳습니다.",

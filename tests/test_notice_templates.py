@@ -143,6 +143,11 @@ EXTRA: dict[str, tuple[NoticeKind, str, dict[str, Any]]] = {
         "deletion",
         {"reason": "제출하신 위임장의 서명이 정보주체의 것인지 확인할 수 없었습니다."},
     ),
+    "duplicate_closed": (
+        NoticeKind.DUPLICATE_CLOSED,
+        "deletion",
+        {"continuing_reference": "DSR-2612-OLDER001"},
+    ),
     "objection_receipt": (
         NoticeKind.OBJECTION_RECEIPT,
         "access",

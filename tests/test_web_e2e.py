@@ -971,3 +971,61 @@ def test_a_deletion_from_filing_to_certificate_in_the_console(
     page.goto(f"{live_server}/staff/requests/DSR-2612-AAAAAAAA")
     assert "요청을 찾을 수 없습니다" in page.inner_text("main")
     axe_scan(page, "console-request-not-found")
+
+
+# --- the staff console: search by subject, duplicates, bulk actions (1280 and 768 px) --------
+
+
+def test_staff_search_duplicates_and_a_bulk_action_pass_the_scan(
+    console: Page, live_server: str, client: TestClient, staff_headers: Headers, runtime: Runtime
+) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.console_helpers import session_cookie
+
+    page = console
+    first = client.post("/v1/requests", json=request_body()).json()["reference"]
+    again = client.post("/v1/requests", json=request_body()).json()["reference"]
+    other = client.post("/v1/requests", json=request_body(type="deletion")).json()["reference"]
+    host = urlsplit(live_server).hostname or "127.0.0.1"
+    value = session_cookie(runtime, "보안 찾기", "security")
+    page.context.add_cookies(
+        [{"name": "rd_staff", "value": value, "domain": host, "path": "/staff",
+          "httpOnly": True, "sameSite": "Strict"}]
+    )  # fmt: skip
+
+    # Search by subject: the form asks for the purpose; the results list both requests.
+    page.goto(f"{live_server}/staff/search")
+    axe_scan(page, "console-search")
+    page.fill("#value", "kim.gasang@example.com")
+    page.click("main button[type=submit]")
+    assert "조회 목적" in page.inner_text(".summary")
+    axe_scan(page, "console-search-errors")
+    page.fill("#purpose", "중복 요구 확인")
+    page.click("main button[type=submit]")
+    found = page.inner_text("main")
+    assert first in found and again in found and "찾은 요청 3건" in found
+    axe_scan(page, "console-search-results")
+
+    # The duplicate flag raised at filing.
+    page.goto(f"{live_server}/staff/duplicates")
+    assert again in page.inner_text("main") and first in page.inner_text("main")
+    axe_scan(page, "console-duplicates")
+
+    # Bulk: assign three, one of which someone changes after the queue was read.
+    page.goto(f"{live_server}/staff?view=all")
+    for ref in (first, again, other):
+        page.check(f"#sel-{ref}")
+    page.check("#action-note")
+    page.fill("#note-bulk", "일괄 확인: 같은 분의 요청")
+    security = staff_headers("security")
+    etag = client.get(f"/v1/staff/requests/{other}", headers=security).headers["etag"]
+    client.patch(
+        f"/v1/staff/requests/{other}",
+        json={"note": "전화 문의 있음"},
+        headers={**security, "If-Match": etag},
+    )
+    page.click("form.bulk button[type=submit]")
+    result = page.inner_text("main")
+    assert "3건 중 2건 처리, 1건 실패" in result and "그사이 다른 사람이" in result
+    axe_scan(page, "console-bulk-result")

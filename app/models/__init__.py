@@ -12,6 +12,7 @@ from app.models.channeltalk import (
 from app.models.clinic import Clinic, ClinicForward
 from app.models.console import ConsoleSession, EnrolmentLink, SignInLog, StaffCredential
 from app.models.decision import Decision, Postponement
+from app.models.duplicate import DuplicateFlag
 from app.models.identity import Attachment, IdentityCheck, InfoRequest, Reply, Verification
 from app.models.notice import Notice, NoticeAttempt
 from app.models.request import AuditAnchor, Delegation, Event, IdempotencyRecord, Party, Request
@@ -34,6 +35,7 @@ __all__ = [
     "ConsoleSession",
     "Decision",
     "Delegation",
+    "DuplicateFlag",
     "EnrolmentLink",
     "Event",
     "ExportLog",

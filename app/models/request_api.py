@@ -352,6 +352,17 @@ class IdentityOut(BaseModel):
     record_match_checklist: list[RecordMatchCheck]
 
 
+class DuplicateOut(BaseModel):
+    """One flag as either request shows it (the staff detail's `duplicates`)."""
+
+    reference: str  # the other request
+    # "older": this request duplicates the other; "newer": the other came after this one.
+    other_is: Literal["older", "newer"]
+    basis: Literal["contact", "name_birth_date"]
+    state: Literal["flagged", "linked", "closed"]
+    other_status: str
+
+
 class StaffRequestDetail(QueueItem):
     """Everything staff may see, personal data included (each view is access-logged)."""
 
@@ -377,6 +388,9 @@ class StaffRequestDetail(QueueItem):
     # The notices to the requester, whole text beside delivery status (as the requester
     # reads them; one-time codes masked). Every notice, staff's too: .../notices.
     notices: list[NoticeOut] = Field(default_factory=list)
+    # Other open requests of the same subject, service and type (flagged at filing), and
+    # what staff made of each flag.
+    duplicates: list[DuplicateOut] = Field(default_factory=list)
 
     outcome: str | None
     version: int

@@ -24,7 +24,7 @@ from app.deps import (
 )
 from app.errors import DomainError, pydantic_field_errors
 from app.models.vocab import TYPE_LABELS_KO, Status
-from app.routers import console_auth, console_board, console_request
+from app.routers import console_auth, console_board, console_find, console_request
 from app.services.console.queue_view import case_workers, queue_view
 from app.services.requests.queue import QueueQuery
 from app.web.console import FormErrors, page, redirect
@@ -110,6 +110,8 @@ def install_console(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(console_board.router)  # the tasks board and the dashboard
     app.include_router(console_request.router)
+    app.include_router(console_find.router)  # search by subject, duplicates, bulk actions
+    app.include_router(console_find.api_router)
 
     @app.exception_handler(ConsoleSignInRequired)
     async def _sign_in(request: Request, exc: ConsoleSignInRequired) -> Any:

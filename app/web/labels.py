@@ -71,6 +71,7 @@ NOTICE_KO: dict[str, str] = {
     "withdrawal": "요청 취소 확인",
     "objection_receipt": "이의제기 접수 안내",
     "identity_rejected": "본인 확인 불가 안내",
+    "duplicate_closed": "중복 요청 종결 안내",
     "objection_result": "이의제기 결과 통지",
     "status_update": "진행 안내",
     "suspension_followup": "처리정지 후속 조치 결과 통지",

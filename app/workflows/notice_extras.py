@@ -60,6 +60,9 @@ class NoticeKind(StrEnum):
     # Art. 37-2 results: a refusal's measure, the explanation of Decree art. 44-3(2), a
     # review's reconsidered result, or a refusal of the request with its ground.
     AUTOMATED_DECISION_RESULT = "automated_decision_result"
+    # A request closed as a duplicate of an open one by the same subject, for the same
+    # service and type: which request continues, and how to object (art. 38(5)).
+    DUPLICATE_CLOSED = "duplicate_closed"
 
 
 class ExtraError(ValueError):
@@ -324,6 +327,11 @@ class IdentityRejectedExtra(_Extra):
     reason: Text  # why identity or authority was not established
 
 
+class DuplicateClosedExtra(_Extra):
+    kind: Literal[NoticeKind.DUPLICATE_CLOSED] = NoticeKind.DUPLICATE_CLOSED
+    continuing_reference: Text  # the open request that goes on and answers both
+
+
 class ObjectionResultExtra(_Extra):
     """On the objection request: the reason (refused) and the request objected to; granted:
     the request under which it is taken up again."""
@@ -433,6 +441,7 @@ NoticeExtra = Annotated[
     | StatusUpdateExtra
     | SuspensionFollowupExtra
     | IdentityRejectedExtra
+    | DuplicateClosedExtra
     | ObjectionResultExtra
     | ObjectionReceiptExtra
     | ClinicResultExtra

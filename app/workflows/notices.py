@@ -28,6 +28,7 @@ from app.workflows.notice_extras import (
     AutomatedDecisionResultExtra,
     ClinicResultExtra,
     DeadlineExtensionExtra,
+    DuplicateClosedExtra,
     IdentityRejectedExtra,
     InfoRequestExtra,
     NoticeExtra,
@@ -488,6 +489,8 @@ def _by_kind(x: NoticeExtra, facts: NoticeFacts, policy: Policy) -> dict[str, An
             return _suspension_followup(x, facts, policy)
         case IdentityRejectedExtra():
             return {"reason": x.reason}
+        case DuplicateClosedExtra():
+            return {"continuing_reference": x.continuing_reference}
         case ObjectionResultExtra():
             return _objection_result(x, facts)
         case ObjectionReceiptExtra():

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session, col, select
 
+from app.models.request import Request
 from app.models.request_api import QueueItem
 from app.models.staff import Role, Staff
 from app.runtime import Runtime
@@ -20,6 +21,8 @@ class QueueRow:
     step: NextStep
     needs_me: bool
     assignee_name: str | None
+    # The version the row was read at: a bulk action's If-Match for this request.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,13 @@ def queue_view(
     )
     page = list_queue(session, rt, f, staff)
     names = staff_names(session, {i.assignee for i in page.items if i.assignee is not None})
+    versions = dict(
+        session.exec(
+            select(Request.reference, Request.version).where(
+                col(Request.reference).in_([i.reference for i in page.items])
+            )
+        ).all()
+    )
     rows = []
     for item in page.items:
         step = next_step(
@@ -54,7 +64,8 @@ def queue_view(
             step, is_officer=staff.role == Role.OFFICER, is_assignee=item.assignee == staff.id,
             may_triage=may_triage,
         )  # fmt: skip
-        rows.append(QueueRow(item, step, mine, names.get(item.assignee or 0)))
+        row = QueueRow(item, step, mine, names.get(item.assignee or 0))
+        rows.append(replace(row, version=versions.get(item.reference, 0)))
     return QueueView(rows, page.next_cursor)
 
 

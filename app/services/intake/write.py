@@ -21,6 +21,7 @@ from app.services.audit.timeline import note_event, seal_events
 from app.services.identity import evidence, otp
 from app.services.intake.plan import FilingPlan
 from app.services.notices.queue import queued_data
+from app.services.requests import duplicates
 from app.workflows.lifecycle import TransitionEvent
 
 
@@ -48,6 +49,7 @@ def write_filing(session: Session, rt: Runtime, plan: FilingPlan) -> int:
         conn.execute(insert(Verification), otp.first_verification(rt, rid, plan.code, plan.at))
         timeline.append(note_event("code_sent", actor=plan.actor, at=plan.at, data={"sends": 1}))
     conn.execute(insert(Event), seal_events(rt, rid, timeline))
+    duplicates.flag_at_filing(session, rt, rid, actor=plan.actor)
     return rid
 
 

@@ -34,6 +34,7 @@ from app.services.identity import checks as identity_checks
 from app.services.identity import info_requests
 from app.services.notices.queue import notice_out
 from app.services.notices.view import requester_notices
+from app.services.requests.duplicates import duplicates_of
 from app.services.requests.queue import _pending_tasks, _queue_item, scheduled_tasks
 from app.services.transmission.log import recipient_of
 from app.workflows.deadlines import kst_date
@@ -142,6 +143,7 @@ def get_detail(
         chat=chat_view(session, rt, request),
         clinic=clinic_view(session, rt, request),
         notices=[notice_out(rt, n) for n in requester_notices(session, request.id)],
+        duplicates=duplicates_of(session, request.id),
         **identity_view(session, rt, request),
         closed_at=request.closed_at,
         events=[
