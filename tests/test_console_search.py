@@ -57,6 +57,8 @@ def test_a_search_by_email_finds_every_request_of_that_subject_and_nobody_else(
     assert refs["kim"] in found.text and refs["kim_again"] in found.text
     assert refs["lee"] not in found.text
     assert "찾은 요청 2건" in found.text and "정보주체" in found.text
+    # Each result opens the request's page.
+    assert f'href="/staff/requests/{refs["kim"]}"' in found.text
 
 
 def test_names_match_whatever_the_spacing_and_phones_whatever_the_spelling(
