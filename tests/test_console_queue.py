@@ -203,6 +203,13 @@ def test_next_step(status: str, assigned: bool, tasks: int, expected: NextStep) 
     assert next_step(status, assigned=assigned, tasks_pending=tasks) == expected
 
 
+def test_a_holder_past_its_due_day_makes_the_next_step_chasing_it() -> None:
+    late = next_step("executing", assigned=True, tasks_pending=3, tasks_overdue=1)
+    assert late == NextStep(Step.TASKS_OVERDUE, Actor.HOLDERS)
+    # Still the assignee's to chase: it stays in their "needs me".
+    assert needs(late, is_officer=False, is_assignee=True, may_triage=False)
+
+
 def test_who_a_step_waits_on() -> None:
     approve = NextStep(Step.APPROVE, Actor.OFFICER)
     assert needs(approve, is_officer=True, is_assignee=False, may_triage=True)

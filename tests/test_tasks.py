@@ -235,7 +235,12 @@ def test_an_overdue_task_reminds_its_owner_once(
             {"actions": [{"action": "suspended", "method": "processing_blocked"}]},
         )
     assert remind_overdue(runtime) == 0  # not due yet
+    [row] = client.get("/v1/staff/requests", headers=case.agent).json()["items"]
+    assert (row["tasks_pending"], row["tasks_overdue"]) == (1, 0)
     clock.advance(days=11)  # past 2026-12-24
+    # The queue says a holder is late, without opening the request.
+    [row] = client.get("/v1/staff/requests", headers=case.agent).json()["items"]
+    assert (row["tasks_pending"], row["tasks_overdue"]) == (1, 1)
     assert remind_overdue(runtime) == 1
     assert remind_overdue(runtime) == 0
     db.expire_all()

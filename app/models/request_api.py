@@ -260,6 +260,8 @@ class QueueItem(BaseModel):
     unassigned_too_long: bool = False
     # Executing: holders' tasks not yet done or waived (open or failed) — what it waits for.
     tasks_pending: int = 0
+    # Of those, the ones past their due day (the holders are late).
+    tasks_overdue: int = 0
     # After completion: the day the next scheduled destruction of an item kept under a statute
     # opens (art. 21(1)); None when nothing is scheduled.
     next_scheduled_on: date | None = None

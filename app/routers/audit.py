@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -102,16 +103,23 @@ def access_log_csv(
         row_count=len(rows),
         client_ip=client_ip,
     )
+    cells = (access_log.csv_row(row) for row in rows)
+    return _csv_download(access_log.COLUMNS, cells, f"access-log-{day_from}-{day_to}.csv")
+
+
+def _csv_download(header: Sequence[str], rows: Iterable[Sequence[Any]], name: str) -> Response:
+    """A log as a CSV download: a BOM for spreadsheet programs, every cell made safe, never
+    cached."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(access_log.COLUMNS)
+    writer.writerow(header)
     for row in rows:
-        writer.writerow([safe_cell(c) for c in access_log.csv_row(row)])
+        writer.writerow([safe_cell(c) for c in row])
     return Response(
         "\ufeff" + buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="access-log-{day_from}-{day_to}.csv"',
+            "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
     )
@@ -160,19 +168,9 @@ def transmission_log_view(
         row_count=len(rows),
         client_ip=client_ip(request),
     )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(transmission_log.COLUMNS)
-    for row in rows:
-        writer.writerow([safe_cell(c) for c in transmission_log.csv_row(row)])
-    name = f"transmission-log-{day_from}-{day_to}.csv"
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
+    cells = (transmission_log.csv_row(row) for row in rows)
+    return _csv_download(
+        transmission_log.COLUMNS, cells, f"transmission-log-{day_from}-{day_to}.csv"
     )
 
 

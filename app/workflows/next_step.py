@@ -21,6 +21,7 @@ class Step(StrEnum):
     END_POSTPONEMENT = "end_postponement"  # art. 35(3): access once the reason is gone
     APPROVE = "approve"  # the officer approves or sends back the draft
     HOLDER_TASKS = "holder_tasks"  # holders carry the decision out
+    TASKS_OVERDUE = "tasks_overdue"  # a holder is past its task's due day: chase it
     FINISH = "finish"  # every task done: release the package or record access given
     NONE = "none"  # closed
 
@@ -63,8 +64,11 @@ OFFICER_STATUSES: frozenset[Status] = frozenset(
 TEAM_STATUSES: frozenset[Status] = ASSIGNEE_STATUSES - {Status.EXECUTING}
 
 
-def next_step(status: str, *, assigned: bool, tasks_pending: int) -> NextStep:
-    """The next step of a request and who must take it."""
+def next_step(
+    status: str, *, assigned: bool, tasks_pending: int, tasks_overdue: int = 0
+) -> NextStep:
+    """The next step of a request and who must take it (`tasks_overdue`: of the pending
+    tasks, those past their due day)."""
     current = Status(status)
     step = _BY_STATUS.get(current)
     if step is None:
@@ -74,6 +78,8 @@ def next_step(status: str, *, assigned: bool, tasks_pending: int) -> NextStep:
     if current == Status.EXECUTING and tasks_pending == 0:
         # Every holder is done (or waived): the assignee releases or records the access.
         return NextStep(Step.FINISH, Actor.ASSIGNEE)
+    if current == Status.EXECUTING and tasks_overdue > 0:
+        return NextStep(Step.TASKS_OVERDUE, Actor.HOLDERS)
     return step
 
 

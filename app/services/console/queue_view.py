@@ -58,7 +58,10 @@ def queue_view(
     rows = []
     for item in page.items:
         step = next_step(
-            item.status, assigned=item.assignee is not None, tasks_pending=item.tasks_pending
+            item.status,
+            assigned=item.assignee is not None,
+            tasks_pending=item.tasks_pending,
+            tasks_overdue=item.tasks_overdue,
         )
         mine = needs(
             step, is_officer=staff.role == Role.OFFICER, is_assignee=item.assignee == staff.id,

@@ -106,7 +106,8 @@ def get_detail(
     cutoff = now - timedelta(hours=rt.settings.unassigned_flag_hours)
     base = _queue_item(request, kst_date(now), rt.settings.due_soon_days, cutoff)
     # Shown in every status: what an executing request still waits for, and 0 after.
-    base.tasks_pending = _pending_tasks(session, [request.id]).get(request.id, 0)
+    counts = _pending_tasks(session, [request.id], kst_date(now)).get(request.id or 0, (0, 0))
+    base.tasks_pending, base.tasks_overdue = counts
     base.next_scheduled_on = scheduled_tasks(session, [request.id]).get(request.id or 0)
     clinic = clinic_columns(session, [request.id], today=kst_date(now)).get(request.id, {})
     base = base.model_copy(update=clinic)

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
 from app.errors import FieldError, ValidationFailed
@@ -130,13 +130,14 @@ def list_queue(session: Session, rt: Runtime, f: QueueFilter, staff: Staff) -> Q
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     cutoff = rt.clock() - timedelta(hours=rt.settings.unassigned_flag_hours)
-    pending = _pending_tasks(session, [r.id for r in rows if r.status == Status.EXECUTING])
+    pending = _pending_tasks(session, [r.id for r in rows if r.status == Status.EXECUTING], today)
     scheduled = scheduled_tasks(session, [r.id for r in rows if r.status == Status.COMPLETED])
     clinics = clinic_columns(session, [r.id for r in rows], today=today)
     items = [
         _queue_item(r, today, due_soon, cutoff).model_copy(
             update={
-                "tasks_pending": pending.get(r.id or 0, 0),
+                "tasks_pending": pending.get(r.id or 0, (0, 0))[0],
+                "tasks_overdue": pending.get(r.id or 0, (0, 0))[1],
                 "next_scheduled_on": scheduled.get(r.id or 0),
                 **clinics.get(r.id or 0, {}),
             }
@@ -162,15 +163,19 @@ def scheduled_tasks(session: Session, request_ids: list[int | None]) -> dict[int
     return {rid: day for rid, day in rows if day is not None}
 
 
-def _pending_tasks(session: Session, request_ids: list[int | None]) -> dict[int, int]:
+def _pending_tasks(
+    session: Session, request_ids: list[int | None], today: date
+) -> dict[int, tuple[int, int]]:
+    """Request -> (its pending tasks, of them past their due day)."""
     if not request_ids:
         return {}
+    late = func.sum(case((col(Task.due_on) < today, 1), else_=0))
     rows = session.exec(
-        select(Task.request_id, func.count())
+        select(Task.request_id, func.count(), late)
         .where(col(Task.request_id).in_(request_ids), col(Task.status).in_(_PENDING))
         .group_by(col(Task.request_id))
     ).all()
-    return {rid: n for rid, n in rows}
+    return {rid: (n, int(overdue or 0)) for rid, n, overdue in rows}
 
 
 def _assignee_clause(value: str, staff: Staff) -> Any:
