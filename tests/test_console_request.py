@@ -302,6 +302,51 @@ def test_an_access_package_is_uploaded_and_released_from_the_page(
     assert "제공함" in released.text
 
 
+def test_in_person_access_is_recorded_as_given_from_the_page(
+    client: TestClient, runtime: Runtime, staff_headers: Any, clock: Any
+) -> None:
+    ref = file(client, request_body(items=["manager_name"], delivery="in_person")).json()[
+        "reference"
+    ]
+    match_account_record(client, ref, staff_headers("security"))
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    granted = post_and_follow(
+        security, ref, "decision", page.text,
+        {"outcome": "granted", "access_method": "in_person",
+         "access_available_at": "2026-12-18T14:00:00+09:00", "access_place": "본사 3층 상담실"},
+    )  # fmt: skip
+    if "결재 대기" in granted.text:
+        officer = browser(client, runtime, "책임자 가상", "officer")
+        post_and_follow(
+            officer, ref, "approval", open_request(officer, ref).text, {"approve": "yes"}
+        )
+    page = open_request(security, ref)
+    assert 'id="provided"' in page.text and "방문 열람 기록" in page.text
+    select = page.text[page.text.index('id="extracts-holder"') :]
+    for holder in re.findall(r'<option value="([^"]+)"', select[: select.index("</select>")]):
+        up = _upload(
+            security, ref, "access-package/files", page.text, {"holders": holder},
+            [("files", (f"{holder}.pdf", pdf_bytes(), "application/pdf"))],
+        )  # fmt: skip
+        assert up.status_code == 303, up.text
+        page = security.get(up.headers["location"])
+    clock.advance(days=3, hours=5)  # after the visit; a new day, a new sign-in
+    security = browser(client, runtime, "보안 가상", "security")
+    page = open_request(security, ref)
+    # A visit in the future is refused beside its field, nothing recorded.
+    future = post(security, ref, "access/provided", page.text, {"at": "2026-12-30T10:00"})
+    assert future.status_code == 422 and 'id="provided-at-error"' in future.text
+    # The form's date and time are Korean time.
+    done = post_and_follow(
+        security, ref, "access/provided", page.text,
+        {"at": "2026-12-18T14:30", "note": "본인 방문, 사본 교부"},
+    )  # fmt: skip
+    assert 'id="provided"' not in done.text
+    detail = client.get(f"/v1/staff/requests/{ref}", headers=staff_headers("security")).json()
+    assert detail["status"] == "completed"
+
+
 def test_an_explanation_is_named_extended_and_explained_from_the_page(
     client: TestClient, runtime: Runtime, staff_headers: Any
 ) -> None:

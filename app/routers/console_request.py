@@ -44,6 +44,7 @@ from app.evidence.multipart import UploadedFile, UploadLimits, read_upload
 from app.models.request import Request as DbRequest
 from app.models.staff import Staff
 from app.proxies import client_address
+from app.routers.access_package import ProvidedIn
 from app.routers.automated import AutomatedDecisionIn, ExtensionIn
 from app.routers.decisions import (
     DecisionIn,
@@ -497,6 +498,16 @@ def _end_postponement(
     )
 
 
+def _provided(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
+    """In-person access given, or the copy mailed (as POST …/access/provided). The form's
+    date and time are Korean time."""
+    at = form.first("at")
+    if len(at) == len("2026-12-20T14:00"):
+        at += ":00+09:00"
+    body = _model(ProvidedIn, {"at": at or None, "note": form.opt("note")})
+    package.provided(session, rt, req, staff, at=body.at, note_text=body.note)
+
+
 def _extension(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
     body = _model(ExtensionIn, {"reason": form.first("reason")})
     automated.extend(session, rt, req, reason=body.reason, actor=f"staff:{staff.id}")
@@ -585,6 +596,13 @@ async def postponement_end(
 ) -> Response:
     return await _act(request, reference, staff, session, rt, "postponement_end",
                       _end_postponement)  # fmt: skip
+
+
+@router.post("/{reference}/access/provided", response_class=HTMLResponse)
+async def access_provided(
+    reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act(request, reference, staff, session, rt, "provided", _provided)
 
 
 @router.post("/{reference}/extension", response_class=HTMLResponse)
