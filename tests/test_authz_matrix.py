@@ -489,6 +489,7 @@ CONSOLE_MATRIX: tuple[Rule, ...] = (
     Rule("POST", "/staff/requests/{reference}/access-package/files", HANDLING, "extracts"),
     Rule("POST", "/staff/requests/{reference}/access-package/release", HANDLING, "release"),
     Rule("POST", "/staff/requests/{reference}/access/provided", HANDLING, "access given"),
+    Rule("POST", "/staff/requests/{reference}/notices/resend", HANDLING, "re-sending a notice"),
     # Search by subject, duplicates, bulk actions (app/routers/console_find.py).
     Rule("GET", "/staff/search", HANDLERS, "search by subject, as POST /v1/staff/search"),
     Rule("POST", "/staff/search", HANDLERS, "search by subject, as POST /v1/staff/search"),

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.models.staff import AccessLog
 from app.runtime import Runtime
+from app.services.notices.outbox import Outbox
 from tests.conftest import request_body, subject
 from tests.console_story import (
     PURPOSE,
@@ -345,6 +346,30 @@ def test_in_person_access_is_recorded_as_given_from_the_page(
     assert 'id="provided"' not in done.text
     detail = client.get(f"/v1/staff/requests/{ref}", headers=staff_headers("security")).json()
     assert detail["status"] == "completed"
+
+
+def test_a_delivered_notice_is_sent_again_from_the_page(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    ref = file(client, request_body()).json()["reference"]
+    security = browser(client, runtime, "보안 가상", "security")
+    headers = staff_headers("security")
+    before = client.get(f"/v1/staff/requests/{ref}/notices", headers=headers).json()["items"]
+    receipt = next(n for n in before if n["kind"] == "receipt")
+    # Queued, not yet delivered: nothing to send again.
+    page = open_request(security, ref)
+    assert f'name="notice_id" value="{receipt["id"]}"' not in page.text
+    while Outbox(runtime).run_once():  # the outbox delivers what is queued
+        pass
+    page = open_request(security, ref)
+    assert f'name="notice_id" value="{receipt["id"]}"' in page.text
+    post_and_follow(security, ref, "notices/resend", page.text, {"notice_id": str(receipt["id"])})
+    after = client.get(f"/v1/staff/requests/{ref}/notices", headers=headers).json()["items"]
+    assert [n["kind"] for n in after].count("receipt") == 2
+    # A notice of another request is not found, beside the notices.
+    page = open_request(security, ref)
+    wrong = post(security, ref, "notices/resend", page.text, {"notice_id": "999999"})
+    assert wrong.status_code in (404, 422) and 'id="resend-error"' in wrong.text
 
 
 def test_an_explanation_is_named_extended_and_explained_from_the_page(

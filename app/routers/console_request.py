@@ -63,6 +63,7 @@ from app.services.decisions import approval as decisions_approval
 from app.services.decisions import drafting
 from app.services.decisions import postponement as decisions_postponement
 from app.services.identity import checks, evidence, info_requests
+from app.services.notices.resend import resend
 from app.services.requests import assignment, automated
 from app.services.requests.detail import log_access, request_by_reference
 from app.services.tasks import execution as tasks
@@ -508,6 +509,14 @@ def _provided(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form:
     package.provided(session, rt, req, staff, at=body.at, note_text=body.note)
 
 
+def _resend(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
+    """A new copy of a notice (as POST …/notices/{id}/resend)."""
+    notice_id = form.first("notice_id")
+    if not notice_id.isdigit():
+        raise _invalid("resend", "안내를 찾을 수 없습니다.")
+    resend(session, rt, req, int(notice_id), actor=f"staff:{staff.id}")
+
+
 def _extension(session: Session, rt: Runtime, req: DbRequest, staff: Staff, form: Posted) -> None:
     body = _model(ExtensionIn, {"reason": form.first("reason")})
     automated.extend(session, rt, req, reason=body.reason, actor=f"staff:{staff.id}")
@@ -603,6 +612,13 @@ async def access_provided(
     reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
 ) -> Response:
     return await _act(request, reference, staff, session, rt, "provided", _provided)
+
+
+@router.post("/{reference}/notices/resend", response_class=HTMLResponse)
+async def resend_notice(
+    reference: str, request: Request, staff: ConsoleHandler, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    return await _act(request, reference, staff, session, rt, "resend", _resend)
 
 
 @router.post("/{reference}/extension", response_class=HTMLResponse)
