@@ -32,10 +32,12 @@ def versions(html: str) -> dict[int, int]:
 
 def form_fields(html: str, task_id: int, version: int, **fields: str) -> dict[str, str]:
     """A board form's hidden fields for one task, and the rest as the person filled them."""
+    opened = re.search(r'name="opened_at" value="([^"]+)"', html)
     return {
         "csrf_token": csrf_of(html),
         "task_id": str(task_id),
         "version": str(version),
+        "opened_at": opened.group(1) if opened else "",
         **fields,
     }
 

@@ -169,13 +169,14 @@ def test_fail_reopen_and_the_officers_waiver(
 
 
 def test_a_stale_form_gets_the_someone_changed_this_request_page(
-    client: TestClient, runtime: Runtime, staff_headers: Any
+    client: TestClient, runtime: Runtime, staff_headers: Any, clock: Any
 ) -> None:
     case = _case(client, staff_headers)
     first = case.tasks()["items"][0]
     with browser(client, runtime, "security") as b:
         html = b.get("/staff/tasks").text
-        # Meanwhile a colleague takes the request on through the API.
+        # A minute later a colleague takes the request on through the API.
+        clock.advance(minutes=1)
         me = client.get("/v1/staff/me", headers=case.handler).json()["staff_id"]
         taken = client.patch(
             case.url, json={"assignee": me}, headers={**case.handler, "If-Match": case.etag()}
@@ -188,6 +189,9 @@ def test_a_stale_form_gets_the_someone_changed_this_request_page(
         assert "다른 사람이 이 요청을 바꿨습니다" in stale.text
         assert f"화면을 열 때 {versions(html)[first['id']]}" in stale.text
         assert "진행 중" in stale.text  # the task as it is now
+        # What changed since the board was read, from the timeline.
+        changes = stale.text[stale.text.index('id="changes-h"') :]
+        assert "<li>" in changes[: changes.index("지금 상태")]
     assert case.task(first["holder_code"])["status"] == "open"
 
 

@@ -54,6 +54,7 @@ from app.routers.web import CsrfRefused, csrf_gate, read_form
 from app.runtime import Runtime
 from app.services.audit import access_log
 from app.services.console import board as board_view
+from app.services.console import request_page
 from app.services.console.queue_view import case_workers
 from app.services.tasks import execution as tasks
 from app.services.tasks import views as task_views
@@ -167,6 +168,8 @@ def _render_board(
         action_ko=ACTION_LABELS_KO,
         method_ko=METHOD_LABELS_KO,
         done=_DONE_KO.get(request.query_params.get("done", "")),
+        # When the board was read: a stale form's page lists what happened since.
+        opened_at=rt.clock().isoformat(),
         back=f"/staff/tasks?{urlencode(pairs)}" if pairs else "/staff/tasks",
         next_url=f"/staff/tasks?{urlencode([*pairs, ('cursor', next_cursor)])}"
         if next_cursor
@@ -243,6 +246,10 @@ def _refusal(
             current="tasks",
             seen=target.version,
             task=board_view.task_now(session, rt, target.reference, target.task_id),
+            changes=request_page.changes_after(
+                session, target.reference, target.first("opened_at")
+            ),
+            staff_names=request_page.staff_names(session),
             reference=target.reference,
             back=target.back,
         )

@@ -10,6 +10,7 @@ record dates a deletion or withdrawal must state (art. 21(1), 36(1) proviso).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -196,6 +197,23 @@ def sent_back(session: Session, rt: Runtime, request: DbRequest) -> dict[str, An
 
 def staff_names(session: Session) -> dict[int, str]:
     return {s.id: s.name for s in session.exec(select(Staff)) if s.id is not None}
+
+
+def changes_after(session: Session, reference: str, opened_at: str) -> list[Event]:
+    """What happened to a request after a page was read (`opened_at`, ISO 8601, as the page
+    wrote it); nothing when the time is missing or malformed."""
+    try:
+        when = datetime.fromisoformat(opened_at)
+    except ValueError:
+        return []
+    request = request_by_reference(session, reference)
+    return list(
+        session.exec(
+            select(Event)
+            .where(Event.request_id == request.id, col(Event.created_at) > when)
+            .order_by(col(Event.seq))
+        )
+    )
 
 
 def changes_since(session: Session, reference: str, seq: int) -> list[Event]:
