@@ -48,7 +48,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/upload_memory.py; upload=$$?; \
 	$(BIN)/python bench/webhook_latency.py; webhook=$$?; \
 	$(BIN)/python bench/intake_bench.py; intake=$$?; \
-	test $$sla -eq 0 && test $$upload -eq 0 && test $$webhook -eq 0 && test $$intake -eq 0
+	$(BIN)/python bench/search_bench.py; search=$$?; \
+	test $$sla -eq 0 && test $$upload -eq 0 && test $$webhook -eq 0 && test $$intake -eq 0 \
+	  && test $$search -eq 0
 
 # Style, types, the import layers (pyproject.toml [tool.importlinter]) and the migrations
 # against the models (`alembic check` on a scratch SQLite database at head).
