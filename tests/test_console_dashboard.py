@@ -144,3 +144,13 @@ def test_the_register_and_access_log_downloads_are_logged_like_the_apis(
     ) in exports
     assert any(a.startswith("access_log (from=2026-12-01;") and who == "콘솔 officer"
                for a, who in exports)  # fmt: skip
+
+
+def test_with_nothing_closed_the_rates_read_as_not_measured_not_zero(
+    client: TestClient, runtime: Runtime, staff_headers: Any
+) -> None:
+    Desk(client, staff_headers)  # one open request, none closed
+    with browser(client, runtime, "security") as b:
+        html = b.get("/staff/dashboard").text
+    assert figures(svg(html, "chart-on-time")) == ["—", "—"]
+    assert figures(svg(html, "chart-median")) == ["—", "—"]

@@ -426,12 +426,13 @@ def _render_dashboard(
 ) -> HTMLResponse:
     d = board_view.dashboard(session, rt)
     s = d.summary
-    rates = [
-        (label, round(100 * (p["on_time_rate"] or 0), 1))
+    # No request closed in the period: nothing to measure, shown as "—" (not 0 %).
+    rates: list[tuple[str, float | None]] = [
+        (label, None if p["on_time_rate"] is None else round(100 * p["on_time_rate"], 1))
         for label, p in (("최근 30일", s["last_30_days"]), ("최근 90일", s["last_90_days"]))
     ]
-    medians = [
-        (label, p["median_days_to_close"] or 0)
+    medians: list[tuple[str, float | None]] = [
+        (label, p["median_days_to_close"])
         for label, p in (("최근 30일", s["last_30_days"]), ("최근 90일", s["last_90_days"]))
     ]
     series = [(TYPE_LABELS_KO.get(t, t), v) for t, v in d.by_type_month.items()]

@@ -21,17 +21,18 @@ def _num(value: float) -> str:
 def hbars(
     chart_id: str,
     title: str,
-    bars: Sequence[tuple[str, float]],
+    bars: Sequence[tuple[str, float | None]],
     *,
     unit: str = "",
     scale_max: float | None = None,
     colour: str = PALETTE[0],
 ) -> Markup:
-    """Horizontal bars, one per (label, value), the value written at the end of its bar."""
+    """Horizontal bars, one per (label, value), the value written at the end of its bar; a
+    value of None (nothing to measure, e.g. no request closed yet) is drawn as "—", no bar."""
     label_w, bar_w, row_h, pad = 110, 240, 28, 8
     width = label_w + bar_w + 70
     height = pad * 2 + row_h * max(len(bars), 1)
-    top = max([scale_max or 0, *(v for _, v in bars)]) or 1
+    top = max([scale_max or 0, *(v for _, v in bars if v is not None)]) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(chart_id)}" class="chart" '
         f'role="img" aria-labelledby="{escape(chart_id)}-t" viewBox="0 0 {width} {height}" '
@@ -40,13 +41,14 @@ def hbars(
     ]
     for i, (label, value) in enumerate(bars):
         y = pad + i * row_h
-        w = round(bar_w * value / top, 1)
+        w = round(bar_w * value / top, 1) if value is not None else 0
+        shown = f"{_num(value)}{unit}" if value is not None else "—"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" {_FONT} fill="#222">'
             f"{escape(label)}</text>"
             f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="{row_h - 8}" fill="{colour}"/>'
             f'<text x="{label_w + w + 6}" y="{y + 18}" {_FONT} fill="#222" class="figure">'
-            f"{escape(_num(value))}{escape(unit)}</text>"
+            f"{escape(shown)}</text>"
         )
     if not bars:
         parts.append(f'<text x="8" y="{pad + 18}" {_FONT} fill="#222">자료 없음</text>')
