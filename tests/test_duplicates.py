@@ -128,6 +128,7 @@ def test_closing_the_newer_as_a_duplicate_tells_the_requester_which_continues(
     body = client.get(f"/v1/staff/requests/{second}/notices", headers=security).json()
     text = next(n["body"] for n in body["items"] if n["kind"] == "duplicate_closed")
     assert first in text and second in text and "이의제기 방법" in text
+    assert "요구는 같은 분이" in text and "(는)" not in text  # the particle that fits
     assert notice is not None
     # The older one goes on, and its timeline says what happened.
     older = _detail(client, first, security).json()
