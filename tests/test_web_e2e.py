@@ -914,7 +914,7 @@ def test_a_deletion_from_filing_to_certificate_in_the_console(
     # The security team opens it from the queue and matches the subject against the records.
     be(page, live_server, runtime, "보안 가상", "security")
     page.goto(f"{live_server}/staff?view=all")
-    page.click(f"text={ref}")
+    page.click(f'a[href="/staff/requests/{ref}"]')  # the row's reference link
     state_purpose(page, "security")
     assert "kim.gasang@example.com" in page.inner_text("#parties-h ~ dl")
     axe_scan(page, "console-request-identity")

@@ -18,7 +18,12 @@ class DuplicateFlag(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # The newer request, and the open older one it duplicates.
     request_id: int = Field(foreign_key="request.id", index=True)
-    other_id: int = Field(foreign_key="request.id", index=True)
+    # No foreign key: PostgreSQL checks one with a KEY SHARE lock on the older request's row
+    # inside the filing's transaction, while the outbox worker takes FOR UPDATE on request rows
+    # (in id order) to record deliveries; filings of one person flagging several older
+    # requests then deadlocked with the worker. Requests are never deleted (the purge scrubs
+    # their content and keeps the row), so the id always names a request.
+    other_id: int = Field(index=True)
     basis: str = Field(max_length=32)  # workflows.duplicates.Basis
     state: str = Field(default="flagged", max_length=16, index=True)  # FlagState
     flagged_at: datetime = utc_field()

@@ -32,9 +32,9 @@ def upgrade() -> None:
         sa.Column("flagged_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("settled_at", app.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("settled_by", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["other_id"], ["request.id"], name=op.f("fk_duplicate_flag_other_id_request")
-        ),
+        # other_id has no foreign key on purpose: the key check would take a share lock on
+        # the older request's row inside every filing, and the outbox worker locks those rows
+        # to record deliveries (app/models/duplicate.py).
         sa.ForeignKeyConstraint(
             ["request_id"], ["request.id"], name=op.f("fk_duplicate_flag_request_id_request")
         ),
