@@ -145,6 +145,8 @@ def instruct(
     link = clinic_link(text)
     page = client.get(link)
     assert page.status_code == 200, page.text
+    # The request is framed as what it is, not styled as an error summary.
+    assert '<dl class="case">' in page.text and 'class="summary"' not in page.text
     return link, client.post("/clinics/confirm", data={**page_form(page.text), **form})
 
 

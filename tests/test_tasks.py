@@ -113,6 +113,7 @@ def test_the_processor_gets_its_instruction_by_smtp_and_its_confirmation_closes_
 
     page = client.get(link.group(1))
     assert page.status_code == 200 and case.ref in page.text
+    assert '<dl class="case">' in page.text and 'class="summary"' not in page.text  # not an error
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     token = re.search(r'name="token" value="([^"]+)"', page.text)
     assert csrf and token
